@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, on SQLite and PostgreSQL: `ops/test.sh` (what README and .ci/run call).
+#
+# Builds once, then runs. Every integration test runs once per backend; PostgreSQL tests
+# use a schema of their own in the `test` database on 127.0.0.1:5432.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_url="${HOTLINE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "PostgreSQL is not running; starting it"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+# Schemas left by earlier runs (one per test) are dropped before this one.
+psql "$pg_url" -qAt -c "SELECT 'DROP SCHEMA \"' || nspname || '\" CASCADE;' FROM pg_namespace WHERE nspname LIKE 't\_%'" \
+  | psql "$pg_url" -q >/dev/null 2>&1 || true
+
+cargo test --workspace --no-run
+cargo test --workspace -- --test-threads 2

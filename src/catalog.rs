@@ -1,0 +1,170 @@
+//! The district as data: reads `dispatch_rules/` (departments, regions, categories, the
+//! working calendar and SLA policies) into the domain's types, and adapts them to the
+//! interfaces the state machine asks for. A catalog is immutable; reloading builds a new one.
+
+use crate::domain::calendar::{Calendar, SlaDuration};
+use crate::domain::diagnostic::Diagnostic;
+use crate::domain::district::District;
+use crate::domain::intake::Places;
+use crate::domain::lifecycle::{Actor, Context, Deadlines, Directory};
+use crate::domain::sla::{SlaPolicies, Stage};
+use crate::domain::ticket::Ticket;
+use crate::domain::types::Urgency;
+use crate::store::users::DepartmentRow;
+use chrono::{DateTime, Utc};
+use std::path::Path;
+
+pub struct Catalog {
+    pub district: District,
+    pub calendar: Calendar,
+    pub policies: SlaPolicies,
+}
+
+fn read(dir: &Path, name: &str, diagnostics: &mut Vec<Diagnostic>) -> String {
+    let path = dir.join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        diagnostics.push(Diagnostic::error(&path.display().to_string(), 0, 0, format!("cannot read: {e}")));
+        String::new()
+    })
+}
+
+impl Catalog {
+    /// Reads and validates every file; all problems are reported, not just the first.
+    pub fn load(dir: &Path) -> Result<Catalog, Vec<Diagnostic>> {
+        let mut diagnostics = Vec::new();
+        let departments = read(dir, "departments.toml", &mut diagnostics);
+        let regions = read(dir, "regions.toml", &mut diagnostics);
+        let categories = read(dir, "categories.toml", &mut diagnostics);
+        let hours = read(dir, "calendar/hours.toml", &mut diagnostics);
+        let policies = read(dir, "sla_policies.toml", &mut diagnostics);
+        let mut years: Vec<(String, String)> = Vec::new();
+        match std::fs::read_dir(dir.join("calendar")) {
+            Ok(entries) => {
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().to_string();
+                    if name.ends_with(".toml") && name != "hours.toml" {
+                        let text = read(&dir.join("calendar"), &name, &mut diagnostics);
+                        years.push((format!("calendar/{name}"), text));
+                    }
+                }
+            }
+            Err(e) => {
+                diagnostics.push(Diagnostic::error(&dir.join("calendar").display().to_string(), 0, 0, e.to_string()))
+            }
+        }
+        years.sort();
+        if !diagnostics.is_empty() {
+            return Err(diagnostics);
+        }
+        let district = District::parse(
+            ("departments.toml", &departments),
+            ("regions.toml", &regions),
+            ("categories.toml", &categories),
+        );
+        let year_refs: Vec<(&str, &str)> = years.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let calendar = Calendar::parse(("calendar/hours.toml", &hours), &year_refs);
+        let policies = SlaPolicies::parse(("sla_policies.toml", &policies));
+        match (district, calendar, policies) {
+            (Ok(district), Ok(calendar), Ok(policies)) => Ok(Catalog { district, calendar, policies }),
+            (d, c, p) => {
+                diagnostics.extend(d.err().unwrap_or_default());
+                diagnostics.extend(c.err().unwrap_or_default());
+                diagnostics.extend(p.err().unwrap_or_default());
+                Err(diagnostics)
+            }
+        }
+    }
+
+    /// What the state machine needs to decide for `actor` at `now`.
+    pub fn context<'a>(&'a self, actor: &'a Actor, now: DateTime<Utc>) -> Context<'a> {
+        Context { now, actor, directory: &self.district, deadlines: self }
+    }
+
+    pub fn stage_duration(&self, policy: &str, stage: Stage) -> Option<SlaDuration> {
+        self.policies.get(policy).map(|p| p.limit(stage).within)
+    }
+
+    pub fn department_rows(&self) -> Vec<DepartmentRow> {
+        self.district
+            .departments
+            .iter()
+            .map(|d| DepartmentRow {
+                code: d.code.clone(),
+                name: d.name.clone(),
+                short_name: d.short_name.clone(),
+                kind: d.kind.as_str().to_string(),
+                parent: d.parent.clone(),
+                email: d.email.clone(),
+                phone: d.phone.clone(),
+            })
+            .collect()
+    }
+
+    fn due(&self, policy: &str, stage: Stage, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let limit = self.policies.get(policy)?.limit(stage).within;
+        Some(self.calendar.due(from, limit).at)
+    }
+}
+
+impl Directory for District {
+    fn department_exists(&self, code: &str) -> bool {
+        self.department(code).is_some()
+    }
+
+    fn is_below(&self, code: &str, ancestor: &str) -> bool {
+        code != ancestor && self.is_within(code, ancestor)
+    }
+}
+
+impl Places for District {
+    fn is_leaf_category(&self, code: &str) -> bool {
+        District::is_leaf_category(self, code)
+    }
+
+    fn street_exists(&self, code: &str) -> bool {
+        self.street(code).is_some()
+    }
+
+    fn street_of_community(&self, code: &str) -> Option<String> {
+        self.community(code).map(|(s, _)| s.code.clone())
+    }
+}
+
+impl Deadlines for Catalog {
+    fn default_policy(&self, ticket: &Ticket) -> String {
+        if ticket.urgency == Urgency::Urgent && self.policies.get("urgent").is_some() {
+            return "urgent".into();
+        }
+        self.policies.default_policy().name.clone()
+    }
+
+    fn policy_exists(&self, policy: &str) -> bool {
+        self.policies.get(policy).is_some()
+    }
+
+    fn accept_due(&self, policy: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.due(policy, Stage::Accept, from)
+    }
+
+    fn reply_due(&self, policy: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.due(policy, Stage::Reply, from)
+    }
+
+    fn extend(&self, due: DateTime<Utc>, extra: &str) -> Result<DateTime<Utc>, String> {
+        let extra: SlaDuration = extra.trim().parse().map_err(|e| format!("extra: {e}"))?;
+        if extra.amount == 0 {
+            return Err("extra: an extension must add some time".into());
+        }
+        Ok(self.calendar.due(due, extra).at)
+    }
+
+    fn resume(&self, policy: &str, due: DateTime<Utc>, paused_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        let working = self.policies.get(policy).is_some_and(|p| p.reply.within.is_working());
+        if working && due > paused_at {
+            let left = self.calendar.working_duration_between(paused_at, due);
+            self.calendar.add_working_time(now, left)
+        } else {
+            now + (due - paused_at)
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The server's configuration: one struct, loaded once, validated at start-up.
+//!
+//! Sources, later ones winning: built-in defaults, a TOML file (`--config FILE` or
+//! `HOTLINE_CONFIG`), environment variables (`HOTLINE_*`, and `DATABASE_URL`), and the
+//! command-line flags of `hotline serve`. Every problem names the key and how to fix it.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `HOTLINE_ADDR`: where the HTTP server listens.
+    pub addr: String,
+    /// `DATABASE_URL`: `sqlite://data/hotline.db` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// `HOTLINE_DB_MAX_CONNECTIONS`: the database pool's bound.
+    pub db_max_connections: u32,
+    /// `HOTLINE_RULES_DIR`: departments, regions, categories, rules, SLA policies, calendar.
+    pub rules_dir: PathBuf,
+    /// `HOTLINE_TOKEN_TTL_HOURS`: how long a login lasts.
+    pub token_ttl_hours: i64,
+    /// `HOTLINE_BODY_LIMIT_BYTES`: larger request bodies get 413.
+    pub body_limit_bytes: usize,
+    /// `HOTLINE_REQUEST_TIMEOUT_SECS`: a request taking longer is answered 503.
+    pub request_timeout_secs: u64,
+    /// `HOTLINE_LOG_FORMAT`: `text` or `json`.
+    pub log_format: String,
+    /// `HOTLINE_DEMO_TICKETS`: how many generated tickets `--demo` adds.
+    pub demo_tickets: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/hotline.db".into(),
+            db_max_connections: 10,
+            rules_dir: PathBuf::from("dispatch_rules"),
+            token_ttl_hours: 12,
+            body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            log_format: "text".into(),
+            demo_tickets: 300,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("configuration: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.to_string(), message: message.into() }
+}
+
+/// (key, environment variable) pairs, in one place so docs and loader agree.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("addr", "HOTLINE_ADDR"),
+    ("database_url", "DATABASE_URL"),
+    ("db_max_connections", "HOTLINE_DB_MAX_CONNECTIONS"),
+    ("rules_dir", "HOTLINE_RULES_DIR"),
+    ("token_ttl_hours", "HOTLINE_TOKEN_TTL_HOURS"),
+    ("body_limit_bytes", "HOTLINE_BODY_LIMIT_BYTES"),
+    ("request_timeout_secs", "HOTLINE_REQUEST_TIMEOUT_SECS"),
+    ("log_format", "HOTLINE_LOG_FORMAT"),
+    ("demo_tickets", "HOTLINE_DEMO_TICKETS"),
+];
+
+impl Config {
+    /// Defaults, then the file, then the environment (`env` is passed in so tests need not
+    /// touch the process environment).
+    pub fn load(file: Option<&std::path::Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let file = file.map(PathBuf::from).or_else(|| env("HOTLINE_CONFIG").map(PathBuf::from));
+        let mut config = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| err("config", format!("cannot read {}: {e}", path.display())))?;
+                toml::from_str(&text).map_err(|e| {
+                    let d = crate::domain::diagnostic::Diagnostic::from_toml(&path.display().to_string(), &text, &e);
+                    err("config", d.to_string())
+                })?
+            }
+            None => Config::default(),
+        };
+        for (key, var) in ENV_KEYS {
+            if let Some(value) = env(var).filter(|v| !v.trim().is_empty()) {
+                config.set(key, var, value.trim())?;
+            }
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, key: &str, var: &str, value: &str) -> Result<(), ConfigError> {
+        fn number<T: std::str::FromStr>(key: &str, var: &str, value: &str) -> Result<T, ConfigError> {
+            value.parse().map_err(|_| err(key, format!("{var}={value:?} is not a whole number")))
+        }
+        match key {
+            "addr" => self.addr = value.into(),
+            "database_url" => self.database_url = value.into(),
+            "db_max_connections" => self.db_max_connections = number(key, var, value)?,
+            "rules_dir" => self.rules_dir = value.into(),
+            "token_ttl_hours" => self.token_ttl_hours = number(key, var, value)?,
+            "body_limit_bytes" => self.body_limit_bytes = number(key, var, value)?,
+            "request_timeout_secs" => self.request_timeout_secs = number(key, var, value)?,
+            "log_format" => self.log_format = value.into(),
+            "demo_tickets" => self.demo_tickets = number(key, var, value)?,
+            _ => unreachable!("ENV_KEYS names only known keys"),
+        }
+        Ok(())
+    }
+
+    /// Checks every key; the first problem found is returned with how to fix it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.socket_addr()?;
+        crate::store::Backend::from_url(&self.database_url).map_err(|e| {
+            err("database_url", format!("{e}; set DATABASE_URL, e.g. postgres://postgres@127.0.0.1/hotline"))
+        })?;
+        if self.db_max_connections == 0 || self.db_max_connections > 1000 {
+            return Err(err("db_max_connections", "must be between 1 and 1000 (HOTLINE_DB_MAX_CONNECTIONS)"));
+        }
+        if !self.rules_dir.is_dir() {
+            return Err(err(
+                "rules_dir",
+                format!(
+                    "{} is not a directory; run from the project folder or set HOTLINE_RULES_DIR",
+                    self.rules_dir.display()
+                ),
+            ));
+        }
+        if !(1..=24 * 90).contains(&self.token_ttl_hours) {
+            return Err(err("token_ttl_hours", "must be between 1 and 2160 hours (HOTLINE_TOKEN_TTL_HOURS)"));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.body_limit_bytes) {
+            return Err(err("body_limit_bytes", "must be between 1024 and 16777216 (HOTLINE_BODY_LIMIT_BYTES)"));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(err("request_timeout_secs", "must be at least 1 (HOTLINE_REQUEST_TIMEOUT_SECS)"));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
+        }
+        Ok(())
+    }
+
+    pub fn socket_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.addr.parse().map_err(|_| {
+            err("addr", format!("{:?} is not host:port, e.g. 127.0.0.1:8080 (HOTLINE_ADDR, --addr)", self.addr))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn environment_overrides_defaults_and_bad_values_name_their_key() {
+        let c = Config::load(None, env_of(&[("HOTLINE_ADDR", "0.0.0.0:9000"), ("DATABASE_URL", "postgres://x/y")]))
+            .unwrap();
+        assert_eq!(c.addr, "0.0.0.0:9000");
+        assert_eq!(c.database_url, "postgres://x/y");
+        let e = Config::load(None, env_of(&[("HOTLINE_TOKEN_TTL_HOURS", "soon")])).unwrap_err();
+        assert_eq!(e.key, "token_ttl_hours");
+        let bad = Config { addr: "localhost".into(), ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "addr");
+        let bad = Config { database_url: "mysql://x".into(), ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "database_url");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused_with_their_line() {
+        let dir = std::env::temp_dir().join(format!("hotline-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hotline.toml");
+        std::fs::write(&path, "addr = \"127.0.0.1:1\"\nlisten = 3\n").unwrap();
+        let e = Config::load(Some(&path), |_| None).unwrap_err();
+        assert!(e.message.contains(":2:"), "{e}");
+    }
+}

@@ -1,0 +1,243 @@
+//! Events: what happened to a ticket, in the order it happened.
+//!
+//! Each event carries one global, gap-free sequence number given by the store, so a reader
+//! (history view, websocket stream, KPI report, search feed) can resume from the last number
+//! it saw.
+
+use super::types::{CallbackFailure, Channel, Kind, Outcome, Role, Satisfaction, Solved, Status, Urgency};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who caused an event, as it was at the time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ActorRef {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub department: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Event {
+    pub seq: i64,
+    pub ticket_id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: ActorRef,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Received {
+    pub number: String,
+    pub kind: Kind,
+    pub channel: Channel,
+    pub urgency: Urgency,
+    pub category: String,
+    pub street: Option<String>,
+    pub community: Option<String>,
+    pub address: String,
+    pub content: String,
+    pub caller_name: String,
+    pub caller_phone: String,
+    pub confidential: bool,
+    pub callback_consent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum EventKind {
+    /// 受理.
+    Received(Received),
+    /// 直接办结: answered on the spot, no department involved.
+    ResolvedDirectly {
+        answer: String,
+        callback_consent: bool,
+        article_id: Option<i64>,
+    },
+    /// 派单.
+    Dispatched {
+        lead: String,
+        assists: Vec<String>,
+        note: Option<String>,
+        sla_policy: Option<String>,
+        accept_due_at: Option<DateTime<Utc>>,
+        reply_due_at: Option<DateTime<Utc>>,
+        rule_id: Option<String>,
+        rules_version: Option<String>,
+    },
+    /// 改派: to another department after a return, or by a dispatcher's decision.
+    Redispatched {
+        lead: String,
+        assists: Vec<String>,
+        note: Option<String>,
+        sla_policy: Option<String>,
+        accept_due_at: Option<DateTime<Utc>>,
+        reply_due_at: Option<DateTime<Utc>>,
+        rule_id: Option<String>,
+        rules_version: Option<String>,
+        previous_lead: Option<String>,
+    },
+    /// 二级派单: a unit passes the ticket down to one of its sub-units.
+    PassedDown {
+        from: String,
+        to: String,
+        note: Option<String>,
+    },
+    /// 签收.
+    Accepted {
+        department: String,
+        late: bool,
+    },
+    /// 退单, with the department's reason.
+    Returned {
+        department: String,
+        reason: String,
+    },
+    /// The centre refused the return: the department keeps the ticket.
+    ReturnRejected {
+        department: String,
+        reason: String,
+    },
+    /// 申请延期.
+    ExtensionRequested {
+        department: String,
+        reason: String,
+        extra: String,
+    },
+    ExtensionDecided {
+        approved: bool,
+        note: Option<String>,
+        reply_due_at: Option<DateTime<Utc>>,
+    },
+    /// 申请挂起.
+    SuspensionRequested {
+        department: String,
+        reason: String,
+    },
+    SuspensionDecided {
+        approved: bool,
+        note: Option<String>,
+    },
+    /// The clock runs again with what was left of it.
+    Resumed {
+        reply_due_at: Option<DateTime<Utc>>,
+        resume_status: Status,
+    },
+    /// An assisting department's answer to the lead.
+    AssistReplied {
+        department: String,
+        text: String,
+    },
+    /// A supervisor let the lead reply without the outstanding assisting answers.
+    AssistsWaived {
+        reason: String,
+        departments: Vec<String>,
+    },
+    /// 办结回复.
+    Replied {
+        department: String,
+        outcome: Outcome,
+        text: String,
+    },
+    /// 回访.
+    CallbackRecorded {
+        reached: bool,
+        failure: Option<CallbackFailure>,
+        solved: Option<Solved>,
+        satisfaction: Option<Satisfaction>,
+        comment: Option<String>,
+        /// The department the rating is attributed to, frozen now.
+        department: Option<String>,
+    },
+    /// 重办: back to the same department with a new reply clock.
+    Reopened {
+        department: Option<String>,
+        reason: String,
+        reply_due_at: Option<DateTime<Utc>>,
+    },
+    /// 归档.
+    Closed {
+        note: Option<String>,
+    },
+    /// 合并: this ticket now follows `into`.
+    Merged {
+        into: i64,
+    },
+    /// The other half of a merge, on the ticket that absorbed one.
+    MergeReceived {
+        from: i64,
+    },
+    /// 催办.
+    Urged {
+        note: Option<String>,
+    },
+    /// 督办.
+    Supervised {
+        note: Option<String>,
+    },
+    /// A privileged user saw a confidential caller's name and phone.
+    CallerRevealed {
+        reason: Option<String>,
+    },
+}
+
+impl EventKind {
+    /// The event's type name as stored and sent (`received`, `dispatched`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Received(_) => "received",
+            EventKind::ResolvedDirectly { .. } => "resolved_directly",
+            EventKind::Dispatched { .. } => "dispatched",
+            EventKind::Redispatched { .. } => "redispatched",
+            EventKind::PassedDown { .. } => "passed_down",
+            EventKind::Accepted { .. } => "accepted",
+            EventKind::Returned { .. } => "returned",
+            EventKind::ReturnRejected { .. } => "return_rejected",
+            EventKind::ExtensionRequested { .. } => "extension_requested",
+            EventKind::ExtensionDecided { .. } => "extension_decided",
+            EventKind::SuspensionRequested { .. } => "suspension_requested",
+            EventKind::SuspensionDecided { .. } => "suspension_decided",
+            EventKind::Resumed { .. } => "resumed",
+            EventKind::AssistReplied { .. } => "assist_replied",
+            EventKind::AssistsWaived { .. } => "assists_waived",
+            EventKind::Replied { .. } => "replied",
+            EventKind::CallbackRecorded { .. } => "callback_recorded",
+            EventKind::Reopened { .. } => "reopened",
+            EventKind::Closed { .. } => "closed",
+            EventKind::Merged { .. } => "merged",
+            EventKind::MergeReceived { .. } => "merge_received",
+            EventKind::Urged { .. } => "urged",
+            EventKind::Supervised { .. } => "supervised",
+            EventKind::CallerRevealed { .. } => "caller_revealed",
+        }
+    }
+
+    /// Masks what a department must not see of a confidential caller.
+    pub fn masked(&self) -> EventKind {
+        match self {
+            EventKind::Received(r) => EventKind::Received(Received {
+                caller_name: super::privacy::mask_name(&r.caller_name),
+                caller_phone: super::privacy::mask_phone(&r.caller_phone),
+                ..r.clone()
+            }),
+            other => other.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_kinds_serialise_with_their_type_name() {
+        let k = EventKind::Urged { note: Some("请尽快".into()) };
+        let json = serde_json::to_value(&k).unwrap();
+        assert_eq!(json["type"], "urged");
+        assert_eq!(json["data"]["note"], "请尽快");
+        let back: EventKind = serde_json::from_value(json).unwrap();
+        assert_eq!(back, k);
+        assert_eq!(k.name(), "urged");
+    }
+}

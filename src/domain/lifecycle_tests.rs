@@ -1,0 +1,381 @@
+//! The state machine walked through the paths a hotline centre sees every day.
+
+use super::*;
+use crate::domain::event::{ActorRef, Event, Received};
+use crate::domain::ticket::{apply, Ticket};
+use crate::domain::types::{Channel, Kind, Urgency};
+use chrono::{Duration, TimeZone};
+
+struct Tree;
+impl Directory for Tree {
+    fn department_exists(&self, code: &str) -> bool {
+        ["cgw", "cgw-zfd", "jd-xinhua", "sq-xinhua-01", "sthj"].contains(&code)
+    }
+    fn is_below(&self, code: &str, ancestor: &str) -> bool {
+        matches!((ancestor, code), ("cgw", "cgw-zfd") | ("jd-xinhua", "sq-xinhua-01"))
+    }
+}
+
+/// Natural-time deadlines keep these tests about the state machine, not the calendar.
+struct Hours;
+impl Deadlines for Hours {
+    fn default_policy(&self, _: &Ticket) -> String {
+        "general".into()
+    }
+    fn policy_exists(&self, p: &str) -> bool {
+        p == "general" || p == "urgent"
+    }
+    fn accept_due(&self, _: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        Some(from + Duration::hours(2))
+    }
+    fn reply_due(&self, _: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        Some(from + Duration::hours(120))
+    }
+    fn extend(&self, due: DateTime<Utc>, extra: &str) -> Result<DateTime<Utc>, String> {
+        let h: i64 = extra.strip_suffix('h').and_then(|n| n.parse().ok()).ok_or(format!("bad duration {extra}"))?;
+        Ok(due + Duration::hours(h))
+    }
+    fn resume(&self, _: &str, due: DateTime<Utc>, paused: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        due + (now - paused)
+    }
+}
+
+fn actor(role: Role, dept: Option<&str>) -> Actor {
+    let units = match dept {
+        Some("cgw") => vec!["cgw".to_string(), "cgw-zfd".to_string()],
+        Some(d) => vec![d.to_string()],
+        None => vec![],
+    };
+    Actor {
+        user_id: 1,
+        username: dept.unwrap_or(role.as_str()).into(),
+        role,
+        department: dept.map(String::from),
+        units,
+    }
+}
+
+struct World {
+    ticket: Ticket,
+    now: DateTime<Utc>,
+    seq: i64,
+}
+
+impl World {
+    fn new() -> World {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
+        let received = Event {
+            seq: 1,
+            ticket_id: 7,
+            at: now,
+            actor: ActorRef { user_id: 1, username: "operator".into(), role: Role::Operator, department: None },
+            kind: EventKind::Received(Received {
+                number: "20261123-000001".into(),
+                kind: Kind::Complaint,
+                channel: Channel::Phone,
+                urgency: Urgency::Normal,
+                category: "03.02.01".into(),
+                street: Some("xinhua".into()),
+                community: None,
+                address: "新华里小区3号楼".into(),
+                content: "垃圾三天没人清运".into(),
+                caller_name: "王小明".into(),
+                caller_phone: "13812345678".into(),
+                confidential: true,
+                callback_consent: true,
+            }),
+        };
+        World { ticket: apply(None, &received), now, seq: 1 }
+    }
+
+    fn act(&mut self, who: &Actor, command: Command) -> Result<Vec<EventKind>, DecisionError> {
+        self.now += Duration::minutes(10);
+        let ctx = Context { now: self.now, actor: who, directory: &Tree, deadlines: &Hours };
+        let events = decide(&self.ticket, &command, &ctx)?;
+        for kind in &events {
+            self.seq += 1;
+            let e = Event {
+                seq: self.seq,
+                ticket_id: 7,
+                at: self.now,
+                actor: ActorRef {
+                    user_id: who.user_id,
+                    username: who.username.clone(),
+                    role: who.role,
+                    department: None,
+                },
+                kind: kind.clone(),
+            };
+            self.ticket = apply(Some(self.ticket.clone()), &e);
+        }
+        Ok(events)
+    }
+
+    fn dispatch(&mut self, lead: &str, assists: &[&str]) {
+        let a = Assignment {
+            lead: lead.into(),
+            assists: assists.iter().map(|s| s.to_string()).collect(),
+            policy: None,
+            note: None,
+            rule_id: None,
+            rules_version: None,
+        };
+        self.act(&actor(Role::Dispatcher, None), Command::Dispatch(a)).unwrap();
+    }
+}
+
+#[test]
+fn ticket_goes_from_call_to_archive_on_the_usual_path() {
+    let mut w = World::new();
+    let cgw = actor(Role::Department, Some("cgw"));
+    w.dispatch("cgw", &[]);
+    assert_eq!(w.ticket.status, Status::Dispatched);
+    assert!(w.ticket.reply_due_at.is_some());
+    w.act(&cgw, Command::Accept).unwrap();
+    assert_eq!(w.ticket.status, Status::Accepted);
+    w.act(&cgw, Command::Reply { outcome: Outcome::Solved, text: "已清运".into() }).unwrap();
+    assert_eq!(w.ticket.status, Status::Replied);
+    let events = w
+        .act(
+            &actor(Role::Operator, None),
+            Command::RecordCallback(CallbackReport {
+                reached: true,
+                failure: None,
+                solved: Some(Solved::Yes),
+                satisfaction: Some(Satisfaction::Satisfied),
+                comment: None,
+            }),
+        )
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(w.ticket.status, Status::Closed);
+    assert_eq!(w.ticket.last_callback.as_ref().unwrap().department.as_deref(), Some("cgw"));
+}
+
+#[test]
+fn illegal_transition_says_the_state_and_what_is_allowed() {
+    let mut w = World::new();
+    let err = w.act(&actor(Role::Department, Some("cgw")), Command::Accept).unwrap_err();
+    // Not yet dispatched: the department is not in charge at all.
+    assert!(matches!(err, DecisionError::Forbidden(_)));
+    w.dispatch("cgw", &[]);
+    w.act(&actor(Role::Department, Some("cgw")), Command::Accept).unwrap();
+    let err = w.act(&actor(Role::Department, Some("cgw")), Command::Accept).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, DecisionError::IllegalTransition { .. }));
+    assert!(msg.contains("办理中") && msg.contains("accepted") && msg.contains("reply"), "{msg}");
+}
+
+#[test]
+fn return_is_reviewed_then_redispatched_or_rejected() {
+    let mut w = World::new();
+    let cgw = actor(Role::Department, Some("cgw"));
+    let dispatcher = actor(Role::Dispatcher, None);
+    w.dispatch("cgw", &[]);
+    w.act(&cgw, Command::Return { reason: "  ".into() }).unwrap_err();
+    w.act(&cgw, Command::Return { reason: "属于街道职责".into() }).unwrap();
+    assert_eq!(w.ticket.status, Status::ReturnRequested);
+    w.act(&dispatcher, Command::RejectReturn { reason: "属城管职责范围".into() }).unwrap();
+    assert_eq!(w.ticket.status, Status::Dispatched);
+    assert_eq!(w.ticket.lead.as_deref(), Some("cgw"));
+    w.act(&cgw, Command::Return { reason: "仍不属于我单位".into() }).unwrap();
+    let a = Assignment {
+        lead: "jd-xinhua".into(),
+        assists: vec![],
+        policy: None,
+        note: Some("改派街道".into()),
+        rule_id: None,
+        rules_version: None,
+    };
+    w.act(&dispatcher, Command::Redispatch(a)).unwrap();
+    assert_eq!(w.ticket.lead.as_deref(), Some("jd-xinhua"));
+    assert_eq!(w.ticket.returns, 2);
+    assert!(w.act(&cgw, Command::Accept).is_err(), "the old department no longer acts on it");
+}
+
+#[test]
+fn pass_down_goes_to_a_sub_unit_which_can_hand_it_back() {
+    let mut w = World::new();
+    let street = actor(Role::Department, Some("jd-xinhua"));
+    let community = actor(Role::Department, Some("sq-xinhua-01"));
+    w.dispatch("jd-xinhua", &[]);
+    w.act(&street, Command::Accept).unwrap();
+    let err = w.act(&street, Command::PassDown { to: "cgw-zfd".into(), note: None }).unwrap_err();
+    assert!(matches!(err, DecisionError::Invalid { field: "to", .. }));
+    w.act(&street, Command::PassDown { to: "sq-xinhua-01".into(), note: None }).unwrap();
+    assert_eq!(w.ticket.status, Status::Dispatched);
+    w.act(&community, Command::Accept).unwrap();
+    w.act(&community, Command::Return { reason: "需街道协调".into() }).unwrap();
+    assert_eq!(w.ticket.lead.as_deref(), Some("jd-xinhua"));
+    assert_eq!(w.ticket.status, Status::Accepted);
+}
+
+#[test]
+fn lead_cannot_reply_before_assisting_departments_unless_a_supervisor_waives() {
+    let mut w = World::new();
+    let cgw = actor(Role::Department, Some("cgw"));
+    let sthj = actor(Role::Department, Some("sthj"));
+    w.dispatch("cgw", &["sthj", "jd-xinhua"]);
+    w.act(&cgw, Command::Accept).unwrap();
+    let err = w.act(&cgw, Command::Reply { outcome: Outcome::Solved, text: "done".into() }).unwrap_err();
+    assert!(err.to_string().contains("sthj"), "{err}");
+    w.act(&sthj, Command::AssistReply { text: "已检测".into() }).unwrap();
+    assert!(w.act(&sthj, Command::AssistReply { text: "again".into() }).is_err());
+    w.act(&actor(Role::Supervisor, None), Command::WaiveAssists { reason: "街道未及时答复".into() }).unwrap();
+    w.act(&cgw, Command::Reply { outcome: Outcome::Solved, text: "done".into() }).unwrap();
+    assert_eq!(w.ticket.status, Status::Replied);
+}
+
+#[test]
+fn suspension_stops_the_clock_and_extension_moves_it() {
+    let mut w = World::new();
+    let cgw = actor(Role::Department, Some("cgw"));
+    let sup = actor(Role::Supervisor, None);
+    w.dispatch("cgw", &[]);
+    w.act(&cgw, Command::Accept).unwrap();
+    let due = w.ticket.reply_due_at.unwrap();
+    w.act(&cgw, Command::RequestExtension { reason: "需检测".into(), extra: "nonsense".into() }).unwrap_err();
+    w.act(&cgw, Command::RequestExtension { reason: "需检测".into(), extra: "48h".into() }).unwrap();
+    w.act(&sup, Command::DecideExtension { approve: true, note: None }).unwrap();
+    assert_eq!(w.ticket.reply_due_at.unwrap(), due + Duration::hours(48));
+    let due = w.ticket.reply_due_at.unwrap();
+    w.act(&cgw, Command::RequestSuspension { reason: "等待市民提供材料".into() }).unwrap();
+    w.act(&cgw, Command::DecideSuspension { approve: true, note: None }).unwrap_err();
+    w.act(&sup, Command::DecideSuspension { approve: true, note: None }).unwrap();
+    assert_eq!(w.ticket.status, Status::Suspended);
+    w.act(&cgw, Command::Reply { outcome: Outcome::Solved, text: "x".into() }).unwrap_err();
+    w.act(&cgw, Command::Resume).unwrap();
+    assert_eq!(w.ticket.status, Status::Accepted);
+    // Paused from approval until the resume twenty minutes later (a refused reply in between).
+    assert_eq!(w.ticket.reply_due_at.unwrap(), due + Duration::minutes(20));
+}
+
+#[test]
+fn dissatisfied_callback_reopens_twice_then_goes_to_a_supervisor() {
+    let mut w = World::new();
+    let cgw = actor(Role::Department, Some("cgw"));
+    let op = actor(Role::Operator, None);
+    let unhappy = CallbackReport {
+        reached: true,
+        failure: None,
+        solved: Some(Solved::No),
+        satisfaction: Some(Satisfaction::Dissatisfied),
+        comment: Some("没人来".into()),
+    };
+    w.dispatch("cgw", &[]);
+    w.act(&cgw, Command::Accept).unwrap();
+    for round in 1..=2 {
+        w.act(&cgw, Command::Reply { outcome: Outcome::Solved, text: "已处理".into() }).unwrap();
+        w.act(&op, Command::RecordCallback(unhappy.clone())).unwrap();
+        assert_eq!(w.ticket.status, Status::Accepted);
+        assert_eq!(w.ticket.reopens, round);
+    }
+    w.act(&cgw, Command::Reply { outcome: Outcome::Solved, text: "已处理".into() }).unwrap();
+    w.act(&op, Command::RecordCallback(unhappy)).unwrap();
+    assert_eq!(w.ticket.status, Status::Replied);
+    assert!(w.ticket.supervised);
+}
+
+#[test]
+fn unreached_callback_needs_a_reason_and_keeps_the_ticket_waiting() {
+    let mut w = World::new();
+    w.act(
+        &actor(Role::Operator, None),
+        Command::ResolveDirectly {
+            answer: "办理时间为工作日".into(), callback_consent: true, article_id: None
+        },
+    )
+    .unwrap();
+    let op = actor(Role::Operator, None);
+    let mut report = CallbackReport { reached: false, failure: None, solved: None, satisfaction: None, comment: None };
+    assert!(matches!(
+        w.act(&op, Command::RecordCallback(report.clone())).unwrap_err(),
+        DecisionError::Invalid { field: "failure", .. }
+    ));
+    report.failure = Some(CallbackFailure::NoAnswer);
+    w.act(&op, Command::RecordCallback(report)).unwrap();
+    assert_eq!(w.ticket.status, Status::Replied);
+    assert_eq!(w.ticket.callback_attempts, 1);
+}
+
+#[test]
+fn roles_are_enforced() {
+    let mut w = World::new();
+    let op = actor(Role::Operator, None);
+    let a = Assignment {
+        lead: "cgw".into(),
+        assists: vec![],
+        policy: None,
+        note: None,
+        rule_id: None,
+        rules_version: None,
+    };
+    assert!(matches!(
+        w.act(&actor(Role::Department, Some("cgw")), Command::Dispatch(a.clone())),
+        Err(DecisionError::Forbidden(_))
+    ));
+    w.act(&op, Command::Dispatch(a)).unwrap();
+    assert!(matches!(w.act(&op, Command::Supervise { note: None }), Err(DecisionError::Forbidden(_))));
+    assert!(matches!(w.act(&actor(Role::Department, Some("sthj")), Command::Accept), Err(DecisionError::Forbidden(_))));
+    w.act(&op, Command::RevealCaller { reason: Some("回访需要".into()) }).unwrap();
+    assert!(w.act(&actor(Role::Department, Some("cgw")), Command::RevealCaller { reason: None }).is_err());
+}
+
+#[test]
+fn unknown_departments_and_policies_name_the_field() {
+    let mut w = World::new();
+    let d = actor(Role::Dispatcher, None);
+    let mut a = Assignment {
+        lead: "nobody".into(),
+        assists: vec![],
+        policy: None,
+        note: None,
+        rule_id: None,
+        rules_version: None,
+    };
+    assert!(matches!(w.act(&d, Command::Dispatch(a.clone())), Err(DecisionError::Invalid { field: "lead", .. })));
+    a.lead = "cgw".into();
+    a.assists = vec!["cgw".into()];
+    assert!(matches!(w.act(&d, Command::Dispatch(a.clone())), Err(DecisionError::Invalid { field: "assists", .. })));
+    a.assists = vec![];
+    a.policy = Some("whenever".into());
+    assert!(matches!(w.act(&d, Command::Dispatch(a)), Err(DecisionError::Invalid { field: "policy", .. })));
+}
+
+#[test]
+fn merge_needs_an_open_target_other_than_itself() {
+    let w = World::new();
+    let op = actor(Role::Operator, None);
+    let ctx = Context { now: w.now, actor: &op, directory: &Tree, deadlines: &Hours };
+    assert!(decide_merge(&w.ticket, &w.ticket, &ctx).is_err());
+    let mut target = w.ticket.clone();
+    target.id = 8;
+    let (from, into) = decide_merge(&w.ticket, &target, &ctx).unwrap();
+    assert_eq!(from, EventKind::Merged { into: 8 });
+    assert_eq!(into, EventKind::MergeReceived { from: 7 });
+    target.status = Status::Closed;
+    assert!(decide_merge(&w.ticket, &target, &ctx).is_err());
+}
+
+#[test]
+fn masked_received_event_hides_the_caller() {
+    let w = World::new();
+    let e = EventKind::Received(crate::domain::event::Received {
+        number: w.ticket.number.clone(),
+        kind: w.ticket.kind,
+        channel: w.ticket.channel,
+        urgency: w.ticket.urgency,
+        category: w.ticket.category.clone(),
+        street: None,
+        community: None,
+        address: String::new(),
+        content: String::new(),
+        caller_name: "王小明".into(),
+        caller_phone: "13812345678".into(),
+        confidential: true,
+        callback_consent: true,
+    });
+    let EventKind::Received(r) = e.masked() else { panic!() };
+    assert_eq!(r.caller_phone, "138****5678");
+    assert_eq!(r.caller_name, "王**");
+}

@@ -1,0 +1,14 @@
+//! The rules of the hotline, as plain Rust: no database, no HTTP, no clock of its own.
+//! Everything here is tested by unit tests that run in milliseconds.
+
+pub mod calendar;
+pub mod demo_gen;
+pub mod diagnostic;
+pub mod district;
+pub mod event;
+pub mod intake;
+pub mod lifecycle;
+pub mod privacy;
+pub mod sla;
+pub mod ticket;
+pub mod types;

@@ -1,0 +1,181 @@
+//! Who is calling: login, logout, and the bearer-token extractor that turns a request into
+//! a domain [`Actor`] with its department scope.
+
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::AppState;
+use crate::domain::lifecycle::Actor;
+use crate::domain::types::Role;
+use crate::store::User;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing cannot fail with defaults")
+        .to_string()
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Opaque to the client; only its SHA-256 is stored.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub actor: Actor,
+    pub token_hash: String,
+    pub display_name: String,
+}
+
+impl Auth {
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.actor.role) || self.actor.role == Role::Admin {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!("this needs one of the roles: {}", names.join(", "))))
+        }
+    }
+}
+
+pub fn actor_for(user: &User, state: &AppState) -> Actor {
+    let units = match (&user.department, user.role) {
+        (Some(d), Role::Department) => state.catalog().district.descendants(d).into_iter().map(String::from).collect(),
+        _ => Vec::new(),
+    };
+    Actor {
+        user_id: user.id,
+        username: user.username.clone(),
+        role: user.role,
+        department: user.department.clone(),
+        units,
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::Unauthorized("log in first: send Authorization: Bearer <token>".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into()))?;
+        let hash = token_hash(token);
+        let user = state.store.session_user(&hash).await?.ok_or_else(|| {
+            ApiError::Unauthorized("the token is unknown, expired or logged out; log in again".into())
+        })?;
+        Ok(Auth { actor: actor_for(&user, state), token_hash: hash, display_name: user.display_name })
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: Me,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub department: Option<String>,
+    /// The units whose tickets this user sees (departments only).
+    pub units: Vec<String>,
+}
+
+fn me(actor: &Actor, display_name: &str) -> Me {
+    Me {
+        id: actor.user_id,
+        username: actor.username.clone(),
+        display_name: display_name.to_string(),
+        role: actor.role,
+        department: actor.department.clone(),
+        units: actor.units.clone(),
+    }
+}
+
+/// Log in with a username and password; returns a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let refused = || ApiError::Unauthorized("wrong username or password".into());
+    let user = state.store.user_by_username(req.username.trim()).await?.filter(|u| u.active);
+    let password = req.password;
+    let Some(user) = user else {
+        // Spend the same time as a real check so usernames cannot be probed by timing.
+        let _ = tokio::task::spawn_blocking(move || verify_password(&password, DUMMY_HASH)).await;
+        return Err(refused());
+    };
+    let hash = user.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !ok {
+        return Err(refused());
+    }
+    let token = new_token();
+    let expires_at = state.store.now() + Duration::hours(state.config.token_ttl_hours);
+    state.store.create_session(&token_hash(&token), user.id, expires_at).await?;
+    let actor = actor_for(&user, &state);
+    Ok(Json(LoginResponse { token, expires_at, user: me(&actor, &user.display_name) }))
+}
+
+/// An argon2 hash of a random password, for equal-time refusals.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3nN0bq6hQ2r8Sx1YIL6gGLrCwA3Uq8mJ1sC2x2m5Zxk";
+
+/// Revoke the token of this request.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    state.store.revoke_session(&auth.token_hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The logged-in user.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = super::error::ErrorBody)))]
+pub async fn whoami(auth: Auth) -> Json<Me> {
+    Json(me(&auth.actor, &auth.display_name))
+}

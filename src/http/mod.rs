@@ -1,0 +1,149 @@
+//! HTTP: the axum router, shared state, and the server's run loop. Handlers are thin:
+//! extract, call one store or domain function, map the result.
+
+pub mod auth;
+pub mod error;
+pub mod json;
+pub mod meta;
+pub mod tickets;
+pub mod views;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::domain::event::Event;
+use crate::store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    catalog: Arc<RwLock<Arc<Catalog>>>,
+    events: broadcast::Sender<Arc<Event>>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, catalog: Catalog) -> AppState {
+        let (events, _) = broadcast::channel(4096);
+        AppState { store, config: Arc::new(config), catalog: Arc::new(RwLock::new(Arc::new(catalog))), events }
+    }
+
+    /// The district, calendar, policies and rules in force. A request keeps the one it got
+    /// for its whole life, so a reload never mixes two sets.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().expect("catalog lock poisoned").clone()
+    }
+
+    pub fn replace_catalog(&self, catalog: Catalog) {
+        *self.catalog.write().expect("catalog lock poisoned") = Arc::new(catalog);
+    }
+
+    /// Announces committed events to live subscribers in this process.
+    pub fn publish(&self, events: &[Event]) {
+        for e in events {
+            // No subscriber is not an error: nobody is watching.
+            let _ = self.events.send(Arc::new(e.clone()));
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
+    modifiers(&BearerAuth),
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "auth"), (name = "meta"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The API routes and the OpenAPI document built from the same declarations, so the
+/// document cannot miss a route.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::whoami))
+        .routes(routes!(meta::departments))
+        .routes(routes!(meta::categories))
+        .routes(routes!(meta::streets))
+        .routes(routes!(tickets::create_ticket, tickets::list_tickets))
+        .routes(routes!(tickets::get_ticket))
+        .routes(routes!(tickets::ticket_events))
+        .routes(routes!(tickets::caller_history))
+        .routes(routes!(tickets::resolve))
+        .routes(routes!(tickets::dispatch))
+        .routes(routes!(tickets::redispatch))
+        .routes(routes!(tickets::pass_down))
+        .routes(routes!(tickets::accept))
+        .routes(routes!(tickets::return_ticket))
+        .routes(routes!(tickets::reject_return))
+        .routes(routes!(tickets::request_extension))
+        .routes(routes!(tickets::decide_extension))
+        .routes(routes!(tickets::request_suspension))
+        .routes(routes!(tickets::decide_suspension))
+        .routes(routes!(tickets::resume))
+        .routes(routes!(tickets::assist_reply))
+        .routes(routes!(tickets::waive_assists))
+        .routes(routes!(tickets::reply))
+        .routes(routes!(tickets::callback))
+        .routes(routes!(tickets::close))
+        .routes(routes!(tickets::reopen))
+        .routes(routes!(tickets::urge))
+        .routes(routes!(tickets::supervise))
+        .routes(routes!(tickets::reveal_caller))
+        .routes(routes!(tickets::merge))
+        .split_for_parts()
+}
+
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = api();
+    let doc = Arc::new(doc);
+    let limit = state.config.body_limit_bytes;
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    api.route("/api/openapi.json", axum::routing::get(move || meta::openapi(doc.clone())))
+        .fallback(meta::no_route)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,631 @@
+//! Ticket endpoints: create, read, list, history, caller history, and one endpoint per
+//! lifecycle transition. Each handler extracts, calls one store function with a domain
+//! decision, and maps the result.
+
+use super::auth::Auth;
+use super::error::{ApiError, ErrorBody};
+use super::json::ApiJson;
+use super::views::{event_view, ticket_view, EventView, TicketView};
+use super::AppState;
+use crate::domain::event::{EventKind, Received};
+use crate::domain::intake::{self, NewTicket};
+use crate::domain::lifecycle::{self, Assignment, CallbackReport, Command};
+use crate::domain::types::{CallbackFailure, Channel, Kind, Outcome, Role, Satisfaction, Solved, Status, Urgency};
+use crate::store::{actor_ref, TicketFilter};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+
+const INTAKE_ROLES: &[Role] = &[Role::Operator, Role::Dispatcher, Role::Supervisor];
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    pub kind: Kind,
+    #[serde(default = "default_channel")]
+    pub channel: Channel,
+    #[serde(default = "default_urgency")]
+    pub urgency: Urgency,
+    /// A leaf of the category taxonomy, e.g. `03.02.01`.
+    pub category: String,
+    pub street: Option<String>,
+    pub community: Option<String>,
+    #[serde(default)]
+    pub address: String,
+    /// What the resident asks, up to 4000 characters.
+    pub content: String,
+    #[serde(default)]
+    pub caller_name: String,
+    pub caller_phone: String,
+    #[serde(default)]
+    pub confidential: bool,
+    #[serde(default = "yes")]
+    pub callback_consent: bool,
+    /// Dispatch by hand in the same request.
+    pub dispatch: Option<DispatchBody>,
+}
+
+fn default_channel() -> Channel {
+    Channel::Phone
+}
+fn default_urgency() -> Urgency {
+    Urgency::Normal
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchBody {
+    /// Lead department code (主办).
+    pub lead: String,
+    /// Assisting department codes (协办).
+    #[serde(default)]
+    pub assists: Vec<String>,
+    /// SLA policy name; the default policy when omitted.
+    pub policy: Option<String>,
+    pub note: Option<String>,
+}
+
+impl From<DispatchBody> for Assignment {
+    fn from(b: DispatchBody) -> Self {
+        Assignment {
+            lead: b.lead,
+            assists: b.assists,
+            policy: b.policy,
+            note: b.note,
+            rule_id: None,
+            rules_version: None,
+        }
+    }
+}
+
+/// Log a new ticket (受理).
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])), request_body = CreateTicket,
+    responses((status = 201, body = TicketView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateTicket>,
+) -> Result<(StatusCode, Json<TicketView>), ApiError> {
+    auth.require(INTAKE_ROLES)?;
+    let catalog = state.catalog();
+    let draft = intake::validate(
+        NewTicket {
+            kind: body.kind,
+            channel: body.channel,
+            urgency: body.urgency,
+            category: body.category,
+            street: body.street,
+            community: body.community,
+            address: body.address,
+            content: body.content,
+            caller_name: body.caller_name,
+            caller_phone: body.caller_phone,
+            confidential: body.confidential,
+            callback_consent: body.callback_consent,
+        },
+        &catalog.district,
+    )?;
+    let dispatch = body.dispatch.map(Assignment::from);
+    let actor = &auth.actor;
+    let change = state
+        .store
+        .create_ticket(
+            &actor_ref(actor),
+            |number, _now| Ok(EventKind::Received(received(number, draft))),
+            |ticket, now| match dispatch {
+                Some(a) => lifecycle::decide(ticket, &Command::Dispatch(a), &catalog.context(actor, now)),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await?;
+    state.publish(&change.events);
+    Ok((StatusCode::CREATED, Json(ticket_view(&change.ticket, actor, &catalog, state.store.now()))))
+}
+
+fn received(number: String, t: NewTicket) -> Received {
+    Received {
+        number,
+        kind: t.kind,
+        channel: t.channel,
+        urgency: t.urgency,
+        category: t.category,
+        street: t.street,
+        community: t.community,
+        address: t.address,
+        content: t.content,
+        caller_name: t.caller_name,
+        caller_phone: t.caller_phone,
+        confidential: t.confidential,
+        callback_consent: t.callback_consent,
+    }
+}
+
+/// A ticket is named by its id (`123`) or its number (`20261122-000123`).
+async fn resolve_id(state: &AppState, reference: &str) -> Result<i64, ApiError> {
+    if let Ok(id) = reference.parse::<i64>() {
+        return Ok(id);
+    }
+    if reference.len() == 15 && reference.as_bytes()[8] == b'-' {
+        return state.store.ticket_id_by_number(reference).await?.ok_or_else(|| ApiError::not_found("ticket"));
+    }
+    Err(ApiError::bad_request(
+        "id",
+        format!("\"{reference}\" is neither a ticket id nor a ticket number like 20261122-000123"),
+    ))
+}
+
+/// One ticket.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
+    let id = resolve_id(&state, &id).await?;
+    let ticket =
+        state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))?;
+    Ok(Json(ticket_view(&ticket, &auth.actor, &state.catalog(), state.store.now())))
+}
+
+/// A ticket's full history, oldest first.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = Vec<EventView>), (status = 404, body = ErrorBody)))]
+pub async fn ticket_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let id = resolve_id(&state, &id).await?;
+    let ticket =
+        state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))?;
+    let masked = !auth.actor.sees_caller(&ticket);
+    let events = state.store.ticket_events(id).await?;
+    Ok(Json(events.iter().map(|e| event_view(e, masked)).collect()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// Comma-separated statuses, e.g. `dispatched,accepted`.
+    status: Option<String>,
+    /// A department code; includes its sub-units.
+    department: Option<String>,
+    street: Option<String>,
+    /// A category code or prefix.
+    category: Option<String>,
+    kind: Option<Kind>,
+    urgency: Option<Urgency>,
+    /// RFC 3339 instant or a date (Beijing time).
+    created_from: Option<String>,
+    created_to: Option<String>,
+    overdue: Option<bool>,
+    /// From the previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// 1–500, default 50.
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TicketList {
+    pub tickets: Vec<TicketView>,
+    pub next_cursor: Option<String>,
+}
+
+fn parse_param<T: std::str::FromStr<Err = String>>(
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<T>, ApiError> {
+    q.get(key)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<T>().map_err(|e| ApiError::bad_request(key, format!("{key}: {e}"))))
+        .transpose()
+}
+
+fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(v) = q.get(key).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        let local = d.and_hms_opt(0, 0, 0).expect("midnight exists") - chrono::Duration::hours(8);
+        return Ok(Some(local.and_utc()));
+    }
+    Err(ApiError::bad_request(key, format!("{key}: \"{v}\" is neither an RFC 3339 instant nor a date like 2026-11-22")))
+}
+
+fn parse_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
+    match q.get(key).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some("true") | Some("1") => Ok(Some(true)),
+        Some("false") | Some("0") => Ok(Some(false)),
+        Some(other) => Err(ApiError::bad_request(key, format!("{key}: \"{other}\" is not true or false"))),
+    }
+}
+
+const LIST_KEYS: &[&str] = &[
+    "status",
+    "department",
+    "street",
+    "category",
+    "kind",
+    "urgency",
+    "created_from",
+    "created_to",
+    "overdue",
+    "cursor",
+    "limit",
+];
+
+/// List tickets, newest first, with filters and cursor pagination. Departments see only
+/// tickets assigned to their unit or its sub-units.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])), params(ListParams),
+    responses((status = 200, body = TicketList), (status = 400, body = ErrorBody)))]
+pub async fn list_tickets(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<TicketList>, ApiError> {
+    if let Some(unknown) = q.keys().find(|k| !LIST_KEYS.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(
+            unknown.clone(),
+            format!("unknown filter \"{unknown}\"; known: {}", LIST_KEYS.join(", ")),
+        ));
+    }
+    let catalog = state.catalog();
+    let statuses = match q.get("status").filter(|s| !s.is_empty()) {
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::bad_request("status", format!("status: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let requested: Option<Vec<String>> = match q.get("department").filter(|s| !s.is_empty()) {
+        Some(code) => {
+            if catalog.district.department(code).is_none() {
+                return Err(ApiError::bad_request("department", format!("department: unknown department \"{code}\"")));
+            }
+            Some(catalog.district.descendants(code).into_iter().map(String::from).collect())
+        }
+        None => None,
+    };
+    let departments = if auth.actor.is_department() {
+        let own = auth.actor.units.clone();
+        Some(match requested {
+            Some(r) => r.into_iter().filter(|u| own.contains(u)).collect(),
+            None => own,
+        })
+    } else {
+        requested
+    };
+    let before_id = match q.get("cursor").filter(|s| !s.is_empty()) {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("cursor", "cursor: use next_cursor from the previous page"))?,
+        ),
+        None => None,
+    };
+    let limit = match q.get("limit").filter(|s| !s.is_empty()) {
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => return Err(ApiError::bad_request("limit", "limit: a whole number from 1 to 500")),
+        },
+        None => 50,
+    };
+    let filter = TicketFilter {
+        statuses,
+        departments,
+        street: q.get("street").filter(|s| !s.is_empty()).cloned(),
+        category: q.get("category").filter(|s| !s.is_empty()).cloned(),
+        kind: parse_param(&q, "kind")?,
+        urgency: parse_param(&q, "urgency")?,
+        created_from: parse_time(&q, "created_from")?,
+        created_to: parse_time(&q, "created_to")?,
+        overdue: parse_bool(&q, "overdue")?,
+        caller_phone: None,
+        before_id,
+        limit,
+    };
+    let now = state.store.now();
+    let page = state.store.list_tickets(&filter, now).await?;
+    Ok(Json(TicketList {
+        tickets: page.tickets.iter().map(|t| ticket_view(t, &auth.actor, &catalog, now)).collect(),
+        next_cursor: page.next_cursor.map(|c| c.to_string()),
+    }))
+}
+
+/// A caller's earlier tickets, newest first (operators, dispatchers, supervisors).
+#[utoipa::path(get, path = "/api/v1/callers/{phone}/tickets", tag = "tickets", security(("bearer" = [])),
+    params(("phone" = String, Path, description = "the caller's phone number")),
+    responses((status = 200, body = TicketList), (status = 403, body = ErrorBody)))]
+pub async fn caller_history(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(phone): Path<String>,
+) -> Result<Json<TicketList>, ApiError> {
+    auth.require(INTAKE_ROLES)?;
+    crate::domain::privacy::validate_phone(&phone).map_err(|m| ApiError::bad_request("phone", m))?;
+    let filter = TicketFilter { caller_phone: Some(phone.trim().to_string()), limit: 50, ..TicketFilter::default() };
+    let now = state.store.now();
+    let page = state.store.list_tickets(&filter, now).await?;
+    let catalog = state.catalog();
+    Ok(Json(TicketList {
+        tickets: page.tickets.iter().map(|t| ticket_view(t, &auth.actor, &catalog, now)).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Runs one lifecycle command on a ticket and answers with the ticket as it now is.
+async fn act(state: &AppState, auth: &Auth, id: &str, command: Command) -> Result<Json<TicketView>, ApiError> {
+    let id = resolve_id(state, id).await?;
+    let catalog = state.catalog();
+    let actor = &auth.actor;
+    let change = state
+        .store
+        .change_ticket(id, actor, |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)))
+        .await?;
+    state.publish(&change.events);
+    Ok(Json(ticket_view(&change.ticket, actor, &catalog, state.store.now())))
+}
+
+/// Declares one transition endpoint: its path, body, doc line and the command it runs.
+macro_rules! transition {
+    ($name:ident, $path:literal, $doc:literal, |$b:ident : $body:ty| $command:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "transitions", security(("bearer" = [])), request_body = $body,
+            params(("id" = String, Path, description = "ticket id or number")),
+            responses((status = 200, body = TicketView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+                (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            auth: Auth,
+            Path(id): Path<String>,
+            ApiJson($b): ApiJson<$body>,
+        ) -> Result<Json<TicketView>, ApiError> {
+            act(&state, &auth, &id, $command).await
+        }
+    };
+    ($name:ident, $path:literal, $doc:literal, $command:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "transitions", security(("bearer" = [])),
+            params(("id" = String, Path, description = "ticket id or number")),
+            responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+                (status = 409, body = ErrorBody)))]
+        pub async fn $name(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<TicketView>, ApiError> {
+            act(&state, &auth, &id, $command).await
+        }
+    };
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    /// The answer given to the resident.
+    pub answer: String,
+    /// The resident agrees to a callback.
+    #[serde(default = "yes")]
+    pub callback_consent: bool,
+    /// The knowledge-base article used.
+    pub article_id: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassDownBody {
+    /// A sub-unit of the lead department.
+    pub to: String,
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionBody {
+    pub reason: String,
+    /// More time, e.g. `3wd` (working days), `8wh` (working hours), `24h`, `2d`.
+    pub extra: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    pub approve: bool,
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextBody {
+    pub text: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    pub outcome: Outcome,
+    pub text: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackBody {
+    pub reached: bool,
+    pub failure: Option<CallbackFailure>,
+    pub solved: Option<Solved>,
+    pub satisfaction: Option<Satisfaction>,
+    pub comment: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealBody {
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The open ticket (id or number) this one duplicates.
+    pub into: String,
+}
+
+transition!(resolve, "/api/v1/tickets/{id}/resolve", "直接办结: answer on the spot.", |b: ResolveBody| {
+    Command::ResolveDirectly { answer: b.answer, callback_consent: b.callback_consent, article_id: b.article_id }
+});
+transition!(
+    dispatch,
+    "/api/v1/tickets/{id}/dispatch",
+    "派单: to a lead and optional assisting departments.",
+    |b: DispatchBody| { Command::Dispatch(b.into()) }
+);
+transition!(
+    redispatch,
+    "/api/v1/tickets/{id}/redispatch",
+    "改派: after a return, or by a dispatcher.",
+    |b: DispatchBody| { Command::Redispatch(b.into()) }
+);
+transition!(
+    pass_down,
+    "/api/v1/tickets/{id}/pass-down",
+    "二级派单: to a sub-unit of the lead.",
+    |b: PassDownBody| { Command::PassDown { to: b.to, note: b.note } }
+);
+transition!(accept, "/api/v1/tickets/{id}/accept", "签收.", Command::Accept);
+transition!(return_ticket, "/api/v1/tickets/{id}/return", "退单: not ours, with a reason.", |b: ReasonBody| {
+    Command::Return { reason: b.reason }
+});
+transition!(reject_return, "/api/v1/tickets/{id}/reject-return", "The centre refuses a return.", |b: ReasonBody| {
+    Command::RejectReturn { reason: b.reason }
+});
+transition!(request_extension, "/api/v1/tickets/{id}/request-extension", "申请延期.", |b: ExtensionBody| {
+    Command::RequestExtension { reason: b.reason, extra: b.extra }
+});
+transition!(
+    decide_extension,
+    "/api/v1/tickets/{id}/decide-extension",
+    "Approve or deny an extension.",
+    |b: DecisionBody| { Command::DecideExtension { approve: b.approve, note: b.note } }
+);
+transition!(request_suspension, "/api/v1/tickets/{id}/request-suspension", "申请挂起.", |b: ReasonBody| {
+    Command::RequestSuspension { reason: b.reason }
+});
+transition!(
+    decide_suspension,
+    "/api/v1/tickets/{id}/decide-suspension",
+    "Approve or deny a suspension.",
+    |b: DecisionBody| { Command::DecideSuspension { approve: b.approve, note: b.note } }
+);
+transition!(resume, "/api/v1/tickets/{id}/resume", "End a suspension; the clock runs again.", Command::Resume);
+transition!(
+    assist_reply,
+    "/api/v1/tickets/{id}/assist-reply",
+    "An assisting department answers the lead.",
+    |b: TextBody| { Command::AssistReply { text: b.text } }
+);
+transition!(
+    waive_assists,
+    "/api/v1/tickets/{id}/waive-assists",
+    "Let the lead reply without outstanding assists.",
+    |b: ReasonBody| { Command::WaiveAssists { reason: b.reason } }
+);
+transition!(reply, "/api/v1/tickets/{id}/reply", "办结回复: the outcome and what was done.", |b: ReplyBody| {
+    Command::Reply { outcome: b.outcome, text: b.text }
+});
+transition!(callback, "/api/v1/tickets/{id}/callback", "回访: record the resident's answer.", |b: CallbackBody| {
+    Command::RecordCallback(CallbackReport {
+        reached: b.reached,
+        failure: b.failure,
+        solved: b.solved,
+        satisfaction: b.satisfaction,
+        comment: b.comment,
+    })
+});
+transition!(close, "/api/v1/tickets/{id}/close", "归档.", |b: NoteBody| Command::Close { note: b.note });
+transition!(reopen, "/api/v1/tickets/{id}/reopen", "重办: back to the same department.", |b: ReasonBody| {
+    Command::Reopen { reason: b.reason }
+});
+transition!(urge, "/api/v1/tickets/{id}/urge", "催办.", |b: NoteBody| Command::Urge { note: b.note });
+transition!(supervise, "/api/v1/tickets/{id}/supervise", "督办.", |b: NoteBody| Command::Supervise { note: b.note });
+
+#[derive(Serialize, ToSchema)]
+pub struct Caller {
+    pub caller_name: String,
+    pub caller_phone: String,
+}
+
+/// Show a confidential caller to a privileged role; the reveal itself is recorded.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/reveal-caller", tag = "transitions", security(("bearer" = [])),
+    request_body = RevealBody, params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = Caller), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reveal_caller(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RevealBody>,
+) -> Result<Json<Caller>, ApiError> {
+    let id = resolve_id(&state, &id).await?;
+    let catalog = state.catalog();
+    let actor = &auth.actor;
+    let command = Command::RevealCaller { reason: b.reason };
+    let change = state
+        .store
+        .change_ticket(id, actor, |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)))
+        .await?;
+    state.publish(&change.events);
+    Ok(Json(Caller { caller_name: change.ticket.caller_name, caller_phone: change.ticket.caller_phone }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MergeResult {
+    pub merged: TicketView,
+    pub into: TicketView,
+}
+
+/// 合并: this ticket duplicates another open one and will follow it.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/merge", tag = "transitions", security(("bearer" = [])),
+    request_body = MergeBody, params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = MergeResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn merge(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<MergeBody>,
+) -> Result<Json<MergeResult>, ApiError> {
+    let source = resolve_id(&state, &id).await?;
+    let target = resolve_id(&state, &b.into).await.map_err(|_| ApiError::invalid("into", "into: no such ticket"))?;
+    let catalog = state.catalog();
+    let actor = &auth.actor;
+    let (a, b) = state
+        .store
+        .merge_tickets(source, target, actor, |s, t, now| lifecycle::decide_merge(s, t, &catalog.context(actor, now)))
+        .await?;
+    state.publish(&a.events);
+    state.publish(&b.events);
+    let now = state.store.now();
+    Ok(Json(MergeResult {
+        merged: ticket_view(&a.ticket, actor, &catalog, now),
+        into: ticket_view(&b.ticket, actor, &catalog, now),
+    }))
+}

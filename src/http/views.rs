@@ -1,0 +1,94 @@
+//! What a ticket and its events look like to the person asking: the caller masked for
+//! departments on confidential tickets, and every deadline with its unit and exact instant.
+
+use crate::catalog::Catalog;
+use crate::domain::event::Event;
+use crate::domain::lifecycle::Actor;
+use crate::domain::privacy::{mask_name, mask_phone};
+use crate::domain::sla::Stage;
+use crate::domain::ticket::Ticket;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A deadline as shown anywhere: never a bare number of days.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct DeadlineView {
+    /// The instant, RFC 3339 in Beijing time (+08:00).
+    pub at: String,
+    /// The policy's duration for this stage, e.g. `5wd`.
+    pub duration: Option<String>,
+    /// The same in words, e.g. `5个工作日`.
+    pub label: Option<String>,
+    pub policy: Option<String>,
+    pub overdue: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TicketView {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// 状态 in Chinese.
+    pub status_label: &'static str,
+    pub category_path: Option<String>,
+    pub overdue: bool,
+    /// True when the caller's name and phone are masked for this reader.
+    pub caller_masked: bool,
+    pub accept_deadline: Option<DeadlineView>,
+    pub reply_deadline: Option<DeadlineView>,
+}
+
+pub fn deadline_view(
+    catalog: &Catalog,
+    policy: Option<&str>,
+    stage: Stage,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DeadlineView {
+    let duration = policy.and_then(|p| catalog.stage_duration(p, stage));
+    DeadlineView {
+        at: crate::domain::calendar::format_local(at),
+        duration: duration.map(|d| d.to_string()),
+        label: duration.map(|d| d.zh_label()),
+        policy: policy.map(String::from),
+        overdue: at < now,
+    }
+}
+
+pub fn ticket_view(ticket: &Ticket, actor: &Actor, catalog: &Catalog, now: DateTime<Utc>) -> TicketView {
+    let masked = !actor.sees_caller(ticket);
+    let mut t = ticket.clone();
+    if masked {
+        t.caller_name = mask_name(&t.caller_name);
+        t.caller_phone = mask_phone(&t.caller_phone);
+    }
+    let policy = ticket.sla_policy.as_deref();
+    TicketView {
+        status_label: ticket.status.label(),
+        category_path: catalog.district.category_path(&ticket.category),
+        overdue: ticket.is_overdue(now),
+        caller_masked: masked,
+        accept_deadline: ticket
+            .accept_due_at
+            .filter(|_| ticket.accepted_at.is_none())
+            .map(|at| deadline_view(catalog, policy, Stage::Accept, at, now)),
+        reply_deadline: ticket.reply_due_at.map(|at| deadline_view(catalog, policy, Stage::Reply, at, now)),
+        ticket: t,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    #[serde(flatten)]
+    pub event: Event,
+    /// The instant in Beijing time.
+    pub at_local: String,
+}
+
+pub fn event_view(event: &Event, masked: bool) -> EventView {
+    let mut e = event.clone();
+    if masked {
+        e.kind = e.kind.masked();
+    }
+    EventView { at_local: crate::domain::calendar::format_local(e.at), event: e }
+}

@@ -1,0 +1,168 @@
+//! `hotline`: the server and its command-line tools.
+
+use clap::{Parser, Subcommand};
+use hotline::catalog::Catalog;
+use hotline::config::Config;
+use hotline::domain::calendar::{format_local, parse_date, parse_instant, SlaDuration};
+use hotline::store::{system_clock, Store};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "hotline", version, about = "12345 hotline and ticket dispatch server")]
+struct Cli {
+    /// A TOML configuration file (also HOTLINE_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server (the default).
+    Serve {
+        /// Listen address (also HOTLINE_ADDR).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Load the demo district's users and tickets into an empty database.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Rebuild every ticket row from the event log.
+    Rebuild,
+    /// Add N generated demo tickets to the configured database.
+    DemoTickets {
+        #[arg(default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 12345)]
+        seed: u64,
+    },
+    /// The official working calendar.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCmd {
+    /// Prints workday, weekend, holiday or makeup-workday.
+    Day { date: String },
+    /// Prints the deadline (RFC 3339, +08:00) of a duration such as 5wd, 4wh, 2h, 3d.
+    Due { start: String, duration: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if let Some(Cmd::Serve { addr: Some(addr), .. }) = &cli.command {
+        config.addr = addr.clone();
+    }
+    if let Err(e) = config.validate() {
+        return fail(e);
+    }
+    let catalog = match Catalog::load(&config.rules_dir) {
+        Ok(c) => c,
+        Err(diagnostics) => {
+            for d in diagnostics {
+                eprintln!("{d}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Cmd::Serve { addr: None, demo: false }) {
+        Cmd::Calendar { command: CalendarCmd::Day { date } } => match parse_date(&date) {
+            Ok(d) => {
+                println!("{}", catalog.calendar.day_kind(d).as_word());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Cmd::Calendar { command: CalendarCmd::Due { start, duration } } => {
+            let start = match parse_instant(&start) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let duration: SlaDuration = match duration.parse() {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            let due = catalog.calendar.due(start.to_utc(), duration);
+            println!("{}", format_local(due.at));
+            if due.fallback_used {
+                eprintln!("note: beyond the last published calendar year; counted as plain weekdays");
+            }
+            ExitCode::SUCCESS
+        }
+        Cmd::Serve { demo, .. } => run_async(serve(config, catalog, demo)),
+        Cmd::Migrate => run_async(async move {
+            let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
+            store.sync_departments(&catalog.department_rows()).await?;
+            println!("database is up to date");
+            Ok(())
+        }),
+        Cmd::Rebuild => run_async(async move {
+            let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
+            let n = store.rebuild_projections().await?;
+            println!("rebuilt {n} tickets from the event log");
+            Ok(())
+        }),
+        Cmd::DemoTickets { count, seed } => run_async(async move {
+            let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
+            store.sync_departments(&catalog.department_rows()).await?;
+            let n = hotline::demo::generate_tickets(&store, &catalog, count, seed).await?;
+            println!("added {n} demo tickets");
+            Ok(())
+        }),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn run_async(f: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<dyn std::error::Error>> {
+    hotline::init_tracing(&config.log_format);
+    let addr = config.socket_addr()?;
+    if demo && !addr.ip().is_loopback() {
+        return Err(format!(
+            "--demo creates accounts with a published password; it only runs on a loopback address, not {addr}"
+        )
+        .into());
+    }
+    let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
+    store.sync_departments(&catalog.department_rows()).await?;
+    if demo {
+        if hotline::demo::ensure_users(&store, &catalog).await? {
+            let n = hotline::demo::generate_tickets(&store, &catalog, config.demo_tickets, 12345).await?;
+            tracing::info!(tickets = n, "demo district loaded");
+        }
+        println!(
+            "demo accounts (password \"{}\"): operator, dispatcher, supervisor, admin, and each department's code (e.g. cgw)",
+            hotline::demo::DEMO_PASSWORD
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, backend = ?store.backend(), "hotline listening");
+    println!("hotline listening on http://{}", listener.local_addr()?);
+    let state = hotline::http::AppState::new(store.clone(), config, catalog);
+    hotline::http::serve(listener, state, hotline::shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

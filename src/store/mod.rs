@@ -1,0 +1,207 @@
+//! Persistence: SQLite and PostgreSQL behind one interface.
+//!
+//! SQL is written once, with `$1…$N` placeholders that both drivers accept, and run through
+//! sqlx's `Any` driver; the two dialects differ only in their migration folders. The backend
+//! is picked once, from the URL prefix.
+//!
+//! Every change to a ticket goes through [`Store::change_ticket`] (or `create_ticket` /
+//! `merge_tickets`): lock the event counter, load, decide (domain), append events, write the
+//! projection, commit. Taking the counter lock first orders all writers, so sequence numbers
+//! are gap-free and become visible in order — what a reader resuming from a number needs.
+
+mod sql;
+mod tickets;
+pub mod users;
+
+pub use sql::Sql;
+pub use tickets::{actor_ref, Change, TicketFilter, TicketPage};
+pub use users::{NewUser, User};
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::lifecycle::DecisionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Rejected(#[from] DecisionError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Config(format!(
+                "database URL must start with sqlite:// or postgres:// (got \"{}\")",
+                url.split(':').next().unwrap_or_default()
+            )))
+        }
+    }
+}
+
+/// Where "now" comes from; tests move it to check deadlines.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    /// Readers. On PostgreSQL also the writers.
+    pool: AnyPool,
+    /// SQLite allows one writer at a time; a one-connection pool queues writers in the
+    /// process instead of letting them collide on SQLITE_BUSY.
+    writer: AnyPool,
+    clock: Clock,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file (and its folder) if needed, and migrates.
+    pub async fn connect(url: &str, max_connections: u32, clock: Clock) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let store = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url)?;
+                let writer = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(sqlite_pragmas)
+                    .connect(&url)
+                    .await?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections.max(2))
+                    .after_connect(sqlite_pragmas)
+                    .connect(&url)
+                    .await?;
+                Store { backend, pool, writer, clock: clock.clone() }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                Store { backend, writer: pool.clone(), pool, clock }
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.writer).await?,
+            Backend::Postgres => {
+                // Two instances starting together must not both migrate.
+                sqlx::migrate!("migrations/postgres").run(&self.writer).await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The current time, to the millisecond: what is stored is exactly what was decided on,
+    /// so a projection rebuilt from the log equals the one written at the time.
+    pub fn now(&self) -> DateTime<Utc> {
+        from_millis(millis((self.clock)()))
+    }
+
+    /// The same store with another clock (the demo generator writes history in the past).
+    pub fn with_clock(&self, clock: Clock) -> Store {
+        Store { clock, ..self.clone() }
+    }
+
+    /// For `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
+}
+
+/// WAL lets readers work while the writer commits; NORMAL sync is safe with WAL (a power
+/// cut loses at most the last transactions, never the file).
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// Makes `sqlite://data/hotline.db` create its folder and file.
+fn sqlite_url(url: &str) -> Result<String> {
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Config(format!("cannot create database folder {}: {e}", parent.display())))?;
+        }
+    }
+    let mode = if query.contains("mode=") { String::new() } else { "mode=rwc".to_string() };
+    let joined = [query, &mode].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("&");
+    Ok(format!("sqlite://{path}?{joined}"))
+}
+
+pub fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+pub(crate) fn get_string(row: &AnyRow, col: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+pub(crate) fn get_opt_string(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}

@@ -1,0 +1,428 @@
+//! Tickets and their events: the one write path, and the queries lists and histories use.
+
+use super::{from_millis, get_i64, get_string, millis, Result, Sql, Store, StoreError};
+use crate::domain::event::{ActorRef, Event, EventKind};
+use crate::domain::lifecycle::{Actor, DecisionError};
+use crate::domain::ticket::{apply, Ticket};
+use crate::domain::types::{Kind, Status, Urgency};
+use chrono::{DateTime, FixedOffset, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeMap;
+
+/// A committed change: the ticket as it is now and the events that made it so.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub ticket: Ticket,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub statuses: Vec<Status>,
+    /// Tickets assigned (as lead or assisting) to any of these units.
+    pub departments: Option<Vec<String>>,
+    pub street: Option<String>,
+    /// A taxonomy prefix: `03.02` matches `03.02.01`.
+    pub category: Option<String>,
+    pub kind: Option<Kind>,
+    pub urgency: Option<Urgency>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Past the reply deadline and still with a department.
+    pub overdue: Option<bool>,
+    pub caller_phone: Option<String>,
+    /// Only tickets with an id below this (the cursor of the previous page).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TicketPage {
+    pub tickets: Vec<Ticket>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+/// Statuses in which a department holds the ticket and its reply clock runs.
+pub const CLOCK_RUNNING: [Status; 3] = [Status::Dispatched, Status::Accepted, Status::ReturnRequested];
+
+/// Ticket numbers are dated in Beijing time: a call at 00:30 on the 23rd belongs to the 23rd.
+fn number_day(now: DateTime<Utc>) -> String {
+    now.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("valid offset")).format("%Y%m%d").to_string()
+}
+
+impl Store {
+    /// Creates a ticket: `received` builds the first event from the new id, number and time;
+    /// `then` may add more (routing at intake) deciding on the ticket as received.
+    pub async fn create_ticket<R, T>(&self, actor: &ActorRef, received: R, then: T) -> Result<Change>
+    where
+        R: FnOnce(String, DateTime<Utc>) -> Result<EventKind, DecisionError>,
+        T: FnOnce(&Ticket, DateTime<Utc>) -> Result<Vec<EventKind>, DecisionError>,
+    {
+        let mut tx = self.writer.begin().await?;
+        let seq = lock_sequence(&mut tx).await?;
+        let now = self.now();
+        let id = next_counter(&mut tx, "ticket_id").await?;
+        let day = number_day(now);
+        let n = next_counter(&mut tx, &format!("ticket_no:{day}")).await?;
+        let first = received(format!("{day}-{n:06}"), now)?;
+        let mut log = EventLog { seq, now, actor, ticket_id: id, events: Vec::new() };
+        let ticket = log.apply(None, first);
+        let follow_up = then(&ticket, now)?;
+        let ticket = follow_up.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
+        log.write(&mut tx).await?;
+        write_ticket(&mut tx, &ticket, true).await?;
+        tx.commit().await?;
+        Ok(Change { ticket, events: log.events })
+    }
+
+    /// Changes one ticket by a domain decision. A ticket the actor may not see is `NotFound`,
+    /// exactly as if it did not exist.
+    pub async fn change_ticket<F>(&self, id: i64, actor: &Actor, decide: F) -> Result<Change>
+    where
+        F: FnOnce(&Ticket, DateTime<Utc>) -> Result<Vec<EventKind>, DecisionError>,
+    {
+        let mut tx = self.writer.begin().await?;
+        let seq = lock_sequence(&mut tx).await?;
+        let now = self.now();
+        let ticket = load_ticket(&mut tx, id).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
+        let kinds = decide(&ticket, now)?;
+        let actor_ref = actor_ref(actor);
+        let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: id, events: Vec::new() };
+        let before_units: Vec<String> = ticket.assigned_units().map(String::from).collect();
+        let ticket = kinds.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
+        let units_changed = before_units.iter().map(String::as_str).ne(ticket.assigned_units());
+        log.write(&mut tx).await?;
+        write_ticket(&mut tx, &ticket, units_changed).await?;
+        tx.commit().await?;
+        Ok(Change { ticket, events: log.events })
+    }
+
+    /// 并单: both tickets change in one transaction.
+    pub async fn merge_tickets<F>(&self, source: i64, target: i64, actor: &Actor, decide: F) -> Result<(Change, Change)>
+    where
+        F: FnOnce(&Ticket, &Ticket, DateTime<Utc>) -> Result<(EventKind, EventKind), DecisionError>,
+    {
+        let mut tx = self.writer.begin().await?;
+        let seq = lock_sequence(&mut tx).await?;
+        let now = self.now();
+        let src = load_ticket(&mut tx, source).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
+        let dst = load_ticket(&mut tx, target).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
+        let (src_kind, dst_kind) = decide(&src, &dst, now)?;
+        let actor_ref = actor_ref(actor);
+        let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: source, events: Vec::new() };
+        let src = log.apply(Some(src), src_kind);
+        log.ticket_id = target;
+        let dst = log.apply(Some(dst), dst_kind);
+        log.write(&mut tx).await?;
+        write_ticket(&mut tx, &src, false).await?;
+        write_ticket(&mut tx, &dst, false).await?;
+        tx.commit().await?;
+        let (a, b) = log.events.split_at(1);
+        Ok((Change { ticket: src, events: a.to_vec() }, Change { ticket: dst, events: b.to_vec() }))
+    }
+
+    pub async fn ticket(&self, id: i64) -> Result<Option<Ticket>> {
+        let row = sqlx::query("SELECT body FROM tickets WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| decode_body(&r)).transpose()
+    }
+
+    pub async fn ticket_id_by_number(&self, number: &str) -> Result<Option<i64>> {
+        let row =
+            sqlx::query("SELECT id FROM tickets WHERE number = $1").bind(number).fetch_optional(&self.pool).await?;
+        row.map(|r| get_i64(&r, "id")).transpose()
+    }
+
+    pub async fn list_tickets(&self, filter: &TicketFilter, now: DateTime<Utc>) -> Result<TicketPage> {
+        let mut sql = Sql::new("SELECT body, id FROM tickets t WHERE 1 = 1");
+        if !filter.statuses.is_empty() {
+            let words: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+            sql.push(" AND t.status IN ").bind_list(&words);
+        }
+        if let Some(units) = &filter.departments {
+            sql.push(" AND EXISTS (SELECT 1 FROM ticket_units u WHERE u.ticket_id = t.id AND u.department IN ")
+                .bind_list(units)
+                .push(")");
+        }
+        if let Some(street) = &filter.street {
+            sql.push(" AND t.street = ").bind(street);
+        }
+        if let Some(category) = &filter.category {
+            sql.push(" AND (t.category = ")
+                .bind(category)
+                .push(" OR t.category LIKE ")
+                .bind(format!("{category}.%"))
+                .push(")");
+        }
+        if let Some(kind) = filter.kind {
+            sql.push(" AND t.kind = ").bind(kind.as_str());
+        }
+        if let Some(urgency) = filter.urgency {
+            sql.push(" AND t.urgency = ").bind(urgency.as_str());
+        }
+        if let Some(from) = filter.created_from {
+            sql.push(" AND t.created_at >= ").bind(millis(from));
+        }
+        if let Some(to) = filter.created_to {
+            sql.push(" AND t.created_at < ").bind(millis(to));
+        }
+        if let Some(phone) = &filter.caller_phone {
+            sql.push(" AND t.caller_phone = ").bind(phone);
+        }
+        match filter.overdue {
+            Some(true) => {
+                let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
+                sql.push(" AND t.reply_due_at < ").bind(millis(now)).push(" AND t.status IN ").bind_list(&running);
+            }
+            Some(false) => {
+                let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
+                sql.push(" AND NOT (t.reply_due_at IS NOT NULL AND t.reply_due_at < ")
+                    .bind(millis(now))
+                    .push(" AND t.status IN ")
+                    .bind_list(&running)
+                    .push(")");
+            }
+            None => {}
+        }
+        if let Some(before) = filter.before_id {
+            sql.push(" AND t.id < ").bind(before);
+        }
+        let limit = filter.limit.clamp(1, 500);
+        sql.push(" ORDER BY t.id DESC LIMIT ").bind(limit + 1);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let mut tickets = rows.iter().map(decode_body).collect::<Result<Vec<_>>>()?;
+        let next_cursor = if tickets.len() as i64 > limit {
+            tickets.truncate(limit as usize);
+            tickets.last().map(|t| t.id)
+        } else {
+            None
+        };
+        Ok(TicketPage { tickets, next_cursor })
+    }
+
+    pub async fn ticket_events(&self, id: i64) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT seq, ticket_id, at, actor, data FROM events WHERE ticket_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    /// Events after `seq`, oldest first: the feed for live views, search and reports.
+    pub async fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT seq, ticket_id, at, actor, data FROM events WHERE seq > $1 AND ticket_id IS NOT NULL \
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    pub async fn last_event_seq(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT value FROM counters WHERE name = 'event_seq'").fetch_one(&self.pool).await?;
+        get_i64(&row, "value")
+    }
+
+    /// Rebuilds every ticket row from the event log. Returns how many tickets were rebuilt.
+    pub async fn rebuild_projections(&self) -> Result<usize> {
+        let mut tx = self.writer.begin().await?;
+        lock_sequence(&mut tx).await?;
+        let rows =
+            sqlx::query("SELECT seq, ticket_id, at, actor, data FROM events WHERE ticket_id IS NOT NULL ORDER BY seq")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut tickets: BTreeMap<i64, Ticket> = BTreeMap::new();
+        for row in &rows {
+            let event = decode_event(row)?;
+            let current = tickets.remove(&event.ticket_id);
+            tickets.insert(event.ticket_id, apply(current, &event));
+        }
+        sqlx::query("DELETE FROM ticket_units").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM tickets").execute(&mut *tx).await?;
+        for ticket in tickets.values() {
+            write_ticket(&mut tx, ticket, true).await?;
+        }
+        tx.commit().await?;
+        Ok(tickets.len())
+    }
+
+    /// Every ticket row exactly as stored, for comparing a projection with its rebuild.
+    pub async fn dump_ticket_rows(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id, number, status, kind, channel, urgency, category, street, community, caller_phone, lead, \
+             created_at, updated_at, accept_due_at, reply_due_at, version, body FROM tickets ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut line = Vec::new();
+            for col in ["id", "created_at", "updated_at", "version"] {
+                line.push(get_i64(r, col)?.to_string());
+            }
+            for col in ["accept_due_at", "reply_due_at"] {
+                line.push(format!("{:?}", r.try_get::<Option<i64>, _>(col)?));
+            }
+            for col in ["number", "status", "kind", "channel", "urgency", "category", "caller_phone", "body"] {
+                line.push(get_string(r, col)?);
+            }
+            for col in ["street", "community", "lead"] {
+                line.push(format!("{:?}", r.try_get::<Option<String>, _>(col)?));
+            }
+            out.push(line.join("|"));
+        }
+        let units = sqlx::query("SELECT department, ticket_id FROM ticket_units ORDER BY ticket_id, department")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in &units {
+            out.push(format!("unit|{}|{}", get_i64(r, "ticket_id")?, get_string(r, "department")?));
+        }
+        Ok(out)
+    }
+}
+
+pub fn actor_ref(actor: &Actor) -> ActorRef {
+    ActorRef {
+        user_id: actor.user_id,
+        username: actor.username.clone(),
+        role: actor.role,
+        department: actor.department.clone(),
+    }
+}
+
+/// Events of one transaction, numbered from the locked sequence.
+struct EventLog<'a> {
+    seq: i64,
+    now: DateTime<Utc>,
+    actor: &'a ActorRef,
+    ticket_id: i64,
+    events: Vec<Event>,
+}
+
+impl EventLog<'_> {
+    fn apply(&mut self, ticket: Option<Ticket>, kind: EventKind) -> Ticket {
+        self.seq += 1;
+        let event = Event { seq: self.seq, ticket_id: self.ticket_id, at: self.now, actor: self.actor.clone(), kind };
+        let ticket = apply(ticket, &event);
+        self.events.push(event);
+        ticket
+    }
+
+    async fn write(&self, tx: &mut Transaction<'_, Any>) -> Result<()> {
+        for e in &self.events {
+            sqlx::query(
+                "INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(e.seq)
+            .bind(e.ticket_id)
+            .bind(e.kind.name())
+            .bind(millis(e.at))
+            .bind(e.actor.user_id)
+            .bind(to_json(&e.actor)?)
+            .bind(to_json(&e.kind)?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'")
+            .bind(self.seq)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Takes the writers' lock and reads the last sequence number given out.
+async fn lock_sequence(tx: &mut Transaction<'_, Any>) -> Result<i64> {
+    let row = sqlx::query("UPDATE counters SET value = value WHERE name = 'event_seq' RETURNING value")
+        .fetch_one(&mut **tx)
+        .await?;
+    get_i64(&row, "value")
+}
+
+async fn next_counter(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+    )
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await?;
+    get_i64(&row, "value")
+}
+
+async fn load_ticket(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Option<Ticket>> {
+    let row = sqlx::query("SELECT body FROM tickets WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+    row.map(|r| decode_body(&r)).transpose()
+}
+
+async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
+         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, urgency = excluded.urgency, \
+         category = excluded.category, street = excluded.street, community = excluded.community, \
+         lead = excluded.lead, updated_at = excluded.updated_at, accept_due_at = excluded.accept_due_at, \
+         reply_due_at = excluded.reply_due_at, version = excluded.version, body = excluded.body",
+    )
+    .bind(t.id)
+    .bind(t.number.as_str())
+    .bind(t.status.as_str())
+    .bind(t.kind.as_str())
+    .bind(t.channel.as_str())
+    .bind(t.urgency.as_str())
+    .bind(t.category.as_str())
+    .bind(t.street.as_deref())
+    .bind(t.community.as_deref())
+    .bind(t.caller_phone.as_str())
+    .bind(t.lead.as_deref())
+    .bind(millis(t.created_at))
+    .bind(millis(t.updated_at))
+    .bind(t.accept_due_at.map(millis))
+    .bind(t.reply_due_at.map(millis))
+    .bind(t.version)
+    .bind(to_json(t)?)
+    .execute(&mut **tx)
+    .await?;
+    if units_changed {
+        sqlx::query("DELETE FROM ticket_units WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
+        let mut units: Vec<&str> = t.assigned_units().collect();
+        units.sort_unstable();
+        units.dedup();
+        for unit in units {
+            sqlx::query("INSERT INTO ticket_units (department, ticket_id) VALUES ($1, $2)")
+                .bind(unit)
+                .bind(t.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode_body(row: &AnyRow) -> Result<Ticket> {
+    let body = get_string(row, "body")?;
+    serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("ticket body: {e}")))
+}
+
+fn decode_event(row: &AnyRow) -> Result<Event> {
+    let actor: ActorRef = serde_json::from_str(&get_string(row, "actor")?)
+        .map_err(|e| StoreError::Corrupt(format!("event actor: {e}")))?;
+    let kind: EventKind =
+        serde_json::from_str(&get_string(row, "data")?).map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?;
+    Ok(Event {
+        seq: get_i64(row, "seq")?,
+        ticket_id: get_i64(row, "ticket_id")?,
+        at: from_millis(get_i64(row, "at")?),
+        actor,
+        kind,
+    })
+}

@@ -1,0 +1,334 @@
+//! A real server on a random port, on a database of its own, for every test.
+//!
+//! Each test runs once per backend: SQLite in a temporary file, and PostgreSQL in a schema
+//! of its own inside the `test` database on 127.0.0.1:5432 (`HOTLINE_TEST_PG_URL` to change).
+
+#![allow(dead_code)]
+
+use hotline::catalog::Catalog;
+use hotline::config::Config;
+use hotline::domain::types::Role;
+use hotline::http::auth::hash_password;
+use hotline::http::AppState;
+use hotline::store::{Clock, NewUser, Store};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+pub fn rules_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dispatch_rules")
+}
+
+pub fn pg_base_url() -> String {
+    std::env::var("HOTLINE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    let unique = format!("t_{}_{}", std::process::id(), rand_suffix());
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}/hotline.db", dir.path().display());
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            use sqlx::Executor;
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_base_url())
+                .await
+                .expect("PostgreSQL must be running on 127.0.0.1:5432 (see README: .ci/run starts it)");
+            conn.execute(format!("CREATE SCHEMA {unique}").as_str()).await.expect("create schema");
+            let sep = if pg_base_url().contains('?') { '&' } else { '?' };
+            (format!("{}{sep}options=-c%20search_path%3D{unique}", pg_base_url()), None)
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{n:016x}")
+}
+
+/// A clock the test can move forward.
+#[derive(Clone)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    pub fn starting_now() -> TestClock {
+        TestClock(Arc::new(AtomicI64::new(chrono::Utc::now().timestamp_millis())))
+    }
+    pub fn at(rfc3339: &str) -> TestClock {
+        let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+        TestClock(Arc::new(AtomicI64::new(t.timestamp_millis())))
+    }
+    pub fn advance_minutes(&self, minutes: i64) {
+        self.0.fetch_add(minutes * 60_000, Ordering::SeqCst);
+    }
+    pub fn clock(&self) -> Clock {
+        let t = self.0.clone();
+        Arc::new(move || hotline::store::from_millis(t.load(Ordering::SeqCst)))
+    }
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub store: Store,
+    pub client: Client,
+    pub clock: TestClock,
+    pub backend: Backend,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Password hashing is slow on purpose; tests hash once and reuse it.
+fn test_password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password("secret-pass"))
+}
+
+pub const PASSWORD: &str = "secret-pass";
+
+/// The users every test has: the centre's roles and a few departments.
+pub const USERS: &[(&str, Role, Option<&str>)] = &[
+    ("operator", Role::Operator, None),
+    ("dispatcher", Role::Dispatcher, None),
+    ("supervisor", Role::Supervisor, None),
+    ("admin", Role::Admin, None),
+];
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, TestClock::starting_now(), Config::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, clock: TestClock, config: Config) -> TestServer {
+        let (url, dir) = fresh_database(backend).await;
+        let catalog = Catalog::load(&rules_dir()).expect("shipped dispatch_rules load");
+        let store = Store::connect(&url, 5, clock.clock()).await.expect("connect");
+        store.sync_departments(&catalog.department_rows()).await.unwrap();
+        let mut users: Vec<NewUser> = USERS
+            .iter()
+            .map(|(u, r, d)| NewUser {
+                username: u.to_string(),
+                display_name: u.to_string(),
+                role: *r,
+                department: d.map(String::from),
+                password_hash: test_password_hash().to_string(),
+            })
+            .collect();
+        for d in &catalog.district.departments {
+            users.push(NewUser {
+                username: d.code.clone(),
+                display_name: d.name.clone(),
+                role: Role::Department,
+                department: Some(d.code.clone()),
+                password_hash: test_password_hash().to_string(),
+            });
+        }
+        store.create_users(&users).await.unwrap();
+        let config = Config { database_url: url, rules_dir: rules_dir(), ..config };
+        let state = AppState::new(store.clone(), config, catalog);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            hotline::http::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base,
+            store,
+            client: Client::new(),
+            clock,
+            backend,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        self.store.close().await;
+    }
+
+    pub async fn login(&self, username: &str) -> User<'_> {
+        let (status, body) = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        User { server: self, token: body["token"].as_str().unwrap().to_string(), username: username.to_string() }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let value = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, value)
+    }
+}
+
+/// A logged-in user.
+pub struct User<'a> {
+    pub server: &'a TestServer,
+    pub token: String,
+    pub username: String,
+}
+
+impl User<'_> {
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.server.request(Method::GET, path, Some(&self.token), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.server.request(Method::POST, path, Some(&self.token), Some(body)).await
+    }
+
+    /// Runs a transition and insists it worked.
+    pub async fn act(&self, ticket: &str, action: &str, body: Value) -> Value {
+        let (status, value) = self.post(&format!("/api/v1/tickets/{ticket}/{action}"), body).await;
+        assert_eq!(status, StatusCode::OK, "{} {action} on {ticket}: {value}", self.username);
+        value
+    }
+
+    /// Logs a typical call and returns the created ticket.
+    pub async fn log_call(&self, overrides: Value) -> Value {
+        let mut body = sample_ticket();
+        if let (Some(b), Some(o)) = (body.as_object_mut(), overrides.as_object()) {
+            for (k, v) in o {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (status, value) = self.post("/api/v1/tickets", body).await;
+        assert_eq!(status, StatusCode::CREATED, "create: {value}");
+        value
+    }
+}
+
+/// A complaint about rubbish in 新华街道, as an operator would type it.
+pub fn sample_ticket() -> Value {
+    json!({
+        "kind": "complaint",
+        "channel": "phone",
+        "urgency": "normal",
+        "category": first_leaf_category(),
+        "street": first_street(),
+        "address": "小区3号楼东侧",
+        "content": "楼下垃圾已经三天没人清运，气味很大，希望尽快处理。",
+        "caller_name": "王小明",
+        "caller_phone": "13812345678",
+        "confidential": false,
+        "callback_consent": true
+    })
+}
+
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::load(&rules_dir()).expect("catalog"))
+}
+
+pub fn first_leaf_category() -> String {
+    catalog().district.leaf_categories().next().unwrap().code.clone()
+}
+
+pub fn first_street() -> String {
+    catalog().district.streets[0].code.clone()
+}
+
+/// The street office of the first street, and one of its communities' departments.
+pub fn street_office_and_community() -> (String, String) {
+    let s = &catalog().district.streets[0];
+    (s.office.clone(), s.communities[0].department.clone())
+}
+
+/// Two district bureaus with no parent relation.
+pub fn two_bureaus() -> (String, String) {
+    let bureaus: Vec<&str> = catalog()
+        .district
+        .departments
+        .iter()
+        .filter(|d| d.kind == hotline::domain::district::DepartmentKind::Bureau)
+        .map(|d| d.code.as_str())
+        .collect();
+    (bureaus[0].to_string(), bureaus[1].to_string())
+}
