@@ -277,7 +277,7 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
         Command::Dispatch(a) => {
             require_role(actor, action, CENTRE)?;
             require_status(t, action, &[Status::Received])?;
-            let (policy, accept_due_at, reply_due_at) = assignment_clocks(t, a, ctx)?;
+            let Clocks { policy, accept_due_at, reply_due_at } = assignment_clocks(t, a, ctx)?;
             Ok(vec![EventKind::Dispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
@@ -298,7 +298,7 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
                     message: format!("ticket {} is already with {}", t.number, a.lead),
                 });
             }
-            let (policy, accept_due_at, reply_due_at) = assignment_clocks(t, a, ctx)?;
+            let Clocks { policy, accept_due_at, reply_due_at } = assignment_clocks(t, a, ctx)?;
             Ok(vec![EventKind::Redispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
@@ -541,11 +541,14 @@ pub fn decide_merge(source: &Ticket, target: &Ticket, ctx: &Context) -> Result<(
     Ok((EventKind::Merged { into: target.id }, EventKind::MergeReceived { from: source.id }))
 }
 
-fn assignment_clocks(
-    t: &Ticket,
-    a: &Assignment,
-    ctx: &Context,
-) -> Result<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>), DecisionError> {
+/// The policy and first deadlines of a new assignment.
+struct Clocks {
+    policy: String,
+    accept_due_at: Option<DateTime<Utc>>,
+    reply_due_at: Option<DateTime<Utc>>,
+}
+
+fn assignment_clocks(t: &Ticket, a: &Assignment, ctx: &Context) -> Result<Clocks, DecisionError> {
     if !ctx.directory.department_exists(&a.lead) {
         return Err(DecisionError::Invalid { field: "lead", message: format!("unknown department \"{}\"", a.lead) });
     }
@@ -571,7 +574,11 @@ fn assignment_clocks(
     if !ctx.deadlines.policy_exists(&policy) {
         return Err(DecisionError::Invalid { field: "policy", message: format!("unknown SLA policy \"{policy}\"") });
     }
-    Ok((policy.clone(), ctx.deadlines.accept_due(&policy, ctx.now), ctx.deadlines.reply_due(&policy, ctx.now)))
+    Ok(Clocks {
+        accept_due_at: ctx.deadlines.accept_due(&policy, ctx.now),
+        reply_due_at: ctx.deadlines.reply_due(&policy, ctx.now),
+        policy,
+    })
 }
 
 fn reopen(t: &Ticket, reason: String, ctx: &Context) -> EventKind {

@@ -386,6 +386,8 @@ macro_rules! transition {
             params(("id" = String, Path, description = "ticket id or number")),
             responses((status = 200, body = TicketView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
                 (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        // rustfmt wraps the longer command expressions in braces.
+        #[allow(unused_braces)]
         pub async fn $name(
             State(state): State<AppState>,
             auth: Auth,

@@ -1,0 +1,192 @@
+//! The `hotline` binary as an administrator uses it: calendar look-ups, start-up checks,
+//! the demo district, and a clean stop on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn hotline() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (_, var) in hotline::config::ENV_KEYS {
+        c.env_remove(var);
+    }
+    c.env_remove("HOTLINE_CONFIG");
+    c
+}
+
+fn output(args: &[&str]) -> (i32, String, String) {
+    let out = hotline().args(args).output().expect("run hotline");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    )
+}
+
+#[test]
+fn calendar_day_names_the_kind_of_day() {
+    for (date, word) in [
+        ("2026-10-08", "workday"),
+        ("2026-10-01", "holiday"),
+        ("2026-10-10", "makeup-workday"),
+        ("2026-10-11", "weekend"),
+        ("2026-02-14", "makeup-workday"),
+        ("2025-01-28", "holiday"),
+    ] {
+        assert_eq!(output(&["calendar", "day", date]), (0, word.to_string(), String::new()), "{date}");
+    }
+    let (code, _, err) = output(&["calendar", "day", "2026-13-01"]);
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error:"), "{err}");
+}
+
+#[test]
+fn calendar_due_counts_working_days_from_the_next_day() {
+    let (code, out, _) = output(&["calendar", "due", "2026-09-30T16:00:00+08:00", "5wd"]);
+    assert_eq!((code, out.as_str()), (0, "2026-10-13T17:30:00+08:00"));
+    let (code, out, _) = output(&["calendar", "due", "2026-09-30T16:00:00+08:00", "2h"]);
+    assert_eq!((code, out.as_str()), (0, "2026-09-30T18:00:00+08:00"));
+    let (code, _, err) = output(&["calendar", "due", "2026-09-30T16:00:00+08:00", "5 days"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("5wd") || err.contains("duration"), "{err}");
+}
+
+#[test]
+fn bad_configuration_names_the_key() {
+    let out = hotline().args(["serve"]).env("HOTLINE_ADDR", "not-an-address").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("addr") && err.contains("HOTLINE_ADDR"), "{err}");
+    let out = hotline().args(["serve"]).env("DATABASE_URL", "mysql://x/y").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
+}
+
+#[test]
+fn broken_rules_directory_is_reported_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::rules_dir();
+    copy_dir(&src, dir.path());
+    let departments = dir.path().join("departments.toml");
+    let text = std::fs::read_to_string(&departments).unwrap();
+    std::fs::write(
+        &departments,
+        format!("{text}\n[[department]]\ncode = \"Bad Code\"\nname = \"x\"\nkind = \"bureau\"\n"),
+    )
+    .unwrap();
+    let out = hotline().args(["calendar", "day", "2026-10-08"]).env("HOTLINE_RULES_DIR", dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("departments.toml:") && err.contains("Bad Code"), "{err}");
+}
+
+#[test]
+fn demo_refuses_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hotline()
+        .args(["serve", "--demo", "--addr", "0.0.0.0:0"])
+        .env("DATABASE_URL", format!("sqlite://{}/h.db", dir.path().display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
+
+/// Starts `hotline serve`, returning the child and its base URL once it listens.
+#[allow(clippy::zombie_processes)] // the caller waits, in `stop`
+fn start(args: &[&str], db: &str) -> (Child, String) {
+    let mut child = hotline()
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env("HOTLINE_DEMO_TICKETS", "60")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "server did not start");
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(url) = line.strip_prefix("hotline listening on ") {
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, url.to_string());
+        }
+    }
+}
+
+fn stop(mut child: Child) -> i32 {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn demo_district_serves_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/data/hotline.db", dir.path().display());
+    let (child, base) = start(&["serve", "--demo", "--addr", "127.0.0.1:0"], &db);
+    let client = reqwest::Client::new();
+    let login = |user: &str| {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/auth/login");
+        let body = serde_json::json!({"username": user, "password": "hotline-demo"});
+        async move { client.post(url).json(&body).send().await.unwrap() }
+    };
+    let resp = login("supervisor").await;
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let (bureau, _) = common::two_bureaus();
+    assert_eq!(login(&bureau).await.status(), 200, "each department logs in with its code");
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/v1/tickets?limit=500"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tickets = list["tickets"].as_array().unwrap();
+    assert_eq!(tickets.len(), 60);
+    let statuses: std::collections::HashSet<&str> = tickets.iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert!(statuses.len() >= 4, "the demo shows tickets in many states: {statuses:?}");
+    assert_eq!(stop(child), 0);
+
+    // A second start on the same database keeps what is there.
+    let (child, base) = start(&["serve", "--demo", "--addr", "127.0.0.1:0"], &db);
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/v1/tickets?limit=500"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["tickets"].as_array().unwrap().len(), 60);
+    assert_eq!(stop(child), 0);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
