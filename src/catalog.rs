@@ -7,6 +7,7 @@ use crate::domain::diagnostic::Diagnostic;
 use crate::domain::district::District;
 use crate::domain::intake::Places;
 use crate::domain::lifecycle::{Actor, Context, Deadlines, Directory};
+use crate::domain::rules::{RoutingInput, RuleSet};
 use crate::domain::sla::{SlaPolicies, Stage};
 use crate::domain::ticket::Ticket;
 use crate::domain::types::Urgency;
@@ -18,6 +19,10 @@ pub struct Catalog {
     pub district: District,
     pub calendar: Calendar,
     pub policies: SlaPolicies,
+    /// The dispatch catalogue (派单目录); built against this district.
+    pub rules: RuleSet,
+    /// What `hotline rules check` would warn about in the rules now in force.
+    pub rule_warnings: Vec<Diagnostic>,
 }
 
 fn read(dir: &Path, name: &str, diagnostics: &mut Vec<Diagnostic>) -> String {
@@ -53,6 +58,7 @@ impl Catalog {
             }
         }
         years.sort();
+        let rule_files = read_rule_files(dir, &mut diagnostics);
         if !diagnostics.is_empty() {
             return Err(diagnostics);
         }
@@ -65,13 +71,32 @@ impl Catalog {
         let calendar = Calendar::parse(("calendar/hours.toml", &hours), &year_refs);
         let policies = SlaPolicies::parse(("sla_policies.toml", &policies));
         match (district, calendar, policies) {
-            (Ok(district), Ok(calendar), Ok(policies)) => Ok(Catalog { district, calendar, policies }),
+            (Ok(district), Ok(calendar), Ok(policies)) => {
+                let names = policies.names();
+                let (rules, rule_warnings) = RuleSet::load(&rule_files, &district, &names)?;
+                Ok(Catalog { district, calendar, policies, rules, rule_warnings })
+            }
             (d, c, p) => {
                 diagnostics.extend(d.err().unwrap_or_default());
                 diagnostics.extend(c.err().unwrap_or_default());
                 diagnostics.extend(p.err().unwrap_or_default());
                 Err(diagnostics)
             }
+        }
+    }
+
+    /// The routing input of a ticket being logged.
+    pub fn routing_input<'a>(&self, t: &'a crate::domain::intake::NewTicket, now: DateTime<Utc>) -> RoutingInput<'a> {
+        RoutingInput {
+            kind: t.kind.as_str(),
+            category: &t.category,
+            content: &t.content,
+            address: &t.address,
+            street: t.street.as_deref(),
+            community: t.community.as_deref(),
+            channel: t.channel.as_str(),
+            urgency: t.urgency.as_str(),
+            received_at: now,
         }
     }
 
@@ -104,6 +129,28 @@ impl Catalog {
         let limit = self.policies.get(policy)?.limit(stage).within;
         Some(self.calendar.due(from, limit).at)
     }
+}
+
+/// `rules/*.toml` under the rules directory, named `rules/NAME.toml` in diagnostics.
+pub fn read_rule_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, String)> {
+    let rules_dir = dir.join("rules");
+    let mut files = Vec::new();
+    match std::fs::read_dir(&rules_dir) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.ends_with(".toml") {
+                    let text = read(&rules_dir, &name, diagnostics);
+                    files.push((format!("rules/{name}"), text));
+                }
+            }
+        }
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(&rules_dir.display().to_string(), 0, 0, format!("cannot read: {e}")))
+        }
+    }
+    files.sort();
+    files
 }
 
 impl Directory for District {

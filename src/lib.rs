@@ -9,7 +9,9 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod rules_cli;
 pub mod store;
+pub mod watch;
 
 /// Logs to stderr, as text for people or JSON for collectors; `RUST_LOG` filters.
 pub fn init_tracing(format: &str) {

@@ -40,10 +40,28 @@ enum Cmd {
         #[arg(long, default_value_t = 12345)]
         seed: u64,
     },
+    /// The dispatch rules (派单目录).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCmd,
+    },
     /// The official working calendar.
     Calendar {
         #[command(subcommand)]
         command: CalendarCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Validate a rules directory: prints file:line:column: message, exits 1 on any finding.
+    Check { dir: Option<PathBuf> },
+    /// Which rules match a ticket (JSON file), which came close and why, which one wins.
+    Explain {
+        file: PathBuf,
+        /// Print the explanation as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -63,6 +81,9 @@ fn main() -> ExitCode {
     };
     if let Some(Cmd::Serve { addr: Some(addr), .. }) = &cli.command {
         config.addr = addr.clone();
+    }
+    if let Some(Cmd::Rules { command: RulesCmd::Check { dir } }) = &cli.command {
+        return hotline::rules_cli::check(dir.as_deref().unwrap_or(&config.rules_dir));
     }
     if let Err(e) = config.validate() {
         return fail(e);
@@ -100,6 +121,8 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Cmd::Rules { command: RulesCmd::Explain { file, json } } => hotline::rules_cli::explain(&catalog, &file, json),
+        Cmd::Rules { command: RulesCmd::Check { .. } } => unreachable!("handled before the catalogue is loaded"),
         Cmd::Serve { demo, .. } => run_async(serve(config, catalog, demo)),
         Cmd::Migrate => run_async(async move {
             let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
@@ -161,6 +184,11 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     tracing::info!(%addr, backend = ?store.backend(), "hotline listening");
     println!("hotline listening on http://{}", listener.local_addr()?);
     let state = hotline::http::AppState::new(store.clone(), config, catalog);
+    // Edits to dispatch_rules/ take effect without a restart; without a watcher the
+    // reload endpoint still works.
+    let _watcher = hotline::watch::watch_rules(state.clone())
+        .map_err(|e| tracing::warn!("not watching the rules directory: {e}; use POST /api/v1/admin/rules/reload"))
+        .ok();
     hotline::http::serve(listener, state, hotline::shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

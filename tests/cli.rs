@@ -66,9 +66,7 @@ fn bad_configuration_names_the_key() {
 
 #[test]
 fn broken_rules_directory_is_reported_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = common::rules_dir();
-    copy_dir(&src, dir.path());
+    let dir = common::rules_copy();
     let departments = dir.path().join("departments.toml");
     let text = std::fs::read_to_string(&departments).unwrap();
     std::fs::write(
@@ -178,15 +176,45 @@ async fn demo_district_serves_and_stops_cleanly_on_sigterm() {
     assert_eq!(stop(child), 0);
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
+#[test]
+fn rules_check_passes_the_shipped_catalogue_and_points_at_broken_lines() {
+    let (code, out, _) = output(&["rules", "check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("ok: "), "{out}");
+
+    let dir = common::rules_copy();
+    let file = dir.path().join("rules/zz_broken.toml");
+    std::fs::write(
+        &file,
+        concat!(
+            "[[rule]]\nid = \"garbage-collection\"\n[rule.when]\ncategory = [\"01\"]\n[rule.then]\nlead = \"cgw\"\npolicy = \"general\"\n",
+            "[[rule]]\nid = \"broken\"\n[rule.when]\nkeywords_any = []\n[rule.then]\nlead = \"no-such-unit\"\npolicy = \"general\"\n",
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = output(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    for expected in ["rules/zz_broken.toml:2:", "rules/zz_broken.toml:11:", "rules/zz_broken.toml:13:", "no-such-unit"]
+    {
+        assert!(out.contains(expected), "missing {expected} in:\n{out}");
     }
+}
+
+#[test]
+fn rules_explain_names_the_winner_and_the_near_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let ticket = dir.path().join("ticket.json");
+    std::fs::write(
+        &ticket,
+        serde_json::json!({"kind": "complaint", "category": "01.01.01", "content": "小区门口垃圾三天没人清运", "address": "新华路12号"}).to_string(),
+    )
+    .unwrap();
+    let (code, out, err) = output(&["rules", "explain", ticket.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("winner: ") && out.contains("lead: ") && out.contains("came close:"), "{out}");
+    let (code, out, _) = output(&["rules", "explain", "--json", ticket.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"]["outcome"], "routed");
+    assert!(v["near_misses"].as_array().is_some_and(|m| !m.is_empty()));
 }

@@ -9,6 +9,7 @@ pub mod event;
 pub mod intake;
 pub mod lifecycle;
 pub mod privacy;
+pub mod rules;
 pub mod sla;
 pub mod ticket;
 pub mod types;

@@ -90,6 +90,9 @@ pub struct Ticket {
     pub pending_suspension: Option<PendingRequest>,
     pub suspended_at: Option<DateTime<Utc>>,
     pub returns: i64,
+    /// 改派: how often the centre sent it elsewhere after dispatch.
+    #[serde(default)]
+    pub redispatches: i64,
     pub reopens: i64,
     pub urges: i64,
     pub supervised: bool,
@@ -164,6 +167,7 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 pending_suspension: None,
                 suspended_at: None,
                 returns: 0,
+                redispatches: 0,
                 reopens: 0,
                 urges: 0,
                 supervised: false,
@@ -219,6 +223,9 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
             rules_version,
             ..
         } => {
+            if let EventKind::Redispatched { .. } = &event.kind {
+                t.redispatches += 1;
+            }
             t.status = Status::Dispatched;
             t.lead = Some(lead.clone());
             t.passed_down_from = None;
@@ -234,8 +241,12 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
             t.sla_policy = sla_policy.clone();
             t.accept_due_at = *accept_due_at;
             t.reply_due_at = *reply_due_at;
-            t.rule_id = rule_id.clone();
-            t.rules_version = rules_version.clone();
+            // The rule that first routed the ticket stays on it, so the catalogue can learn
+            // from where its tickets ended up (改派 by hand names no rule).
+            if rule_id.is_some() || t.rule_id.is_none() {
+                t.rule_id = rule_id.clone();
+                t.rules_version = rules_version.clone();
+            }
         }
         EventKind::PassedDown { from, to, .. } => {
             t.status = Status::Dispatched;

@@ -41,15 +41,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        if matches!(inner.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof) {
+            // A syntax error belongs to the body, not to the field it happened to stop in.
+            return ApiError::BadRequest { message: format!("the body is not valid JSON: {inner}"), field: None };
+        }
         let field = if path == "." || path.is_empty() { missing_field(&inner.to_string()) } else { Some(path) };
-        let message = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("the body is not valid JSON: {inner}")
-            }
-            _ => match &field {
-                Some(f) => format!("{f}: {inner}"),
-                None => inner.to_string(),
-            },
+        let message = match &field {
+            Some(f) => format!("{f}: {inner}"),
+            None => inner.to_string(),
         };
         ApiError::BadRequest { message, field }
     })

@@ -2,6 +2,7 @@
 //! extract, call one store or domain function, map the result.
 
 pub mod auth;
+pub mod dispatch;
 pub mod error;
 pub mod json;
 pub mod meta;
@@ -30,13 +31,20 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     catalog: Arc<RwLock<Arc<Catalog>>>,
+    reload_error: Arc<RwLock<Option<Vec<String>>>>,
     events: broadcast::Sender<Arc<Event>>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config, catalog: Catalog) -> AppState {
         let (events, _) = broadcast::channel(4096);
-        AppState { store, config: Arc::new(config), catalog: Arc::new(RwLock::new(Arc::new(catalog))), events }
+        AppState {
+            store,
+            config: Arc::new(config),
+            catalog: Arc::new(RwLock::new(Arc::new(catalog))),
+            reload_error: Arc::new(RwLock::new(None)),
+            events,
+        }
     }
 
     /// The district, calendar, policies and rules in force. A request keeps the one it got
@@ -47,6 +55,14 @@ impl AppState {
 
     pub fn replace_catalog(&self, catalog: Catalog) {
         *self.catalog.write().expect("catalog lock poisoned") = Arc::new(catalog);
+    }
+
+    pub fn last_reload_error(&self) -> Option<Vec<String>> {
+        self.reload_error.read().expect("reload lock poisoned").clone()
+    }
+
+    pub fn set_reload_error(&self, error: Option<Vec<String>>) {
+        *self.reload_error.write().expect("reload lock poisoned") = error;
     }
 
     /// Announces committed events to live subscribers in this process.
@@ -66,7 +82,7 @@ impl AppState {
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "auth"), (name = "meta"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "auth"), (name = "meta"))
 )]
 struct ApiDoc;
 
@@ -117,6 +133,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::supervise))
         .routes(routes!(tickets::reveal_caller))
         .routes(routes!(tickets::merge))
+        .routes(routes!(dispatch::preview))
+        .routes(routes!(dispatch::stats))
+        .routes(routes!(dispatch::rules_status))
+        .routes(routes!(dispatch::reload))
         .split_for_parts()
 }
 

@@ -10,6 +10,7 @@ use super::AppState;
 use crate::domain::event::{EventKind, Received};
 use crate::domain::intake::{self, NewTicket};
 use crate::domain::lifecycle::{self, Assignment, CallbackReport, Command};
+use crate::domain::rules::Routing;
 use crate::domain::types::{CallbackFailure, Channel, Kind, Outcome, Role, Satisfaction, Solved, Status, Urgency};
 use crate::store::{actor_ref, TicketFilter};
 use axum::extract::{Path, Query, State};
@@ -45,8 +46,13 @@ pub struct CreateTicket {
     pub confidential: bool,
     #[serde(default = "yes")]
     pub callback_consent: bool,
-    /// Dispatch by hand in the same request.
+    /// Dispatch by hand in the same request, instead of by the rules.
     pub dispatch: Option<DispatchBody>,
+    /// Resolve directly in the same request (直接办结), instead of dispatching.
+    pub resolve: Option<ResolveBody>,
+    /// `false` leaves the ticket in the dispatchers' queue without asking the rules.
+    #[serde(default = "yes")]
+    pub route: bool,
 }
 
 fn default_channel() -> Channel {
@@ -85,17 +91,30 @@ impl From<DispatchBody> for Assignment {
     }
 }
 
-/// Log a new ticket (受理).
+#[derive(Serialize, ToSchema)]
+pub struct CreatedTicket {
+    #[serde(flatten)]
+    pub ticket: TicketView,
+    /// Where the dispatch rules sent it and by which rule, or why it waits for manual
+    /// dispatch (人工派单). Absent when the request dispatched it by hand.
+    #[schema(value_type = Option<Object>)]
+    pub routing: Option<Routing>,
+    /// The routing rule's description, in words for the operator.
+    pub routing_rule: Option<String>,
+}
+
+/// Log a new ticket (受理). Unless the request dispatches it by hand, the dispatch rules route
+/// it in the same request; the answer says where it went and why.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])), request_body = CreateTicket,
-    responses((status = 201, body = TicketView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedTicket), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_ticket(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<CreateTicket>,
-) -> Result<(StatusCode, Json<TicketView>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedTicket>), ApiError> {
     auth.require(INTAKE_ROLES)?;
     let catalog = state.catalog();
-    let draft = intake::validate(
+    let mut draft = intake::validate(
         NewTicket {
             kind: body.kind,
             channel: body.channel,
@@ -112,21 +131,72 @@ pub async fn create_ticket(
         },
         &catalog.district,
     )?;
-    let dispatch = body.dispatch.map(Assignment::from);
+    if body.dispatch.is_some() && body.resolve.is_some() {
+        return Err(ApiError::invalid("resolve", "a ticket is either dispatched or resolved directly, not both"));
+    }
+    let routing = match (&body.dispatch, &body.resolve, body.route) {
+        (None, None, true) => {
+            Some(catalog.rules.route(&catalog.routing_input(&draft, state.store.now()), &catalog.district))
+        }
+        _ => None,
+    };
+    let dispatch = match (body.dispatch, &routing) {
+        (Some(manual), _) => Some(Assignment::from(manual)),
+        (None, Some(Routing::Routed(d))) => {
+            // What the rules found out about the ticket becomes part of it.
+            if draft.street.is_none() {
+                draft.street = d.street.clone();
+                draft.community = d.community.clone();
+            }
+            if let Some(urgency) = d.urgency.as_deref().and_then(|u| u.parse().ok()) {
+                draft.urgency = urgency;
+            }
+            Some(Assignment {
+                lead: d.lead.clone(),
+                assists: d.assist.clone(),
+                policy: Some(d.policy.clone()),
+                note: None,
+                rule_id: Some(d.rule_id.clone()),
+                rules_version: Some(catalog.rules.version().to_string()),
+            })
+        }
+        (None, _) => None,
+    };
+    let resolve = body.resolve;
     let actor = &auth.actor;
     let change = state
         .store
         .create_ticket(
             &actor_ref(actor),
             |number, _now| Ok(EventKind::Received(received(number, draft))),
-            |ticket, now| match dispatch {
-                Some(a) => lifecycle::decide(ticket, &Command::Dispatch(a), &catalog.context(actor, now)),
-                None => Ok(Vec::new()),
+            |ticket, now| {
+                let command = match (dispatch, resolve) {
+                    (Some(a), _) => Command::Dispatch(a),
+                    (None, Some(r)) => Command::ResolveDirectly {
+                        answer: r.answer,
+                        callback_consent: r.callback_consent,
+                        article_id: r.article_id,
+                    },
+                    (None, None) => return Ok(Vec::new()),
+                };
+                lifecycle::decide(ticket, &command, &catalog.context(actor, now))
             },
         )
         .await?;
     state.publish(&change.events);
-    Ok((StatusCode::CREATED, Json(ticket_view(&change.ticket, actor, &catalog, state.store.now()))))
+    let routing_rule = routing
+        .as_ref()
+        .and_then(|r| r.decision())
+        .and_then(|d| catalog.rules.rule(&d.rule_id))
+        .map(|r| r.description.clone());
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTicket {
+            ticket: ticket_view(&change.ticket, actor, &catalog, state.store.now()),
+            routing,
+            routing_rule,
+        }),
+    ))
 }
 
 fn received(number: String, t: NewTicket) -> Received {

@@ -9,6 +9,7 @@
 //! projection, commit. Taking the counter lock first orders all writers, so sequence numbers
 //! are gap-free and become visible in order — what a reader resuming from a number needs.
 
+pub mod dispatch;
 mod sql;
 mod tickets;
 pub mod users;

@@ -254,14 +254,15 @@ impl Store {
     pub async fn dump_ticket_rows(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT id, number, status, kind, channel, urgency, category, street, community, caller_phone, lead, \
-             created_at, updated_at, accept_due_at, reply_due_at, version, body FROM tickets ORDER BY id",
+             created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches \
+             FROM tickets ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let mut line = Vec::new();
-            for col in ["id", "created_at", "updated_at", "version"] {
+            for col in ["id", "created_at", "updated_at", "version", "returns", "redispatches"] {
                 line.push(get_i64(r, col)?.to_string());
             }
             for col in ["accept_due_at", "reply_due_at"] {
@@ -270,7 +271,7 @@ impl Store {
             for col in ["number", "status", "kind", "channel", "urgency", "category", "caller_phone", "body"] {
                 line.push(get_string(r, col)?);
             }
-            for col in ["street", "community", "lead"] {
+            for col in ["street", "community", "lead", "rule_id"] {
                 line.push(format!("{:?}", r.try_get::<Option<String>, _>(col)?));
             }
             out.push(line.join("|"));
@@ -336,7 +337,7 @@ impl EventLog<'_> {
 }
 
 /// Takes the writers' lock and reads the last sequence number given out.
-async fn lock_sequence(tx: &mut Transaction<'_, Any>) -> Result<i64> {
+pub(super) async fn lock_sequence(tx: &mut Transaction<'_, Any>) -> Result<i64> {
     let row = sqlx::query("UPDATE counters SET value = value WHERE name = 'event_seq' RETURNING value")
         .fetch_one(&mut **tx)
         .await?;
@@ -362,12 +363,13 @@ async fn load_ticket(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Option<Ti
 async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool) -> Result<()> {
     sqlx::query(
         "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
-         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, urgency = excluded.urgency, \
          category = excluded.category, street = excluded.street, community = excluded.community, \
          lead = excluded.lead, updated_at = excluded.updated_at, accept_due_at = excluded.accept_due_at, \
-         reply_due_at = excluded.reply_due_at, version = excluded.version, body = excluded.body",
+         reply_due_at = excluded.reply_due_at, version = excluded.version, body = excluded.body, \
+         rule_id = excluded.rule_id, returns = excluded.returns, redispatches = excluded.redispatches",
     )
     .bind(t.id)
     .bind(t.number.as_str())
@@ -386,6 +388,9 @@ async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: 
     .bind(t.reply_due_at.map(millis))
     .bind(t.version)
     .bind(to_json(t)?)
+    .bind(t.rule_id.as_deref())
+    .bind(t.returns)
+    .bind(t.redispatches)
     .execute(&mut **tx)
     .await?;
     if units_changed {

@@ -108,6 +108,7 @@ pub struct TestServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 /// Password hashing is slow on purpose; tests hash once and reuse it.
@@ -133,7 +134,10 @@ impl TestServer {
 
     pub async fn start_with(backend: Backend, clock: TestClock, config: Config) -> TestServer {
         let (url, dir) = fresh_database(backend).await;
-        let catalog = Catalog::load(&rules_dir()).expect("shipped dispatch_rules load");
+        // A test that edits the rules passes a copy; the others use the shipped files.
+        let custom_rules = config.rules_dir != Config::default().rules_dir;
+        let rules = if custom_rules { config.rules_dir.clone() } else { rules_dir() };
+        let catalog = Catalog::load(&rules).expect("dispatch_rules load");
         let store = Store::connect(&url, 5, clock.clock()).await.expect("connect");
         store.sync_departments(&catalog.department_rows()).await.unwrap();
         let mut users: Vec<NewUser> = USERS
@@ -156,8 +160,10 @@ impl TestServer {
             });
         }
         store.create_users(&users).await.unwrap();
-        let config = Config { database_url: url, rules_dir: rules_dir(), ..config };
+        let config = Config { database_url: url, rules_dir: rules, ..config };
         let state = AppState::new(store.clone(), config, catalog);
+        let watcher =
+            if custom_rules { Some(hotline::watch::watch_rules(state.clone()).expect("watch rules")) } else { None };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -177,6 +183,7 @@ impl TestServer {
             shutdown: Some(tx),
             handle: Some(handle),
             _dir: dir,
+            _watcher: watcher,
         }
     }
 
@@ -331,4 +338,24 @@ pub fn two_bureaus() -> (String, String) {
         .map(|d| d.code.as_str())
         .collect();
     (bureaus[0].to_string(), bureaus[1].to_string())
+}
+
+/// A copy of the shipped rules directory that a test may edit.
+pub fn rules_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&rules_dir(), dir.path());
+    dir
+}
+
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

@@ -1,0 +1,226 @@
+//! Many Chinese substrings found in one pass: an Aho–Corasick automaton over characters.
+//!
+//! Used twice per rule set: for every keyword of every rule (one scan of the content tells which
+//! keywords occur) and for the district's place words (one scan of the address locates it).
+//! Text is normalised as it is read (see [`fold`]), the same way the words were.
+
+use std::collections::HashMap;
+
+/// Folds one character for matching: ASCII and full-width letters to lower-case half-width,
+/// other cased letters to lower case; whitespace is dropped (`None`).
+#[inline]
+fn fold(ch: char) -> Option<char> {
+    if ch.is_ascii() {
+        return if ch.is_ascii_whitespace() { None } else { Some(ch.to_ascii_lowercase()) };
+    }
+    if ch.is_whitespace() {
+        return None;
+    }
+    if ('\u{FF01}'..='\u{FF5E}').contains(&ch) {
+        let half = char::from_u32(ch as u32 - 0xFEE0).expect("full-width forms map onto ASCII");
+        return Some(half.to_ascii_lowercase());
+    }
+    if (ch as u32) >= 0x2E80 {
+        // CJK and everything after it: no case to fold.
+        return Some(ch);
+    }
+    Some(ch.to_lowercase().next().unwrap_or(ch))
+}
+
+/// A word or text as matched; see [`fold`].
+pub(super) fn normalize(text: &str) -> String {
+    text.chars().filter_map(fold).collect()
+}
+
+/// A set of word ids, e.g. the keywords found in one content.
+pub(super) struct Hits(Vec<u64>);
+
+impl Hits {
+    pub fn get(&self, id: u32) -> bool {
+        self.0[(id / 64) as usize] & (1 << (id % 64)) != 0
+    }
+
+    fn set(&mut self, id: u32) {
+        self.0[(id / 64) as usize] |= 1 << (id % 64);
+    }
+}
+
+/// Collects distinct normalised words, numbering them from 0 in order of first appearance.
+#[derive(Default)]
+pub(super) struct AutomatonBuilder {
+    ids: HashMap<String, u32>,
+    words: Vec<String>,
+}
+
+impl AutomatonBuilder {
+    /// The id of `word`, which must already be normalised.
+    pub fn intern(&mut self, word: &str) -> u32 {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let id = self.words.len() as u32;
+        self.ids.insert(word.to_string(), id);
+        self.words.push(word.to_string());
+        id
+    }
+
+    pub fn build(self) -> Automaton {
+        let words = self.words;
+        // Alphabet: the characters that occur in some word, numbered from 1; 0 = any other.
+        let mut class_bmp: Vec<u32> = if words.is_empty() { Vec::new() } else { vec![0; 0x10000] };
+        let mut class_astral: HashMap<char, u32> = HashMap::new();
+        let mut classes = 0u32;
+        let mut class_of = |ch: char, bmp: &mut Vec<u32>| -> u32 {
+            let slot = if (ch as u32) < 0x10000 { &mut bmp[ch as usize] } else { class_astral.entry(ch).or_insert(0) };
+            if *slot == 0 {
+                classes += 1;
+                *slot = classes;
+            }
+            *slot
+        };
+
+        // The trie, with unsorted child lists while it grows.
+        let mut children: Vec<Vec<(u32, u32)>> = vec![Vec::new()];
+        let mut word_at: Vec<u32> = vec![NONE];
+        let mut depth: Vec<u32> = vec![0];
+        for (id, word) in words.iter().enumerate() {
+            let mut state = 0usize;
+            for ch in word.chars() {
+                let class = class_of(ch, &mut class_bmp);
+                state = match children[state].iter().find(|(c, _)| *c == class) {
+                    Some(&(_, next)) => next as usize,
+                    None => {
+                        let next = children.len();
+                        children.push(Vec::new());
+                        word_at.push(NONE);
+                        depth.push(depth[state] + 1);
+                        children[state].push((class, next as u32));
+                        next
+                    }
+                };
+            }
+            word_at[state] = id as u32;
+        }
+        for list in &mut children {
+            list.sort_unstable();
+        }
+        let mut root = vec![0u32; classes as usize + 1];
+        for &(class, next) in &children[0] {
+            root[class as usize] = next;
+        }
+        let mut edges_start = Vec::with_capacity(children.len() + 1);
+        let mut edges = Vec::new();
+        for list in &children {
+            edges_start.push(edges.len() as u32);
+            edges.extend_from_slice(list);
+        }
+        edges_start.push(edges.len() as u32);
+
+        let mut automaton = Automaton {
+            words,
+            class_bmp,
+            class_astral,
+            root,
+            edges_start,
+            edges,
+            fail: vec![0; children.len()],
+            dict: vec![NONE; children.len()],
+            word_at,
+            depth,
+        };
+        // Failure and dictionary links, breadth first so a state's links exist before its
+        // children's. The root's children fail to the root (the default).
+        let mut queue: std::collections::VecDeque<u32> = children[0].iter().map(|&(_, s)| s).collect();
+        while let Some(state) = queue.pop_front() {
+            for &(class, child) in &children[state as usize] {
+                let fail = automaton.step(automaton.fail[state as usize], class);
+                automaton.fail[child as usize] = fail;
+                automaton.dict[child as usize] =
+                    if automaton.word_at[fail as usize] != NONE { fail } else { automaton.dict[fail as usize] };
+                queue.push_back(child);
+            }
+        }
+        automaton
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A dense transition table at the root (in Chinese text most steps start over), sorted sparse
+/// edges elsewhere, and an alphabet of only the words' characters, so any other character is
+/// one table lookup and a return to the root.
+pub(super) struct Automaton {
+    words: Vec<String>,
+    class_bmp: Vec<u32>,
+    class_astral: HashMap<char, u32>,
+    root: Vec<u32>,
+    edges_start: Vec<u32>,
+    edges: Vec<(u32, u32)>,
+    fail: Vec<u32>,
+    /// The nearest state on the failure chain that ends a word.
+    dict: Vec<u32>,
+    /// The word ending exactly at a state.
+    word_at: Vec<u32>,
+    /// Characters from the root: the length of the word ending at a state.
+    depth: Vec<u32>,
+}
+
+impl Automaton {
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    #[inline]
+    fn class(&self, ch: char) -> u32 {
+        match self.class_bmp.get(ch as usize) {
+            Some(&c) => c,
+            None if (ch as u32) >= 0x10000 => self.class_astral.get(&ch).copied().unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    #[inline]
+    fn step(&self, mut state: u32, class: u32) -> u32 {
+        loop {
+            if state == 0 {
+                return self.root[class as usize];
+            }
+            let (from, to) = (self.edges_start[state as usize] as usize, self.edges_start[state as usize + 1] as usize);
+            let edges = &self.edges[from..to];
+            if let Ok(i) = edges.binary_search_by_key(&class, |&(c, _)| c) {
+                return edges[i].1;
+            }
+            state = self.fail[state as usize];
+        }
+    }
+
+    /// Calls `found(word id, start)` for every occurrence of every word in `text`, where
+    /// `start` counts normalised characters (whitespace skipped) from 0.
+    #[inline]
+    pub fn each_match(&self, text: &str, mut found: impl FnMut(u32, usize)) {
+        if self.words.is_empty() {
+            return;
+        }
+        let mut state = 0u32;
+        for (pos, ch) in text.chars().filter_map(fold).enumerate() {
+            let class = self.class(ch);
+            if class == 0 {
+                state = 0;
+                continue;
+            }
+            state = self.step(state, class);
+            let mut at = if self.word_at[state as usize] != NONE { state } else { self.dict[state as usize] };
+            while at != NONE {
+                found(self.word_at[at as usize], pos + 1 - self.depth[at as usize] as usize);
+                at = self.dict[at as usize];
+            }
+        }
+    }
+
+    /// The words occurring in `text`.
+    pub fn scan(&self, text: &str) -> Hits {
+        let mut hits = Hits(vec![0; self.words.len().div_ceil(64)]);
+        self.each_match(text, |id, _| hits.set(id));
+        hits
+    }
+}

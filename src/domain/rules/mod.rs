@@ -1,0 +1,382 @@
+//! The dispatch catalogue (派单目录): which department handles a ticket, as data.
+//!
+//! This module owns the rule files under `dispatch_rules/rules/`: their format, their checks
+//! (`hotline rules check`), the routing decision for a ticket (`route`, on the intake hot path)
+//! and its explanation (`explain`, for the preview endpoint and `hotline rules explain`). It is
+//! pure: the caller reads the files and hands over their names and contents, so reloading is
+//! "build a new [`RuleSet`], swap the `Arc`".
+//!
+//! # A rule
+//! ```toml
+//! [[rule]]
+//! id = "noise-night-construction"
+//! description = "夜间施工噪声 → 生态环境局, 城管执法协办"
+//! priority = 100
+//! [rule.when]                      # every condition written must hold; a missing one means "any"
+//! kind = ["complaint", "report"]   # consult help complaint report suggestion praise
+//! category = ["04.01"]             # taxonomy prefixes: "04.01" covers 04.01 and all below it
+//! keywords_any = ["施工", "打桩"]  # at least one occurs in the content
+//! keywords_all = ["夜间"]          # all occur
+//! keywords_none = ["装修"]         # none occurs
+//! street = ["xinhua"]              # the ticket's street: picked by the operator, else located
+//! community = ["xinhua-01"]        # likewise the community
+//! channel = ["phone", "web"]       # phone web letter wechat app
+//! urgency = ["urgent"]             # normal urgent
+//! time = { from = "22:00", to = "06:00" }  # local time of receipt (Asia/Shanghai), [from, to)
+//! weekdays = ["sat", "sun"]        # local weekday of receipt (calendar weekdays, not 工作日)
+//! [rule.then]
+//! lead = "sthj"                    # a department code, or "street-office"
+//! assist = ["cgzf"]                # optional; same forms
+//! policy = "general"               # an SLA policy name (sla_policies.toml)
+//! urgency = "urgent"               # optional override of the ticket's urgency
+//! ```
+//!
+//! Keywords are substrings of the content with no word boundaries (Chinese has none). Both the
+//! keywords and the content are compared after normalisation: ASCII and full-width letters are
+//! folded to lower-case half-width, and whitespace is ignored, so "ＷｉＦｉ 信号" matches "wifi信号".
+//!
+//! # Precedence
+//! The rules of all files form one list, ordered by
+//! 1. `priority`, higher first (default 0);
+//! 2. specificity, higher first: the number of conditions written under `[rule.when]`;
+//! 3. file name (byte order), then position in the file.
+//!
+//! The first rule in this order whose conditions all hold wins. A rule whose lead is
+//! `street-office` also needs the ticket's street to be known (picked, or located from the
+//! address text); without one it does not match and the next rule gets its chance. An assisting
+//! `street-office` without a known street is left out of the decision. When no rule matches, the
+//! ticket goes to the dispatchers' manual queue (人工派单): a ticket is never silently assigned.
+//!
+//! # The ticket's place
+//! The operator's pick wins: `street`, and `community` (whose street is implied when no street was
+//! picked); codes the district does not know count as not picked. Otherwise the address text is
+//! located through the regions file, with exactly the rule of [`District::locate`]; if the address
+//! names no place, the content is tried, because callers often say where in passing. The decision
+//! names the word that located it (`located_by`), so a dispatcher can see why.
+//!
+//! # Checks
+//! `load` rejects (errors): TOML syntax, unknown fields, unknown departments, categories, streets,
+//! communities, policies, kinds, channels, urgencies and weekdays; explicitly empty lists (an
+//! empty list would match nothing; leave the key out to mean "any"); empty keywords; bad times;
+//! duplicate rule ids; a lead also named as assistant; a community outside the rule's streets.
+//! It warns about rules that can never match (contradictory keywords) and rules that can never
+//! win because a rule ahead of them matches every ticket they match (the exact criterion is in
+//! `lint.rs`). Every diagnostic points at the offending value as `file:line:column`; [`check`]
+//! returns them all for `hotline rules check`.
+//!
+//! # Speed
+//! `route` is on the intake path of every ticket. It looks only at the rules that can match the
+//! ticket's top-level category; reads a ten-byte summary of each (kind, channel, urgency, weekday,
+//! time, needs a street) before touching the rule; checks category and place before keywords;
+//! and finds all keywords of the whole set in one pass over the content (an Aho–Corasick automaton
+//! built at load), only once some rule gets that far. Place words are located the same way. A
+//! [`RuleSet`] is checked against, and built for, one [`District`]: give `route` that district.
+//!
+//! # JSON
+//! [`Routing`] serialises as `{"outcome": "routed", "rule_id": …, "lead": …, …}` or
+//! `{"outcome": "manual", "reason": …}`.
+
+mod automaton;
+mod lint;
+mod matching;
+mod parse;
+mod place;
+mod synthetic;
+#[cfg(test)]
+mod tests;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::diagnostic::{line_column, Diagnostic, Severity};
+use super::district::{code_is_within, District, Location};
+
+pub use synthetic::{synthetic, synthetic_tickets, SyntheticTicket};
+
+/// Ticket kinds a rule may name (诉求类型).
+pub const KINDS: [&str; 6] = ["consult", "help", "complaint", "report", "suggestion", "praise"];
+/// Intake channels a rule may name (渠道).
+pub const CHANNELS: [&str; 5] = ["phone", "web", "letter", "wechat", "app"];
+/// Urgencies a rule may name or set (一般 / 紧急).
+pub const URGENCIES: [&str; 2] = ["normal", "urgent"];
+/// Weekdays, Monday first, as written in `weekdays = [...]`.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// The lead/assist value meaning "the street office of the ticket's street".
+pub const STREET_OFFICE: &str = "street-office";
+
+/// What the rules look at. Enum-like fields are the API's snake_case words (`"complaint"`).
+#[derive(Debug, Clone)]
+pub struct RoutingInput<'a> {
+    pub kind: &'a str,
+    pub category: &'a str,
+    pub content: &'a str,
+    pub address: &'a str,
+    /// Street code picked by the operator, if any.
+    pub street: Option<&'a str>,
+    /// Community code picked by the operator, if any.
+    pub community: Option<&'a str>,
+    pub channel: &'a str,
+    pub urgency: &'a str,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The outcome of routing one ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Routing {
+    Routed(RoutingDecision),
+    /// No rule matched: the ticket waits in the dispatchers' queue (人工派单).
+    Manual {
+        reason: String,
+    },
+}
+
+impl Routing {
+    pub fn decision(&self) -> Option<&RoutingDecision> {
+        match self {
+            Routing::Routed(d) => Some(d),
+            Routing::Manual { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutingDecision {
+    pub rule_id: String,
+    /// Department code of the lead (主办); `street-office` already resolved.
+    pub lead: String,
+    /// Department codes of the assisting departments (协办), resolved, without duplicates.
+    pub assist: Vec<String>,
+    pub policy: String,
+    /// The rule's urgency override, if it has one.
+    pub urgency: Option<String>,
+    /// The ticket's street: picked, implied by the picked community, or located.
+    pub street: Option<String>,
+    pub community: Option<String>,
+    /// The address (or content) word that located the street, when it was located from text.
+    pub located_by: Option<String>,
+}
+
+/// Everything `explain` found out: the place, every matching rule, the near misses.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// The rules version that produced this explanation.
+    pub version: String,
+    /// Time of receipt in Asia/Shanghai, as the time conditions saw it ("2026-11-22 23:05 sun").
+    pub received_local: String,
+    /// The place located from the address (or content) text; `None` when the operator picked it
+    /// or nothing was found.
+    pub located: Option<Location>,
+    pub winner: Option<String>,
+    /// Ids of all matching rules, in precedence order (the winner first).
+    pub matched: Vec<String>,
+    /// Rules that failed on exactly one condition (up to [`NEAR_MISS_LIMIT`]); when there are
+    /// fewer than [`NEAR_MISS_MIN`], topped up with the rules that passed the most conditions.
+    pub near_misses: Vec<RuleMiss>,
+    pub decision: Routing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleMiss {
+    pub rule_id: String,
+    /// One sentence per failed condition, starting with the condition's key.
+    pub failed: Vec<String>,
+    pub passed: usize,
+    pub total: usize,
+}
+
+/// At most this many one-condition misses are listed.
+pub const NEAR_MISS_LIMIT: usize = 10;
+/// Fewer one-condition misses than this are topped up with the closest other rules.
+pub const NEAR_MISS_MIN: usize = 5;
+
+/// Where a rule was written, for listings and statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub description: String,
+    pub priority: i64,
+    pub specificity: usize,
+    pub file: String,
+    pub line: usize,
+}
+
+/// A loaded, checked, immutable rule set. Cheap to share behind an `Arc`.
+pub struct RuleSet {
+    version: String,
+    /// In precedence order: index = rank.
+    rules: Vec<matching::Rule>,
+    /// Every keyword of every rule.
+    keywords: automaton::Automaton,
+    /// `Quick` conditions by rank.
+    quick: Vec<matching::Quick>,
+    /// The district's place words.
+    locator: place::Locator,
+    /// Ranks of the rules that can match a category whose first segment is the key.
+    by_root: std::collections::HashMap<String, Vec<u32>>,
+    /// Ranks of the rules without a category condition (the candidates for other categories).
+    uncategorised: Vec<u32>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("version", &self.version)
+            .field("rules", &self.rules.len())
+            .field("keywords", &self.keywords.len())
+            .finish()
+    }
+}
+
+impl RuleSet {
+    /// Parses and checks the rule files. `files` are (file name, contents) in any order;
+    /// `policies` are the SLA policy names that exist. `Ok` carries the warnings, `Err` every
+    /// diagnostic (errors and warnings), sorted by file and line.
+    pub fn load(
+        files: &[(String, String)],
+        district: &District,
+        policies: &[&str],
+    ) -> Result<(RuleSet, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let mut files: Vec<&(String, String)> = files.iter().collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+
+        let mut diags = Vec::new();
+        let mut parsed = Vec::new();
+        for (file_index, (name, source)) in files.iter().enumerate() {
+            parse::parse_file(name, source, file_index, district, policies, &mut parsed, &mut diags);
+        }
+        parse::check_duplicate_ids(&parsed, &mut diags);
+        if diags.iter().any(|d| d.severity == Severity::Error) {
+            sort_diagnostics(&mut diags);
+            return Err(diags);
+        }
+
+        let set = RuleSet::build(version_of(&files), parsed, district);
+        lint::lint(&set, district, &mut diags);
+        if set.rules.is_empty() {
+            diags.push(Diagnostic::warning("", 0, 0, "no dispatch rules: every ticket goes to manual dispatch"));
+        }
+        sort_diagnostics(&mut diags);
+        Ok((set, diags))
+    }
+
+    /// Hex SHA-256 over the files' names and contents in name order; tickets record it.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules in precedence order.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleInfo> {
+        self.rules.iter().map(|r| &r.info)
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&RuleInfo> {
+        self.rules.iter().map(|r| &r.info).find(|r| r.id == id)
+    }
+
+    /// The routing decision for one ticket (the intake hot path).
+    pub fn route(&self, input: &RoutingInput, district: &District) -> Routing {
+        matching::route(self, input, district)
+    }
+
+    /// The decision plus every matching rule and the near misses, with reasons.
+    pub fn explain(&self, input: &RoutingInput, district: &District) -> Explanation {
+        matching::explain(self, input, district)
+    }
+
+    fn build(version: String, mut parsed: Vec<matching::Rule>, district: &District) -> RuleSet {
+        // Precedence: priority, then specificity, then file, then position; see the module doc.
+        parsed.sort_by(|a, b| {
+            b.info
+                .priority
+                .cmp(&a.info.priority)
+                .then(b.info.specificity.cmp(&a.info.specificity))
+                .then(a.file_index.cmp(&b.file_index))
+                .then(a.ordinal.cmp(&b.ordinal))
+        });
+        let mut keywords = automaton::AutomatonBuilder::default();
+        for rule in &mut parsed {
+            rule.intern_keywords(&mut keywords);
+        }
+        let mut by_root: std::collections::HashMap<String, Vec<u32>> = Default::default();
+        let mut uncategorised = Vec::new();
+        for rule in &parsed {
+            if let Some(categories) = &rule.when.category {
+                for prefix in categories {
+                    by_root.entry(category_root(prefix).to_string()).or_default();
+                }
+            }
+        }
+        for (rank, rule) in parsed.iter().enumerate() {
+            let rank = rank as u32;
+            match &rule.when.category {
+                None => {
+                    uncategorised.push(rank);
+                    by_root.values_mut().for_each(|list| list.push(rank));
+                }
+                Some(categories) => {
+                    for prefix in categories {
+                        let list = by_root.get_mut(category_root(prefix)).expect("root registered above");
+                        if list.last() != Some(&rank) {
+                            list.push(rank);
+                        }
+                    }
+                }
+            }
+        }
+        RuleSet {
+            version,
+            quick: parsed.iter().map(matching::Quick::of).collect(),
+            rules: parsed,
+            keywords: keywords.build(),
+            locator: place::Locator::new(district),
+            by_root,
+            uncategorised,
+        }
+    }
+
+    /// Rank-ordered candidate rules for a ticket category.
+    fn candidates(&self, category: &str) -> &[u32] {
+        self.by_root.get(category_root(category)).unwrap_or(&self.uncategorised)
+    }
+}
+
+/// Every diagnostic for a set of rule files, errors and warnings alike, in file and line order
+/// (`hotline rules check`: exit non-zero when any is an error, or, strictly, when any exists).
+pub fn check(files: &[(String, String)], district: &District, policies: &[&str]) -> Vec<Diagnostic> {
+    match RuleSet::load(files, district, policies) {
+        Ok((_, warnings)) => warnings,
+        Err(diagnostics) => diagnostics,
+    }
+}
+
+/// The top-level segment of a dotted category code ("03.02.01" → "03").
+fn category_root(code: &str) -> &str {
+    code.split('.').next().unwrap_or(code)
+}
+
+/// Each file contributes its name, a NUL, its length in bytes, a NUL and its contents, so no
+/// two different file sets hash the same input.
+fn version_of(files: &[&(String, String)]) -> String {
+    let mut hasher = Sha256::new();
+    for (name, source) in files {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(source.len().to_string().as_bytes());
+        hasher.update([0]);
+        hasher.update(source.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn sort_diagnostics(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+}
