@@ -3,14 +3,13 @@
 //! interfaces the state machine asks for. A catalog is immutable; reloading builds a new one.
 
 use crate::domain::calendar::{Calendar, SlaDuration};
+use crate::domain::clocks::SlaContext;
 use crate::domain::diagnostic::Diagnostic;
 use crate::domain::district::District;
 use crate::domain::intake::Places;
-use crate::domain::lifecycle::{Actor, Context, Deadlines, Directory};
+use crate::domain::lifecycle::{Actor, Context, Directory};
 use crate::domain::rules::{RoutingInput, RuleSet};
 use crate::domain::sla::{SlaPolicies, Stage};
-use crate::domain::ticket::Ticket;
-use crate::domain::types::Urgency;
 use crate::store::users::DepartmentRow;
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -102,7 +101,11 @@ impl Catalog {
 
     /// What the state machine needs to decide for `actor` at `now`.
     pub fn context<'a>(&'a self, actor: &'a Actor, now: DateTime<Utc>) -> Context<'a> {
-        Context { now, actor, directory: &self.district, deadlines: self }
+        Context { now, actor, directory: &self.district, sla: self.sla() }
+    }
+
+    pub fn sla(&self) -> SlaContext<'_> {
+        SlaContext { calendar: &self.calendar, policies: &self.policies }
     }
 
     pub fn stage_duration(&self, policy: &str, stage: Stage) -> Option<SlaDuration> {
@@ -123,11 +126,6 @@ impl Catalog {
                 phone: d.phone.clone(),
             })
             .collect()
-    }
-
-    fn due(&self, policy: &str, stage: Stage, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let limit = self.policies.get(policy)?.limit(stage).within;
-        Some(self.calendar.due(from, limit).at)
     }
 }
 
@@ -174,44 +172,5 @@ impl Places for District {
 
     fn street_of_community(&self, code: &str) -> Option<String> {
         self.community(code).map(|(s, _)| s.code.clone())
-    }
-}
-
-impl Deadlines for Catalog {
-    fn default_policy(&self, ticket: &Ticket) -> String {
-        if ticket.urgency == Urgency::Urgent && self.policies.get("urgent").is_some() {
-            return "urgent".into();
-        }
-        self.policies.default_policy().name.clone()
-    }
-
-    fn policy_exists(&self, policy: &str) -> bool {
-        self.policies.get(policy).is_some()
-    }
-
-    fn accept_due(&self, policy: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.due(policy, Stage::Accept, from)
-    }
-
-    fn reply_due(&self, policy: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.due(policy, Stage::Reply, from)
-    }
-
-    fn extend(&self, due: DateTime<Utc>, extra: &str) -> Result<DateTime<Utc>, String> {
-        let extra: SlaDuration = extra.trim().parse().map_err(|e| format!("extra: {e}"))?;
-        if extra.amount == 0 {
-            return Err("extra: an extension must add some time".into());
-        }
-        Ok(self.calendar.due(due, extra).at)
-    }
-
-    fn resume(&self, policy: &str, due: DateTime<Utc>, paused_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
-        let working = self.policies.get(policy).is_some_and(|p| p.reply.within.is_working());
-        if working && due > paused_at {
-            let left = self.calendar.working_duration_between(paused_at, due);
-            self.calendar.add_working_time(now, left)
-        } else {
-            now + (due - paused_at)
-        }
     }
 }

@@ -9,6 +9,8 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod jobs;
+pub mod notify;
 pub mod rules_cli;
 pub mod store;
 pub mod watch;

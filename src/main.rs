@@ -146,6 +146,10 @@ fn main() -> ExitCode {
     }
 }
 
+async fn wait_changed(mut rx: tokio::sync::watch::Receiver<()>) {
+    let _ = rx.changed().await;
+}
+
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
@@ -189,7 +193,11 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     let _watcher = hotline::watch::watch_rules(state.clone())
         .map_err(|e| tracing::warn!("not watching the rules directory: {e}; use POST /api/v1/admin/rules/reload"))
         .ok();
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(());
+    let timers = tokio::spawn(hotline::jobs::timers::run(state.clone(), wait_changed(jobs_stopped)));
     hotline::http::serve(listener, state, hotline::shutdown_signal()).await?;
+    let _ = stop_jobs.send(());
+    let _ = timers.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

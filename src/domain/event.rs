@@ -4,6 +4,8 @@
 //! (history view, websocket stream, KPI report, search feed) can resume from the last number
 //! it saw.
 
+use super::clocks::AssignmentClock;
+use super::sla::Stage;
 use super::types::{CallbackFailure, Channel, Kind, Outcome, Role, Satisfaction, Solved, Status, Urgency};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -61,8 +63,6 @@ pub enum EventKind {
         assists: Vec<String>,
         note: Option<String>,
         sla_policy: Option<String>,
-        accept_due_at: Option<DateTime<Utc>>,
-        reply_due_at: Option<DateTime<Utc>>,
         rule_id: Option<String>,
         rules_version: Option<String>,
     },
@@ -72,8 +72,6 @@ pub enum EventKind {
         assists: Vec<String>,
         note: Option<String>,
         sla_policy: Option<String>,
-        accept_due_at: Option<DateTime<Utc>>,
-        reply_due_at: Option<DateTime<Utc>>,
         rule_id: Option<String>,
         rules_version: Option<String>,
         previous_lead: Option<String>,
@@ -84,10 +82,17 @@ pub enum EventKind {
         to: String,
         note: Option<String>,
     },
-    /// 签收.
+    /// 签收; `automatic` when nobody accepted in time and the server did (counted late).
     Accepted {
         department: String,
         late: bool,
+        #[serde(default)]
+        automatic: bool,
+    },
+    /// 首次联系: the department reached the resident.
+    ResidentContacted {
+        department: String,
+        note: Option<String>,
     },
     /// 退单, with the department's reason.
     Returned {
@@ -108,7 +113,8 @@ pub enum EventKind {
     ExtensionDecided {
         approved: bool,
         note: Option<String>,
-        reply_due_at: Option<DateTime<Utc>>,
+        /// The extension granted, e.g. `3wd`.
+        extra: Option<String>,
     },
     /// 申请挂起.
     SuspensionRequested {
@@ -121,7 +127,6 @@ pub enum EventKind {
     },
     /// The clock runs again with what was left of it.
     Resumed {
-        reply_due_at: Option<DateTime<Utc>>,
         resume_status: Status,
     },
     /// An assisting department's answer to the lead.
@@ -154,7 +159,6 @@ pub enum EventKind {
     Reopened {
         department: Option<String>,
         reason: String,
-        reply_due_at: Option<DateTime<Utc>>,
     },
     /// 归档.
     Closed {
@@ -179,6 +183,36 @@ pub enum EventKind {
     /// A privileged user saw a confidential caller's name and phone.
     CallerRevealed {
         reason: Option<String>,
+    },
+    /// The ticket's stage clocks as now decided (started, stopped, paused, extended, or
+    /// recounted on a new calendar); `cause` says which.
+    ClocksChanged {
+        #[schema(value_type = Vec<Object>)]
+        clocks: Vec<AssignmentClock>,
+        cause: String,
+    },
+    /// 预警: a stage's warning point passed. `late` when it fired more than a second after.
+    ClockWarned {
+        stage: Stage,
+        department: Option<String>,
+        due_at: DateTime<Utc>,
+        scheduled_at: DateTime<Utc>,
+        late: bool,
+    },
+    /// 超期: a stage's deadline passed.
+    ClockOverdue {
+        stage: Stage,
+        department: Option<String>,
+        due_at: DateTime<Utc>,
+        late: bool,
+        late_list_at: Option<DateTime<Utc>>,
+    },
+    /// 通报: still overdue long after the deadline; on the published late list.
+    LateListed {
+        stage: Stage,
+        department: Option<String>,
+        due_at: DateTime<Utc>,
+        scheduled_at: DateTime<Utc>,
     },
 }
 
@@ -210,6 +244,11 @@ impl EventKind {
             EventKind::Urged { .. } => "urged",
             EventKind::Supervised { .. } => "supervised",
             EventKind::CallerRevealed { .. } => "caller_revealed",
+            EventKind::ResidentContacted { .. } => "resident_contacted",
+            EventKind::ClocksChanged { .. } => "clocks_changed",
+            EventKind::ClockWarned { .. } => "clock_warned",
+            EventKind::ClockOverdue { .. } => "clock_overdue",
+            EventKind::LateListed { .. } => "late_listed",
         }
     }
 

@@ -2,8 +2,10 @@
 //! events it produces. [`decide`] is pure; the store applies its events with
 //! [`super::ticket::apply`] in the same transaction that appends them.
 
+use super::calendar::SlaDuration;
+use super::clocks::{self, SlaContext};
 use super::event::EventKind;
-use super::ticket::Ticket;
+use super::ticket::{preview, Ticket};
 use super::types::{CallbackFailure, Outcome, Role, Satisfaction, Solved, Status};
 use chrono::{DateTime, Utc};
 
@@ -50,24 +52,11 @@ pub trait Directory {
     fn is_below(&self, code: &str, ancestor: &str) -> bool;
 }
 
-/// Deadline arithmetic on the working calendar, supplied by the SLA module.
-pub trait Deadlines {
-    /// The policy used when a dispatcher names none.
-    fn default_policy(&self, ticket: &Ticket) -> String;
-    fn policy_exists(&self, policy: &str) -> bool;
-    fn accept_due(&self, policy: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>>;
-    fn reply_due(&self, policy: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>>;
-    /// Moves a deadline by a duration such as "3wd"; `Err` names what is wrong with it.
-    fn extend(&self, due: DateTime<Utc>, extra: &str) -> Result<DateTime<Utc>, String>;
-    /// The deadline after a pause from `paused_at` to `now` (挂起 stops the clock).
-    fn resume(&self, policy: &str, due: DateTime<Utc>, paused_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc>;
-}
-
 pub struct Context<'a> {
     pub now: DateTime<Utc>,
     pub actor: &'a Actor,
     pub directory: &'a dyn Directory,
-    pub deadlines: &'a dyn Deadlines,
+    pub sla: SlaContext<'a>,
 }
 
 /// Where to send a ticket, from a dispatcher's hand or a dispatch rule.
@@ -97,6 +86,7 @@ pub enum Command {
     Redispatch(Assignment),
     PassDown { to: String, note: Option<String> },
     Accept,
+    RecordContact { note: Option<String> },
     Return { reason: String },
     RejectReturn { reason: String },
     RequestExtension { reason: String, extra: String },
@@ -124,6 +114,7 @@ impl Command {
             Command::Redispatch(_) => "redispatch",
             Command::PassDown { .. } => "pass-down",
             Command::Accept => "accept",
+            Command::RecordContact { .. } => "contact",
             Command::Return { .. } => "return",
             Command::RejectReturn { .. } => "reject-return",
             Command::RequestExtension { .. } => "request-extension",
@@ -174,6 +165,7 @@ pub fn actions_in(status: Status) -> &'static [&'static str] {
         ],
         Status::Accepted => &[
             "reply",
+            "contact",
             "return",
             "pass-down",
             "request-extension",
@@ -260,8 +252,41 @@ const CENTRE: &[Role] = &[Role::Operator, Role::Dispatcher, Role::Supervisor];
 const DISPATCHERS: &[Role] = &[Role::Dispatcher, Role::Supervisor];
 const SUPERVISORS: &[Role] = &[Role::Supervisor];
 
-/// Decides what a command does to a ticket: the events to append, or why not.
+/// Decides what a command does to a ticket: the events to append, or why not. When the
+/// ticket's clocks change, a `clocks_changed` event carrying them comes last.
 pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventKind>, DecisionError> {
+    let events = decide_events(t, command, ctx)?;
+    Ok(with_clocks(t, events, ctx))
+}
+
+/// Appends the clock changes that `events` cause.
+pub fn with_clocks(t: &Ticket, mut events: Vec<EventKind>, ctx: &Context) -> Vec<EventKind> {
+    let after = preview(t, &events, ctx.now);
+    if let Some(clocks) = clocks::follow(t, &after, &events, ctx.now, &ctx.sla) {
+        let cause = events.first().map(|e| e.name()).unwrap_or("clock").to_string();
+        events.push(EventKind::ClocksChanged { clocks, cause });
+    }
+    events
+}
+
+/// The timers due at `ctx.now`: warnings, overdue, auto-acceptance, the late list.
+pub fn decide_timers(t: &Ticket, ctx: &Context) -> Vec<EventKind> {
+    let events = clocks::fire_due(t, ctx.now, &ctx.sla);
+    if events.is_empty() {
+        return events;
+    }
+    with_clocks(t, events, ctx)
+}
+
+/// Recounts open deadlines on a changed calendar.
+pub fn decide_recompute(t: &Ticket, ctx: &Context) -> Vec<EventKind> {
+    match clocks::recompute(t, ctx.sla.calendar) {
+        Some(clocks) => vec![EventKind::ClocksChanged { clocks, cause: "calendar_changed".into() }],
+        None => Vec::new(),
+    }
+}
+
+fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventKind>, DecisionError> {
     let actor = ctx.actor;
     let action = command.action();
     match command {
@@ -277,14 +302,12 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
         Command::Dispatch(a) => {
             require_role(actor, action, CENTRE)?;
             require_status(t, action, &[Status::Received])?;
-            let Clocks { policy, accept_due_at, reply_due_at } = assignment_clocks(t, a, ctx)?;
+            let policy = check_assignment(t, a, ctx)?;
             Ok(vec![EventKind::Dispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
                 note: note("note", &a.note)?,
                 sla_policy: Some(policy),
-                accept_due_at,
-                reply_due_at,
                 rule_id: a.rule_id.clone(),
                 rules_version: a.rules_version.clone(),
             }])
@@ -298,14 +321,12 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
                     message: format!("ticket {} is already with {}", t.number, a.lead),
                 });
             }
-            let Clocks { policy, accept_due_at, reply_due_at } = assignment_clocks(t, a, ctx)?;
+            let policy = check_assignment(t, a, ctx)?;
             Ok(vec![EventKind::Redispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
                 note: note("note", &a.note)?,
                 sla_policy: Some(policy),
-                accept_due_at,
-                reply_due_at,
                 rule_id: a.rule_id.clone(),
                 rules_version: a.rules_version.clone(),
                 previous_lead: t.lead.clone(),
@@ -326,7 +347,18 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
             let lead = require_lead(t, actor, action)?;
             require_status(t, action, &[Status::Dispatched])?;
             let late = t.accept_due_at.is_some_and(|due| ctx.now > due);
-            Ok(vec![EventKind::Accepted { department: lead, late }])
+            Ok(vec![EventKind::Accepted { department: lead, late, automatic: false }])
+        }
+        Command::RecordContact { note: n } => {
+            let lead = require_lead(t, actor, action)?;
+            require_status(t, action, &[Status::Accepted])?;
+            if t.contacted_at.is_some() {
+                return Err(DecisionError::Invalid {
+                    field: "note",
+                    message: "the first contact is already recorded".into(),
+                });
+            }
+            Ok(vec![EventKind::ResidentContacted { department: lead, note: note("note", n)? }])
         }
         Command::Return { reason } => {
             let lead = require_lead(t, actor, action)?;
@@ -348,8 +380,7 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
                     message: "an extension request is already awaiting a supervisor's decision".into(),
                 });
             }
-            let due = t.reply_due_at.unwrap_or(ctx.now);
-            ctx.deadlines.extend(due, extra).map_err(|message| DecisionError::Invalid { field: "extra", message })?;
+            parse_extra(extra)?;
             Ok(vec![EventKind::ExtensionRequested {
                 department: lead,
                 reason: text("reason", reason, true)?,
@@ -364,18 +395,11 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
                     message: "there is no extension request to decide".into(),
                 });
             };
-            let reply_due_at = if *approve {
-                let due = t.reply_due_at.unwrap_or(ctx.now);
-                let extra = request.extra.as_deref().unwrap_or_default();
-                Some(
-                    ctx.deadlines
-                        .extend(due, extra)
-                        .map_err(|message| DecisionError::Invalid { field: "extra", message })?,
-                )
-            } else {
-                None
-            };
-            Ok(vec![EventKind::ExtensionDecided { approved: *approve, note: note("note", n)?, reply_due_at }])
+            Ok(vec![EventKind::ExtensionDecided {
+                approved: *approve,
+                note: note("note", n)?,
+                extra: request.extra.clone(),
+            }])
         }
         Command::RequestSuspension { reason } => {
             let lead = require_lead(t, actor, action)?;
@@ -404,14 +428,7 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
                 require_lead(t, actor, action)?;
             }
             require_status(t, action, &[Status::Suspended])?;
-            let reply_due_at = match (t.reply_due_at, t.suspended_at) {
-                (Some(due), Some(paused)) => {
-                    let policy = t.sla_policy.clone().unwrap_or_else(|| ctx.deadlines.default_policy(t));
-                    Some(ctx.deadlines.resume(&policy, due, paused, ctx.now))
-                }
-                (due, _) => due,
-            };
-            Ok(vec![EventKind::Resumed { reply_due_at, resume_status: Status::Accepted }])
+            Ok(vec![EventKind::Resumed { resume_status: Status::Accepted }])
         }
         Command::AssistReply { text: body } => {
             require_role(actor, action, &[Role::Department])?;
@@ -472,7 +489,7 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
         Command::RecordCallback(report) => {
             require_role(actor, action, CENTRE)?;
             require_status(t, action, &[Status::Replied])?;
-            record_callback(t, report, ctx)
+            record_callback(t, report)
         }
         Command::Close { note: n } => {
             require_role(actor, action, SUPERVISORS)?;
@@ -488,7 +505,7 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
                     message: "this ticket was resolved directly and has no department to reopen it to; dispatch a new ticket instead".into(),
                 });
             }
-            Ok(vec![reopen(t, text("reason", reason, true)?, ctx)])
+            Ok(vec![reopen(t, text("reason", reason, true)?)])
         }
         Command::Urge { note: n } => {
             require_role(actor, action, CENTRE)?;
@@ -541,14 +558,8 @@ pub fn decide_merge(source: &Ticket, target: &Ticket, ctx: &Context) -> Result<(
     Ok((EventKind::Merged { into: target.id }, EventKind::MergeReceived { from: source.id }))
 }
 
-/// The policy and first deadlines of a new assignment.
-struct Clocks {
-    policy: String,
-    accept_due_at: Option<DateTime<Utc>>,
-    reply_due_at: Option<DateTime<Utc>>,
-}
-
-fn assignment_clocks(t: &Ticket, a: &Assignment, ctx: &Context) -> Result<Clocks, DecisionError> {
+/// Checks the departments and the policy of an assignment; returns the policy's name.
+fn check_assignment(t: &Ticket, a: &Assignment, ctx: &Context) -> Result<String, DecisionError> {
     if !ctx.directory.department_exists(&a.lead) {
         return Err(DecisionError::Invalid { field: "lead", message: format!("unknown department \"{}\"", a.lead) });
     }
@@ -570,23 +581,27 @@ fn assignment_clocks(t: &Ticket, a: &Assignment, ctx: &Context) -> Result<Clocks
     if let Some(dup) = a.assists.iter().find(|d| !seen.insert(d.as_str())) {
         return Err(DecisionError::Invalid { field: "assists", message: format!("{dup} is listed twice") });
     }
-    let policy = a.policy.clone().unwrap_or_else(|| ctx.deadlines.default_policy(t));
-    if !ctx.deadlines.policy_exists(&policy) {
+    let policy = a.policy.clone().unwrap_or_else(|| ctx.sla.default_policy(t).name.clone());
+    if ctx.sla.policies.get(&policy).is_none() {
         return Err(DecisionError::Invalid { field: "policy", message: format!("unknown SLA policy \"{policy}\"") });
     }
-    Ok(Clocks {
-        accept_due_at: ctx.deadlines.accept_due(&policy, ctx.now),
-        reply_due_at: ctx.deadlines.reply_due(&policy, ctx.now),
-        policy,
-    })
+    Ok(policy)
 }
 
-fn reopen(t: &Ticket, reason: String, ctx: &Context) -> EventKind {
-    let policy = t.sla_policy.clone().unwrap_or_else(|| ctx.deadlines.default_policy(t));
-    EventKind::Reopened { department: t.lead.clone(), reason, reply_due_at: ctx.deadlines.reply_due(&policy, ctx.now) }
+fn reopen(t: &Ticket, reason: String) -> EventKind {
+    EventKind::Reopened { department: t.lead.clone(), reason }
 }
 
-fn record_callback(t: &Ticket, report: &CallbackReport, ctx: &Context) -> Result<Vec<EventKind>, DecisionError> {
+fn parse_extra(extra: &str) -> Result<SlaDuration, DecisionError> {
+    let invalid = |message: String| DecisionError::Invalid { field: "extra", message };
+    let d: SlaDuration = extra.trim().parse().map_err(|e| invalid(format!("extra: {e}")))?;
+    if d.amount == 0 {
+        return Err(invalid("extra: an extension must add some time".into()));
+    }
+    Ok(d)
+}
+
+fn record_callback(t: &Ticket, report: &CallbackReport) -> Result<Vec<EventKind>, DecisionError> {
     let comment = note("comment", &report.comment)?;
     if !report.reached {
         if report.failure.is_none() {
@@ -631,7 +646,7 @@ fn record_callback(t: &Ticket, report: &CallbackReport, ctx: &Context) -> Result
             });
         }
     } else {
-        events.push(reopen(t, "回访不满意或未解决, 重办".into(), ctx));
+        events.push(reopen(t, "回访不满意或未解决, 重办".into()));
     }
     Ok(events)
 }

@@ -16,28 +16,27 @@ impl Directory for Tree {
     }
 }
 
-/// Natural-time deadlines keep these tests about the state machine, not the calendar.
-struct Hours;
-impl Deadlines for Hours {
-    fn default_policy(&self, _: &Ticket) -> String {
-        "general".into()
-    }
-    fn policy_exists(&self, p: &str) -> bool {
-        p == "general" || p == "urgent"
-    }
-    fn accept_due(&self, _: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        Some(from + Duration::hours(2))
-    }
-    fn reply_due(&self, _: &str, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        Some(from + Duration::hours(120))
-    }
-    fn extend(&self, due: DateTime<Utc>, extra: &str) -> Result<DateTime<Utc>, String> {
-        let h: i64 = extra.strip_suffix('h').and_then(|n| n.parse().ok()).ok_or(format!("bad duration {extra}"))?;
-        Ok(due + Duration::hours(h))
-    }
-    fn resume(&self, _: &str, due: DateTime<Utc>, paused: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
-        due + (now - paused)
-    }
+/// The shipped calendar and policies: the state machine decides clocks with them.
+fn sla() -> SlaContext<'static> {
+    use crate::domain::calendar::Calendar;
+    use crate::domain::sla::SlaPolicies;
+    use std::sync::OnceLock;
+    static CALENDAR: OnceLock<Calendar> = OnceLock::new();
+    static POLICIES: OnceLock<SlaPolicies> = OnceLock::new();
+    let calendar = CALENDAR.get_or_init(|| {
+        Calendar::parse(
+            ("hours.toml", include_str!("../../dispatch_rules/calendar/hours.toml")),
+            &[
+                ("2025.toml", include_str!("../../dispatch_rules/calendar/2025.toml")),
+                ("2026.toml", include_str!("../../dispatch_rules/calendar/2026.toml")),
+            ],
+        )
+        .unwrap()
+    });
+    let policies = POLICIES.get_or_init(|| {
+        SlaPolicies::parse(("sla_policies.toml", include_str!("../../dispatch_rules/sla_policies.toml"))).unwrap()
+    });
+    SlaContext { calendar, policies }
 }
 
 fn actor(role: Role, dept: Option<&str>) -> Actor {
@@ -90,7 +89,7 @@ impl World {
 
     fn act(&mut self, who: &Actor, command: Command) -> Result<Vec<EventKind>, DecisionError> {
         self.now += Duration::minutes(10);
-        let ctx = Context { now: self.now, actor: who, directory: &Tree, deadlines: &Hours };
+        let ctx = Context { now: self.now, actor: who, directory: &Tree, sla: sla() };
         let events = decide(&self.ticket, &command, &ctx)?;
         for kind in &events {
             self.seq += 1;
@@ -147,7 +146,8 @@ fn ticket_goes_from_call_to_archive_on_the_usual_path() {
             }),
         )
         .unwrap();
-    assert_eq!(events.len(), 2);
+    let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
+    assert_eq!(names, ["callback_recorded", "closed", "clocks_changed"], "closing stops the callback clock");
     assert_eq!(w.ticket.status, Status::Closed);
     assert_eq!(w.ticket.last_callback.as_ref().unwrap().department.as_deref(), Some("cgw"));
 }
@@ -237,7 +237,7 @@ fn suspension_stops_the_clock_and_extension_moves_it() {
     w.act(&cgw, Command::RequestExtension { reason: "需检测".into(), extra: "nonsense".into() }).unwrap_err();
     w.act(&cgw, Command::RequestExtension { reason: "需检测".into(), extra: "48h".into() }).unwrap();
     w.act(&sup, Command::DecideExtension { approve: true, note: None }).unwrap();
-    assert_eq!(w.ticket.reply_due_at.unwrap(), due + Duration::hours(48));
+    assert_eq!(w.ticket.reply_due_at.unwrap(), due + Duration::hours(48), "48 natural hours after the old deadline");
     let due = w.ticket.reply_due_at.unwrap();
     w.act(&cgw, Command::RequestSuspension { reason: "等待市民提供材料".into() }).unwrap();
     w.act(&cgw, Command::DecideSuspension { approve: true, note: None }).unwrap_err();
@@ -246,8 +246,10 @@ fn suspension_stops_the_clock_and_extension_moves_it() {
     w.act(&cgw, Command::Reply { outcome: Outcome::Solved, text: "x".into() }).unwrap_err();
     w.act(&cgw, Command::Resume).unwrap();
     assert_eq!(w.ticket.status, Status::Accepted);
-    // Paused from approval until the resume twenty minutes later (a refused reply in between).
-    assert_eq!(w.ticket.reply_due_at.unwrap(), due + Duration::minutes(20));
+    // Paused from approval until the resume twenty minutes later (a refused reply in between):
+    // the deadline moves by those twenty minutes, counted in working time.
+    let moved = sla().calendar.working_duration_between(due, w.ticket.reply_due_at.unwrap());
+    assert_eq!(moved, Duration::minutes(20));
 }
 
 #[test]
@@ -346,7 +348,7 @@ fn unknown_departments_and_policies_name_the_field() {
 fn merge_needs_an_open_target_other_than_itself() {
     let w = World::new();
     let op = actor(Role::Operator, None);
-    let ctx = Context { now: w.now, actor: &op, directory: &Tree, deadlines: &Hours };
+    let ctx = Context { now: w.now, actor: &op, directory: &Tree, sla: sla() };
     assert!(decide_merge(&w.ticket, &w.ticket, &ctx).is_err());
     let mut target = w.ticket.clone();
     target.id = 8;

@@ -2,12 +2,14 @@
 //! Everything here is tested by unit tests that run in milliseconds.
 
 pub mod calendar;
+pub mod clocks;
 pub mod demo_gen;
 pub mod diagnostic;
 pub mod district;
 pub mod event;
 pub mod intake;
 pub mod lifecycle;
+pub mod notices;
 pub mod privacy;
 pub mod rules;
 pub mod sla;

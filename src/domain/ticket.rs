@@ -4,6 +4,7 @@
 //! only code that changes a ticket, so replaying a ticket's events from nothing gives exactly
 //! the row the store holds (`hotline rebuild` checks this).
 
+use super::clocks::{self, AssignmentClock};
 use super::event::{Event, EventKind};
 use super::types::{Channel, Kind, Outcome, Satisfaction, Solved, Status, Urgency};
 use chrono::{DateTime, Utc};
@@ -79,8 +80,19 @@ pub struct Ticket {
     pub replied_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub sla_policy: Option<String>,
+    /// The lead's accept deadline while unaccepted (from its clock).
     pub accept_due_at: Option<DateTime<Utc>>,
+    /// The lead's reply deadline (from its clock).
     pub reply_due_at: Option<DateTime<Utc>>,
+    /// Every stage clock of the current assignment, and the centre's callback clock.
+    #[serde(default)]
+    pub clocks: Vec<AssignmentClock>,
+    /// 首次联系: when the department reached the resident.
+    #[serde(default)]
+    pub contacted_at: Option<DateTime<Utc>>,
+    /// 通报: on the published late list.
+    #[serde(default)]
+    pub late_listed: bool,
     pub outcome: Option<Outcome>,
     pub reply: Option<String>,
     /// Set when an operator answered it on the spot (直接办结).
@@ -159,6 +171,9 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 sla_policy: None,
                 accept_due_at: None,
                 reply_due_at: None,
+                clocks: Vec::new(),
+                contacted_at: None,
+                late_listed: false,
                 outcome: None,
                 reply: None,
                 resolved_directly: false,
@@ -203,26 +218,8 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 t.closed_at = Some(at);
             }
         }
-        EventKind::Dispatched {
-            lead,
-            assists,
-            sla_policy,
-            accept_due_at,
-            reply_due_at,
-            rule_id,
-            rules_version,
-            ..
-        }
-        | EventKind::Redispatched {
-            lead,
-            assists,
-            sla_policy,
-            accept_due_at,
-            reply_due_at,
-            rule_id,
-            rules_version,
-            ..
-        } => {
+        EventKind::Dispatched { lead, assists, sla_policy, rule_id, rules_version, .. }
+        | EventKind::Redispatched { lead, assists, sla_policy, rule_id, rules_version, .. } => {
             if let EventKind::Redispatched { .. } = &event.kind {
                 t.redispatches += 1;
             }
@@ -239,8 +236,6 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
             t.pending_extension = None;
             t.pending_suspension = None;
             t.sla_policy = sla_policy.clone();
-            t.accept_due_at = *accept_due_at;
-            t.reply_due_at = *reply_due_at;
             // The rule that first routed the ticket stays on it, so the catalogue can learn
             // from where its tickets ended up (改派 by hand names no rule).
             if rule_id.is_some() || t.rule_id.is_none() {
@@ -289,11 +284,8 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 requested_at: at,
             });
         }
-        EventKind::ExtensionDecided { approved, reply_due_at, .. } => {
+        EventKind::ExtensionDecided { .. } => {
             t.pending_extension = None;
-            if *approved {
-                t.reply_due_at = *reply_due_at;
-            }
         }
         EventKind::SuspensionRequested { department, reason } => {
             t.pending_suspension = Some(PendingRequest {
@@ -310,10 +302,9 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 t.suspended_at = Some(at);
             }
         }
-        EventKind::Resumed { reply_due_at, resume_status } => {
+        EventKind::Resumed { resume_status } => {
             t.status = *resume_status;
             t.suspended_at = None;
-            t.reply_due_at = *reply_due_at;
         }
         EventKind::AssistReplied { department, text } => {
             if let Some(a) = t.assists.iter_mut().find(|a| &a.department == department) {
@@ -345,13 +336,12 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 at,
             });
         }
-        EventKind::Reopened { reply_due_at, .. } => {
+        EventKind::Reopened { .. } => {
             t.reopens += 1;
             t.status = Status::Accepted;
             t.outcome = None;
             t.reply = None;
             t.replied_at = None;
-            t.reply_due_at = *reply_due_at;
             for a in t.assists.iter_mut() {
                 a.replied_at = None;
                 a.reply = None;
@@ -373,8 +363,36 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         EventKind::Urged { .. } => t.urges += 1,
         EventKind::Supervised { .. } => t.supervised = true,
         EventKind::CallerRevealed { .. } => {}
+        EventKind::ResidentContacted { .. } => {
+            t.contacted_at = Some(at);
+        }
+        EventKind::ClocksChanged { clocks, .. } => {
+            t.clocks = clocks.clone();
+            (t.accept_due_at, t.reply_due_at) = clocks::lead_deadlines(&t.clocks);
+        }
+        kind @ (EventKind::ClockWarned { .. } | EventKind::ClockOverdue { .. }) => {
+            clocks::record_fired(&mut t.clocks, kind, at);
+        }
+        kind @ EventKind::LateListed { .. } => {
+            clocks::record_fired(&mut t.clocks, kind, at);
+            t.late_listed = true;
+        }
     }
     t
+}
+
+/// The ticket as it would be after `kinds`, for deciding what follows from them.
+pub fn preview(ticket: &Ticket, kinds: &[EventKind], at: DateTime<Utc>) -> Ticket {
+    let actor = super::event::ActorRef {
+        user_id: 0,
+        username: String::new(),
+        role: super::types::Role::Admin,
+        department: None,
+    };
+    kinds.iter().fold(ticket.clone(), |t, kind| {
+        let event = Event { seq: 0, ticket_id: t.id, at, actor: actor.clone(), kind: kind.clone() };
+        apply(Some(t), &event)
+    })
 }
 
 /// Replays a ticket's whole history.

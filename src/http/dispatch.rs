@@ -216,6 +216,7 @@ pub async fn reload_catalog(
     match loaded {
         Ok(catalog) => {
             let previous = state.catalog().rules.version().to_string();
+            let calendar_changed = state.catalog().calendar != catalog.calendar;
             let data = serde_json::json!({
                 "trigger": trigger,
                 "version": catalog.rules.version(),
@@ -232,6 +233,16 @@ pub async fn reload_catalog(
                 .await
                 .map_err(|e| ReloadError::Internal(e.to_string()))?;
             tracing::info!(%trigger, version = %data["version"], rules = %data["rules"], load_ms = elapsed_ms, "dispatch rules reloaded");
+            if calendar_changed {
+                // Open deadlines follow the new calendar; each moved clock is an event.
+                let state = state.clone();
+                tokio::spawn(async move {
+                    match crate::jobs::timers::recompute_open_deadlines(&state).await {
+                        Ok(n) => tracing::info!(tickets = n, "working calendar changed: open deadlines recounted"),
+                        Err(e) => tracing::error!("recounting deadlines after a calendar change failed: {e}"),
+                    }
+                });
+            }
             Ok(state.catalog())
         }
         Err(diagnostics) => {

@@ -33,6 +33,7 @@ pub struct AppState {
     catalog: Arc<RwLock<Arc<Catalog>>>,
     reload_error: Arc<RwLock<Option<Vec<String>>>>,
     events: broadcast::Sender<Arc<Event>>,
+    timer_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -44,6 +45,7 @@ impl AppState {
             catalog: Arc::new(RwLock::new(Arc::new(catalog))),
             reload_error: Arc::new(RwLock::new(None)),
             events,
+            timer_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -65,8 +67,16 @@ impl AppState {
         *self.reload_error.write().expect("reload lock poisoned") = error;
     }
 
+    /// Wakes the timer scheduler (a change may have brought a deadline forward).
+    pub fn timer_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.timer_wake.clone()
+    }
+
     /// Announces committed events to live subscribers in this process.
     pub fn publish(&self, events: &[Event]) {
+        if events.iter().any(|e| matches!(e.kind, crate::domain::event::EventKind::ClocksChanged { .. })) {
+            self.timer_wake.notify_one();
+        }
         for e in events {
             // No subscriber is not an error: nobody is watching.
             let _ = self.events.send(Arc::new(e.clone()));
@@ -116,6 +126,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::redispatch))
         .routes(routes!(tickets::pass_down))
         .routes(routes!(tickets::accept))
+        .routes(routes!(tickets::contact))
         .routes(routes!(tickets::return_ticket))
         .routes(routes!(tickets::reject_return))
         .routes(routes!(tickets::request_extension))

@@ -584,6 +584,12 @@ transition!(
     |b: PassDownBody| { Command::PassDown { to: b.to, note: b.note } }
 );
 transition!(accept, "/api/v1/tickets/{id}/accept", "签收.", Command::Accept);
+transition!(
+    contact,
+    "/api/v1/tickets/{id}/contact",
+    "首次联系: the department reached the resident.",
+    |b: NoteBody| { Command::RecordContact { note: b.note } }
+);
 transition!(return_ticket, "/api/v1/tickets/{id}/return", "退单: not ours, with a reason.", |b: ReasonBody| {
     Command::Return { reason: b.reason }
 });

@@ -36,6 +36,28 @@ pub struct TicketView {
     pub caller_masked: bool,
     pub accept_deadline: Option<DeadlineView>,
     pub reply_deadline: Option<DeadlineView>,
+    /// Every stage clock: whose, which stage, its state and its deadline in words.
+    pub clock_views: Vec<ClockView>,
+}
+
+/// One stage clock as a person reads it.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct ClockView {
+    pub stage: Stage,
+    /// 签收 / 首次联系 / 办结 / 回访
+    pub stage_label: &'static str,
+    /// The department; none for the centre's callback clock.
+    pub department: Option<String>,
+    pub owner: crate::domain::clocks::Owner,
+    /// running, warning, overdue, paused or stopped.
+    pub state: &'static str,
+    pub deadline: DeadlineView,
+    /// E.g. `5个工作日，截止 2026-10-13 17:30`.
+    pub deadline_text: String,
+    /// Minutes left (negative: overdue), in the limit's kind of time.
+    pub minutes_left: i64,
+    /// Computed past the last published calendar year: the instant is provisional.
+    pub provisional: bool,
 }
 
 pub fn deadline_view(
@@ -73,6 +95,21 @@ pub fn ticket_view(ticket: &Ticket, actor: &Actor, catalog: &Catalog, now: DateT
             .filter(|_| ticket.accepted_at.is_none())
             .map(|at| deadline_view(catalog, policy, Stage::Accept, at, now)),
         reply_deadline: ticket.reply_due_at.map(|at| deadline_view(catalog, policy, Stage::Reply, at, now)),
+        clock_views: ticket
+            .clocks
+            .iter()
+            .map(|c| ClockView {
+                stage: c.clock.stage,
+                stage_label: c.clock.stage.zh(),
+                department: c.department.clone(),
+                owner: c.owner,
+                state: c.clock.state(now).as_word(),
+                deadline: deadline_view(catalog, Some(&c.clock.policy), c.clock.stage, c.clock.due_at, now),
+                deadline_text: c.clock.deadline_zh(),
+                minutes_left: c.clock.time_left(now, &catalog.calendar).num_minutes(),
+                provisional: c.clock.fallback_used,
+            })
+            .collect(),
         ticket: t,
     }
 }

@@ -10,6 +10,7 @@
 //! are gap-free and become visible in order — what a reader resuming from a number needs.
 
 pub mod dispatch;
+pub mod outbox;
 mod sql;
 mod tickets;
 pub mod users;

@@ -1,6 +1,7 @@
 //! Tickets and their events: the one write path, and the queries lists and histories use.
 
 use super::{from_millis, get_i64, get_string, millis, Result, Sql, Store, StoreError};
+use crate::domain::clocks::pending_timers;
 use crate::domain::event::{ActorRef, Event, EventKind};
 use crate::domain::lifecycle::{Actor, DecisionError};
 use crate::domain::ticket::{apply, Ticket};
@@ -73,6 +74,7 @@ impl Store {
         let ticket = follow_up.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
         log.write(&mut tx).await?;
         write_ticket(&mut tx, &ticket, true).await?;
+        write_timers(&mut tx, &ticket).await?;
         tx.commit().await?;
         Ok(Change { ticket, events: log.events })
     }
@@ -88,13 +90,24 @@ impl Store {
         let now = self.now();
         let ticket = load_ticket(&mut tx, id).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
         let kinds = decide(&ticket, now)?;
+        if kinds.is_empty() {
+            // Nothing happened; make sure the timers agree with the ticket, so a stale timer
+            // row cannot be picked up again and again.
+            write_timers(&mut tx, &ticket).await?;
+            tx.commit().await?;
+            return Ok(Change { ticket, events: Vec::new() });
+        }
         let actor_ref = actor_ref(actor);
         let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: id, events: Vec::new() };
         let before_units: Vec<String> = ticket.assigned_units().map(String::from).collect();
+        let before_timers = pending_timers(&ticket);
         let ticket = kinds.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
         let units_changed = before_units.iter().map(String::as_str).ne(ticket.assigned_units());
         log.write(&mut tx).await?;
         write_ticket(&mut tx, &ticket, units_changed).await?;
+        if pending_timers(&ticket) != before_timers {
+            write_timers(&mut tx, &ticket).await?;
+        }
         tx.commit().await?;
         Ok(Change { ticket, events: log.events })
     }
@@ -118,6 +131,8 @@ impl Store {
         log.write(&mut tx).await?;
         write_ticket(&mut tx, &src, false).await?;
         write_ticket(&mut tx, &dst, false).await?;
+        write_timers(&mut tx, &src).await?;
+        write_timers(&mut tx, &dst).await?;
         tx.commit().await?;
         let (a, b) = log.events.split_at(1);
         Ok((Change { ticket: src, events: a.to_vec() }, Change { ticket: dst, events: b.to_vec() }))
@@ -222,6 +237,37 @@ impl Store {
         rows.iter().map(decode_event).collect()
     }
 
+    /// The earliest timer of any ticket: the scheduler sleeps until then.
+    pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT MIN(fire_at) AS at FROM timers").fetch_one(&self.pool).await?;
+        Ok(row.try_get::<Option<i64>, _>("at")?.map(from_millis))
+    }
+
+    /// Tickets with a timer due at `now`, earliest first.
+    pub async fn tickets_with_due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT ticket_id, MIN(fire_at) AS first FROM timers WHERE fire_at <= $1 \
+             GROUP BY ticket_id ORDER BY first LIMIT $2",
+        )
+        .bind(millis(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| get_i64(r, "ticket_id")).collect()
+    }
+
+    /// Open tickets with any clock, for recounting deadlines after a calendar change.
+    pub async fn open_ticket_ids_after(&self, after_id: i64, limit: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT id FROM tickets WHERE id > $1 AND status NOT IN ('closed', 'merged') ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| get_i64(r, "id")).collect()
+    }
+
     pub async fn last_event_seq(&self) -> Result<i64> {
         let row = sqlx::query("SELECT value FROM counters WHERE name = 'event_seq'").fetch_one(&self.pool).await?;
         get_i64(&row, "value")
@@ -242,9 +288,11 @@ impl Store {
             tickets.insert(event.ticket_id, apply(current, &event));
         }
         sqlx::query("DELETE FROM ticket_units").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM timers").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM tickets").execute(&mut *tx).await?;
         for ticket in tickets.values() {
             write_ticket(&mut tx, ticket, true).await?;
+            write_timers(&mut tx, ticket).await?;
         }
         tx.commit().await?;
         Ok(tickets.len())
@@ -275,6 +323,21 @@ impl Store {
                 line.push(format!("{:?}", r.try_get::<Option<String>, _>(col)?));
             }
             out.push(line.join("|"));
+        }
+        let timers = sqlx::query(
+            "SELECT ticket_id, kind, stage, department, fire_at FROM timers ORDER BY ticket_id, fire_at, kind, stage",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &timers {
+            out.push(format!(
+                "timer|{}|{}|{}|{:?}|{}",
+                get_i64(r, "ticket_id")?,
+                get_string(r, "kind")?,
+                get_string(r, "stage")?,
+                r.try_get::<Option<String>, _>("department")?,
+                get_i64(r, "fire_at")?
+            ));
         }
         let units = sqlx::query("SELECT department, ticket_id FROM ticket_units ORDER BY ticket_id, department")
             .fetch_all(&self.pool)
@@ -405,6 +468,22 @@ async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: 
                 .execute(&mut **tx)
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// Replaces a ticket's timer rows with what its clocks now imply.
+async fn write_timers(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
+    sqlx::query("DELETE FROM timers WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
+    for timer in pending_timers(t) {
+        sqlx::query("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(t.id)
+            .bind(timer.kind.as_str())
+            .bind(timer.stage.as_word())
+            .bind(timer.department.as_deref())
+            .bind(millis(timer.at))
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

@@ -78,30 +78,39 @@ fn rand_suffix() -> String {
     format!("{n:016x}")
 }
 
-/// A clock the test can move forward.
+/// A clock that runs at the real pace from wherever the test puts it, and that the test
+/// can move forward: the server's timers sleep real time towards it.
 #[derive(Clone)]
 pub struct TestClock(Arc<AtomicI64>);
 
 impl TestClock {
     pub fn starting_now() -> TestClock {
-        TestClock(Arc::new(AtomicI64::new(chrono::Utc::now().timestamp_millis())))
+        TestClock(Arc::new(AtomicI64::new(0)))
     }
+    /// Starts the clock at an instant (it runs on from there).
     pub fn at(rfc3339: &str) -> TestClock {
         let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
-        TestClock(Arc::new(AtomicI64::new(t.timestamp_millis())))
+        TestClock(Arc::new(AtomicI64::new(t.timestamp_millis() - chrono::Utc::now().timestamp_millis())))
     }
     pub fn advance_minutes(&self, minutes: i64) {
         self.0.fetch_add(minutes * 60_000, Ordering::SeqCst);
     }
+    pub fn advance_millis(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        hotline::store::from_millis(chrono::Utc::now().timestamp_millis() + self.0.load(Ordering::SeqCst))
+    }
     pub fn clock(&self) -> Clock {
-        let t = self.0.clone();
-        Arc::new(move || hotline::store::from_millis(t.load(Ordering::SeqCst)))
+        let me = self.clone();
+        Arc::new(move || me.now())
     }
 }
 
 pub struct TestServer {
     pub base: String,
     pub store: Store,
+    pub state: AppState,
     pub client: Client,
     pub clock: TestClock,
     pub backend: Backend,
@@ -167,16 +176,24 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_timers, timers_stopped) = tokio::sync::oneshot::channel::<()>();
+        let timers = tokio::spawn(hotline::jobs::timers::run(state.clone(), async {
+            let _ = timers_stopped.await;
+        }));
+        let serving = state.clone();
         let handle = tokio::spawn(async move {
-            hotline::http::serve(listener, state, async {
+            hotline::http::serve(listener, serving, async {
                 let _ = rx.await;
             })
             .await
             .unwrap();
+            let _ = stop_timers.send(());
+            let _ = timers.await;
         });
         TestServer {
             base,
             store,
+            state,
             client: Client::new(),
             clock,
             backend,
@@ -195,6 +212,11 @@ impl TestServer {
             let _ = h.await;
         }
         self.store.close().await;
+    }
+
+    /// Fires every timer due now, without waiting for the scheduler's next turn.
+    pub async fn fire_timers(&self) -> usize {
+        hotline::jobs::timers::fire_due(&self.state, self.store.now()).await.unwrap()
     }
 
     pub async fn login(&self, username: &str) -> User<'_> {
