@@ -29,6 +29,21 @@ pub struct Config {
     pub log_format: String,
     /// `HOTLINE_DEMO_TICKETS`: how many generated tickets `--demo` adds.
     pub demo_tickets: usize,
+    /// `HOTLINE_SMTP_URL`: `smtp://host:25`, `smtp://user:pass@host:587?tls=starttls` or
+    /// `smtps://user:pass@host:465`. Unset: mail is queued in the outbox but not sent.
+    pub smtp_url: Option<String>,
+    /// `HOTLINE_MAIL_FROM`: the sender of every notice.
+    pub mail_from: String,
+    /// `HOTLINE_PUBLIC_URL`: where people open the web front end; links in mail point here.
+    pub public_base_url: String,
+    /// `HOTLINE_SUPERVISORS_EMAIL`: comma-separated addresses of the supervisors (督办), who
+    /// get overdue notices and the weekly summary.
+    pub supervisors_email: String,
+    /// `HOTLINE_DIGEST_CRON`: when departments get their daily digest of near-due and overdue
+    /// tickets (sec min hour day month weekday, Beijing time); only on working days.
+    pub digest_cron: String,
+    /// `HOTLINE_WEEKLY_SUMMARY_CRON`: when supervisors get the weekly summary.
+    pub weekly_summary_cron: String,
 }
 
 impl Default for Config {
@@ -43,6 +58,12 @@ impl Default for Config {
             request_timeout_secs: 30,
             log_format: "text".into(),
             demo_tickets: 300,
+            smtp_url: None,
+            mail_from: "12345热线 <noreply@hotline.localhost>".into(),
+            public_base_url: "http://127.0.0.1:8080".into(),
+            supervisors_email: "duban@haichuan.example.gov.cn".into(),
+            digest_cron: "0 30 8 * * *".into(),
+            weekly_summary_cron: "0 0 9 * * Mon".into(),
         }
     }
 }
@@ -69,6 +90,12 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("request_timeout_secs", "HOTLINE_REQUEST_TIMEOUT_SECS"),
     ("log_format", "HOTLINE_LOG_FORMAT"),
     ("demo_tickets", "HOTLINE_DEMO_TICKETS"),
+    ("smtp_url", "HOTLINE_SMTP_URL"),
+    ("mail_from", "HOTLINE_MAIL_FROM"),
+    ("public_base_url", "HOTLINE_PUBLIC_URL"),
+    ("supervisors_email", "HOTLINE_SUPERVISORS_EMAIL"),
+    ("digest_cron", "HOTLINE_DIGEST_CRON"),
+    ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON"),
 ];
 
 impl Config {
@@ -109,6 +136,12 @@ impl Config {
             "request_timeout_secs" => self.request_timeout_secs = number(key, var, value)?,
             "log_format" => self.log_format = value.into(),
             "demo_tickets" => self.demo_tickets = number(key, var, value)?,
+            "smtp_url" => self.smtp_url = Some(value.into()),
+            "mail_from" => self.mail_from = value.into(),
+            "public_base_url" => self.public_base_url = value.into(),
+            "supervisors_email" => self.supervisors_email = value.into(),
+            "digest_cron" => self.digest_cron = value.into(),
+            "weekly_summary_cron" => self.weekly_summary_cron = value.into(),
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -141,10 +174,42 @@ impl Config {
         if self.request_timeout_secs == 0 {
             return Err(err("request_timeout_secs", "must be at least 1 (HOTLINE_REQUEST_TIMEOUT_SECS)"));
         }
+        for (key, var, expression) in [
+            ("digest_cron", "HOTLINE_DIGEST_CRON", &self.digest_cron),
+            ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON", &self.weekly_summary_cron),
+        ] {
+            expression.parse::<cron::Schedule>().map_err(|e| {
+                err(key, format!("{expression:?} is not a cron expression ({e}); write sec min hour day month weekday, e.g. \"0 30 8 * * *\" ({var})"))
+            })?;
+        }
+        if !self.public_base_url.starts_with("http://") && !self.public_base_url.starts_with("https://") {
+            return Err(err("public_base_url", "must start with http:// or https:// (HOTLINE_PUBLIC_URL)"));
+        }
+        if !self.mail_from.contains('@') {
+            return Err(err(
+                "mail_from",
+                "must be an address, e.g. \"12345热线 <noreply@example.gov.cn>\" (HOTLINE_MAIL_FROM)",
+            ));
+        }
+        if let Some(bad) = self.supervisors().into_iter().find(|a| !a.contains('@')) {
+            return Err(err("supervisors_email", format!("{bad:?} is not an address (HOTLINE_SUPERVISORS_EMAIL)")));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
         }
         Ok(())
+    }
+
+    pub fn mail_config(&self) -> crate::notify::MailConfig {
+        crate::notify::MailConfig {
+            smtp_url: self.smtp_url.clone(),
+            from: self.mail_from.clone(),
+            ..crate::notify::MailConfig::default()
+        }
+    }
+
+    pub fn supervisors(&self) -> Vec<String> {
+        self.supervisors_email.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect()
     }
 
     pub fn socket_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -174,6 +239,8 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().key, "addr");
         let bad = Config { database_url: "mysql://x".into(), ..Config::default() };
         assert_eq!(bad.validate().unwrap_err().key, "database_url");
+        let bad = Config { digest_cron: "every morning".into(), ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "digest_cron");
     }
 
     #[test]

@@ -172,6 +172,9 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
         )
         .into());
     }
+    // A wrong SMTP setting stops start-up with the reason, rather than failing every mail.
+    let mailer =
+        hotline::notify::Mailer::new(&config.mail_config()).map_err(|e| format!("configuration: smtp_url: {}", e.0))?;
     let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
     store.sync_departments(&catalog.department_rows()).await?;
     if demo {
@@ -194,10 +197,12 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
         .map_err(|e| tracing::warn!("not watching the rules directory: {e}; use POST /api/v1/admin/rules/reload"))
         .ok();
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(());
-    let timers = tokio::spawn(hotline::jobs::timers::run(state.clone(), wait_changed(jobs_stopped)));
+    let jobs = hotline::jobs::spawn_all(&state, mailer, || wait_changed(jobs_stopped.clone()))?;
     hotline::http::serve(listener, state, hotline::shutdown_signal()).await?;
     let _ = stop_jobs.send(());
-    let _ = timers.await;
+    for job in jobs {
+        let _ = job.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -48,7 +48,9 @@ fn urge_mail(n: usize) -> OutgoingMail {
 }
 
 async fn dispatch_notice_arrives_in_chinese_with_deadline_and_link(backend: Backend) {
-    let server = TestServer::start(backend).await;
+    // A Monday morning: notices go at once (outside working hours they would wait).
+    let clock = common::TestClock::at("2026-11-23T10:00:00+08:00");
+    let server = TestServer::start_with(backend, clock, hotline::config::Config::default()).await;
     let sink = SmtpSink::start().await;
     let (lead, assist) = two_bureaus();
     let operator = server.login("operator").await;
@@ -59,20 +61,17 @@ async fn dispatch_notice_arrives_in_chinese_with_deadline_and_link(backend: Back
     let id = ticket["id"].as_i64().unwrap();
     let number = ticket["number"].as_str().unwrap().to_string();
 
-    // What the ticket write transaction queues: the notices of its events.
+    // The ticket's write transaction queued the notices of its events.
     let catalog = common::catalog();
-    let settings = NoticeSettings {
-        public_base_url: "https://12345.haichuan.example.gov.cn",
-        supervisors: &[],
-        policies: &catalog.policies,
-    };
     let ticket = server.store.ticket(id).await.unwrap().unwrap();
+    let queued = server.store.ticket_mail(id).await.unwrap();
+    assert_eq!(queued.len(), 2, "lead and assisting department: {queued:?}");
+    // Queueing the same notice again is a no-op (a timer or job firing twice sends once).
+    let settings =
+        NoticeSettings { public_base_url: "http://127.0.0.1:8080", supervisors: &[], policies: &catalog.policies };
     let events = server.store.ticket_events(id).await.unwrap();
-    let notices: Vec<OutgoingMail> =
-        events.iter().flat_map(|e| notices_for(e, &ticket, &catalog.district, &settings)).collect();
-    assert_eq!(notices.len(), 2, "lead and assisting department: {notices:?}");
-    for notice in &notices {
-        server.store.enqueue_mail_now(notice).await.unwrap();
+    for notice in events.iter().flat_map(|e| notices_for(e, &ticket, &catalog.district, &settings)) {
+        assert_eq!(server.store.enqueue_mail_now(&notice).await.unwrap(), None);
     }
 
     let report = drain_once(&server.store, &mailer(&sink), server.store.now()).await.unwrap();

@@ -275,13 +275,21 @@ pub fn fire_due(ticket: &Ticket, now: DateTime<Utc>, sla: &SlaContext) -> Vec<Ev
     for timer in pending_timers(ticket).into_iter().filter(|t| t.at <= now) {
         let late = (now - timer.at).num_seconds() > LATE_AFTER_SECONDS;
         match timer.kind {
-            TimerKind::Warn => events.push(EventKind::ClockWarned {
-                due_at: due_of(ticket, &timer),
-                stage: timer.stage,
-                department: timer.department,
-                scheduled_at: timer.at,
-                late,
-            }),
+            TimerKind::Warn => {
+                // The first rung of the ladder: a department nearing its reply deadline is
+                // urged (催办), which also sends it the urge notice.
+                let urge = timer.stage == Stage::Reply && timer.department.is_some();
+                events.push(EventKind::ClockWarned {
+                    due_at: due_of(ticket, &timer),
+                    stage: timer.stage,
+                    department: timer.department,
+                    scheduled_at: timer.at,
+                    late,
+                });
+                if urge {
+                    events.push(EventKind::Urged { note: Some("办结时限将至, 系统自动催办".into()) });
+                }
+            }
             TimerKind::Overdue => {
                 let late_list_at = (timer.stage == Stage::Reply && timer.department.is_some())
                     .then(|| sla.calendar.due(timer.at, LATE_LIST_AFTER).at);

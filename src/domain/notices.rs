@@ -12,12 +12,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::calendar::china_offset;
+use super::calendar::{china_offset, Calendar};
 use super::district::District;
 use super::event::{Event, EventKind};
 use super::privacy::mask_name;
 use super::sla::{SlaPolicies, Stage};
 use super::ticket::Ticket;
+use super::types::Urgency;
 
 /// How much of a request's content a mail quotes.
 pub const SUMMARY_CHARS: usize = 80;
@@ -33,10 +34,13 @@ pub enum MailKind {
     Overdue,
     /// 每日待办提醒: a department's near-due and overdue tickets.
     Digest,
+    /// 每周工单汇总: open, overdue and late-listed work per department, to the supervisors.
+    WeeklySummary,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 4] = [MailKind::DispatchNotice, MailKind::Urge, MailKind::Overdue, MailKind::Digest];
+    pub const ALL: [MailKind; 5] =
+        [MailKind::DispatchNotice, MailKind::Urge, MailKind::Overdue, MailKind::Digest, MailKind::WeeklySummary];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,6 +48,7 @@ impl MailKind {
             MailKind::Urge => "urge",
             MailKind::Overdue => "overdue",
             MailKind::Digest => "digest",
+            MailKind::WeeklySummary => "weekly_summary",
         }
     }
 
@@ -53,6 +58,7 @@ impl MailKind {
             MailKind::Urge => "催办通知",
             MailKind::Overdue => "超期督办通知",
             MailKind::Digest => "每日待办提醒",
+            MailKind::WeeklySummary => "每周工单汇总",
         }
     }
 }
@@ -108,6 +114,33 @@ pub fn notices_for(
         EventKind::Urged { note } => notices.urge(event.seq, note.as_deref()),
         _ => Vec::new(),
     }
+}
+
+/// Every mail an event causes, each with the instant it may be sent from: a notice outside
+/// working hours waits for the next working moment (nobody reads it at midnight, and a
+/// department should not be woken for a non-urgent ticket), unless the ticket is urgent.
+pub fn mail_for_event(
+    event: &Event,
+    ticket: &Ticket,
+    district: &District,
+    calendar: &Calendar,
+    settings: &NoticeSettings,
+) -> Vec<(OutgoingMail, DateTime<Utc>)> {
+    let mut mails = notices_for(event, ticket, district, settings);
+    if let EventKind::ClockOverdue { stage: Stage::Reply, department: Some(_), .. } = &event.kind {
+        mails.extend(overdue_notice(ticket, district, settings));
+    }
+    let send_after = if ticket.urgency == Urgency::Urgent { event.at } else { next_working_moment(calendar, event.at) };
+    mails.into_iter().map(|m| (m, send_after)).collect()
+}
+
+/// `at` itself during working hours, otherwise the start of the next working period.
+pub fn next_working_moment(calendar: &Calendar, at: DateTime<Utc>) -> DateTime<Utc> {
+    if calendar.is_working_time(at) {
+        return at;
+    }
+    let second = chrono::TimeDelta::seconds(1);
+    calendar.add_working_time(at, second) - second
 }
 
 /// 超期督办通知 for a ticket past its reply deadline: to the lead and the supervisors. Keyed
@@ -197,6 +230,55 @@ pub fn digest_notice(
         subject,
         body: text,
     })
+}
+
+/// One department's open work, for the weekly summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkLoad {
+    pub department: String,
+    pub open: i64,
+    pub overdue: i64,
+    pub late_listed: i64,
+}
+
+/// 每周工单汇总 to each supervisor: per department its open, overdue and late-listed tickets,
+/// worst first. Keyed by week and address, so a job that runs twice sends once.
+pub fn weekly_summary_notice(
+    week_of: NaiveDate,
+    loads: &[WorkLoad],
+    district: &District,
+    settings: &NoticeSettings,
+) -> Vec<OutgoingMail> {
+    let mut rows: Vec<&WorkLoad> = loads.iter().collect();
+    rows.sort_by_key(|r| std::cmp::Reverse((r.late_listed, r.overdue, r.open)));
+    let (open, overdue, late): (i64, i64, i64) =
+        rows.iter().fold((0, 0, 0), |(o, d, l), r| (o + r.open, d + r.overdue, l + r.late_listed));
+    let week = week_of.format("%Y-%m-%d");
+    let subject = format!("【12345】每周工单汇总（{week}起）：在办{open}件，超期{overdue}件，通报{late}件");
+    let mut body =
+        format!("各位督办同志：\n\n截至本周一，全区在办工单{open}件，其中超期{overdue}件，列入超期通报{late}件。\n");
+    body.push_str("\n单位 | 在办 | 超期 | 通报\n");
+    for r in &rows {
+        let name = district.department(&r.department).map_or(r.department.as_str(), |d| d.short_name.as_str());
+        body.push_str(&format!("{name} | {} | {} | {}\n", r.open, r.overdue, r.late_listed));
+    }
+    body.push_str(&format!("\n详情: {}/supervisor\n", settings.public_base_url.trim_end_matches('/')));
+    body.push_str(&footer(district));
+    let mut seen = Vec::new();
+    settings
+        .supervisors
+        .iter()
+        .filter_map(|a| fresh_address(a, &mut seen))
+        .map(|recipient| OutgoingMail {
+            kind: MailKind::WeeklySummary,
+            ticket_id: None,
+            event_seq: None,
+            dedupe_key: Some(format!("weekly:{week}:{recipient}")),
+            recipient,
+            subject: subject.clone(),
+            body: body.clone(),
+        })
+        .collect()
 }
 
 /// The first [`SUMMARY_CHARS`] characters of the request, on one line, with every phone-like
@@ -644,6 +726,6 @@ mod tests {
     #[test]
     fn kinds_have_their_stored_words() {
         let words: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert_eq!(words, ["dispatch_notice", "urge", "overdue", "digest"]);
+        assert_eq!(words, ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary"]);
     }
 }

@@ -39,10 +39,13 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, config: Config, catalog: Catalog) -> AppState {
         let (events, _) = broadcast::channel(4096);
+        let config = Arc::new(config);
+        let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
+        let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
         AppState {
             store,
-            config: Arc::new(config),
-            catalog: Arc::new(RwLock::new(Arc::new(catalog))),
+            config,
+            catalog,
             reload_error: Arc::new(RwLock::new(None)),
             events,
             timer_wake: Arc::new(tokio::sync::Notify::new()),
@@ -86,6 +89,20 @@ impl AppState {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
     }
+}
+
+/// The mail each committed event causes, read against the catalogue in force.
+fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::store::Notifier {
+    let supervisors = config.supervisors();
+    Arc::new(move |event, ticket| {
+        let catalog = catalog.read().expect("catalog lock poisoned").clone();
+        let settings = crate::domain::notices::NoticeSettings {
+            public_base_url: &config.public_base_url,
+            supervisors: &supervisors,
+            policies: &catalog.policies,
+        };
+        crate::domain::notices::mail_for_event(event, ticket, &catalog.district, &catalog.calendar, &settings)
+    })
 }
 
 #[derive(OpenApi)]

@@ -2,6 +2,7 @@
 //! the notify module) mail. Every job works from what is stored, so a restart loses nothing
 //! and several instances do each piece of work once.
 
+pub mod schedule;
 pub mod timers;
 
 use crate::domain::lifecycle::Actor;
@@ -11,3 +12,25 @@ use crate::domain::types::Role;
 pub fn system_actor() -> Actor {
     Actor { user_id: 0, username: "system".into(), role: Role::Admin, department: None, units: Vec::new() }
 }
+
+/// Starts every background job of a server: SLA timers, the mail drain and the cron jobs.
+/// `shutdown` makes one stop signal per job.
+pub fn spawn_all<F, S>(
+    state: &crate::http::AppState,
+    mailer: crate::notify::Mailer,
+    shutdown: S,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String>
+where
+    S: Fn() -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let scheduled = schedule::jobs(&state.config)?;
+    Ok(vec![
+        tokio::spawn(timers::run(state.clone(), shutdown())),
+        crate::notify::spawn_drain(state.store.clone(), mailer, MAIL_INTERVAL, shutdown()),
+        tokio::spawn(schedule::run(state.clone(), scheduled, shutdown())),
+    ])
+}
+
+/// How often queued mail is looked at.
+pub const MAIL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

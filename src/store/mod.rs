@@ -10,6 +10,7 @@
 //! are gap-free and become visible in order — what a reader resuming from a number needs.
 
 pub mod dispatch;
+pub mod jobs;
 pub mod outbox;
 mod sql;
 mod tickets;
@@ -68,6 +69,18 @@ impl Backend {
     }
 }
 
+/// The mail a committed event causes, each with the instant it may be sent from. Set once at
+/// start-up; called inside the write transaction so a notice is queued with its event or
+/// not at all.
+pub type Notifier = Arc<
+    dyn Fn(
+            &crate::domain::event::Event,
+            &crate::domain::ticket::Ticket,
+        ) -> Vec<(crate::domain::notices::OutgoingMail, DateTime<Utc>)>
+        + Send
+        + Sync,
+>;
+
 /// Where "now" comes from; tests move it to check deadlines.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -84,6 +97,7 @@ pub struct Store {
     /// process instead of letting them collide on SQLITE_BUSY.
     writer: AnyPool,
     clock: Clock,
+    notifier: Option<Notifier>,
 }
 
 impl Store {
@@ -105,7 +119,7 @@ impl Store {
                     .after_connect(sqlite_pragmas)
                     .connect(&url)
                     .await?;
-                Store { backend, pool, writer, clock: clock.clone() }
+                Store { backend, pool, writer, clock: clock.clone(), notifier: None }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -113,7 +127,7 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?;
-                Store { backend, writer: pool.clone(), pool, clock }
+                Store { backend, writer: pool.clone(), pool, clock, notifier: None }
             }
         };
         store.migrate().await?;
@@ -139,6 +153,11 @@ impl Store {
     /// so a projection rebuilt from the log equals the one written at the time.
     pub fn now(&self) -> DateTime<Utc> {
         from_millis(millis((self.clock)()))
+    }
+
+    /// The same store, queueing the mail `notifier` says each event causes.
+    pub fn with_notifier(&self, notifier: Notifier) -> Store {
+        Store { notifier: Some(notifier), ..self.clone() }
     }
 
     /// The same store with another clock (the demo generator writes history in the past).

@@ -68,9 +68,20 @@ pub async fn enqueue_mail(
     mail: &OutgoingMail,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
+    enqueue_mail_after(tx, mail, now, now).await
+}
+
+/// Like [`enqueue_mail`], but not sent before `send_after` (a notice that waits for the next
+/// working hour).
+pub async fn enqueue_mail_after(
+    tx: &mut Transaction<'_, Any>,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+    send_after: DateTime<Utc>,
+) -> Result<Option<i64>> {
     let row = sqlx::query(
         "INSERT INTO mail_outbox (kind, ticket_id, event_seq, dedupe_key, recipient, subject, body, created_at, \
-         attempts, rejections, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $8) \
+         attempts, rejections, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9) \
          ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(mail.kind.as_str())
@@ -81,6 +92,7 @@ pub async fn enqueue_mail(
     .bind(mail.subject.as_str())
     .bind(mail.body.as_str())
     .bind(millis(now))
+    .bind(millis(send_after.max(now)))
     .fetch_optional(&mut **tx)
     .await?;
     row.map(|r| get_i64(&r, "id")).transpose()

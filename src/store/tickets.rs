@@ -75,6 +75,7 @@ impl Store {
         log.write(&mut tx).await?;
         write_ticket(&mut tx, &ticket, true).await?;
         write_timers(&mut tx, &ticket).await?;
+        self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
         tx.commit().await?;
         Ok(Change { ticket, events: log.events })
     }
@@ -108,6 +109,7 @@ impl Store {
         if pending_timers(&ticket) != before_timers {
             write_timers(&mut tx, &ticket).await?;
         }
+        self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
         tx.commit().await?;
         Ok(Change { ticket, events: log.events })
     }
@@ -133,6 +135,8 @@ impl Store {
         write_ticket(&mut tx, &dst, false).await?;
         write_timers(&mut tx, &src).await?;
         write_timers(&mut tx, &dst).await?;
+        self.queue_notices(&mut tx, &log.events[..1], &src, now).await?;
+        self.queue_notices(&mut tx, &log.events[1..], &dst, now).await?;
         tx.commit().await?;
         let (a, b) = log.events.split_at(1);
         Ok((Change { ticket: src, events: a.to_vec() }, Change { ticket: dst, events: b.to_vec() }))
@@ -237,6 +241,23 @@ impl Store {
         rows.iter().map(decode_event).collect()
     }
 
+    /// Queues, in the write transaction, the mail these events cause.
+    async fn queue_notices(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        events: &[Event],
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(notifier) = &self.notifier else { return Ok(()) };
+        for event in events {
+            for (mail, send_after) in notifier(event, ticket) {
+                super::outbox::enqueue_mail_after(tx, &mail, now, send_after).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The earliest timer of any ticket: the scheduler sleeps until then.
     pub async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>> {
         let row = sqlx::query("SELECT MIN(fire_at) AS at FROM timers").fetch_one(&self.pool).await?;
@@ -302,7 +323,7 @@ impl Store {
     pub async fn dump_ticket_rows(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT id, number, status, kind, channel, urgency, category, street, community, caller_phone, lead, \
-             created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches \
+             created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, late_listed \
              FROM tickets ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -310,7 +331,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let mut line = Vec::new();
-            for col in ["id", "created_at", "updated_at", "version", "returns", "redispatches"] {
+            for col in ["id", "created_at", "updated_at", "version", "returns", "redispatches", "late_listed"] {
                 line.push(get_i64(r, col)?.to_string());
             }
             for col in ["accept_due_at", "reply_due_at"] {
@@ -426,13 +447,14 @@ async fn load_ticket(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Option<Ti
 async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool) -> Result<()> {
     sqlx::query(
         "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
-         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, \
+         late_listed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, urgency = excluded.urgency, \
          category = excluded.category, street = excluded.street, community = excluded.community, \
          lead = excluded.lead, updated_at = excluded.updated_at, accept_due_at = excluded.accept_due_at, \
          reply_due_at = excluded.reply_due_at, version = excluded.version, body = excluded.body, \
-         rule_id = excluded.rule_id, returns = excluded.returns, redispatches = excluded.redispatches",
+         rule_id = excluded.rule_id, returns = excluded.returns, redispatches = excluded.redispatches, \
+         late_listed = excluded.late_listed",
     )
     .bind(t.id)
     .bind(t.number.as_str())
@@ -454,6 +476,7 @@ async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: 
     .bind(t.rule_id.as_deref())
     .bind(t.returns)
     .bind(t.redispatches)
+    .bind(i64::from(t.late_listed))
     .execute(&mut **tx)
     .await?;
     if units_changed {

@@ -111,6 +111,7 @@ pub struct TestServer {
     pub base: String,
     pub store: Store,
     pub state: AppState,
+    pub mailer: hotline::notify::Mailer,
     pub client: Client,
     pub clock: TestClock,
     pub backend: Backend,
@@ -176,10 +177,16 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (stop_timers, timers_stopped) = tokio::sync::oneshot::channel::<()>();
-        let timers = tokio::spawn(hotline::jobs::timers::run(state.clone(), async {
-            let _ = timers_stopped.await;
-        }));
+        // The same background jobs as `hotline serve`: SLA timers, mail drain, cron jobs.
+        let mailer = hotline::notify::Mailer::new(&state.config.mail_config()).expect("mail configuration");
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(());
+        let jobs = hotline::jobs::spawn_all(&state, mailer.clone(), move || {
+            let mut rx = jobs_stopped.clone();
+            async move {
+                let _ = rx.changed().await;
+            }
+        })
+        .expect("jobs");
         let serving = state.clone();
         let handle = tokio::spawn(async move {
             hotline::http::serve(listener, serving, async {
@@ -187,13 +194,16 @@ impl TestServer {
             })
             .await
             .unwrap();
-            let _ = stop_timers.send(());
-            let _ = timers.await;
+            let _ = stop_jobs.send(());
+            for job in jobs {
+                let _ = job.await;
+            }
         });
         TestServer {
             base,
             store,
             state,
+            mailer,
             client: Client::new(),
             clock,
             backend,
@@ -212,6 +222,11 @@ impl TestServer {
             let _ = h.await;
         }
         self.store.close().await;
+    }
+
+    /// Sends the mail due now, without waiting for the drain's next turn.
+    pub async fn drain_mail(&self) -> hotline::notify::DrainReport {
+        hotline::notify::drain_once(&self.store, &self.mailer, self.store.now()).await.unwrap()
     }
 
     /// Fires every timer due now, without waiting for the scheduler's next turn.
