@@ -12,13 +12,14 @@ use common::{catalog, two_bureaus, Backend, TestClock, TestServer};
 use hotline::config::Config;
 use hotline::jobs::schedule::{jobs, run_once};
 use serde_json::json;
-use smtp_sink::SmtpSink;
+use smtp_sink::{Mode, SmtpSink};
 
 both_backends!(
     warning_urges_the_department_and_overdue_tells_the_supervisors,
     notices_wait_for_working_hours_unless_urgent,
     daily_digest_runs_once_and_only_on_working_days,
     weekly_summary_goes_to_the_supervisors,
+    refused_mail_is_shown_to_admins_and_can_be_retried,
 );
 
 fn config_with(sink: &SmtpSink) -> Config {
@@ -146,5 +147,34 @@ async fn weekly_summary_goes_to_the_supervisors(backend: Backend) {
     assert_eq!(mails[0].rcpt_to, vec!["duban@haichuan.example.gov.cn".to_string()]);
     let name = &catalog().district.department(&lead).unwrap().short_name;
     assert!(mails[0].body().contains(&format!("{name} | 1 | 0 | 0")), "{}", mails[0].body());
+    server.stop().await;
+}
+
+async fn refused_mail_is_shown_to_admins_and_can_be_retried(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    sink.set_mode(Mode::Refuse(550));
+    let server = TestServer::start_with(backend, TestClock::at("2026-11-23T10:00:00+08:00"), config_with(&sink)).await;
+    let (lead, _) = two_bureaus();
+    let operator = server.login("operator").await;
+    let admin = server.login("admin").await;
+    operator.log_call(json!({"dispatch": {"lead": lead, "policy": "general"}})).await;
+    server.drain_mail().await;
+    let (status, outbox) = admin.get("/api/v1/admin/mail").await;
+    assert_eq!(status, 200);
+    assert_eq!(outbox["failed"], 1);
+    let failure = &outbox["failures"][0];
+    assert!(failure["last_error"].as_str().unwrap().contains("550"), "{failure}");
+    assert!(failure["recipient"].as_str().unwrap().contains("***"), "addresses are masked: {failure}");
+    let (status, _) = operator.get("/api/v1/admin/mail").await;
+    assert_eq!(status, 403);
+    // The address is fixed at the receiving end; the admin puts the mail back in the queue.
+    sink.set_mode(Mode::Accept);
+    let (status, after) = admin.post(&format!("/api/v1/admin/mail/{}/retry", failure["id"]), json!(null)).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["failed"], 0);
+    server.drain_mail().await;
+    assert_eq!(sink.received().len(), 1);
+    let (status, _) = admin.post("/api/v1/admin/mail/999/retry", json!(null)).await;
+    assert_eq!(status, 404);
     server.stop().await;
 }

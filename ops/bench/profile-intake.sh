@@ -7,7 +7,7 @@
 # recorded with `perf record -g` and the top of `perf report` is printed.
 #
 # Uses the binaries the last `run-intake.sh` built (ops/bench/out/*/bin), or BIN_DIR=…; the
-# server runs from SRC (default: the newest ops/bench/out/src-*, else the working tree).
+# server runs from the tree they were built from (recorded in BIN_DIR/SRC), or SRC=….
 # Only loopback traffic; bounded in time. Example: PERF=1 ops/bench/profile-intake.sh sqlite 1 8 32
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,9 +17,8 @@ shift
 counts=("${@:-32}")
 DURATION=${DURATION:-10}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
-BIN_DIR=${BIN_DIR:-$(ls -d ops/bench/out/*/bin 2>/dev/null | sort | tail -1)}
-SRC=${SRC:-$(ls -d ops/bench/out/src-* 2>/dev/null | tail -1)}
-SRC=${SRC:-$PWD}
+BIN_DIR=${BIN_DIR:-$(ls -d ops/bench/out/2*/bin 2>/dev/null | sort | tail -1)}
+SRC=${SRC:-$(cat "$BIN_DIR/SRC" 2>/dev/null || echo "$PWD")}
 [[ -x "$BIN_DIR/hotline" && -x "$BIN_DIR/bench_intake" ]] || {
   echo "no binaries in '$BIN_DIR': run ops/bench/run-intake.sh first or set BIN_DIR" >&2
   exit 2

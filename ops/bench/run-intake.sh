@@ -55,6 +55,7 @@ fi
 echo "== building release (hotline + bench_intake) from ${REV:-the working tree} ($src)"
 (cd "$src" && CARGO_TARGET_DIR="$target_dir" cargo build --release --bin hotline --example bench_intake)
 cp "$target_dir/release/hotline" "$target_dir/release/examples/bench_intake" "$out/bin/"
+echo "$src" >"$out/bin/SRC" # for profile-intake.sh: the tree these binaries were built from
 server_bin="$out/bin/hotline"
 gen_bin="$out/bin/bench_intake"
 

@@ -41,6 +41,42 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Recently checked sessions, so a busy operator's every request is not a database read.
+/// An entry lives [`SESSION_CACHE_TTL`]; logout removes it here at once, and another
+/// instance notices a logout or expiry within that time.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedSession>>,
+}
+
+/// The user, when the session expires, and when it was read from the database.
+type CachedSession = (User, DateTime<Utc>, std::time::Instant);
+
+pub const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const SESSION_CACHE_MAX: usize = 10_000;
+
+impl SessionCache {
+    fn get(&self, token_hash: &str, now: DateTime<Utc>) -> Option<User> {
+        let entries = self.entries.lock().expect("session cache poisoned");
+        entries
+            .get(token_hash)
+            .filter(|(_, expires_at, cached)| cached.elapsed() < SESSION_CACHE_TTL && now < *expires_at)
+            .map(|(u, _, _)| u.clone())
+    }
+
+    fn put(&self, token_hash: &str, user: &User, expires_at: DateTime<Utc>) {
+        let mut entries = self.entries.lock().expect("session cache poisoned");
+        if entries.len() >= SESSION_CACHE_MAX {
+            entries.retain(|_, (_, _, cached)| cached.elapsed() < SESSION_CACHE_TTL);
+        }
+        entries.insert(token_hash.to_string(), (user.clone(), expires_at, std::time::Instant::now()));
+    }
+
+    pub fn forget(&self, token_hash: &str) {
+        self.entries.lock().expect("session cache poisoned").remove(token_hash);
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -89,9 +125,16 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into()))?;
         let hash = token_hash(token);
-        let user = state.store.session_user(&hash).await?.ok_or_else(|| {
-            ApiError::Unauthorized("the token is unknown, expired or logged out; log in again".into())
-        })?;
+        let user = match state.sessions().get(&hash, state.store.now()) {
+            Some(user) => user,
+            None => {
+                let (user, expires_at) = state.store.session_user(&hash).await?.ok_or_else(|| {
+                    ApiError::Unauthorized("the token is unknown, expired or logged out; log in again".into())
+                })?;
+                state.sessions().put(&hash, &user, expires_at);
+                user
+            }
+        };
         Ok(Auth { actor: actor_for(&user, state), token_hash: hash, display_name: user.display_name })
     }
 }
@@ -170,6 +213,7 @@ const DUMMY_HASH: &str =
     responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
     state.store.revoke_session(&auth.token_hash).await?;
+    state.sessions().forget(&auth.token_hash);
     Ok(StatusCode::NO_CONTENT)
 }
 

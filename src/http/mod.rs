@@ -1,6 +1,7 @@
 //! HTTP: the axum router, shared state, and the server's run loop. Handlers are thin:
 //! extract, call one store or domain function, map the result.
 
+pub mod admin;
 pub mod auth;
 pub mod dispatch;
 pub mod error;
@@ -34,6 +35,7 @@ pub struct AppState {
     reload_error: Arc<RwLock<Option<Vec<String>>>>,
     events: broadcast::Sender<Arc<Event>>,
     timer_wake: Arc<tokio::sync::Notify>,
+    sessions: Arc<auth::SessionCache>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             reload_error: Arc::new(RwLock::new(None)),
             events,
             timer_wake: Arc::new(tokio::sync::Notify::new()),
+            sessions: Arc::new(auth::SessionCache::default()),
         }
     }
 
@@ -60,6 +63,10 @@ impl AppState {
 
     pub fn replace_catalog(&self, catalog: Catalog) {
         *self.catalog.write().expect("catalog lock poisoned") = Arc::new(catalog);
+    }
+
+    pub fn sessions(&self) -> &auth::SessionCache {
+        &self.sessions
     }
 
     pub fn last_reload_error(&self) -> Option<Vec<String>> {
@@ -109,7 +116,7 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "auth"), (name = "meta"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "auth"), (name = "meta"))
 )]
 struct ApiDoc;
 
@@ -165,6 +172,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dispatch::stats))
         .routes(routes!(dispatch::rules_status))
         .routes(routes!(dispatch::reload))
+        .routes(routes!(admin::mail_status))
+        .routes(routes!(admin::retry_mail))
         .split_for_parts()
 }
 

@@ -94,3 +94,32 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Benchmark support: `n` timer rows for tickets that do not exist, all at `fire_at`
+    /// onwards (one a second), inserted 5,000 rows a statement.
+    pub async fn bulk_load_bench_timers(&self, n: i64, fire_at: i64) -> Result<()> {
+        let mut done = 0;
+        while done < n {
+            // 5 values a row: 5,000 rows stay under SQLite's 32,766 bound variables.
+            let chunk = (n - done).min(5_000);
+            let mut sql = Sql::new("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ");
+            for i in 0..chunk {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                let id = -(done + i + 1);
+                sql.row(vec![
+                    id.into(),
+                    "overdue".into(),
+                    "reply".into(),
+                    Some("cgw".to_string()).into(),
+                    (fire_at + (done + i) * 1000).into(),
+                ]);
+            }
+            sql.query().execute(&self.writer).await?;
+            done += chunk;
+        }
+        Ok(())
+    }
+}

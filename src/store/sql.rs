@@ -11,6 +11,7 @@ use sqlx::Any;
 pub enum Value {
     I64(i64),
     Text(String),
+    OptText(Option<String>),
 }
 
 #[derive(Debug, Default, Clone)]
@@ -51,6 +52,18 @@ impl Sql {
         self.push(")")
     }
 
+    /// Appends `(\$a, \$b, …)` for one row of a multi-row `INSERT … VALUES`.
+    pub fn row(&mut self, values: Vec<Value>) -> &mut Self {
+        self.push("(");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self.push(")")
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -61,9 +74,16 @@ impl Sql {
             q = match v {
                 Value::I64(i) => q.bind(*i),
                 Value::Text(s) => q.bind(s.as_str()),
+                Value::OptText(s) => q.bind(s.as_deref()),
             };
         }
         q
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::OptText(v)
     }
 }
 

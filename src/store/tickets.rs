@@ -73,8 +73,8 @@ impl Store {
         let follow_up = then(&ticket, now)?;
         let ticket = follow_up.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
         log.write(&mut tx).await?;
-        write_ticket(&mut tx, &ticket, true).await?;
-        write_timers(&mut tx, &ticket).await?;
+        write_ticket(&mut tx, &ticket, true, Fresh::Yes).await?;
+        write_timers(&mut tx, &ticket, Fresh::Yes).await?;
         self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
         tx.commit().await?;
         Ok(Change { ticket, events: log.events })
@@ -94,7 +94,7 @@ impl Store {
         if kinds.is_empty() {
             // Nothing happened; make sure the timers agree with the ticket, so a stale timer
             // row cannot be picked up again and again.
-            write_timers(&mut tx, &ticket).await?;
+            write_timers(&mut tx, &ticket, Fresh::No).await?;
             tx.commit().await?;
             return Ok(Change { ticket, events: Vec::new() });
         }
@@ -105,9 +105,9 @@ impl Store {
         let ticket = kinds.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
         let units_changed = before_units.iter().map(String::as_str).ne(ticket.assigned_units());
         log.write(&mut tx).await?;
-        write_ticket(&mut tx, &ticket, units_changed).await?;
+        write_ticket(&mut tx, &ticket, units_changed, Fresh::No).await?;
         if pending_timers(&ticket) != before_timers {
-            write_timers(&mut tx, &ticket).await?;
+            write_timers(&mut tx, &ticket, Fresh::No).await?;
         }
         self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
         tx.commit().await?;
@@ -131,10 +131,10 @@ impl Store {
         log.ticket_id = target;
         let dst = log.apply(Some(dst), dst_kind);
         log.write(&mut tx).await?;
-        write_ticket(&mut tx, &src, false).await?;
-        write_ticket(&mut tx, &dst, false).await?;
-        write_timers(&mut tx, &src).await?;
-        write_timers(&mut tx, &dst).await?;
+        write_ticket(&mut tx, &src, false, Fresh::No).await?;
+        write_ticket(&mut tx, &dst, false, Fresh::No).await?;
+        write_timers(&mut tx, &src, Fresh::No).await?;
+        write_timers(&mut tx, &dst, Fresh::No).await?;
         self.queue_notices(&mut tx, &log.events[..1], &src, now).await?;
         self.queue_notices(&mut tx, &log.events[1..], &dst, now).await?;
         tx.commit().await?;
@@ -312,8 +312,8 @@ impl Store {
         sqlx::query("DELETE FROM timers").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM tickets").execute(&mut *tx).await?;
         for ticket in tickets.values() {
-            write_ticket(&mut tx, ticket, true).await?;
-            write_timers(&mut tx, ticket).await?;
+            write_ticket(&mut tx, ticket, true, Fresh::Yes).await?;
+            write_timers(&mut tx, ticket, Fresh::Yes).await?;
         }
         tx.commit().await?;
         Ok(tickets.len())
@@ -397,21 +397,27 @@ impl EventLog<'_> {
         ticket
     }
 
+    /// Appends the events in one statement (a ticket change makes two or three at once).
     async fn write(&self, tx: &mut Transaction<'_, Any>) -> Result<()> {
-        for e in &self.events {
-            sqlx::query(
-                "INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(e.seq)
-            .bind(e.ticket_id)
-            .bind(e.kind.name())
-            .bind(millis(e.at))
-            .bind(e.actor.user_id)
-            .bind(to_json(&e.actor)?)
-            .bind(to_json(&e.kind)?)
-            .execute(&mut **tx)
-            .await?;
+        if self.events.is_empty() {
+            return Ok(());
         }
+        let mut sql = Sql::new("INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ");
+        for (i, e) in self.events.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.row(vec![
+                e.seq.into(),
+                e.ticket_id.into(),
+                e.kind.name().into(),
+                millis(e.at).into(),
+                e.actor.user_id.into(),
+                to_json(&e.actor)?.into(),
+                to_json(&e.kind)?.into(),
+            ]);
+        }
+        sql.query().execute(&mut **tx).await?;
         sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'")
             .bind(self.seq)
             .execute(&mut **tx)
@@ -444,7 +450,14 @@ async fn load_ticket(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Option<Ti
     row.map(|r| decode_body(&r)).transpose()
 }
 
-async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool) -> Result<()> {
+/// Whether a ticket's rows are written for the first time (nothing to delete first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    Yes,
+    No,
+}
+
+async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool, fresh: Fresh) -> Result<()> {
     sqlx::query(
         "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
          lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, \
@@ -480,34 +493,49 @@ async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: 
     .execute(&mut **tx)
     .await?;
     if units_changed {
-        sqlx::query("DELETE FROM ticket_units WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
+        if fresh == Fresh::No {
+            sqlx::query("DELETE FROM ticket_units WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
+        }
         let mut units: Vec<&str> = t.assigned_units().collect();
         units.sort_unstable();
         units.dedup();
-        for unit in units {
-            sqlx::query("INSERT INTO ticket_units (department, ticket_id) VALUES ($1, $2)")
-                .bind(unit)
-                .bind(t.id)
-                .execute(&mut **tx)
-                .await?;
+        if !units.is_empty() {
+            let mut sql = Sql::new("INSERT INTO ticket_units (department, ticket_id) VALUES ");
+            for (i, unit) in units.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.row(vec![(*unit).into(), t.id.into()]);
+            }
+            sql.query().execute(&mut **tx).await?;
         }
     }
     Ok(())
 }
 
 /// Replaces a ticket's timer rows with what its clocks now imply.
-async fn write_timers(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
-    sqlx::query("DELETE FROM timers WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
-    for timer in pending_timers(t) {
-        sqlx::query("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(t.id)
-            .bind(timer.kind.as_str())
-            .bind(timer.stage.as_word())
-            .bind(timer.department.as_deref())
-            .bind(millis(timer.at))
-            .execute(&mut **tx)
-            .await?;
+async fn write_timers(tx: &mut Transaction<'_, Any>, t: &Ticket, fresh: Fresh) -> Result<()> {
+    if fresh == Fresh::No {
+        sqlx::query("DELETE FROM timers WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
     }
+    let timers = pending_timers(t);
+    if timers.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ");
+    for (i, timer) in timers.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.row(vec![
+            t.id.into(),
+            timer.kind.as_str().into(),
+            timer.stage.as_word().into(),
+            timer.department.into(),
+            millis(timer.at).into(),
+        ]);
+    }
+    sql.query().execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -108,10 +108,10 @@ impl Store {
         Ok(())
     }
 
-    /// The active user behind a live, unrevoked session.
-    pub async fn session_user(&self, token_hash: &str) -> Result<Option<User>> {
+    /// The active user behind a live, unrevoked session, and when the session expires.
+    pub async fn session_user(&self, token_hash: &str) -> Result<Option<(User, DateTime<Utc>)>> {
         let row = sqlx::query(&format!(
-            "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT {}, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1",
             USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
         ))
@@ -119,7 +119,7 @@ impl Store {
         .bind(millis(self.now()))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| decode_user(&r)).transpose()
+        row.map(|r| Ok((decode_user(&r)?, super::from_millis(get_i64(&r, "expires_at")?)))).transpose()
     }
 
     pub async fn revoke_session(&self, token_hash: &str) -> Result<bool> {
