@@ -44,6 +44,8 @@ pub struct Config {
     pub digest_cron: String,
     /// `HOTLINE_WEEKLY_SUMMARY_CRON`: when supervisors get the weekly summary.
     pub weekly_summary_cron: String,
+    /// `HOTLINE_LIVE_BUFFER`: events queued per websocket client before it is told to resync.
+    pub live_buffer: usize,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             supervisors_email: "duban@haichuan.example.gov.cn".into(),
             digest_cron: "0 30 8 * * *".into(),
             weekly_summary_cron: "0 0 9 * * Mon".into(),
+            live_buffer: 1024,
         }
     }
 }
@@ -96,6 +99,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("supervisors_email", "HOTLINE_SUPERVISORS_EMAIL"),
     ("digest_cron", "HOTLINE_DIGEST_CRON"),
     ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON"),
+    ("live_buffer", "HOTLINE_LIVE_BUFFER"),
 ];
 
 impl Config {
@@ -142,6 +146,7 @@ impl Config {
             "supervisors_email" => self.supervisors_email = value.into(),
             "digest_cron" => self.digest_cron = value.into(),
             "weekly_summary_cron" => self.weekly_summary_cron = value.into(),
+            "live_buffer" => self.live_buffer = number(key, var, value)?,
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -193,6 +198,9 @@ impl Config {
         }
         if let Some(bad) = self.supervisors().into_iter().find(|a| !a.contains('@')) {
             return Err(err("supervisors_email", format!("{bad:?} is not an address (HOTLINE_SUPERVISORS_EMAIL)")));
+        }
+        if !(1..=1_000_000).contains(&self.live_buffer) {
+            return Err(err("live_buffer", "must be between 1 and 1000000 (HOTLINE_LIVE_BUFFER)"));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));

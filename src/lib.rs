@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod live;
 pub mod notify;
 pub mod rules_cli;
 pub mod store;

@@ -130,6 +130,19 @@ impl Ticket {
         self.assists.iter().filter(|a| a.replied_at.is_none() && !a.waived).map(|a| a.department.as_str()).collect()
     }
 
+    /// What someone at the centre must decide: `return`, `extension` or `suspension`.
+    pub fn awaiting_decision(&self) -> Option<&'static str> {
+        if self.return_request.is_some() {
+            Some("return")
+        } else if self.pending_extension.is_some() {
+            Some("extension")
+        } else if self.pending_suspension.is_some() {
+            Some("suspension")
+        } else {
+            None
+        }
+    }
+
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.status.is_open()
             && !matches!(self.status, Status::Replied | Status::Suspended)

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dashboard;
 pub mod dispatch;
 pub mod error;
 pub mod json;
@@ -18,7 +19,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -33,23 +33,22 @@ pub struct AppState {
     pub config: Arc<Config>,
     catalog: Arc<RwLock<Arc<Catalog>>>,
     reload_error: Arc<RwLock<Option<Vec<String>>>>,
-    events: broadcast::Sender<Arc<Event>>,
+    live: Arc<crate::live::Hub>,
     timer_wake: Arc<tokio::sync::Notify>,
     sessions: Arc<auth::SessionCache>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config, catalog: Catalog) -> AppState {
-        let (events, _) = broadcast::channel(4096);
         let config = Arc::new(config);
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
         AppState {
             store,
+            live: crate::live::Hub::new(config.live_buffer),
             config,
             catalog,
             reload_error: Arc::new(RwLock::new(None)),
-            events,
             timer_wake: Arc::new(tokio::sync::Notify::new()),
             sessions: Arc::new(auth::SessionCache::default()),
         }
@@ -82,19 +81,19 @@ impl AppState {
         self.timer_wake.clone()
     }
 
-    /// Announces committed events to live subscribers in this process.
+    /// Tells the live hub and the timer scheduler that events were committed.
     pub fn publish(&self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
         if events.iter().any(|e| matches!(e.kind, crate::domain::event::EventKind::ClocksChanged { .. })) {
             self.timer_wake.notify_one();
         }
-        for e in events {
-            // No subscriber is not an error: nobody is watching.
-            let _ = self.events.send(Arc::new(e.clone()));
-        }
+        self.live.wake();
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.events.subscribe()
+    pub fn live(&self) -> &Arc<crate::live::Hub> {
+        &self.live
     }
 }
 
@@ -116,7 +115,7 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "auth"), (name = "meta"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "meta"))
 )]
 struct ApiDoc;
 
@@ -173,6 +172,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dispatch::rules_status))
         .routes(routes!(dispatch::reload))
         .routes(routes!(admin::mail_status))
+        .routes(routes!(dashboard::supervisor))
+        .routes(routes!(dashboard::department))
+        .routes(routes!(dashboard::operator))
+        .routes(routes!(dashboard::live))
         .routes(routes!(admin::retry_mail))
         .split_for_parts()
 }

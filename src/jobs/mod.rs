@@ -13,7 +13,8 @@ pub fn system_actor() -> Actor {
     Actor { user_id: 0, username: "system".into(), role: Role::Admin, department: None, units: Vec::new() }
 }
 
-/// Starts every background job of a server: SLA timers, the mail drain and the cron jobs.
+/// Starts every background job of a server: the live hub (and its PostgreSQL listener), SLA
+/// timers, the mail drain and the cron jobs.
 /// `shutdown` makes one stop signal per job.
 pub fn spawn_all<F, S>(
     state: &crate::http::AppState,
@@ -25,11 +26,23 @@ where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let scheduled = schedule::jobs(&state.config)?;
-    Ok(vec![
+    let mut handles = vec![tokio::spawn(state.live().clone().run(state.store.clone(), shutdown()))];
+    if state.store.backend() == crate::store::Backend::Postgres {
+        // Aborted rather than stopped: it only wakes the hub.
+        let listener =
+            tokio::spawn(crate::live::listen_postgres(state.config.database_url.clone(), state.live().clone()));
+        let stop = shutdown();
+        handles.push(tokio::spawn(async move {
+            stop.await;
+            listener.abort();
+        }));
+    }
+    handles.extend([
         tokio::spawn(timers::run(state.clone(), shutdown())),
         crate::notify::spawn_drain(state.store.clone(), mailer, MAIL_INTERVAL, shutdown()),
         tokio::spawn(schedule::run(state.clone(), scheduled, shutdown())),
-    ])
+    ]);
+    Ok(handles)
 }
 
 /// How often queued mail is looked at.

@@ -72,7 +72,7 @@ impl Store {
         let ticket = log.apply(None, first);
         let follow_up = then(&ticket, now)?;
         let ticket = follow_up.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
-        log.write(&mut tx).await?;
+        log.write(&mut tx, self.backend).await?;
         write_ticket(&mut tx, &ticket, true, Fresh::Yes).await?;
         write_timers(&mut tx, &ticket, Fresh::Yes).await?;
         self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
@@ -104,7 +104,7 @@ impl Store {
         let before_timers = pending_timers(&ticket);
         let ticket = kinds.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
         let units_changed = before_units.iter().map(String::as_str).ne(ticket.assigned_units());
-        log.write(&mut tx).await?;
+        log.write(&mut tx, self.backend).await?;
         write_ticket(&mut tx, &ticket, units_changed, Fresh::No).await?;
         if pending_timers(&ticket) != before_timers {
             write_timers(&mut tx, &ticket, Fresh::No).await?;
@@ -130,7 +130,7 @@ impl Store {
         let src = log.apply(Some(src), src_kind);
         log.ticket_id = target;
         let dst = log.apply(Some(dst), dst_kind);
-        log.write(&mut tx).await?;
+        log.write(&mut tx, self.backend).await?;
         write_ticket(&mut tx, &src, false, Fresh::No).await?;
         write_ticket(&mut tx, &dst, false, Fresh::No).await?;
         write_timers(&mut tx, &src, Fresh::No).await?;
@@ -323,7 +323,8 @@ impl Store {
     pub async fn dump_ticket_rows(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT id, number, status, kind, channel, urgency, category, street, community, caller_phone, lead, \
-             created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, late_listed \
+             created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, late_listed, \
+             awaiting \
              FROM tickets ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -340,7 +341,7 @@ impl Store {
             for col in ["number", "status", "kind", "channel", "urgency", "category", "caller_phone", "body"] {
                 line.push(get_string(r, col)?);
             }
-            for col in ["street", "community", "lead", "rule_id"] {
+            for col in ["street", "community", "lead", "rule_id", "awaiting"] {
                 line.push(format!("{:?}", r.try_get::<Option<String>, _>(col)?));
             }
             out.push(line.join("|"));
@@ -398,7 +399,7 @@ impl EventLog<'_> {
     }
 
     /// Appends the events in one statement (a ticket change makes two or three at once).
-    async fn write(&self, tx: &mut Transaction<'_, Any>) -> Result<()> {
+    async fn write(&self, tx: &mut Transaction<'_, Any>, backend: super::Backend) -> Result<()> {
         if self.events.is_empty() {
             return Ok(());
         }
@@ -422,6 +423,14 @@ impl EventLog<'_> {
             .bind(self.seq)
             .execute(&mut **tx)
             .await?;
+        if backend == super::Backend::Postgres {
+            // Delivered at commit: other instances' live hubs look at the log at once.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::live::PG_CHANNEL)
+                .bind(self.seq.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 }
@@ -461,13 +470,14 @@ async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: 
     sqlx::query(
         "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
          lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, \
-         late_listed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+         late_listed, awaiting) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, urgency = excluded.urgency, \
          category = excluded.category, street = excluded.street, community = excluded.community, \
          lead = excluded.lead, updated_at = excluded.updated_at, accept_due_at = excluded.accept_due_at, \
          reply_due_at = excluded.reply_due_at, version = excluded.version, body = excluded.body, \
          rule_id = excluded.rule_id, returns = excluded.returns, redispatches = excluded.redispatches, \
-         late_listed = excluded.late_listed",
+         late_listed = excluded.late_listed, awaiting = excluded.awaiting",
     )
     .bind(t.id)
     .bind(t.number.as_str())
@@ -490,6 +500,7 @@ async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: 
     .bind(t.returns)
     .bind(t.redispatches)
     .bind(i64::from(t.late_listed))
+    .bind(t.awaiting_decision())
     .execute(&mut **tx)
     .await?;
     if units_changed {

@@ -129,6 +129,29 @@ fn test_password_hash() -> &'static str {
 
 pub const PASSWORD: &str = "secret-pass";
 
+async fn seed_users(store: &Store, catalog: &Catalog) {
+    let mut users: Vec<NewUser> = USERS
+        .iter()
+        .map(|(u, r, d)| NewUser {
+            username: u.to_string(),
+            display_name: u.to_string(),
+            role: *r,
+            department: d.map(String::from),
+            password_hash: test_password_hash().to_string(),
+        })
+        .collect();
+    for d in &catalog.district.departments {
+        users.push(NewUser {
+            username: d.code.clone(),
+            display_name: d.name.clone(),
+            role: Role::Department,
+            department: Some(d.code.clone()),
+            password_hash: test_password_hash().to_string(),
+        });
+    }
+    store.create_users(&users).await.unwrap();
+}
+
 /// The users every test has: the centre's roles and a few departments.
 pub const USERS: &[(&str, Role, Option<&str>)] = &[
     ("operator", Role::Operator, None),
@@ -144,32 +167,27 @@ impl TestServer {
 
     pub async fn start_with(backend: Backend, clock: TestClock, config: Config) -> TestServer {
         let (url, dir) = fresh_database(backend).await;
+        Self::start_on(backend, url, dir, clock, config, true).await
+    }
+
+    /// A server on an existing database (a second instance, say); `seed` creates the users.
+    pub async fn start_on(
+        backend: Backend,
+        url: String,
+        dir: Option<tempfile::TempDir>,
+        clock: TestClock,
+        config: Config,
+        seed: bool,
+    ) -> TestServer {
         // A test that edits the rules passes a copy; the others use the shipped files.
         let custom_rules = config.rules_dir != Config::default().rules_dir;
         let rules = if custom_rules { config.rules_dir.clone() } else { rules_dir() };
         let catalog = Catalog::load(&rules).expect("dispatch_rules load");
         let store = Store::connect(&url, 5, clock.clock()).await.expect("connect");
         store.sync_departments(&catalog.department_rows()).await.unwrap();
-        let mut users: Vec<NewUser> = USERS
-            .iter()
-            .map(|(u, r, d)| NewUser {
-                username: u.to_string(),
-                display_name: u.to_string(),
-                role: *r,
-                department: d.map(String::from),
-                password_hash: test_password_hash().to_string(),
-            })
-            .collect();
-        for d in &catalog.district.departments {
-            users.push(NewUser {
-                username: d.code.clone(),
-                display_name: d.name.clone(),
-                role: Role::Department,
-                department: Some(d.code.clone()),
-                password_hash: test_password_hash().to_string(),
-            });
+        if seed {
+            seed_users(&store, &catalog).await;
         }
-        store.create_users(&users).await.unwrap();
         let config = Config { database_url: url, rules_dir: rules, ..config };
         let state = AppState::new(store.clone(), config, catalog);
         let watcher =
@@ -393,6 +411,50 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             copy_dir(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A websocket to `/api/v1/live` with the token in the query string, as a browser opens it.
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn live_socket(server: &TestServer, token: &str) -> Socket {
+    let url = format!("{}/api/v1/live?token={token}", server.base.replace("http://", "ws://"));
+    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket upgrade");
+    socket
+}
+
+/// The next JSON message, skipping pings; `None` if nothing comes within `wait`.
+pub async fn next_message(socket: &mut Socket, wait: std::time::Duration) -> Option<Value> {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next()).await.ok()??.ok()?;
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            return serde_json::from_str(text.as_str()).ok();
+        }
+    }
+}
+
+pub async fn send_json(socket: &mut Socket, value: Value) {
+    use futures::SinkExt;
+    socket.send(tokio_tungstenite::tungstenite::Message::Text(value.to_string().into())).await.unwrap();
+}
+
+/// Messages until one matches, within `wait`; panics with what came instead.
+pub async fn wait_for(
+    socket: &mut Socket,
+    wait: std::time::Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> (Value, Vec<Value>) {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match next_message(socket, left).await {
+            Some(m) if pred(&m) => return (m, seen),
+            Some(m) => seen.push(m),
+            None => panic!("no matching message; got {seen:?}"),
         }
     }
 }

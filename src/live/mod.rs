@@ -1,0 +1,269 @@
+//! Live views over websockets (`GET /api/v1/live`): every role sees its work change as it
+//! happens.
+//!
+//! The hub tails the event log by sequence number — woken by this process's commits, by
+//! PostgreSQL `NOTIFY` from other instances, and at worst once a second — so what a client
+//! receives is exactly the log, in order, whichever instance wrote it; a lost notification
+//! costs at most a second, never an event. Each client has a bounded queue: a client too slow
+//! to keep up is told to resync and gets fresh views, instead of making the server hold an
+//! ever-growing backlog.
+
+pub mod socket;
+pub mod views;
+
+use crate::domain::event::{Event, EventKind};
+use crate::domain::lifecycle::Actor;
+use crate::domain::ticket::Ticket;
+use crate::store::Store;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+
+/// The longest the hub waits before looking at the log again without being woken.
+pub const POLL: Duration = Duration::from_secs(1);
+/// A client resuming further back than this gets fresh views instead of a replay.
+pub const MAX_REPLAY: i64 = 10_000;
+/// PostgreSQL channel the write path notifies on.
+pub const PG_CHANNEL: &str = "hotline_events";
+
+/// One committed event, with the ticket as it now is and every unit the event concerns
+/// (including one the ticket just left, so its board can drop it).
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub event: Event,
+    pub ticket: Option<Ticket>,
+    pub units: Vec<String>,
+}
+
+struct Client {
+    actor: Actor,
+    tx: mpsc::Sender<Arc<LiveEvent>>,
+    overflowed: Arc<AtomicBool>,
+}
+
+/// What a connection holds: its queue, and the flag the hub raises when the queue overflowed.
+pub struct Subscription {
+    pub id: u64,
+    pub rx: mpsc::Receiver<Arc<LiveEvent>>,
+    pub overflowed: Arc<AtomicBool>,
+    hub: Arc<Hub>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.clients.lock().expect("hub lock poisoned").remove(&self.id);
+    }
+}
+
+pub struct Hub {
+    clients: Mutex<HashMap<u64, Client>>,
+    next_id: AtomicU64,
+    /// The last sequence number fanned out.
+    head: AtomicI64,
+    wake: Notify,
+    buffer: usize,
+}
+
+impl Hub {
+    pub fn new(buffer: usize) -> Arc<Hub> {
+        Arc::new(Hub {
+            clients: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            head: AtomicI64::new(-1),
+            wake: Notify::new(),
+            buffer: buffer.max(1),
+        })
+    }
+
+    /// Something was committed: look at the log now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn head(&self) -> i64 {
+        self.head.load(Ordering::SeqCst)
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().expect("hub lock poisoned").len()
+    }
+
+    /// Registers a client before it reads anything, so nothing committed afterwards is missed.
+    pub fn subscribe(self: &Arc<Hub>, actor: Actor) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.buffer);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        self.clients
+            .lock()
+            .expect("hub lock poisoned")
+            .insert(id, Client { actor, tx, overflowed: overflowed.clone() });
+        Subscription { id, rx, overflowed, hub: self.clone() }
+    }
+
+    fn fan_out(&self, live: Arc<LiveEvent>) {
+        let clients = self.clients.lock().expect("hub lock poisoned");
+        for client in clients.values() {
+            if !concerns(&client.actor, &live) || client.overflowed.load(Ordering::SeqCst) {
+                continue;
+            }
+            if client.tx.try_send(live.clone()).is_err() {
+                // Too slow: stop queueing for it; it resyncs from fresh views.
+                client.overflowed.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Tails the event log until `shutdown`.
+    pub async fn run(self: Arc<Hub>, store: Store, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        if self.head() < 0 {
+            match store.last_event_seq().await {
+                Ok(seq) => self.head.store(seq, Ordering::SeqCst),
+                Err(e) => tracing::error!("live hub cannot read the event log: {e}"),
+            }
+        }
+        loop {
+            if let Err(e) = self.catch_up(&store).await {
+                tracing::warn!("live hub: reading the event log failed: {e}; retrying");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    async fn catch_up(&self, store: &Store) -> Result<(), crate::store::StoreError> {
+        loop {
+            let head = self.head().max(0);
+            let events = store.events_after(head, 500).await?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let mut tickets: HashMap<i64, Option<Ticket>> = HashMap::new();
+            for event in events {
+                let ticket = match tickets.get(&event.ticket_id) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t = store.ticket(event.ticket_id).await?;
+                        tickets.insert(event.ticket_id, t.clone());
+                        t
+                    }
+                };
+                let seq = event.seq;
+                let units = units_of(&event, ticket.as_ref());
+                self.fan_out(Arc::new(LiveEvent { event, ticket, units }));
+                self.head.store(seq, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Every unit an event concerns: those the ticket is with now, and one it has just left.
+pub fn units_of(event: &Event, ticket: Option<&Ticket>) -> Vec<String> {
+    let mut units: Vec<String> = ticket.map(|t| t.assigned_units().map(String::from).collect()).unwrap_or_default();
+    match &event.kind {
+        EventKind::Redispatched { previous_lead: Some(previous), .. } => units.push(previous.clone()),
+        EventKind::PassedDown { from, .. } => units.push(from.clone()),
+        EventKind::Returned { department, .. } => units.push(department.clone()),
+        _ => {}
+    }
+    units.sort();
+    units.dedup();
+    units
+}
+
+/// Whether a client hears of an event at all: the centre hears everything, a department
+/// only what concerns its units.
+pub fn concerns(actor: &Actor, live: &LiveEvent) -> bool {
+    !actor.is_department() || live.units.iter().any(|u| actor.covers(u))
+}
+
+/// Wakes the hub on every `NOTIFY` from another instance; reconnects by itself when the
+/// connection drops (the hub's polling covers the gap).
+pub async fn listen_postgres(url: String, hub: Arc<Hub>) {
+    loop {
+        match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen(PG_CHANNEL).await {
+                    tracing::warn!("LISTEN {PG_CHANNEL} failed: {e}");
+                } else {
+                    loop {
+                        match listener.recv().await {
+                            Ok(_) => hub.wake(),
+                            Err(e) => {
+                                tracing::warn!("lost the notification connection: {e}; reconnecting");
+                                hub.wake();
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot open the notification connection: {e}"),
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::ActorRef;
+    use crate::domain::types::Role;
+
+    fn actor(role: Role, unit: Option<&str>) -> Actor {
+        Actor {
+            user_id: 1,
+            username: "x".into(),
+            role,
+            department: unit.map(String::from),
+            units: unit.into_iter().map(String::from).collect(),
+        }
+    }
+
+    fn live(seq: i64, units: &[&str]) -> Arc<LiveEvent> {
+        Arc::new(LiveEvent {
+            event: Event {
+                seq,
+                ticket_id: 1,
+                at: chrono::Utc::now(),
+                actor: ActorRef { user_id: 1, username: "x".into(), role: Role::Operator, department: None },
+                kind: EventKind::Urged { note: None },
+            },
+            ticket: None,
+            units: units.iter().map(|u| u.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn a_slow_client_overflows_into_a_resync_not_into_memory() {
+        let hub = Hub::new(4);
+        let mut slow = hub.subscribe(actor(Role::Supervisor, None));
+        for seq in 1..=10 {
+            hub.fan_out(live(seq, &["cgw"]));
+        }
+        assert!(slow.overflowed.load(Ordering::SeqCst));
+        let mut queued = 0;
+        while slow.rx.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, 4, "the queue never grows past its bound");
+    }
+
+    #[test]
+    fn departments_hear_only_of_their_units_and_clients_leave_on_drop() {
+        let hub = Hub::new(16);
+        let mut a = hub.subscribe(actor(Role::Department, Some("cgw")));
+        let mut b = hub.subscribe(actor(Role::Department, Some("sthj")));
+        hub.fan_out(live(1, &["cgw"]));
+        assert_eq!(a.rx.try_recv().unwrap().event.seq, 1);
+        assert!(b.rx.try_recv().is_err());
+        assert_eq!(hub.client_count(), 2);
+        drop(b);
+        assert_eq!(hub.client_count(), 1);
+    }
+}

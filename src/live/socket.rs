@@ -1,0 +1,252 @@
+//! One websocket connection: authenticate, subscribe to views, optionally resume from a
+//! sequence number, then stream events and refreshed views until the client goes away.
+//!
+//! Protocol (JSON text frames). Client → server:
+//! `{"type":"subscribe","views":["supervisor"|"department"|"operator"],"after":123}`
+//! (`views` defaults to the role's own; `after` = the last sequence number the client saw).
+//! Server → client:
+//! * `{"type":"hello","seq":N,"user":…}` on connect;
+//! * `{"type":"event","seq":n,"ticket_id":…,"event":…,"ticket":…}` for each event the client
+//!   may see, in sequence order, callers masked as in the API;
+//! * `{"type":"gone","seq":n,"ticket_id":…}` when a ticket leaves the client's scope;
+//! * `{"type":"view","view":"supervisor","seq":n,"data":…}` whenever a subscribed view changed
+//!   (at most every [`VIEW_DEBOUNCE`]);
+//! * `{"type":"resync","reason":…}` when the client was too slow or resumed from too far back:
+//!   fresh views follow, and the stream continues from them;
+//! * `{"type":"error","message":…}`.
+//!
+//! Pings go every [`PING_EVERY`]; a client silent for [`DEAD_AFTER`] is disconnected.
+
+use super::views::{department_view, operator_view, supervisor_view};
+use super::{concerns, LiveEvent, Subscription, MAX_REPLAY};
+use crate::domain::lifecycle::Actor;
+use crate::domain::types::Role;
+use crate::http::views::{event_view, ticket_view};
+use crate::http::AppState;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub const PING_EVERY: Duration = Duration::from_secs(15);
+pub const DEAD_AFTER: Duration = Duration::from_secs(45);
+pub const VIEW_DEBOUNCE: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    Supervisor,
+    Department,
+    Operator,
+}
+
+impl View {
+    fn name(self) -> &'static str {
+        match self {
+            View::Supervisor => "supervisor",
+            View::Department => "department",
+            View::Operator => "operator",
+        }
+    }
+
+    fn allowed(self, role: Role) -> bool {
+        match self {
+            View::Supervisor => matches!(role, Role::Supervisor | Role::Admin | Role::Dispatcher),
+            View::Department => role == Role::Department,
+            View::Operator => matches!(role, Role::Operator | Role::Dispatcher | Role::Supervisor | Role::Admin),
+        }
+    }
+
+    fn default_for(role: Role) -> Vec<View> {
+        match role {
+            Role::Department => vec![View::Department],
+            Role::Operator => vec![View::Operator],
+            Role::Dispatcher => vec![View::Operator, View::Supervisor],
+            Role::Supervisor | Role::Admin => vec![View::Supervisor],
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Subscribe {
+        #[serde(default)]
+        views: Option<Vec<View>>,
+        after: Option<i64>,
+    },
+}
+
+async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
+    socket.send(Message::Text(Utf8Bytes::from(value.to_string()))).await.is_ok()
+}
+
+async fn view_message(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
+    let data = match view {
+        View::Supervisor => supervisor_view(state).await.map(|v| (v.seq, serde_json::to_value(v))),
+        View::Department => department_view(state, actor).await.map(|v| (v.seq, serde_json::to_value(v))),
+        View::Operator => operator_view(state, actor).await.map(|v| (v.seq, serde_json::to_value(v))),
+    };
+    match data {
+        Ok((seq, Ok(data))) => json!({"type": "view", "view": view.name(), "seq": seq, "data": data}),
+        Ok((_, Err(e))) => json!({"type": "error", "message": e.to_string()}),
+        Err(e) => json!({"type": "error", "message": format!("view {} unavailable: {e}", view.name())}),
+    }
+}
+
+fn event_message(state: &AppState, actor: &Actor, live: &LiveEvent) -> serde_json::Value {
+    match &live.ticket {
+        Some(ticket) if actor.can_see(ticket) => {
+            let catalog = state.catalog();
+            let masked = !actor.sees_caller(ticket);
+            json!({
+                "type": "event",
+                "seq": live.event.seq,
+                "ticket_id": live.event.ticket_id,
+                "event": event_view(&live.event, masked),
+                "ticket": ticket_view(ticket, actor, &catalog, state.store.now()),
+            })
+        }
+        _ => json!({"type": "gone", "seq": live.event.seq, "ticket_id": live.event.ticket_id}),
+    }
+}
+
+/// Serves one connection until it closes.
+pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display_name: String) {
+    // Subscribe before reading anything, so nothing committed from here on can be missed.
+    let mut subscription: Subscription = state.live().subscribe(actor.clone());
+    let mut last_sent = state.live().head().max(0);
+    if !send(&mut socket, json!({"type": "hello", "seq": last_sent, "user": {"username": actor.username, "display_name": display_name, "role": actor.role}})).await {
+        return;
+    }
+    let mut views: BTreeSet<View> = View::default_for(actor.role).into_iter().collect();
+    let mut dirty = false;
+    let mut next_view_push = Instant::now();
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut debounce = tokio::time::interval(VIEW_DEBOUNCE);
+    loop {
+        if subscription.overflowed.load(Ordering::SeqCst) {
+            // Too slow to keep up: throw the backlog away and start again from fresh views.
+            while subscription.rx.try_recv().is_ok() {}
+            subscription.overflowed.store(false, Ordering::SeqCst);
+            last_sent = state.live().head().max(0);
+            if !send(&mut socket, json!({"type": "resync", "reason": "the client fell behind", "seq": last_sent})).await
+            {
+                return;
+            }
+            for view in &views {
+                let message = view_message(&state, &actor, *view).await;
+                if !send(&mut socket, message).await {
+                    return;
+                }
+            }
+            continue;
+        }
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return };
+                last_heard = Instant::now();
+                let Message::Text(text) = message else { continue };
+                match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                    Ok(ClientMessage::Subscribe { views: asked, after }) => {
+                        let asked = asked.unwrap_or_else(|| View::default_for(actor.role));
+                        if let Some(refused) = asked.iter().find(|v| !v.allowed(actor.role)) {
+                            let message = format!("the {} view is not for the {} role", refused.name(), actor.role.as_str());
+                            if !send(&mut socket, json!({"type": "error", "message": message})).await {
+                                return;
+                            }
+                            continue;
+                        }
+                        views = asked.into_iter().collect();
+                        if let Some(after) = after {
+                            match replay(&mut socket, &state, &actor, after).await {
+                                Some(Some(seq)) => last_sent = last_sent.max(seq),
+                                Some(None) => {}
+                                None => return,
+                            }
+                        }
+                        for view in &views {
+                            let message = view_message(&state, &actor, *view).await;
+                            if !send(&mut socket, message).await {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!("unknown message: {e}; send {{\"type\":\"subscribe\",\"views\":[...],\"after\":N}}");
+                        if !send(&mut socket, json!({"type": "error", "message": message})).await {
+                            return;
+                        }
+                    }
+                }
+            }
+            live = subscription.rx.recv() => {
+                let Some(live) = live else { return };
+                if live.event.seq <= last_sent || !concerns(&actor, &live) {
+                    continue;
+                }
+                last_sent = live.event.seq;
+                if !send(&mut socket, event_message(&state, &actor, &live)).await {
+                    return;
+                }
+                dirty = true;
+            }
+            _ = debounce.tick(), if dirty => {
+                if Instant::now() < next_view_push {
+                    continue;
+                }
+                dirty = false;
+                next_view_push = Instant::now() + VIEW_DEBOUNCE;
+                for view in &views {
+                    let message = view_message(&state, &actor, *view).await;
+                    if !send(&mut socket, message).await {
+                        return;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends what the client missed since `after`. `Some(Some(seq))`: replayed up to `seq`;
+/// `Some(None)`: too far back, told to resync (fresh views follow); `None`: connection gone.
+async fn replay(socket: &mut WebSocket, state: &AppState, actor: &Actor, after: i64) -> Option<Option<i64>> {
+    let head = state.live().head().max(0);
+    if head - after > MAX_REPLAY || after < 0 {
+        let reason = format!("cannot replay from {after}: more than {MAX_REPLAY} events ago");
+        return send(socket, json!({"type": "resync", "reason": reason, "seq": head})).await.then_some(None);
+    }
+    let mut from = after;
+    while from < head {
+        let Ok(events) = state.store.events_after(from, 500).await else { return Some(Some(from)) };
+        if events.is_empty() {
+            break;
+        }
+        for event in events {
+            if event.seq > head {
+                return Some(Some(from));
+            }
+            from = event.seq;
+            let ticket = state.store.ticket(event.ticket_id).await.ok().flatten();
+            let units = super::units_of(&event, ticket.as_ref());
+            let live = LiveEvent { event, ticket, units };
+            if concerns(actor, &live) && !send(socket, event_message(state, actor, &live)).await {
+                return None;
+            }
+        }
+    }
+    Some(Some(from))
+}
