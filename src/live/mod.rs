@@ -58,6 +58,9 @@ impl Drop for Subscription {
 }
 
 pub struct Hub {
+    /// Boards shared by many clients, computed once per sequence number: 200 supervisors
+    /// watching the same wall screen cost one computation per change, not 200.
+    pub(crate) views: tokio::sync::Mutex<HashMap<String, (i64, Arc<serde_json::Value>)>>,
     clients: Mutex<HashMap<u64, Client>>,
     next_id: AtomicU64,
     /// The last sequence number fanned out.
@@ -69,6 +72,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(buffer: usize) -> Arc<Hub> {
         Arc::new(Hub {
+            views: tokio::sync::Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             head: AtomicI64::new(-1),

@@ -84,6 +84,29 @@ async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
 }
 
 async fn view_message(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
+    // The supervisor board is the same for everyone, a department board the same for all of
+    // that department's users: compute each once per sequence number and share it.
+    let key = match view {
+        View::Supervisor => Some("supervisor".to_string()),
+        View::Department => actor.department.as_ref().map(|d| format!("department:{d}")),
+        View::Operator => None,
+    };
+    let Some(key) = key else { return compute_view(state, actor, view).await };
+    let head = state.live().head();
+    let mut cache = state.live().views.lock().await;
+    if let Some((seq, message)) = cache.get(&key) {
+        if *seq == head {
+            return (**message).clone();
+        }
+    }
+    let message = compute_view(state, actor, view).await;
+    if message["type"] == "view" {
+        cache.insert(key, (head, std::sync::Arc::new(message.clone())));
+    }
+    message
+}
+
+async fn compute_view(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
     let data = match view {
         View::Supervisor => supervisor_view(state).await.map(|v| (v.seq, serde_json::to_value(v))),
         View::Department => department_view(state, actor).await.map(|v| (v.seq, serde_json::to_value(v))),
