@@ -3,6 +3,7 @@
 //! interfaces the state machine asks for. A catalog is immutable; reloading builds a new one.
 
 use crate::domain::calendar::{Calendar, SlaDuration};
+use crate::domain::callbacks::CallbackPolicy;
 use crate::domain::clocks::SlaContext;
 use crate::domain::diagnostic::Diagnostic;
 use crate::domain::district::District;
@@ -18,6 +19,8 @@ pub struct Catalog {
     pub district: District,
     pub calendar: Calendar,
     pub policies: SlaPolicies,
+    /// 回访: calling hours, retries, sampling.
+    pub callbacks: CallbackPolicy,
     /// The dispatch catalogue (派单目录); built against this district.
     pub rules: RuleSet,
     /// What `hotline rules check` would warn about in the rules now in force.
@@ -41,6 +44,7 @@ impl Catalog {
         let categories = read(dir, "categories.toml", &mut diagnostics);
         let hours = read(dir, "calendar/hours.toml", &mut diagnostics);
         let policies = read(dir, "sla_policies.toml", &mut diagnostics);
+        let callbacks = read(dir, "callbacks.toml", &mut diagnostics);
         let mut years: Vec<(String, String)> = Vec::new();
         match std::fs::read_dir(dir.join("calendar")) {
             Ok(entries) => {
@@ -69,16 +73,18 @@ impl Catalog {
         let year_refs: Vec<(&str, &str)> = years.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
         let calendar = Calendar::parse(("calendar/hours.toml", &hours), &year_refs);
         let policies = SlaPolicies::parse(("sla_policies.toml", &policies));
-        match (district, calendar, policies) {
-            (Ok(district), Ok(calendar), Ok(policies)) => {
+        let callbacks = CallbackPolicy::parse(("callbacks.toml", &callbacks));
+        match (district, calendar, policies, callbacks) {
+            (Ok(district), Ok(calendar), Ok(policies), Ok(callbacks)) => {
                 let names = policies.names();
                 let (rules, rule_warnings) = RuleSet::load(&rule_files, &district, &names)?;
-                Ok(Catalog { district, calendar, policies, rules, rule_warnings })
+                Ok(Catalog { district, calendar, policies, callbacks, rules, rule_warnings })
             }
-            (d, c, p) => {
+            (d, c, p, b) => {
                 diagnostics.extend(d.err().unwrap_or_default());
                 diagnostics.extend(c.err().unwrap_or_default());
                 diagnostics.extend(p.err().unwrap_or_default());
+                diagnostics.extend(b.err().unwrap_or_default());
                 Err(diagnostics)
             }
         }
@@ -105,7 +111,7 @@ impl Catalog {
     }
 
     pub fn sla(&self) -> SlaContext<'_> {
-        SlaContext { calendar: &self.calendar, policies: &self.policies }
+        SlaContext { calendar: &self.calendar, policies: &self.policies, callbacks: &self.callbacks }
     }
 
     pub fn stage_duration(&self, policy: &str, stage: Stage) -> Option<SlaDuration> {

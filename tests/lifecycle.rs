@@ -56,7 +56,10 @@ async fn operator_logs_call_and_it_goes_from_dispatch_to_archive(backend: Backen
         .map(|e| e["type"].as_str().unwrap())
         .filter(|t| *t != "clocks_changed")
         .collect();
-    assert_eq!(types, ["received", "dispatched", "accepted", "replied", "callback_recorded", "closed"]);
+    assert_eq!(
+        types,
+        ["received", "dispatched", "accepted", "replied", "callback_scheduled", "callback_recorded", "closed"]
+    );
     let accepted = events.as_array().unwrap().iter().find(|e| e["type"] == "accepted").unwrap();
     assert!(events[0]["actor"]["username"] == "operator" && accepted["actor"]["username"] == bureau.as_str());
     server.stop().await;
@@ -253,8 +256,8 @@ async fn inquiry_is_resolved_directly_without_a_department(backend: Backend) {
     assert_eq!(t["status"], "closed");
     assert_eq!(t["resolved_directly"], true);
     assert!(t["routing"].is_null(), "the rules are not asked");
-    // Logged for later, then answered.
-    let id = operator.log_call(json!({"kind": "consult", "route": false})).await["id"].to_string();
+    // A complaint answered on the spot is always called back (inquiries only as a sample).
+    let id = operator.log_call(json!({"kind": "complaint", "route": false})).await["id"].to_string();
     let t = operator.act(&id, "resolve", json!({"answer": "已答复"})).await;
     assert_eq!(t["status"], "replied", "waits for its callback");
     supervisor.act(&id, "close", json!({"note": "市民表示清楚"})).await;

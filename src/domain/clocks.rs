@@ -66,6 +66,7 @@ impl AssignmentClock {
 pub struct SlaContext<'a> {
     pub calendar: &'a Calendar,
     pub policies: &'a SlaPolicies,
+    pub callbacks: &'a super::callbacks::CallbackPolicy,
 }
 
 impl SlaContext<'_> {

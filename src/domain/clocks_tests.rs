@@ -22,6 +22,14 @@ fn sla() -> SlaContext<'static> {
     use std::sync::OnceLock;
     static CALENDAR: OnceLock<Calendar> = OnceLock::new();
     static POLICIES: OnceLock<SlaPolicies> = OnceLock::new();
+    static CALLBACKS: OnceLock<crate::domain::callbacks::CallbackPolicy> = OnceLock::new();
+    let callbacks = CALLBACKS.get_or_init(|| {
+        crate::domain::callbacks::CallbackPolicy::parse((
+            "callbacks.toml",
+            include_str!("../../dispatch_rules/callbacks.toml"),
+        ))
+        .unwrap()
+    });
     SlaContext {
         calendar: CALENDAR.get_or_init(|| {
             Calendar::parse(
@@ -36,6 +44,7 @@ fn sla() -> SlaContext<'static> {
         policies: POLICIES.get_or_init(|| {
             SlaPolicies::parse(("sla_policies.toml", include_str!("../../dispatch_rules/sla_policies.toml"))).unwrap()
         }),
+        callbacks,
     }
 }
 

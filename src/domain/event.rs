@@ -207,6 +207,21 @@ pub enum EventKind {
         late: bool,
         late_list_at: Option<DateTime<Utc>>,
     },
+    /// 回访 to be made, not before `next_call_at` (inside calling hours).
+    CallbackScheduled {
+        next_call_at: DateTime<Utc>,
+        /// `reply`, `direct_sample` or `retry`.
+        reason: String,
+    },
+    /// An operator is calling the resident; nobody else may until `until`.
+    CallbackClaimed {
+        by: String,
+        until: DateTime<Utc>,
+    },
+    /// Every attempt failed: the resident could not be reached.
+    CallbackUnreachable {
+        attempts: i64,
+    },
     /// 通报: still overdue long after the deadline; on the published late list.
     LateListed {
         stage: Stage,
@@ -249,6 +264,9 @@ impl EventKind {
             EventKind::ClockWarned { .. } => "clock_warned",
             EventKind::ClockOverdue { .. } => "clock_overdue",
             EventKind::LateListed { .. } => "late_listed",
+            EventKind::CallbackScheduled { .. } => "callback_scheduled",
+            EventKind::CallbackClaimed { .. } => "callback_claimed",
+            EventKind::CallbackUnreachable { .. } => "callback_unreachable",
         }
     }
 

@@ -100,6 +100,7 @@ pub enum Command {
     RecordCallback(CallbackReport),
     Close { note: Option<String> },
     Reopen { reason: String },
+    ClaimCallback,
     Urge { note: Option<String> },
     Supervise { note: Option<String> },
     RevealCaller { reason: Option<String> },
@@ -126,6 +127,7 @@ impl Command {
             Command::WaiveAssists { .. } => "waive-assists",
             Command::Reply { .. } => "reply",
             Command::RecordCallback(_) => "callback",
+            Command::ClaimCallback => "claim-callback",
             Command::Close { .. } => "close",
             Command::Reopen { .. } => "reopen",
             Command::Urge { .. } => "urge",
@@ -180,7 +182,7 @@ pub fn actions_in(status: Status) -> &'static [&'static str] {
         ],
         Status::ReturnRequested => &["redispatch", "reject-return", "urge", "supervise"],
         Status::Suspended => &["resume", "assist-reply", "supervise"],
-        Status::Replied => &["callback", "close", "reopen", "supervise"],
+        Status::Replied => &["claim-callback", "callback", "close", "reopen", "supervise"],
         Status::Closed => &["reopen"],
         Status::Merged => &[],
     }
@@ -259,8 +261,18 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
     Ok(with_clocks(t, events, ctx))
 }
 
-/// Appends the clock changes that `events` cause.
+/// Appends what follows from `events` by itself: the callback to schedule, then the clock
+/// changes.
 pub fn with_clocks(t: &Ticket, mut events: Vec<EventKind>, ctx: &Context) -> Vec<EventKind> {
+    let schedule = events.iter().find_map(|e| match e {
+        EventKind::Replied { .. } if t.callback_consent => Some("reply"),
+        EventKind::ResolvedDirectly { callback_consent: true, .. } => Some("direct_sample"),
+        _ => None,
+    });
+    if let Some(reason) = schedule {
+        let next_call_at = ctx.sla.callbacks.next_call_at(ctx.sla.calendar, ctx.now);
+        events.push(EventKind::CallbackScheduled { next_call_at, reason: reason.into() });
+    }
     let after = preview(t, &events, ctx.now);
     if let Some(clocks) = clocks::follow(t, &after, &events, ctx.now, &ctx.sla) {
         let cause = events.first().map(|e| e.name()).unwrap_or("clock").to_string();
@@ -293,9 +305,11 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::ResolveDirectly { answer, callback_consent, article_id } => {
             require_role(actor, action, CENTRE)?;
             require_status(t, action, &[Status::Received])?;
+            // Answers given on the spot are called back only as a sample (or by kind).
+            let called_back = ctx.sla.callbacks.wants_callback(t, true, *callback_consent);
             Ok(vec![EventKind::ResolvedDirectly {
                 answer: text("answer", answer, true)?,
-                callback_consent: *callback_consent,
+                callback_consent: called_back,
                 article_id: *article_id,
             }])
         }
@@ -489,7 +503,25 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::RecordCallback(report) => {
             require_role(actor, action, CENTRE)?;
             require_status(t, action, &[Status::Replied])?;
-            record_callback(t, report)
+            if let Some(by) = t.callback.as_ref().and_then(|c| c.claimed_by_other(&actor.username, ctx.now)) {
+                return Err(DecisionError::Forbidden(format!("{by} is calling this resident now (回访已被认领)")));
+            }
+            record_callback(t, report, ctx)
+        }
+        Command::ClaimCallback => {
+            require_role(actor, action, CENTRE)?;
+            require_status(t, action, &[Status::Replied])?;
+            let Some(task) = t.callback.as_ref().filter(|c| !c.unreachable) else {
+                return Err(DecisionError::Invalid {
+                    field: "ticket",
+                    message: "this ticket has no callback to make".into(),
+                });
+            };
+            if let Some(by) = task.claimed_by_other(&actor.username, ctx.now) {
+                return Err(DecisionError::Forbidden(format!("{by} is calling this resident now (回访已被认领)")));
+            }
+            let until = ctx.now + chrono::Duration::minutes(ctx.sla.callbacks.claim_minutes);
+            Ok(vec![EventKind::CallbackClaimed { by: actor.username.clone(), until }])
         }
         Command::Close { note: n } => {
             require_role(actor, action, SUPERVISORS)?;
@@ -601,7 +633,7 @@ fn parse_extra(extra: &str) -> Result<SlaDuration, DecisionError> {
     Ok(d)
 }
 
-fn record_callback(t: &Ticket, report: &CallbackReport) -> Result<Vec<EventKind>, DecisionError> {
+fn record_callback(t: &Ticket, report: &CallbackReport, ctx: &Context) -> Result<Vec<EventKind>, DecisionError> {
     let comment = note("comment", &report.comment)?;
     if !report.reached {
         if report.failure.is_none() {
@@ -610,14 +642,23 @@ fn record_callback(t: &Ticket, report: &CallbackReport) -> Result<Vec<EventKind>
                 message: "say why the resident was not reached: no_answer, busy or wrong_number".into(),
             });
         }
-        return Ok(vec![EventKind::CallbackRecorded {
+        let mut events = vec![EventKind::CallbackRecorded {
             reached: false,
             failure: report.failure,
             solved: None,
             satisfaction: None,
             comment,
             department: t.lead.clone(),
-        }]);
+        }];
+        let attempts = t.callback_attempts + 1;
+        if attempts >= ctx.sla.callbacks.max_attempts {
+            events.push(EventKind::CallbackUnreachable { attempts });
+            events.push(EventKind::Closed { note: Some(format!("回访{attempts}次未能联系市民")) });
+        } else {
+            let next_call_at = ctx.sla.callbacks.retry_at(ctx.sla.calendar, ctx.now);
+            events.push(EventKind::CallbackScheduled { next_call_at, reason: "retry".into() });
+        }
+        return Ok(events);
     }
     let solved = report.solved.ok_or(DecisionError::Invalid {
         field: "solved",

@@ -23,6 +23,14 @@ fn sla() -> SlaContext<'static> {
     use std::sync::OnceLock;
     static CALENDAR: OnceLock<Calendar> = OnceLock::new();
     static POLICIES: OnceLock<SlaPolicies> = OnceLock::new();
+    static CALLBACKS: OnceLock<crate::domain::callbacks::CallbackPolicy> = OnceLock::new();
+    let callbacks = CALLBACKS.get_or_init(|| {
+        crate::domain::callbacks::CallbackPolicy::parse((
+            "callbacks.toml",
+            include_str!("../../dispatch_rules/callbacks.toml"),
+        ))
+        .unwrap()
+    });
     let calendar = CALENDAR.get_or_init(|| {
         Calendar::parse(
             ("hours.toml", include_str!("../../dispatch_rules/calendar/hours.toml")),
@@ -36,7 +44,7 @@ fn sla() -> SlaContext<'static> {
     let policies = POLICIES.get_or_init(|| {
         SlaPolicies::parse(("sla_policies.toml", include_str!("../../dispatch_rules/sla_policies.toml"))).unwrap()
     });
-    SlaContext { calendar, policies }
+    SlaContext { calendar, policies, callbacks }
 }
 
 fn actor(role: Role, dept: Option<&str>) -> Actor {

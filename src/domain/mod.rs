@@ -2,6 +2,7 @@
 //! Everything here is tested by unit tests that run in milliseconds.
 
 pub mod calendar;
+pub mod callbacks;
 pub mod clocks;
 pub mod demo_gen;
 pub mod diagnostic;

@@ -93,6 +93,9 @@ pub struct Ticket {
     /// 通报: on the published late list.
     #[serde(default)]
     pub late_listed: bool,
+    /// The callback still to be made, if any.
+    #[serde(default)]
+    pub callback: Option<super::callbacks::CallbackTask>,
     pub outcome: Option<Outcome>,
     pub reply: Option<String>,
     /// Set when an operator answered it on the spot (直接办结).
@@ -187,6 +190,7 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 clocks: Vec::new(),
                 contacted_at: None,
                 late_listed: false,
+                callback: None,
                 outcome: None,
                 reply: None,
                 resolved_directly: false,
@@ -340,6 +344,10 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         }
         EventKind::CallbackRecorded { reached, solved, satisfaction, comment, department, .. } => {
             t.callback_attempts += 1;
+            if let Some(task) = t.callback.as_mut() {
+                task.claimed_by = None;
+                task.claimed_until = None;
+            }
             t.last_callback = Some(CallbackResult {
                 reached: *reached,
                 solved: *solved,
@@ -351,6 +359,7 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         }
         EventKind::Reopened { .. } => {
             t.reopens += 1;
+            t.callback = None;
             t.status = Status::Accepted;
             t.outcome = None;
             t.reply = None;
@@ -364,6 +373,11 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         EventKind::Closed { .. } => {
             t.status = Status::Closed;
             t.closed_at = Some(at);
+            if let Some(task) = t.callback.as_mut().filter(|task| !task.unreachable) {
+                // Nothing left to call about.
+                task.claimed_by = None;
+                task.claimed_until = None;
+            }
         }
         EventKind::Merged { into } => {
             t.status = Status::Merged;
@@ -378,6 +392,27 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         EventKind::CallerRevealed { .. } => {}
         EventKind::ResidentContacted { .. } => {
             t.contacted_at = Some(at);
+        }
+        EventKind::CallbackScheduled { next_call_at, .. } => {
+            t.callback = Some(super::callbacks::CallbackTask {
+                next_call_at: *next_call_at,
+                claimed_by: None,
+                claimed_until: None,
+                unreachable: false,
+            });
+        }
+        EventKind::CallbackClaimed { by, until } => {
+            if let Some(task) = t.callback.as_mut() {
+                task.claimed_by = Some(by.clone());
+                task.claimed_until = Some(*until);
+            }
+        }
+        EventKind::CallbackUnreachable { .. } => {
+            if let Some(task) = t.callback.as_mut() {
+                task.unreachable = true;
+                task.claimed_by = None;
+                task.claimed_until = None;
+            }
         }
         EventKind::ClocksChanged { clocks, .. } => {
             t.clocks = clocks.clone();

@@ -161,6 +161,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::waive_assists))
         .routes(routes!(tickets::reply))
         .routes(routes!(tickets::callback))
+        .routes(routes!(tickets::claim_callback))
+        .routes(routes!(tickets::callback_queue))
         .routes(routes!(tickets::close))
         .routes(routes!(tickets::reopen))
         .routes(routes!(tickets::urge))

@@ -646,6 +646,52 @@ transition!(reopen, "/api/v1/tickets/{id}/reopen", "重办: back to the same dep
 transition!(urge, "/api/v1/tickets/{id}/urge", "催办.", |b: NoteBody| Command::Urge { note: b.note });
 transition!(supervise, "/api/v1/tickets/{id}/supervise", "督办.", |b: NoteBody| Command::Supervise { note: b.note });
 
+/// Claim a callback: this operator calls the resident now; nobody else may until the claim
+/// ends (recorded outcome, or it expires).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/claim-callback", tag = "transitions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn claim_callback(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
+    let ticket_id = resolve_id(&state, &id).await?;
+    let ticket = state
+        .store
+        .ticket(ticket_id)
+        .await?
+        .filter(|t| auth.actor.can_see(t))
+        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    // The same resident may have several tickets waiting: one call at a time.
+    let now = state.store.now();
+    let busy = crate::live::views::callback_queue(&state).await?.into_iter().find_map(|other| {
+        let by = other.callback.as_ref()?.claimed_by_other(&auth.actor.username, now)?.to_string();
+        (other.id != ticket_id && other.caller_phone == ticket.caller_phone).then_some((other.number, by))
+    });
+    if let Some((number, by)) = busy {
+        return Err(ApiError::Conflict(format!("{by} is calling this resident now about ticket {number}")));
+    }
+    act(&state, &auth, &id, Command::ClaimCallback).await
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallbackQueue {
+    pub callbacks: Vec<TicketView>,
+}
+
+/// 回访 queue: replied tickets still to call back, the earliest callable first.
+#[utoipa::path(get, path = "/api/v1/callbacks", tag = "tickets", security(("bearer" = [])),
+    responses((status = 200, body = CallbackQueue), (status = 403, body = ErrorBody)))]
+pub async fn callback_queue(State(state): State<AppState>, auth: Auth) -> Result<Json<CallbackQueue>, ApiError> {
+    auth.require(INTAKE_ROLES)?;
+    let catalog = state.catalog();
+    let now = state.store.now();
+    let queue = crate::live::views::callback_queue(&state).await?;
+    Ok(Json(CallbackQueue { callbacks: queue.iter().map(|t| ticket_view(t, &auth.actor, &catalog, now)).collect() }))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Caller {
     pub caller_name: String,

@@ -210,21 +210,26 @@ pub async fn department_view(state: &AppState, actor: &Actor) -> Result<Departme
     })
 }
 
+/// 回访 still to make, the earliest callable first (claimed ones included, with their claim).
+pub async fn callback_queue(state: &AppState) -> Result<Vec<Ticket>, StoreError> {
+    let mut queue: Vec<Ticket> = state
+        .store
+        .tickets_in_status(Status::Replied.as_str(), 1000)
+        .await?
+        .into_iter()
+        .filter(|t| t.callback.as_ref().is_some_and(|c| !c.unreachable))
+        .collect();
+    queue.sort_by_key(|t| (t.callback.as_ref().map(|c| c.next_call_at), t.id));
+    queue.truncate(200);
+    Ok(queue)
+}
+
 pub async fn operator_view(state: &AppState, actor: &Actor) -> Result<OperatorView, StoreError> {
     let seq = state.store.last_event_seq().await?;
     let now = state.store.now();
     let catalog = state.catalog();
     let manual = state.store.tickets_in_status(Status::Received.as_str(), 200).await?;
-    let mut callbacks: Vec<Ticket> = state
-        .store
-        .tickets_in_status(Status::Replied.as_str(), 1000)
-        .await?
-        .into_iter()
-        .filter(|t| t.callback_consent)
-        .collect();
-    let callback_due = |t: &Ticket| t.clocks.iter().rfind(|c| c.clock.stage == Stage::Callback).map(|c| c.clock.due_at);
-    callbacks.sort_by_key(|t| (callback_due(t), t.id));
-    callbacks.truncate(200);
+    let callbacks = callback_queue(state).await?;
     Ok(OperatorView {
         seq,
         manual_dispatch: manual.iter().map(|t| ticket_view(t, actor, &catalog, now)).collect(),
