@@ -35,6 +35,9 @@ pub struct AppState {
     reload_error: Arc<RwLock<Option<Vec<String>>>>,
     live: Arc<crate::live::Hub>,
     timer_wake: Arc<tokio::sync::Notify>,
+    /// When the timer scheduler next wakes by itself (Unix ms): a change with a timer later
+    /// than that need not wake it.
+    timer_planned: Arc<std::sync::atomic::AtomicI64>,
     sessions: Arc<auth::SessionCache>,
 }
 
@@ -50,6 +53,7 @@ impl AppState {
             catalog,
             reload_error: Arc::new(RwLock::new(None)),
             timer_wake: Arc::new(tokio::sync::Notify::new()),
+            timer_planned: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             sessions: Arc::new(auth::SessionCache::default()),
         }
     }
@@ -81,12 +85,30 @@ impl AppState {
         self.timer_wake.clone()
     }
 
+    /// The scheduler says when it will look again by itself.
+    pub fn set_timer_planned(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.timer_planned.store(at.timestamp_millis(), std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Tells the live hub and the timer scheduler that events were committed.
     pub fn publish(&self, events: &[Event]) {
         if events.is_empty() {
             return;
         }
-        if events.iter().any(|e| matches!(e.kind, crate::domain::event::EventKind::ClocksChanged { .. })) {
+        let planned = self.timer_planned.load(std::sync::atomic::Ordering::SeqCst);
+        let earliest_new = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                crate::domain::event::EventKind::ClocksChanged { clocks, .. } => clocks
+                    .iter()
+                    .filter(|c| c.is_running())
+                    .flat_map(|c| [Some(c.clock.warn_at), Some(c.clock.due_at), c.auto_accept_at])
+                    .flatten()
+                    .min(),
+                _ => None,
+            })
+            .min();
+        if earliest_new.is_some_and(|at| at.timestamp_millis() < planned) {
             self.timer_wake.notify_one();
         }
         self.live.wake();

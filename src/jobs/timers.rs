@@ -67,6 +67,7 @@ pub async fn run(state: AppState, shutdown: impl std::future::Future<Output = ()
                 POLL
             }
         };
+        state.set_timer_planned(state.store.now() + chrono::Duration::from_std(wait).unwrap_or_default());
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = wake.notified() => {}

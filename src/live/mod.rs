@@ -141,6 +141,11 @@ impl Hub {
     }
 
     async fn catch_up(&self, store: &Store) -> Result<(), crate::store::StoreError> {
+        if self.client_count() == 0 {
+            // Nobody is watching: move the head without reading what nobody would receive.
+            self.head.store(store.last_event_seq().await?, Ordering::SeqCst);
+            return Ok(());
+        }
         loop {
             let head = self.head().max(0);
             let events = store.events_after(head, 500).await?;

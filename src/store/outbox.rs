@@ -71,6 +71,43 @@ pub async fn enqueue_mail(
     enqueue_mail_after(tx, mail, now, now).await
 }
 
+/// Queues several mails (each with the instant it may go) in one statement; mails whose
+/// `dedupe_key` is already queued are skipped.
+pub async fn enqueue_mails(
+    tx: &mut Transaction<'_, Any>,
+    mails: &[(OutgoingMail, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if mails.is_empty() {
+        return Ok(());
+    }
+    let mut sql = super::Sql::new(
+        "INSERT INTO mail_outbox (kind, ticket_id, event_seq, dedupe_key, recipient, subject, body, created_at, \
+         attempts, rejections, next_attempt_at) VALUES ",
+    );
+    for (i, (mail, send_after)) in mails.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.row(vec![
+            mail.kind.as_str().into(),
+            mail.ticket_id.into(),
+            mail.event_seq.into(),
+            mail.dedupe_key.clone().into(),
+            mail.recipient.as_str().into(),
+            mail.subject.as_str().into(),
+            mail.body.as_str().into(),
+            millis(now).into(),
+            0i64.into(),
+            0i64.into(),
+            millis((*send_after).max(now)).into(),
+        ]);
+    }
+    sql.push(" ON CONFLICT DO NOTHING");
+    sql.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Like [`enqueue_mail`], but not sent before `send_after` (a notice that waits for the next
 /// working hour).
 pub async fn enqueue_mail_after(

@@ -12,6 +12,7 @@ pub enum Value {
     I64(i64),
     Text(String),
     OptText(Option<String>),
+    OptI64(Option<i64>),
 }
 
 #[derive(Debug, Default, Clone)]
@@ -75,6 +76,7 @@ impl Sql {
                 Value::I64(i) => q.bind(*i),
                 Value::Text(s) => q.bind(s.as_str()),
                 Value::OptText(s) => q.bind(s.as_deref()),
+                Value::OptI64(i) => q.bind(*i),
             };
         }
         q
@@ -84,6 +86,12 @@ impl Sql {
 impl From<Option<String>> for Value {
     fn from(v: Option<String>) -> Self {
         Value::OptText(v)
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::OptI64(v)
     }
 }
 

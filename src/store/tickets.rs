@@ -62,16 +62,19 @@ impl Store {
         T: FnOnce(&Ticket, DateTime<Utc>) -> Result<Vec<EventKind>, DecisionError>,
     {
         let mut tx = self.writer.begin().await?;
-        let seq = lock_sequence(&mut tx).await?;
+        // The day's number counter is locked first: creations queue on it, so numbers follow
+        // creation order. The event sequence is taken last, once the events are known, in the
+        // same statement that locks it (creations never wait for a ticket lock, so this order
+        // cannot deadlock with changes, which take the sequence first).
+        let day = number_day(self.now());
+        let (id, n) = next_ticket_counters(&mut tx, &day).await?;
         let now = self.now();
-        let id = next_counter(&mut tx, "ticket_id").await?;
-        let day = number_day(now);
-        let n = next_counter(&mut tx, &format!("ticket_no:{day}")).await?;
         let first = received(format!("{day}-{n:06}"), now)?;
-        let mut log = EventLog { seq, now, actor, ticket_id: id, events: Vec::new() };
+        let mut log = EventLog { seq: 0, reserved: false, now, actor, ticket_id: id, events: Vec::new() };
         let ticket = log.apply(None, first);
         let follow_up = then(&ticket, now)?;
         let ticket = follow_up.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
+        log.renumber(reserve_sequence(&mut tx, log.events.len() as i64).await?);
         log.write(&mut tx, self.backend).await?;
         write_ticket(&mut tx, &ticket, true, Fresh::Yes).await?;
         write_timers(&mut tx, &ticket, Fresh::Yes).await?;
@@ -99,7 +102,7 @@ impl Store {
             return Ok(Change { ticket, events: Vec::new() });
         }
         let actor_ref = actor_ref(actor);
-        let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: id, events: Vec::new() };
+        let mut log = EventLog { seq, reserved: false, now, actor: &actor_ref, ticket_id: id, events: Vec::new() };
         let before_units: Vec<String> = ticket.assigned_units().map(String::from).collect();
         let before_timers = pending_timers(&ticket);
         let ticket = kinds.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
@@ -126,7 +129,7 @@ impl Store {
         let dst = load_ticket(&mut tx, target).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
         let (src_kind, dst_kind) = decide(&src, &dst, now)?;
         let actor_ref = actor_ref(actor);
-        let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: source, events: Vec::new() };
+        let mut log = EventLog { seq, reserved: false, now, actor: &actor_ref, ticket_id: source, events: Vec::new() };
         let src = log.apply(Some(src), src_kind);
         log.ticket_id = target;
         let dst = log.apply(Some(dst), dst_kind);
@@ -250,12 +253,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let Some(notifier) = &self.notifier else { return Ok(()) };
-        for event in events {
-            for (mail, send_after) in notifier(event, ticket) {
-                super::outbox::enqueue_mail_after(tx, &mail, now, send_after).await?;
-            }
-        }
-        Ok(())
+        let mails: Vec<_> = events.iter().flat_map(|event| notifier(event, ticket)).collect();
+        super::outbox::enqueue_mails(tx, &mails, now).await
     }
 
     /// The earliest timer of any ticket: the scheduler sleeps until then.
@@ -383,6 +382,8 @@ pub fn actor_ref(actor: &Actor) -> ActorRef {
 /// Events of one transaction, numbered from the locked sequence.
 struct EventLog<'a> {
     seq: i64,
+    /// The counter already holds `seq` (numbers reserved up front, see `renumber`).
+    reserved: bool,
     now: DateTime<Utc>,
     actor: &'a ActorRef,
     ticket_id: i64,
@@ -390,6 +391,16 @@ struct EventLog<'a> {
 }
 
 impl EventLog<'_> {
+    /// Gives the events their sequence numbers once reserved: `last` is the last of them.
+    fn renumber(&mut self, last: i64) {
+        let first = last - self.events.len() as i64 + 1;
+        for (i, e) in self.events.iter_mut().enumerate() {
+            e.seq = first + i as i64;
+        }
+        self.seq = last;
+        self.reserved = true;
+    }
+
     fn apply(&mut self, ticket: Option<Ticket>, kind: EventKind) -> Ticket {
         self.seq += 1;
         let event = Event { seq: self.seq, ticket_id: self.ticket_id, at: self.now, actor: self.actor.clone(), kind };
@@ -419,10 +430,12 @@ impl EventLog<'_> {
             ]);
         }
         sql.query().execute(&mut **tx).await?;
-        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'")
-            .bind(self.seq)
-            .execute(&mut **tx)
-            .await?;
+        if !self.reserved {
+            sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'")
+                .bind(self.seq)
+                .execute(&mut **tx)
+                .await?;
+        }
         if backend == super::Backend::Postgres {
             // Delivered at commit: other instances' live hubs look at the log at once.
             sqlx::query("SELECT pg_notify($1, $2)")
@@ -435,22 +448,40 @@ impl EventLog<'_> {
     }
 }
 
-/// Takes the writers' lock and reads the last sequence number given out.
-pub(super) async fn lock_sequence(tx: &mut Transaction<'_, Any>) -> Result<i64> {
-    let row = sqlx::query("UPDATE counters SET value = value WHERE name = 'event_seq' RETURNING value")
+/// Locks the sequence and reserves `n` numbers; returns the last of them.
+async fn reserve_sequence(tx: &mut Transaction<'_, Any>, n: i64) -> Result<i64> {
+    let row = sqlx::query("UPDATE counters SET value = value + $1 WHERE name = 'event_seq' RETURNING value")
+        .bind(n)
         .fetch_one(&mut **tx)
         .await?;
     get_i64(&row, "value")
 }
 
-async fn next_counter(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO counters (name, value) VALUES ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+/// The next ticket id and the next number of the day, in one statement.
+async fn next_ticket_counters(tx: &mut Transaction<'_, Any>, day: &str) -> Result<(i64, i64)> {
+    let rows = sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ('ticket_id', 1), ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value",
     )
-    .bind(name)
-    .fetch_one(&mut **tx)
+    .bind(format!("ticket_no:{day}"))
+    .fetch_all(&mut **tx)
     .await?;
+    let mut id = None;
+    let mut number = None;
+    for r in &rows {
+        match get_string(r, "name")?.as_str() {
+            "ticket_id" => id = Some(get_i64(r, "value")?),
+            _ => number = Some(get_i64(r, "value")?),
+        }
+    }
+    id.zip(number).ok_or_else(|| StoreError::Corrupt("ticket counters did not answer".into()))
+}
+
+/// Takes the writers' lock and reads the last sequence number given out.
+pub(super) async fn lock_sequence(tx: &mut Transaction<'_, Any>) -> Result<i64> {
+    let row = sqlx::query("UPDATE counters SET value = value WHERE name = 'event_seq' RETURNING value")
+        .fetch_one(&mut **tx)
+        .await?;
     get_i64(&row, "value")
 }
 
