@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod live;
 pub mod notify;
+pub mod report;
 pub mod rules_cli;
 pub mod store;
 pub mod watch;

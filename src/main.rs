@@ -45,6 +45,12 @@ enum Cmd {
         #[command(subcommand)]
         command: RulesCmd,
     },
+    /// The monthly assessment of departments (考评) as CSV.
+    Report {
+        /// A Beijing-time month, e.g. 2026-10.
+        #[arg(long)]
+        month: String,
+    },
     /// The official working calendar.
     Calendar {
         #[command(subcommand)]
@@ -124,6 +130,11 @@ fn main() -> ExitCode {
         Cmd::Rules { command: RulesCmd::Explain { file, json } } => hotline::rules_cli::explain(&catalog, &file, json),
         Cmd::Rules { command: RulesCmd::Check { .. } } => unreachable!("handled before the catalogue is loaded"),
         Cmd::Serve { demo, .. } => run_async(serve(config, catalog, demo)),
+        Cmd::Report { month } => run_async(async move {
+            let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
+            print!("{}", hotline::report::monthly_report(&store, &catalog, &month).await?);
+            Ok(())
+        }),
         Cmd::Migrate => run_async(async move {
             let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
             store.sync_departments(&catalog.department_rows()).await?;

@@ -2,6 +2,7 @@
 //! extract, call one store or domain function, map the result.
 
 pub mod admin;
+pub mod assessment;
 pub mod auth;
 pub mod dashboard;
 pub mod dispatch;
@@ -137,7 +138,7 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "meta"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "meta"))
 )]
 struct ApiDoc;
 
@@ -195,6 +196,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dispatch::stats))
         .routes(routes!(dispatch::rules_status))
         .routes(routes!(dispatch::reload))
+        .routes(routes!(assessment::ranking))
+        .routes(routes!(assessment::ranking_csv))
+        .routes(routes!(assessment::add_exclusion))
         .routes(routes!(admin::mail_status))
         .routes(routes!(dashboard::supervisor))
         .routes(routes!(dashboard::department))

@@ -9,6 +9,7 @@
 //! projection, commit. Taking the counter lock first orders all writers, so sequence numbers
 //! are gap-free and become visible in order — what a reader resuming from a number needs.
 
+pub mod assessment;
 pub mod dashboard;
 pub mod dispatch;
 pub mod jobs;

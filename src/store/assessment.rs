@@ -1,0 +1,180 @@
+//! What the monthly assessment (考评) reads, and the exclusions (核减) it applies: the ticket
+//! histories a period needs, the exclusions in force, and recording an exclusion together
+//! with its audit event in the log.
+
+use super::{from_millis, get_i64, get_string, millis, Result, Store, StoreError};
+use crate::domain::assessment::{self, DepartmentScore, Exclusion, Period, Weights};
+use crate::domain::district::District;
+use crate::domain::event::{ActorRef, Event, EventKind};
+use sqlx::any::AnyRow;
+
+/// The type of the system event that audits an exclusion.
+pub const EXCLUSION_ADDED: &str = "assessment_exclusion_added";
+
+/// A period's ranking and the exclusions that were in force for it.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    pub period: Period,
+    pub weights: Weights,
+    pub departments: Vec<DepartmentScore>,
+    /// Exclusions of tickets with an event in the period (the only ones that can matter).
+    pub exclusions: Vec<Exclusion>,
+}
+
+impl Store {
+    /// Ticket events with `from <= at < to`, in log order.
+    pub async fn events_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT seq, ticket_id, at, actor, data FROM events \
+             WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL ORDER BY seq",
+        )
+        .bind(millis(from))
+        .bind(millis(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    /// What [`assessment::assess`] needs to judge `period`: the history, from its start up to
+    /// the end of the period, of every ticket with an event in the period (a reply in October
+    /// is judged by a deadline decided in September). Grouped by ticket, in sequence order.
+    pub async fn assessment_events(&self, (from, to): Period) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT seq, ticket_id, at, actor, data FROM events \
+             WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
+             AND at < $2 ORDER BY ticket_id, seq",
+        )
+        .bind(millis(from))
+        .bind(millis(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    /// Exclusions, oldest first. With a period, only those of tickets that had an event in it.
+    pub async fn exclusions(&self, period: Option<Period>) -> Result<Vec<Exclusion>> {
+        let select = "SELECT id, ticket_id, department, reason, excluded_by, at FROM assessment_exclusions";
+        let rows = match period {
+            Some((from, to)) => {
+                sqlx::query(&format!(
+                    "{select} WHERE ticket_id IN \
+                     (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) ORDER BY id"
+                ))
+                .bind(millis(from))
+                .bind(millis(to))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => sqlx::query(&format!("{select} ORDER BY id")).fetch_all(&self.pool).await?,
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(Exclusion {
+                    id: get_i64(r, "id")?,
+                    ticket_id: get_i64(r, "ticket_id")?,
+                    department: get_string(r, "department")?,
+                    reason: get_string(r, "reason")?,
+                    by: get_string(r, "excluded_by")?,
+                    at: from_millis(get_i64(r, "at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Records that ticket `ticket_id` (number `number`, for the audit) does not count against
+    /// `department`, with the `assessment_exclusion_added` event that audits it, in one
+    /// transaction: both are written or neither. The caller checks the ruling first
+    /// ([`assessment::check_exclusion`]). A second exclusion of the same ticket for the same
+    /// department is a conflict.
+    pub async fn add_exclusion(
+        &self,
+        actor: &ActorRef,
+        ticket_id: i64,
+        number: &str,
+        department: &str,
+        reason: &str,
+    ) -> Result<Exclusion> {
+        let mut tx = self.writer.begin().await?;
+        // The writers' lock first, like every write: it also makes the duplicate check below
+        // race-free.
+        let seq = super::tickets::lock_sequence(&mut tx).await? + 1;
+        let existing = sqlx::query("SELECT id FROM assessment_exclusions WHERE ticket_id = $1 AND department = $2")
+            .bind(ticket_id)
+            .bind(department)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if existing.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "ticket {number} is already excluded (核减) for {department}; nothing was changed"
+            )));
+        }
+        let at = self.now();
+        let data = serde_json::json!({
+            "id": seq,
+            "ticket_id": ticket_id,
+            "number": number,
+            "department": department,
+            "reason": reason,
+        });
+        // Same shape as `append_system_event`, inside this transaction.
+        sqlx::query(
+            "INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ($1, NULL, $2, $3, $4, $5, $6)",
+        )
+        .bind(seq)
+        .bind(EXCLUSION_ADDED)
+        .bind(millis(at))
+        .bind(actor.user_id)
+        .bind(serde_json::to_string(actor).unwrap_or_default())
+        .bind(serde_json::json!({"type": EXCLUSION_ADDED, "data": data}).to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO assessment_exclusions (id, ticket_id, department, reason, excluded_by, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(seq)
+        .bind(ticket_id)
+        .bind(department)
+        .bind(reason)
+        .bind(actor.username.as_str())
+        .bind(millis(at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'").bind(seq).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Exclusion {
+            id: seq,
+            ticket_id,
+            department: department.to_string(),
+            reason: reason.to_string(),
+            by: actor.username.clone(),
+            at,
+        })
+    }
+
+    /// The ranking of `period`, computed from the event log and the exclusions.
+    pub async fn assessment(&self, district: &District, period: Period, weights: &Weights) -> Result<Assessment> {
+        let events = self.assessment_events(period).await?;
+        let exclusions = self.exclusions(Some(period)).await?;
+        let departments = assessment::assess(&events, period, district, &exclusions, weights);
+        Ok(Assessment { period, weights: *weights, departments, exclusions })
+    }
+}
+
+fn decode_event(row: &AnyRow) -> Result<Event> {
+    let actor: ActorRef = serde_json::from_str(&get_string(row, "actor")?)
+        .map_err(|e| StoreError::Corrupt(format!("event actor: {e}")))?;
+    let kind: EventKind =
+        serde_json::from_str(&get_string(row, "data")?).map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?;
+    Ok(Event {
+        seq: get_i64(row, "seq")?,
+        ticket_id: get_i64(row, "ticket_id")?,
+        at: from_millis(get_i64(row, "at")?),
+        actor,
+        kind,
+    })
+}
