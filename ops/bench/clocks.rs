@@ -34,6 +34,9 @@ fn rss_mib() -> f64 {
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
@@ -161,19 +164,20 @@ async fn main() {
         .unwrap()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::ClockOverdue { stage: Stage::Accept, due_at, .. } => {
-                Some((e.at - due_at).num_milliseconds() as f64)
+            // The burst: every ticket's first timer (the accept warning) on the same second.
+            EventKind::ClockWarned { scheduled_at, .. } if scheduled_at == first_due => {
+                Some((e.at - scheduled_at).num_milliseconds() as f64)
             }
             _ => None,
         })
         .collect();
     lags.sort_by(f64::total_cmp);
     println!(
-        "| {backend}: 10,000 accept deadlines on one second | fired {} events; lag p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; burst done in {burst_s:.1} s |",
+        "| {backend}: 10,000 timers on one second (accept warnings) | fired {} events; lag p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; burst done in {burst_s:.1} s |",
         lags.len(),
         percentile(&lags, 0.5),
         percentile(&lags, 0.99),
-        lags[lags.len() - 1]
+        lags.last().copied().unwrap_or(f64::NAN)
     );
     println!(
         "| {backend}: memory | RSS {rss_before:.0} MiB before the million timers, {rss_loaded:.0} MiB with them and 10,000 tickets loaded ({created_s:.1} s to create the tickets) |"

@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const POLL: Duration = Duration::from_secs(1);
 /// Tickets fired per query of due timers.
 const BATCH: i64 = 500;
+/// Tickets fired per transaction.
+const CHUNK: usize = 50;
 
 /// Fires every timer due at `now`. Returns how many events that made.
 pub async fn fire_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -28,20 +30,17 @@ pub async fn fire_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, Sto
         if due.is_empty() {
             return Ok(fired);
         }
-        for id in &due {
+        // Fired a chunk per transaction: a burst of deadlines on one second is not thousands
+        // of separate commits.
+        for chunk in due.chunks(CHUNK) {
             let catalog = state.catalog();
-            match state
+            let changes = state
                 .store
-                .change_ticket(*id, &actor, |t, at| Ok(decide_timers(t, &catalog.context(&actor, at))))
-                .await
-            {
-                Ok(change) => {
-                    fired += change.events.len();
-                    state.publish(&change.events);
-                }
-                // Gone (deleted by a rebuild): nothing to fire.
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e),
+                .change_tickets(chunk, &actor, |t, at| Ok(decide_timers(t, &catalog.context(&actor, at))))
+                .await?;
+            for change in changes {
+                fired += change.events.len();
+                state.publish(&change.events);
             }
         }
         if (due.len() as i64) < BATCH {

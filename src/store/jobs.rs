@@ -96,30 +96,18 @@ impl Store {
 }
 
 impl Store {
-    /// Benchmark support: `n` timer rows for tickets that do not exist, all at `fire_at`
-    /// onwards (one a second), inserted 5,000 rows a statement.
+    /// Benchmark support: `n` timer rows for tickets that do not exist (negative ids), one a
+    /// second from `fire_at` on, generated inside the database.
     pub async fn bulk_load_bench_timers(&self, n: i64, fire_at: i64) -> Result<()> {
-        let mut done = 0;
-        while done < n {
-            // 5 values a row: 5,000 rows stay under SQLite's 32,766 bound variables.
-            let chunk = (n - done).min(5_000);
-            let mut sql = Sql::new("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ");
-            for i in 0..chunk {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                let id = -(done + i + 1);
-                sql.row(vec![
-                    id.into(),
-                    "overdue".into(),
-                    "reply".into(),
-                    Some("cgw".to_string()).into(),
-                    (fire_at + (done + i) * 1000).into(),
-                ]);
-            }
-            sql.query().execute(&self.writer).await?;
-            done += chunk;
-        }
+        sqlx::query(
+            "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) \
+             INSERT INTO timers (ticket_id, kind, stage, department, fire_at) \
+             SELECT -i, 'overdue', 'reply', 'cgw', $2 + i * 1000 FROM seq",
+        )
+        .bind(n)
+        .bind(fire_at)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 }
