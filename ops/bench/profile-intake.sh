@@ -17,7 +17,7 @@ shift
 counts=("${@:-32}")
 DURATION=${DURATION:-10}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
-BIN_DIR=${BIN_DIR:-$(ls -d ops/bench/out/2*/bin 2>/dev/null | sort | tail -1)}
+BIN_DIR=${BIN_DIR:-$(ls -d ops/bench/out/2*/bin 2>/dev/null | sort | while read -r d; do [[ -x $d/bench_intake ]] && echo "$d"; done | tail -1)}
 SRC=${SRC:-$(cat "$BIN_DIR/SRC" 2>/dev/null || echo "$PWD")}
 [[ -x "$BIN_DIR/hotline" && -x "$BIN_DIR/bench_intake" ]] || {
   echo "no binaries in '$BIN_DIR': run ops/bench/run-intake.sh first or set BIN_DIR" >&2

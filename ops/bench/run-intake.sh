@@ -158,7 +158,7 @@ for backend in $BACKENDS; do
     status=0
     # Bounded: warm-up + measured phase + time for the last requests and the listing.
     timeout --signal=INT $(( WARMUP + DURATION + 300 )) "$gen_bin" --base-url "http://$addr" "${gen_args[@]}" \
-      --server-pid "$server_pid" --label "$backend-$run" | tee "$log" || status=$?
+      --server-pid "$server_pid" --label "$backend-$run" 2>&1 | tee "$log" || status=$?
     stop_server
     result=$(grep '^RESULT ' "$log" | tail -1 || true)
     if [[ $status -ne 0 || -z "$result" ]]; then
