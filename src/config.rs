@@ -46,6 +46,9 @@ pub struct Config {
     pub weekly_summary_cron: String,
     /// `HOTLINE_LIVE_BUFFER`: events queued per websocket client before it is told to resync.
     pub live_buffer: usize,
+    /// `HOTLINE_ASSESSMENT_WEIGHTS`: response / resolution / satisfaction weights of the
+    /// monthly score (考评), e.g. `30/35/35`.
+    pub assessment_weights: String,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             digest_cron: "0 30 8 * * *".into(),
             weekly_summary_cron: "0 0 9 * * Mon".into(),
             live_buffer: 1024,
+            assessment_weights: "30/35/35".into(),
         }
     }
 }
@@ -100,6 +104,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("digest_cron", "HOTLINE_DIGEST_CRON"),
     ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON"),
     ("live_buffer", "HOTLINE_LIVE_BUFFER"),
+    ("assessment_weights", "HOTLINE_ASSESSMENT_WEIGHTS"),
 ];
 
 impl Config {
@@ -147,6 +152,7 @@ impl Config {
             "digest_cron" => self.digest_cron = value.into(),
             "weekly_summary_cron" => self.weekly_summary_cron = value.into(),
             "live_buffer" => self.live_buffer = number(key, var, value)?,
+            "assessment_weights" => self.assessment_weights = value.into(),
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -199,6 +205,7 @@ impl Config {
         if let Some(bad) = self.supervisors().into_iter().find(|a| !a.contains('@')) {
             return Err(err("supervisors_email", format!("{bad:?} is not an address (HOTLINE_SUPERVISORS_EMAIL)")));
         }
+        self.weights().map_err(|e| err("assessment_weights", format!("{e} (HOTLINE_ASSESSMENT_WEIGHTS)")))?;
         if !(1..=1_000_000).contains(&self.live_buffer) {
             return Err(err("live_buffer", "must be between 1 and 1000000 (HOTLINE_LIVE_BUFFER)"));
         }
@@ -214,6 +221,11 @@ impl Config {
             from: self.mail_from.clone(),
             ..crate::notify::MailConfig::default()
         }
+    }
+
+    /// The weights of the monthly score.
+    pub fn weights(&self) -> Result<crate::domain::assessment::Weights, String> {
+        self.assessment_weights.parse()
     }
 
     pub fn supervisors(&self) -> Vec<String> {
@@ -249,6 +261,8 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().key, "database_url");
         let bad = Config { digest_cron: "every morning".into(), ..Config::default() };
         assert_eq!(bad.validate().unwrap_err().key, "digest_cron");
+        let bad = Config { assessment_weights: "30/35".into(), ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "assessment_weights");
     }
 
     #[test]

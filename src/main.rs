@@ -132,7 +132,8 @@ fn main() -> ExitCode {
         Cmd::Serve { demo, .. } => run_async(serve(config, catalog, demo)),
         Cmd::Report { month } => run_async(async move {
             let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
-            print!("{}", hotline::report::monthly_report(&store, &catalog, &month).await?);
+            let weights = config.weights()?;
+            print!("{}", hotline::report::monthly_report(&store, &catalog, &month, &weights).await?);
             Ok(())
         }),
         Cmd::Migrate => run_async(async move {

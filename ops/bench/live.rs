@@ -156,7 +156,13 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
     let supervisors = ((args.clients as f64) * args.supervisor_share).round() as usize;
     let whos: Vec<Who> = (0..args.clients)
-        .map(|i| if i < supervisors { Who::Supervisor } else { Who::Department((i - supervisors) % departments.len().max(1)) })
+        .map(|i| {
+            if i < supervisors {
+                Who::Supervisor
+            } else {
+                Who::Department((i - supervisors) % departments.len().max(1))
+            }
+        })
         .collect();
     println!(
         "clients:   {} ({} supervisors, {} department clients over {} departments: {})",
@@ -265,7 +271,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             );
         }
         op += 1;
-        let create = args.create_every > 0 && op % args.create_every == 0;
+        let create = args.create_every > 0 && op.is_multiple_of(args.create_every);
         let events = if create { 3 } else { 1 };
         let permit = in_flight.clone().acquire_owned().await.expect("semaphore never closed");
         let (target, dept) = if create {
@@ -280,16 +286,21 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         writer_tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
             let result = match (target, body) {
-                (Some(id), _) => {
-                    post(&http, &format!("{base}/api/v1/tickets/{id}/urge"), &operator, &json!({"note": "催办：请尽快处理"}))
-                        .await
-                        .map(|_| ())
+                (Some(id), _) => post(
+                    &http,
+                    &format!("{base}/api/v1/tickets/{id}/urge"),
+                    &operator,
+                    &json!({"note": "催办：请尽快处理"}),
+                )
+                .await
+                .map(|_| ()),
+                (None, Some(body)) => {
+                    post(&http, &format!("{base}/api/v1/tickets"), &operator, &body).await.and_then(|v| {
+                        let id = v["id"].as_i64().ok_or_else(|| format!("no id in {v}"))?;
+                        tickets.lock().unwrap().insert(id, dept);
+                        Ok(())
+                    })
                 }
-                (None, Some(body)) => post(&http, &format!("{base}/api/v1/tickets"), &operator, &body).await.and_then(|v| {
-                    let id = v["id"].as_i64().ok_or_else(|| format!("no id in {v}"))?;
-                    tickets.lock().unwrap().insert(id, dept);
-                    Ok(())
-                }),
                 (None, None) => unreachable!(),
             };
             drop(permit);
@@ -323,12 +334,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         let events = get_json(&http, &format!("{base}/api/v1/tickets/{id}/events"), &supervisor).await?;
         for e in events.as_array().into_iter().flatten() {
             let (Some(seq), Some(at)) = (e["seq"].as_i64(), e["at"].as_str()) else { continue };
-            let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|err| format!("event {seq}: bad at {at}: {err}"))?;
+            let at =
+                chrono::DateTime::parse_from_rfc3339(at).map_err(|err| format!("event {seq}: bad at {at}: {err}"))?;
             log.insert(seq, (at.with_timezone(&chrono::Utc), *d));
         }
     }
-    let measured: HashMap<i64, (chrono::DateTime<chrono::Utc>, usize)> =
-        log.iter().filter(|(_, (at, _))| *at >= measure_from_wall && *at < write_until_wall).map(|(k, v)| (*k, *v)).collect();
+    let measured: HashMap<i64, (chrono::DateTime<chrono::Utc>, usize)> = log
+        .iter()
+        .filter(|(_, (at, _))| *at >= measure_from_wall && *at < write_until_wall)
+        .map(|(k, v)| (*k, *v))
+        .collect();
     let measured_by_dept: Vec<usize> =
         (0..departments.len()).map(|d| measured.values().filter(|(_, dd)| *dd == d).count()).collect();
 
@@ -398,7 +413,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let missing = expected.saturating_sub(delivered);
 
     let writes = writes.lock().unwrap();
-    let in_window: Vec<&WriteSample> = writes.iter().filter(|w| w.sent >= measure_from && w.sent < write_until).collect();
+    let in_window: Vec<&WriteSample> =
+        writes.iter().filter(|w| w.sent >= measure_from && w.sent < write_until).collect();
     let write_errors = in_window.iter().filter(|w| w.error.is_some()).count();
     let mut write_lat: Vec<i64> = in_window.iter().map(|w| w.took.as_micros() as i64).collect();
     write_lat.sort_unstable();
@@ -476,7 +492,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
          resyncs={} clients_resynced={} closed_early={} views={} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2} \
          over100_pct={:.2} sup_p99_ms={:.2} dept_p99_ms={:.2} rss_before_mib={} rss_connected_mib={} rss_load_mib={} rss_peak_mib={} \
          per_client_kib={} server_cpu_cores={} gen_cpu_cores={} pg_cpu_cores={} other_cpu_cores={} machine_busy_pct={}",
-        if args.label.is_empty() { "-" } else { &args.label },
+        if args.label.is_empty() { "-" } else { args.label.as_str() },
         args.clients,
         supervisors,
         departments.len(),
@@ -578,37 +594,7 @@ async fn socket_client(
     };
     // Open and subscribe under the gate; read freely afterwards.
     let permit = gate.acquire_owned().await.expect("gate never closed");
-    let setup = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        // hello
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str().contains("\"hello\"") => break,
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(format!("before hello: {e}")),
-                None => return Err("closed before hello".to_string()),
-            }
-        }
-        ws.send(Message::text(r#"{"type":"subscribe"}"#)).await.map_err(|e| format!("subscribe: {e}"))?;
-        // The first view answers the subscription.
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    if t.as_str().contains("\"type\":\"view\"") {
-                        return Ok(ws);
-                    }
-                    if t.as_str().contains("\"type\":\"error\"") {
-                        return Err(format!("subscribe refused: {}", t.as_str()));
-                    }
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(format!("after subscribe: {e}")),
-                None => return Err("closed after subscribe".to_string()),
-            }
-        }
-    };
+    let setup = open_and_subscribe(&url);
     let mut ws = match tokio::time::timeout(Duration::from_secs(60), setup).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
@@ -638,7 +624,7 @@ async fn socket_client(
                 let received = chrono::Utc::now();
                 match msg {
                     Some(Ok(Message::Text(t))) => {
-                        r.bytes += t.len() as u64;
+                        r.bytes += t.as_str().len() as u64;
                         match serde_json::from_str::<Frame>(t.as_str()) {
                             Ok(f) => match f.kind {
                                 "event" => {
@@ -681,10 +667,47 @@ async fn socket_client(
     r
 }
 
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects, waits for `hello`, subscribes to the role's default views and waits for the first.
+async fn open_and_subscribe(url: &str) -> Result<Ws, String> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(url, None, true).await.map_err(|e| format!("connect: {e}"))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().contains("\"hello\"") => break,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(format!("before hello: {e}")),
+            None => return Err("closed before hello".to_string()),
+        }
+    }
+    ws.send(Message::text(r#"{"type":"subscribe"}"#)).await.map_err(|e| format!("subscribe: {e}"))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                if t.as_str().contains("\"type\":\"view\"") {
+                    return Ok(ws);
+                }
+                if t.as_str().contains("\"type\":\"error\"") {
+                    return Err(format!("subscribe refused: {}", t.as_str()));
+                }
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(format!("after subscribe: {e}")),
+            None => return Err("closed after subscribe".to_string()),
+        }
+    }
+}
+
 async fn login(http: &reqwest::Client, base: &str, username: &str, password: &str) -> Result<String, String> {
-    let v = post_raw(http, &format!("{base}/api/v1/auth/login"), None, &json!({"username": username, "password": password}))
-        .await
-        .map_err(|e| format!("login as {username}: {e}"))?;
+    let v = post_raw(
+        http,
+        &format!("{base}/api/v1/auth/login"),
+        None,
+        &json!({"username": username, "password": password}),
+    )
+    .await
+    .map_err(|e| format!("login as {username}: {e}"))?;
     v["token"].as_str().map(String::from).ok_or_else(|| format!("login as {username}: no token in {v}"))
 }
 
@@ -729,7 +752,13 @@ fn ticket_body(department: &str, rng: &mut StdRng) -> Value {
     })
 }
 
-async fn create_ticket(http: &reqwest::Client, base: &str, token: &str, department: &str, rng: &mut StdRng) -> Result<i64, String> {
+async fn create_ticket(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    department: &str,
+    rng: &mut StdRng,
+) -> Result<i64, String> {
     let v = post(http, &format!("{base}/api/v1/tickets"), token, &ticket_body(department, rng)).await?;
     v["id"].as_i64().ok_or_else(|| format!("create: no id in {v}"))
 }

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-/// The weights in force. One place, so that a configured set replaces the default here.
-fn weights(_state: &AppState) -> Weights {
-    Weights::default()
+/// The weights the centre configured (checked at start-up, so the default is never reached).
+fn weights(state: &AppState) -> Weights {
+    state.config.weights().unwrap_or_default()
 }
 
 /// `?month=2026-10` → the Beijing-time month, or a 400 naming `month`.
