@@ -107,6 +107,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found("ticket"),
             StoreError::Rejected(d) => d.into(),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Unavailable(m) => ApiError::Unavailable(m),
             StoreError::Database(sqlx::Error::PoolTimedOut) => {
                 ApiError::Unavailable("the database is busy; try again in a moment".into())
             }

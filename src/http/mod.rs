@@ -40,6 +40,7 @@ pub struct AppState {
     /// than that need not wake it.
     timer_planned: Arc<std::sync::atomic::AtomicI64>,
     sessions: Arc<auth::SessionCache>,
+    intake: crate::store::intake::Intake,
 }
 
 impl AppState {
@@ -48,7 +49,7 @@ impl AppState {
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
         AppState {
-            store,
+            store: store.clone(),
             live: crate::live::Hub::new(config.live_buffer),
             config,
             catalog,
@@ -56,6 +57,7 @@ impl AppState {
             timer_wake: Arc::new(tokio::sync::Notify::new()),
             timer_planned: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             sessions: Arc::new(auth::SessionCache::default()),
+            intake: crate::store::intake::Intake::start(store.clone()),
         }
     }
 
@@ -67,6 +69,11 @@ impl AppState {
 
     pub fn replace_catalog(&self, catalog: Catalog) {
         *self.catalog.write().expect("catalog lock poisoned") = Arc::new(catalog);
+    }
+
+    /// The group-commit queue new tickets go through.
+    pub fn intake(&self) -> &crate::store::intake::Intake {
+        &self.intake
     }
 
     pub fn sessions(&self) -> &auth::SessionCache {

@@ -7,11 +7,12 @@ use super::error::{ApiError, ErrorBody};
 use super::json::ApiJson;
 use super::views::{event_view, ticket_view, EventView, TicketView};
 use super::AppState;
-use crate::domain::event::{EventKind, Received};
+use crate::domain::event::Received;
 use crate::domain::intake::{self, NewTicket};
 use crate::domain::lifecycle::{self, Assignment, CallbackReport, Command};
 use crate::domain::rules::Routing;
 use crate::domain::types::{CallbackFailure, Channel, Kind, Outcome, Role, Satisfaction, Solved, Status, Urgency};
+use crate::store::intake::{FollowUp, NewTicket as IntakeTicket};
 use crate::store::{actor_ref, TicketFilter};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -164,24 +165,24 @@ pub async fn create_ticket(
     };
     let resolve = body.resolve;
     let actor = &auth.actor;
-    let change = state
-        .store
-        .create_ticket(
-            &actor_ref(actor),
-            |number, _now| Ok(EventKind::Received(received(number, draft))),
-            |ticket, now| {
-                let command = match (dispatch, resolve) {
-                    (Some(a), _) => Command::Dispatch(a),
-                    (None, Some(r)) => Command::ResolveDirectly {
-                        answer: r.answer,
-                        callback_consent: r.callback_consent,
-                        article_id: r.article_id,
-                    },
-                    (None, None) => return Ok(Vec::new()),
-                };
-                lifecycle::decide(ticket, &command, &catalog.context(actor, now))
+    let follow_catalog = catalog.clone();
+    let follow_actor = actor.clone();
+    let then: FollowUp = Box::new(move |ticket, now| {
+        let command = match (dispatch, resolve) {
+            (Some(a), _) => Command::Dispatch(a),
+            (None, Some(r)) => Command::ResolveDirectly {
+                answer: r.answer,
+                callback_consent: r.callback_consent,
+                article_id: r.article_id,
             },
-        )
+            (None, None) => return Ok(Vec::new()),
+        };
+        lifecycle::decide(ticket, &command, &follow_catalog.context(&follow_actor, now))
+    });
+    // Through the intake queue: calls logged at the same moment are committed together.
+    let change = state
+        .intake()
+        .create(IntakeTicket { actor: actor_ref(actor), received: received(String::new(), draft), then })
         .await?;
     state.publish(&change.events);
     let routing_rule = routing

@@ -12,6 +12,7 @@
 pub mod assessment;
 pub mod dashboard;
 pub mod dispatch;
+pub mod intake;
 pub mod jobs;
 pub mod outbox;
 mod sql;
@@ -46,6 +47,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Config(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

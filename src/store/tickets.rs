@@ -49,7 +49,7 @@ pub struct TicketPage {
 pub const CLOCK_RUNNING: [Status; 3] = [Status::Dispatched, Status::Accepted, Status::ReturnRequested];
 
 /// Ticket numbers are dated in Beijing time: a call at 00:30 on the 23rd belongs to the 23rd.
-fn number_day(now: DateTime<Utc>) -> String {
+pub(super) fn number_day(now: DateTime<Utc>) -> String {
     now.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("valid offset")).format("%Y%m%d").to_string()
 }
 
@@ -437,7 +437,7 @@ pub fn actor_ref(actor: &Actor) -> ActorRef {
 }
 
 /// Events of one transaction, numbered from the locked sequence.
-struct EventLog<'a> {
+pub(super) struct EventLog<'a> {
     seq: i64,
     /// The counter already holds `seq` (numbers reserved up front, see `renumber`).
     reserved: bool,
@@ -447,7 +447,34 @@ struct EventLog<'a> {
     events: Vec<Event>,
 }
 
-impl EventLog<'_> {
+impl<'a> EventLog<'a> {
+    /// A log for a new ticket whose numbers are given later (`renumber`, or by the batch).
+    pub(super) fn for_ticket(actor: &'a ActorRef, now: DateTime<Utc>, ticket_id: i64) -> EventLog<'a> {
+        EventLog { seq: 0, reserved: true, now, actor, ticket_id, events: Vec::new() }
+    }
+
+    /// The ticket as received, before it has an id or number: what follow-up decisions see.
+    pub(super) fn provisional(
+        actor: &ActorRef,
+        now: DateTime<Utc>,
+        received: &crate::domain::event::Received,
+    ) -> Ticket {
+        let mut log = EventLog::for_ticket(actor, now, 0);
+        log.apply(None, EventKind::Received(received.clone()))
+    }
+
+    pub(super) fn apply_owned(&mut self, ticket: Option<Ticket>, kind: EventKind) -> Ticket {
+        self.apply(ticket, kind)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub(super) fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+
     /// Gives the events their sequence numbers once reserved: `last` is the last of them.
     fn renumber(&mut self, last: i64) {
         let first = last - self.events.len() as i64 + 1;
@@ -472,22 +499,7 @@ impl EventLog<'_> {
         if self.events.is_empty() {
             return Ok(());
         }
-        let mut sql = Sql::new("INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ");
-        for (i, e) in self.events.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.row(vec![
-                e.seq.into(),
-                e.ticket_id.into(),
-                e.kind.name().into(),
-                millis(e.at).into(),
-                e.actor.user_id.into(),
-                to_json(&e.actor)?.into(),
-                to_json(&e.kind)?.into(),
-            ]);
-        }
-        sql.query().execute(&mut **tx).await?;
+        insert_events(tx, &self.events).await?;
         if !self.reserved {
             sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'")
                 .bind(self.seq)
@@ -506,8 +518,128 @@ impl EventLog<'_> {
     }
 }
 
+/// Appends events, a few hundred rows a statement.
+pub(super) async fn insert_events(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Result<()> {
+    for chunk in events.chunks(500) {
+        let mut sql = Sql::new("INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ");
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.row(vec![
+                e.seq.into(),
+                e.ticket_id.into(),
+                e.kind.name().into(),
+                millis(e.at).into(),
+                e.actor.user_id.into(),
+                to_json(&e.actor)?.into(),
+                to_json(&e.kind)?.into(),
+            ]);
+        }
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes brand-new tickets with their units and timers, one statement per table.
+pub(super) async fn insert_fresh_tickets(tx: &mut Transaction<'_, Any>, tickets: &[Ticket]) -> Result<()> {
+    if tickets.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
+         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, \
+         late_listed, awaiting) VALUES ",
+    );
+    let mut units = Sql::new("INSERT INTO ticket_units (department, ticket_id) VALUES ");
+    let mut timers = Sql::new("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ");
+    let (mut any_unit, mut any_timer) = (false, false);
+    for (i, t) in tickets.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.row(vec![
+            t.id.into(),
+            t.number.as_str().into(),
+            t.status.as_str().into(),
+            t.kind.as_str().into(),
+            t.channel.as_str().into(),
+            t.urgency.as_str().into(),
+            t.category.as_str().into(),
+            t.street.clone().into(),
+            t.community.clone().into(),
+            t.caller_phone.as_str().into(),
+            t.lead.clone().into(),
+            millis(t.created_at).into(),
+            millis(t.updated_at).into(),
+            t.accept_due_at.map(millis).into(),
+            t.reply_due_at.map(millis).into(),
+            t.version.into(),
+            to_json(t)?.into(),
+            t.rule_id.clone().into(),
+            t.returns.into(),
+            t.redispatches.into(),
+            i64::from(t.late_listed).into(),
+            t.awaiting_decision().map(String::from).into(),
+        ]);
+        let mut assigned: Vec<&str> = t.assigned_units().collect();
+        assigned.sort_unstable();
+        assigned.dedup();
+        for unit in assigned {
+            if any_unit {
+                units.push(", ");
+            }
+            any_unit = true;
+            units.row(vec![unit.into(), t.id.into()]);
+        }
+        for timer in pending_timers(t) {
+            if any_timer {
+                timers.push(", ");
+            }
+            any_timer = true;
+            timers.row(vec![
+                t.id.into(),
+                timer.kind.as_str().into(),
+                timer.stage.as_word().into(),
+                timer.department.into(),
+                millis(timer.at).into(),
+            ]);
+        }
+    }
+    sql.query().execute(&mut **tx).await?;
+    if any_unit {
+        units.query().execute(&mut **tx).await?;
+    }
+    if any_timer {
+        timers.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Adds `n` to the ticket id counter and to the day's number counter, in one statement;
+/// returns the last id and the last number given.
+pub(super) async fn add_ticket_counters(tx: &mut Transaction<'_, Any>, day: &str, n: i64) -> Result<(i64, i64)> {
+    let rows = sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ('ticket_id', $1), ($2, $1) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value RETURNING name, value",
+    )
+    .bind(n)
+    .bind(format!("ticket_no:{day}"))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut id = None;
+    let mut number = None;
+    for r in &rows {
+        match get_string(r, "name")?.as_str() {
+            "ticket_id" => id = Some(get_i64(r, "value")?),
+            _ => number = Some(get_i64(r, "value")?),
+        }
+    }
+    id.zip(number).ok_or_else(|| StoreError::Corrupt("ticket counters did not answer".into()))
+}
+
 /// Locks the sequence and reserves `n` numbers; returns the last of them.
-async fn reserve_sequence(tx: &mut Transaction<'_, Any>, n: i64) -> Result<i64> {
+pub(super) async fn reserve_sequence(tx: &mut Transaction<'_, Any>, n: i64) -> Result<i64> {
     let row = sqlx::query("UPDATE counters SET value = value + $1 WHERE name = 'event_seq' RETURNING value")
         .bind(n)
         .fetch_one(&mut **tx)
