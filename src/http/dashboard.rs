@@ -64,6 +64,9 @@ pub async fn live(
             }
         }
     };
+    // Clients send little (a subscribe now and then): a small read buffer keeps a thousand
+    // idle sockets cheap (tungstenite's default is 128 KiB each).
+    let ws = ws.read_buffer_size(4096);
     Ok(ws.on_upgrade(move |socket| crate::live::socket::serve(socket, state, auth.actor, auth.display_name)))
 }
 

@@ -35,7 +35,22 @@ pub struct LiveEvent {
     pub event: Event,
     pub ticket: Option<Ticket>,
     pub units: Vec<String>,
+    /// The event frame serialised once per variant ([caller shown, caller masked]) and
+    /// shared by every client that receives it: at 200 events a second to hundreds of
+    /// clients, serialising per client was the server's main work.
+    pub frames: [std::sync::OnceLock<axum::extract::ws::Utf8Bytes>; 2],
 }
+
+impl LiveEvent {
+    pub fn new(event: Event, ticket: Option<Ticket>) -> LiveEvent {
+        let units = units_of(&event, ticket.as_ref());
+        LiveEvent { event, ticket, units, frames: Default::default() }
+    }
+}
+
+/// A board shared by its viewers: when it was computed, the sequence number it reflects,
+/// and the frame ready to send.
+pub(crate) type BoardSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, i64, axum::extract::ws::Utf8Bytes)>>>;
 
 struct Client {
     actor: Actor,
@@ -58,9 +73,10 @@ impl Drop for Subscription {
 }
 
 pub struct Hub {
-    /// Boards shared by many clients, computed once per sequence number: 200 supervisors
-    /// watching the same wall screen cost one computation per change, not 200.
-    pub(crate) views: tokio::sync::Mutex<HashMap<String, (i64, Arc<serde_json::Value>)>>,
+    /// Boards shared by many clients, each behind its own lock so one client computes it
+    /// while the others wait for the result: 200 supervisors watching the same wall screen
+    /// cost one computation, not 200, and different boards do not wait for each other.
+    pub(crate) boards: Mutex<HashMap<String, BoardSlot>>,
     clients: Mutex<HashMap<u64, Client>>,
     next_id: AtomicU64,
     /// The last sequence number fanned out.
@@ -72,7 +88,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(buffer: usize) -> Arc<Hub> {
         Arc::new(Hub {
-            views: tokio::sync::Mutex::new(HashMap::new()),
+            boards: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             head: AtomicI64::new(-1),
@@ -163,8 +179,7 @@ impl Hub {
                     }
                 };
                 let seq = event.seq;
-                let units = units_of(&event, ticket.as_ref());
-                self.fan_out(Arc::new(LiveEvent { event, ticket, units }));
+                self.fan_out(Arc::new(LiveEvent::new(event, ticket)));
                 self.head.store(seq, Ordering::SeqCst);
             }
         }
@@ -245,6 +260,7 @@ mod tests {
             },
             ticket: None,
             units: units.iter().map(|u| u.to_string()).collect(),
+            frames: Default::default(),
         })
     }
 

@@ -83,27 +83,46 @@ async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
     socket.send(Message::Text(Utf8Bytes::from(value.to_string()))).await.is_ok()
 }
 
-async fn view_message(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
-    // The supervisor board is the same for everyone, a department board the same for all of
-    // that department's users: compute each once per sequence number and share it.
+/// The board frame for this client. Shared boards (the supervisor's; a department's, the same
+/// for all its users) are computed by one client at a time and reused while younger than
+/// [`VIEW_DEBOUNCE`] or once they reflect `min_seq`, the last event this client was sent.
+async fn view_text(state: &AppState, actor: &Actor, view: View, min_seq: i64) -> Utf8Bytes {
     let key = match view {
         View::Supervisor => Some("supervisor".to_string()),
         View::Department => actor.department.as_ref().map(|d| format!("department:{d}")),
         View::Operator => None,
     };
-    let Some(key) = key else { return compute_view(state, actor, view).await };
-    let head = state.live().head();
-    let mut cache = state.live().views.lock().await;
-    if let Some((seq, message)) = cache.get(&key) {
-        if *seq == head {
-            return (**message).clone();
+    let Some(key) = key else { return Utf8Bytes::from(compute_view(state, actor, view).await.to_string()) };
+    let slot = state.live().boards.lock().expect("boards lock poisoned").entry(key).or_default().clone();
+    let mut slot = slot.lock().await;
+    if let Some((at, seq, text)) = slot.as_ref() {
+        if *seq >= min_seq || at.elapsed() < VIEW_DEBOUNCE {
+            return text.clone();
         }
     }
     let message = compute_view(state, actor, view).await;
+    let text = Utf8Bytes::from(message.to_string());
     if message["type"] == "view" {
-        cache.insert(key, (head, std::sync::Arc::new(message.clone())));
+        *slot = Some((Instant::now(), message["seq"].as_i64().unwrap_or(0), text.clone()));
     }
-    message
+    text
+}
+
+/// The event frame for this client, built once per event and masking and shared.
+fn event_text(state: &AppState, actor: &Actor, live: &LiveEvent) -> Utf8Bytes {
+    match live.ticket.as_ref().filter(|t| actor.can_see(t)) {
+        Some(ticket) => {
+            let masked = !actor.sees_caller(ticket);
+            live.frames[usize::from(masked)]
+                .get_or_init(|| Utf8Bytes::from(event_message(state, actor, live).to_string()))
+                .clone()
+        }
+        None => Utf8Bytes::from(event_message(state, actor, live).to_string()),
+    }
+}
+
+async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
+    socket.send(Message::Text(text)).await.is_ok()
 }
 
 async fn compute_view(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
@@ -151,6 +170,8 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut debounce = tokio::time::interval(VIEW_DEBOUNCE);
+    // A refresh missed while busy is not worth a burst of refreshes afterwards.
+    debounce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         if subscription.overflowed.load(Ordering::SeqCst) {
             // Too slow to keep up: throw the backlog away and start again from fresh views.
@@ -162,12 +183,24 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 return;
             }
             for view in &views {
-                let message = view_message(&state, &actor, *view).await;
-                if !send(&mut socket, message).await {
+                let message = view_text(&state, &actor, *view, last_sent).await;
+                if !send_text(&mut socket, message).await {
                     return;
                 }
             }
             continue;
+        }
+        // Events already queued go out before anything else, board refreshes included:
+        // otherwise a busy client sends one event per refresh and falls behind.
+        while let Ok(live) = subscription.rx.try_recv() {
+            if live.event.seq <= last_sent || !concerns(&actor, &live) {
+                continue;
+            }
+            last_sent = live.event.seq;
+            if !send_text(&mut socket, event_text(&state, &actor, &live)).await {
+                return;
+            }
+            dirty = true;
         }
         tokio::select! {
             incoming = socket.recv() => {
@@ -193,8 +226,8 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                             }
                         }
                         for view in &views {
-                            let message = view_message(&state, &actor, *view).await;
-                            if !send(&mut socket, message).await {
+                            let message = view_text(&state, &actor, *view, last_sent).await;
+                            if !send_text(&mut socket, message).await {
                                 return;
                             }
                         }
@@ -213,7 +246,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                     continue;
                 }
                 last_sent = live.event.seq;
-                if !send(&mut socket, event_message(&state, &actor, &live)).await {
+                if !send_text(&mut socket, event_text(&state, &actor, &live)).await {
                     return;
                 }
                 dirty = true;
@@ -225,8 +258,8 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 dirty = false;
                 next_view_push = Instant::now() + VIEW_DEBOUNCE;
                 for view in &views {
-                    let message = view_message(&state, &actor, *view).await;
-                    if !send(&mut socket, message).await {
+                    let message = view_text(&state, &actor, *view, last_sent).await;
+                    if !send_text(&mut socket, message).await {
                         return;
                     }
                 }
@@ -264,8 +297,7 @@ async fn replay(socket: &mut WebSocket, state: &AppState, actor: &Actor, after: 
             }
             from = event.seq;
             let ticket = state.store.ticket(event.ticket_id).await.ok().flatten();
-            let units = super::units_of(&event, ticket.as_ref());
-            let live = LiveEvent { event, ticket, units };
+            let live = LiveEvent::new(event, ticket);
             if concerns(actor, &live) && !send(socket, event_message(state, actor, &live)).await {
                 return None;
             }
