@@ -16,36 +16,8 @@ impl Directory for Tree {
     }
 }
 
-/// The shipped calendar and policies: the state machine decides clocks with them.
-fn sla() -> SlaContext<'static> {
-    use crate::domain::calendar::Calendar;
-    use crate::domain::sla::SlaPolicies;
-    use std::sync::OnceLock;
-    static CALENDAR: OnceLock<Calendar> = OnceLock::new();
-    static POLICIES: OnceLock<SlaPolicies> = OnceLock::new();
-    static CALLBACKS: OnceLock<crate::domain::callbacks::CallbackPolicy> = OnceLock::new();
-    let callbacks = CALLBACKS.get_or_init(|| {
-        crate::domain::callbacks::CallbackPolicy::parse((
-            "callbacks.toml",
-            include_str!("../../dispatch_rules/callbacks.toml"),
-        ))
-        .unwrap()
-    });
-    let calendar = CALENDAR.get_or_init(|| {
-        Calendar::parse(
-            ("hours.toml", include_str!("../../dispatch_rules/calendar/hours.toml")),
-            &[
-                ("2025.toml", include_str!("../../dispatch_rules/calendar/2025.toml")),
-                ("2026.toml", include_str!("../../dispatch_rules/calendar/2026.toml")),
-            ],
-        )
-        .unwrap()
-    });
-    let policies = POLICIES.get_or_init(|| {
-        SlaPolicies::parse(("sla_policies.toml", include_str!("../../dispatch_rules/sla_policies.toml"))).unwrap()
-    });
-    SlaContext { calendar, policies, callbacks }
-}
+// The shipped calendar and policies: the state machine decides clocks with them.
+use crate::domain::test_support::sla;
 
 fn actor(role: Role, dept: Option<&str>) -> Actor {
     let units = match dept {

@@ -15,5 +15,7 @@ pub mod notices;
 pub mod privacy;
 pub mod rules;
 pub mod sla;
+#[cfg(test)]
+mod test_support;
 pub mod ticket;
 pub mod types;

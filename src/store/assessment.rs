@@ -2,11 +2,11 @@
 //! histories a period needs, the exclusions in force, and recording an exclusion together
 //! with its audit event in the log.
 
+use super::tickets::decode_event;
 use super::{from_millis, get_i64, get_string, millis, Result, Store, StoreError};
 use crate::domain::assessment::{self, DepartmentScore, Exclusion, Period, Weights};
 use crate::domain::district::District;
-use crate::domain::event::{ActorRef, Event, EventKind};
-use sqlx::any::AnyRow;
+use crate::domain::event::{ActorRef, Event};
 
 /// The type of the system event that audits an exclusion.
 pub const EXCLUSION_ADDED: &str = "assessment_exclusion_added";
@@ -163,18 +163,4 @@ impl Store {
         let departments = assessment::assess(&events, period, district, &exclusions, weights);
         Ok(Assessment { period, weights: *weights, departments, exclusions })
     }
-}
-
-fn decode_event(row: &AnyRow) -> Result<Event> {
-    let actor: ActorRef = serde_json::from_str(&get_string(row, "actor")?)
-        .map_err(|e| StoreError::Corrupt(format!("event actor: {e}")))?;
-    let kind: EventKind =
-        serde_json::from_str(&get_string(row, "data")?).map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?;
-    Ok(Event {
-        seq: get_i64(row, "seq")?,
-        ticket_id: get_i64(row, "ticket_id")?,
-        at: from_millis(get_i64(row, "at")?),
-        actor,
-        kind,
-    })
 }

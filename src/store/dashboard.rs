@@ -60,9 +60,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let what = get_opt_string(r, "awaiting")?.unwrap_or_default();
-                let ticket = serde_json::from_str(&get_string(r, "body")?)
-                    .map_err(|e| super::StoreError::Corrupt(format!("ticket body: {e}")))?;
-                Ok((what, ticket))
+                Ok((what, super::tickets::decode_body(r)?))
             })
             .collect()
     }
@@ -90,10 +88,5 @@ impl Store {
 }
 
 fn decode_bodies(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<Ticket>> {
-    rows.iter()
-        .map(|r| {
-            serde_json::from_str(&get_string(r, "body")?)
-                .map_err(|e| super::StoreError::Corrupt(format!("ticket body: {e}")))
-        })
-        .collect()
+    rows.iter().map(super::tickets::decode_body).collect()
 }

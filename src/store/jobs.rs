@@ -58,12 +58,7 @@ impl Store {
         let mut sql = Sql::new("SELECT body FROM tickets WHERE reply_due_at < ");
         sql.bind(millis(cutoff)).push(" AND status IN ").bind_list(&running).push(" ORDER BY reply_due_at");
         let rows = sql.query().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                serde_json::from_str(&get_string(r, "body")?)
-                    .map_err(|e| super::StoreError::Corrupt(format!("ticket body: {e}")))
-            })
-            .collect()
+        rows.iter().map(super::tickets::decode_body).collect()
     }
 
     /// Open work per lead department at `now`.

@@ -67,7 +67,7 @@ impl Store {
         // same statement that locks it (creations never wait for a ticket lock, so this order
         // cannot deadlock with changes, which take the sequence first).
         let day = number_day(self.now());
-        let (id, n) = next_ticket_counters(&mut tx, &day).await?;
+        let (id, n) = add_ticket_counters(&mut tx, &day, 1).await?;
         let now = self.now();
         let first = received(format!("{day}-{n:06}"), now)?;
         let mut log = EventLog { seq: 0, reserved: false, now, actor, ticket_id: id, events: Vec::new() };
@@ -647,26 +647,6 @@ pub(super) async fn reserve_sequence(tx: &mut Transaction<'_, Any>, n: i64) -> R
     get_i64(&row, "value")
 }
 
-/// The next ticket id and the next number of the day, in one statement.
-async fn next_ticket_counters(tx: &mut Transaction<'_, Any>, day: &str) -> Result<(i64, i64)> {
-    let rows = sqlx::query(
-        "INSERT INTO counters (name, value) VALUES ('ticket_id', 1), ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value",
-    )
-    .bind(format!("ticket_no:{day}"))
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut id = None;
-    let mut number = None;
-    for r in &rows {
-        match get_string(r, "name")?.as_str() {
-            "ticket_id" => id = Some(get_i64(r, "value")?),
-            _ => number = Some(get_i64(r, "value")?),
-        }
-    }
-    id.zip(number).ok_or_else(|| StoreError::Corrupt("ticket counters did not answer".into()))
-}
-
 /// Takes the writers' lock and reads the last sequence number given out.
 pub(super) async fn lock_sequence(tx: &mut Transaction<'_, Any>) -> Result<i64> {
     let row = sqlx::query("UPDATE counters SET value = value WHERE name = 'event_seq' RETURNING value")
@@ -775,12 +755,12 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn decode_body(row: &AnyRow) -> Result<Ticket> {
+pub(super) fn decode_body(row: &AnyRow) -> Result<Ticket> {
     let body = get_string(row, "body")?;
     serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("ticket body: {e}")))
 }
 
-fn decode_event(row: &AnyRow) -> Result<Event> {
+pub(super) fn decode_event(row: &AnyRow) -> Result<Event> {
     let actor: ActorRef = serde_json::from_str(&get_string(row, "actor")?)
         .map_err(|e| StoreError::Corrupt(format!("event actor: {e}")))?;
     let kind: EventKind =
