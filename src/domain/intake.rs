@@ -1,7 +1,8 @@
 //! 受理: what a new ticket must contain before it exists.
 
-use super::lifecycle::DecisionError;
+use super::lifecycle::{Assignment, DecisionError};
 use super::privacy::validate_phone;
+use super::rules::RoutingDecision;
 use super::types::{Channel, Kind, Urgency};
 
 pub const MAX_CONTENT: usize = 4000;
@@ -82,6 +83,27 @@ pub fn validate(mut t: NewTicket, places: &dyn Places) -> Result<NewTicket, Deci
         }
     }
     Ok(t)
+}
+
+/// What the dispatch rules decided becomes part of the ticket: the street and community they
+/// located (when the operator picked none) and an urgency they raised; the assignment is
+/// theirs, recorded with the rule and the rules version.
+pub fn follow_routing(draft: &mut NewTicket, decision: &RoutingDecision, rules_version: &str) -> Assignment {
+    if draft.street.is_none() {
+        draft.street = decision.street.clone();
+        draft.community = decision.community.clone();
+    }
+    if let Some(urgency) = decision.urgency.as_deref().and_then(|u| u.parse().ok()) {
+        draft.urgency = urgency;
+    }
+    Assignment {
+        lead: decision.lead.clone(),
+        assists: decision.assist.clone(),
+        policy: Some(decision.policy.clone()),
+        note: None,
+        rule_id: Some(decision.rule_id.clone()),
+        rules_version: Some(rules_version.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -443,6 +443,21 @@ pub fn preview(ticket: &Ticket, kinds: &[EventKind], at: DateTime<Utc>) -> Ticke
     })
 }
 
+/// Every unit an event concerns: those the ticket is with now, and one it has just left (so
+/// that unit's board can drop it).
+pub fn units_concerned(event: &Event, ticket: Option<&Ticket>) -> Vec<String> {
+    let mut units: Vec<String> = ticket.map(|t| t.assigned_units().map(String::from).collect()).unwrap_or_default();
+    match &event.kind {
+        EventKind::Redispatched { previous_lead: Some(previous), .. } => units.push(previous.clone()),
+        EventKind::PassedDown { from, .. } => units.push(from.clone()),
+        EventKind::Returned { department, .. } => units.push(department.clone()),
+        _ => {}
+    }
+    units.sort();
+    units.dedup();
+    units
+}
+
 /// Replays a ticket's whole history.
 pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<Ticket> {
     events.into_iter().fold(None, |t, e| Some(apply(t, e)))

@@ -143,24 +143,7 @@ pub async fn create_ticket(
     };
     let dispatch = match (body.dispatch, &routing) {
         (Some(manual), _) => Some(Assignment::from(manual)),
-        (None, Some(Routing::Routed(d))) => {
-            // What the rules found out about the ticket becomes part of it.
-            if draft.street.is_none() {
-                draft.street = d.street.clone();
-                draft.community = d.community.clone();
-            }
-            if let Some(urgency) = d.urgency.as_deref().and_then(|u| u.parse().ok()) {
-                draft.urgency = urgency;
-            }
-            Some(Assignment {
-                lead: d.lead.clone(),
-                assists: d.assist.clone(),
-                policy: Some(d.policy.clone()),
-                note: None,
-                rule_id: Some(d.rule_id.clone()),
-                rules_version: Some(catalog.rules.version().to_string()),
-            })
-        }
+        (None, Some(Routing::Routed(d))) => Some(intake::follow_routing(&mut draft, d, catalog.rules.version())),
         (None, _) => None,
     };
     let resolve = body.resolve;

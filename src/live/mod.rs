@@ -11,7 +11,7 @@
 pub mod socket;
 pub mod views;
 
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::Event;
 use crate::domain::lifecycle::Actor;
 use crate::domain::ticket::Ticket;
 use crate::store::Store;
@@ -43,7 +43,7 @@ pub struct LiveEvent {
 
 impl LiveEvent {
     pub fn new(event: Event, ticket: Option<Ticket>) -> LiveEvent {
-        let units = units_of(&event, ticket.as_ref());
+        let units = crate::domain::ticket::units_concerned(&event, ticket.as_ref());
         LiveEvent { event, ticket, units, frames: Default::default() }
     }
 }
@@ -186,20 +186,6 @@ impl Hub {
     }
 }
 
-/// Every unit an event concerns: those the ticket is with now, and one it has just left.
-pub fn units_of(event: &Event, ticket: Option<&Ticket>) -> Vec<String> {
-    let mut units: Vec<String> = ticket.map(|t| t.assigned_units().map(String::from).collect()).unwrap_or_default();
-    match &event.kind {
-        EventKind::Redispatched { previous_lead: Some(previous), .. } => units.push(previous.clone()),
-        EventKind::PassedDown { from, .. } => units.push(from.clone()),
-        EventKind::Returned { department, .. } => units.push(department.clone()),
-        _ => {}
-    }
-    units.sort();
-    units.dedup();
-    units
-}
-
 /// Whether a client hears of an event at all: the centre hears everything, a department
 /// only what concerns its units.
 pub fn concerns(actor: &Actor, live: &LiveEvent) -> bool {
@@ -236,7 +222,7 @@ pub async fn listen_postgres(url: String, hub: Arc<Hub>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::ActorRef;
+    use crate::domain::event::{ActorRef, EventKind};
     use crate::domain::types::Role;
 
     fn actor(role: Role, unit: Option<&str>) -> Actor {

@@ -143,13 +143,7 @@ impl Store {
             }
         }
         super::outbox::enqueue_mails(&mut tx, &mails, now).await?;
-        if self.backend == super::Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(crate::live::PG_CHANNEL)
-                .bind(seq.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+        self.notify_instances(&mut tx, seq).await?;
         tx.commit().await?;
         Ok(built.into_iter().map(|b| b.map(|(ticket, events)| Change { ticket, events })).collect())
     }

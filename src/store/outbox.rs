@@ -85,25 +85,25 @@ pub async fn enqueue_mails(
         "INSERT INTO mail_outbox (kind, ticket_id, event_seq, dedupe_key, recipient, subject, body, created_at, \
          attempts, rejections, next_attempt_at) VALUES ",
     );
-    for (i, (mail, send_after)) in mails.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.row(vec![
-            mail.kind.as_str().into(),
-            mail.ticket_id.into(),
-            mail.event_seq.into(),
-            mail.dedupe_key.clone().into(),
-            mail.recipient.as_str().into(),
-            mail.subject.as_str().into(),
-            mail.body.as_str().into(),
-            millis(now).into(),
-            0i64.into(),
-            0i64.into(),
-            millis((*send_after).max(now)).into(),
-        ]);
-    }
-    sql.push(" ON CONFLICT DO NOTHING");
+    let rows = mails
+        .iter()
+        .map(|(mail, send_after)| {
+            vec![
+                mail.kind.as_str().into(),
+                mail.ticket_id.into(),
+                mail.event_seq.into(),
+                mail.dedupe_key.clone().into(),
+                mail.recipient.as_str().into(),
+                mail.subject.as_str().into(),
+                mail.body.as_str().into(),
+                millis(now).into(),
+                0i64.into(),
+                0i64.into(),
+                millis((*send_after).max(now)).into(),
+            ]
+        })
+        .collect();
+    sql.rows(rows).push(" ON CONFLICT DO NOTHING");
     sql.query().execute(&mut **tx).await?;
     Ok(())
 }

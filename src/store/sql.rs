@@ -65,6 +65,17 @@ impl Sql {
         self.push(")")
     }
 
+    /// Appends rows separated by commas, for `INSERT … VALUES`.
+    pub fn rows(&mut self, rows: Vec<Vec<Value>>) -> &mut Self {
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.row(row);
+        }
+        self
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }

@@ -1,5 +1,6 @@
 //! Tickets and their events: the one write path, and the queries lists and histories use.
 
+use super::sql::Value;
 use super::{from_millis, get_i64, get_string, millis, Result, Sql, Store, StoreError};
 use crate::domain::clocks::pending_timers;
 use crate::domain::event::{ActorRef, Event, EventKind};
@@ -70,12 +71,13 @@ impl Store {
         let (id, n) = add_ticket_counters(&mut tx, &day, 1).await?;
         let now = self.now();
         let first = received(format!("{day}-{n:06}"), now)?;
-        let mut log = EventLog { seq: 0, reserved: false, now, actor, ticket_id: id, events: Vec::new() };
+        let mut log = EventLog { seq: 0, now, actor, ticket_id: id, events: Vec::new() };
         let ticket = log.apply(None, first);
         let follow_up = then(&ticket, now)?;
         let ticket = follow_up.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
         log.renumber(reserve_sequence(&mut tx, log.events.len() as i64).await?);
-        log.write(&mut tx, self.notifies()).await?;
+        log.write(&mut tx).await?;
+        self.notify_instances(&mut tx, log.seq).await?;
         write_ticket(&mut tx, &ticket, true, Fresh::Yes).await?;
         write_timers(&mut tx, &ticket, Fresh::Yes).await?;
         self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
@@ -101,20 +103,56 @@ impl Store {
             tx.commit().await?;
             return Ok(Change { ticket, events: Vec::new() });
         }
-        let actor_ref = actor_ref(actor);
-        let mut log = EventLog { seq, reserved: false, now, actor: &actor_ref, ticket_id: id, events: Vec::new() };
+        let change = self.record_change(&mut tx, ticket, kinds, seq, now, &actor_ref(actor)).await?;
+        self.finish_sequence(&mut tx, change.events.last().map_or(seq, |e| e.seq)).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    /// Appends the events of one ticket's change (numbered after `seq`) and writes what they
+    /// project: the row, its units, its timers, its mail. The counter is the caller's to
+    /// advance ([`Store::finish_sequence`]), once per transaction.
+    async fn record_change(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        ticket: Ticket,
+        kinds: Vec<EventKind>,
+        seq: i64,
+        now: DateTime<Utc>,
+        actor: &ActorRef,
+    ) -> Result<Change> {
+        let mut log = EventLog { seq, now, actor, ticket_id: ticket.id, events: Vec::new() };
         let before_units: Vec<String> = ticket.assigned_units().map(String::from).collect();
         let before_timers = pending_timers(&ticket);
         let ticket = kinds.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
         let units_changed = before_units.iter().map(String::as_str).ne(ticket.assigned_units());
-        log.write(&mut tx, self.notifies()).await?;
-        write_ticket(&mut tx, &ticket, units_changed, Fresh::No).await?;
+        log.write(tx).await?;
+        write_ticket(tx, &ticket, units_changed, Fresh::No).await?;
         if pending_timers(&ticket) != before_timers {
-            write_timers(&mut tx, &ticket, Fresh::No).await?;
+            write_timers(tx, &ticket, Fresh::No).await?;
         }
-        self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
-        tx.commit().await?;
+        self.queue_notices(tx, &log.events, &ticket, now).await?;
         Ok(Change { ticket, events: log.events })
+    }
+
+    /// Records the last sequence number given out in this transaction and, on PostgreSQL,
+    /// tells the other instances at commit.
+    async fn finish_sequence(&self, tx: &mut Transaction<'_, Any>, last: i64) -> Result<()> {
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'").bind(last).execute(&mut **tx).await?;
+        self.notify_instances(tx, last).await
+    }
+
+    /// On PostgreSQL, tells the other instances' live hubs at commit that events up to `last`
+    /// exist.
+    pub(super) async fn notify_instances(&self, tx: &mut Transaction<'_, Any>, last: i64) -> Result<()> {
+        if self.notifies() {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::live::PG_CHANNEL)
+                .bind(last.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Changes several tickets in one transaction (the timer scheduler's bursts: thousands of
@@ -137,27 +175,13 @@ impl Store {
                 write_timers(&mut tx, &ticket, Fresh::No).await?;
                 continue;
             }
-            let before_units: Vec<String> = ticket.assigned_units().map(String::from).collect();
             // The counter is written once, at the end, for the whole batch.
-            let mut log = EventLog { seq, reserved: true, now, actor: &actor_ref, ticket_id: id, events: Vec::new() };
-            let ticket = kinds.into_iter().fold(ticket, |t, kind| log.apply(Some(t), kind));
-            let units_changed = before_units.iter().map(String::as_str).ne(ticket.assigned_units());
-            log.write(&mut tx, false).await?;
-            write_ticket(&mut tx, &ticket, units_changed, Fresh::No).await?;
-            write_timers(&mut tx, &ticket, Fresh::No).await?;
-            self.queue_notices(&mut tx, &log.events, &ticket, now).await?;
-            seq = log.seq;
-            changes.push(Change { ticket, events: log.events });
+            let change = self.record_change(&mut tx, ticket, kinds, seq, now, &actor_ref).await?;
+            seq = change.events.last().map_or(seq, |e| e.seq);
+            changes.push(change);
         }
         if seq > first_seq {
-            sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'").bind(seq).execute(&mut *tx).await?;
-            if self.notifies() {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(crate::live::PG_CHANNEL)
-                    .bind(seq.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            self.finish_sequence(&mut tx, seq).await?;
         }
         tx.commit().await?;
         Ok(changes)
@@ -175,11 +199,12 @@ impl Store {
         let dst = load_ticket(&mut tx, target).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
         let (src_kind, dst_kind) = decide(&src, &dst, now)?;
         let actor_ref = actor_ref(actor);
-        let mut log = EventLog { seq, reserved: false, now, actor: &actor_ref, ticket_id: source, events: Vec::new() };
+        let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: source, events: Vec::new() };
         let src = log.apply(Some(src), src_kind);
         log.ticket_id = target;
         let dst = log.apply(Some(dst), dst_kind);
-        log.write(&mut tx, self.notifies()).await?;
+        log.write(&mut tx).await?;
+        self.finish_sequence(&mut tx, log.seq).await?;
         write_ticket(&mut tx, &src, false, Fresh::No).await?;
         write_ticket(&mut tx, &dst, false, Fresh::No).await?;
         write_timers(&mut tx, &src, Fresh::No).await?;
@@ -439,8 +464,6 @@ pub fn actor_ref(actor: &Actor) -> ActorRef {
 /// Events of one transaction, numbered from the locked sequence.
 pub(super) struct EventLog<'a> {
     seq: i64,
-    /// The counter already holds `seq` (numbers reserved up front, see `renumber`).
-    reserved: bool,
     now: DateTime<Utc>,
     actor: &'a ActorRef,
     ticket_id: i64,
@@ -450,7 +473,7 @@ pub(super) struct EventLog<'a> {
 impl<'a> EventLog<'a> {
     /// A log for a new ticket whose numbers are given later (`renumber`, or by the batch).
     pub(super) fn for_ticket(actor: &'a ActorRef, now: DateTime<Utc>, ticket_id: i64) -> EventLog<'a> {
-        EventLog { seq: 0, reserved: true, now, actor, ticket_id, events: Vec::new() }
+        EventLog { seq: 0, now, actor, ticket_id, events: Vec::new() }
     }
 
     /// The ticket as received, before it has an id or number: what follow-up decisions see.
@@ -482,7 +505,6 @@ impl<'a> EventLog<'a> {
             e.seq = first + i as i64;
         }
         self.seq = last;
-        self.reserved = true;
     }
 
     fn apply(&mut self, ticket: Option<Ticket>, kind: EventKind) -> Ticket {
@@ -494,126 +516,28 @@ impl<'a> EventLog<'a> {
     }
 
     /// Appends the events in one statement (a ticket change makes two or three at once).
-    /// `notify`: tell other instances (PostgreSQL `NOTIFY`) at commit.
-    async fn write(&self, tx: &mut Transaction<'_, Any>, notify: bool) -> Result<()> {
-        if self.events.is_empty() {
-            return Ok(());
-        }
-        insert_events(tx, &self.events).await?;
-        if !self.reserved {
-            sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'")
-                .bind(self.seq)
-                .execute(&mut **tx)
-                .await?;
-        }
-        if notify {
-            // Delivered at commit: other instances' live hubs look at the log at once.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(crate::live::PG_CHANNEL)
-                .bind(self.seq.to_string())
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+    /// Appends the events; the caller advances the counter ([`Store::finish_sequence`]).
+    async fn write(&self, tx: &mut Transaction<'_, Any>) -> Result<()> {
+        insert_events(tx, &self.events).await
     }
 }
 
 /// Appends events, a few hundred rows a statement.
 pub(super) async fn insert_events(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Result<()> {
     for chunk in events.chunks(500) {
-        let mut sql = Sql::new("INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ");
-        for (i, e) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.row(vec![
-                e.seq.into(),
-                e.ticket_id.into(),
-                e.kind.name().into(),
-                millis(e.at).into(),
-                e.actor.user_id.into(),
-                to_json(&e.actor)?.into(),
-                to_json(&e.kind)?.into(),
-            ]);
-        }
-        sql.query().execute(&mut **tx).await?;
+        let rows = chunk.iter().map(event_row).collect::<Result<Vec<_>>>()?;
+        insert_rows(tx, "INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ", rows, "")
+            .await?;
     }
     Ok(())
 }
 
 /// Writes brand-new tickets with their units and timers, one statement per table.
 pub(super) async fn insert_fresh_tickets(tx: &mut Transaction<'_, Any>, tickets: &[Ticket]) -> Result<()> {
-    if tickets.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new(
-        "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
-         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, \
-         late_listed, awaiting) VALUES ",
-    );
-    let mut units = Sql::new("INSERT INTO ticket_units (department, ticket_id) VALUES ");
-    let mut timers = Sql::new("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ");
-    let (mut any_unit, mut any_timer) = (false, false);
-    for (i, t) in tickets.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.row(vec![
-            t.id.into(),
-            t.number.as_str().into(),
-            t.status.as_str().into(),
-            t.kind.as_str().into(),
-            t.channel.as_str().into(),
-            t.urgency.as_str().into(),
-            t.category.as_str().into(),
-            t.street.clone().into(),
-            t.community.clone().into(),
-            t.caller_phone.as_str().into(),
-            t.lead.clone().into(),
-            millis(t.created_at).into(),
-            millis(t.updated_at).into(),
-            t.accept_due_at.map(millis).into(),
-            t.reply_due_at.map(millis).into(),
-            t.version.into(),
-            to_json(t)?.into(),
-            t.rule_id.clone().into(),
-            t.returns.into(),
-            t.redispatches.into(),
-            i64::from(t.late_listed).into(),
-            t.awaiting_decision().map(String::from).into(),
-        ]);
-        let mut assigned: Vec<&str> = t.assigned_units().collect();
-        assigned.sort_unstable();
-        assigned.dedup();
-        for unit in assigned {
-            if any_unit {
-                units.push(", ");
-            }
-            any_unit = true;
-            units.row(vec![unit.into(), t.id.into()]);
-        }
-        for timer in pending_timers(t) {
-            if any_timer {
-                timers.push(", ");
-            }
-            any_timer = true;
-            timers.row(vec![
-                t.id.into(),
-                timer.kind.as_str().into(),
-                timer.stage.as_word().into(),
-                timer.department.into(),
-                millis(timer.at).into(),
-            ]);
-        }
-    }
-    sql.query().execute(&mut **tx).await?;
-    if any_unit {
-        units.query().execute(&mut **tx).await?;
-    }
-    if any_timer {
-        timers.query().execute(&mut **tx).await?;
-    }
-    Ok(())
+    let rows = tickets.iter().map(ticket_row).collect::<Result<Vec<_>>>()?;
+    insert_rows(tx, TICKET_INSERT, rows, TICKET_UPSERT).await?;
+    insert_rows(tx, UNITS_INSERT, tickets.iter().flat_map(unit_rows).collect(), "").await?;
+    insert_rows(tx, TIMERS_INSERT, tickets.iter().flat_map(timer_rows).collect(), "").await
 }
 
 /// Adds `n` to the ticket id counter and to the day's number counter, in one statement;
@@ -667,60 +591,99 @@ enum Fresh {
     No,
 }
 
+const TICKET_INSERT: &str = "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, \
+     community, caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, \
+     returns, redispatches, late_listed, awaiting) VALUES ";
+const TICKET_UPSERT: &str = " ON CONFLICT (id) DO UPDATE SET status = excluded.status, urgency = excluded.urgency, \
+     category = excluded.category, street = excluded.street, community = excluded.community, lead = excluded.lead, \
+     updated_at = excluded.updated_at, accept_due_at = excluded.accept_due_at, reply_due_at = excluded.reply_due_at, \
+     version = excluded.version, body = excluded.body, rule_id = excluded.rule_id, returns = excluded.returns, \
+     redispatches = excluded.redispatches, late_listed = excluded.late_listed, awaiting = excluded.awaiting";
+const UNITS_INSERT: &str = "INSERT INTO ticket_units (department, ticket_id) VALUES ";
+const TIMERS_INSERT: &str = "INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ";
+
+/// One multi-row statement; nothing when there are no rows.
+async fn insert_rows(tx: &mut Transaction<'_, Any>, head: &str, rows: Vec<Vec<Value>>, tail: &str) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(head);
+    sql.rows(rows).push(tail);
+    sql.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
+fn event_row(e: &Event) -> Result<Vec<Value>> {
+    Ok(vec![
+        e.seq.into(),
+        e.ticket_id.into(),
+        e.kind.name().into(),
+        millis(e.at).into(),
+        e.actor.user_id.into(),
+        to_json(&e.actor)?.into(),
+        to_json(&e.kind)?.into(),
+    ])
+}
+
+/// The projection row: the columns lists filter on, and the whole ticket as JSON.
+fn ticket_row(t: &Ticket) -> Result<Vec<Value>> {
+    Ok(vec![
+        t.id.into(),
+        t.number.as_str().into(),
+        t.status.as_str().into(),
+        t.kind.as_str().into(),
+        t.channel.as_str().into(),
+        t.urgency.as_str().into(),
+        t.category.as_str().into(),
+        t.street.clone().into(),
+        t.community.clone().into(),
+        t.caller_phone.as_str().into(),
+        t.lead.clone().into(),
+        millis(t.created_at).into(),
+        millis(t.updated_at).into(),
+        t.accept_due_at.map(millis).into(),
+        t.reply_due_at.map(millis).into(),
+        t.version.into(),
+        to_json(t)?.into(),
+        t.rule_id.clone().into(),
+        t.returns.into(),
+        t.redispatches.into(),
+        i64::from(t.late_listed).into(),
+        t.awaiting_decision().map(String::from).into(),
+    ])
+}
+
+/// The units the ticket is assigned to now, for department scope.
+fn unit_rows(t: &Ticket) -> Vec<Vec<Value>> {
+    let mut units: Vec<&str> = t.assigned_units().collect();
+    units.sort_unstable();
+    units.dedup();
+    units.into_iter().map(|unit| vec![unit.into(), t.id.into()]).collect()
+}
+
+/// The timers the ticket's clocks imply.
+fn timer_rows(t: &Ticket) -> Vec<Vec<Value>> {
+    pending_timers(t)
+        .into_iter()
+        .map(|timer| {
+            vec![
+                t.id.into(),
+                timer.kind.as_str().into(),
+                timer.stage.as_word().into(),
+                timer.department.into(),
+                millis(timer.at).into(),
+            ]
+        })
+        .collect()
+}
+
 async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool, fresh: Fresh) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, caller_phone, \
-         lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, returns, redispatches, \
-         late_listed, awaiting) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, urgency = excluded.urgency, \
-         category = excluded.category, street = excluded.street, community = excluded.community, \
-         lead = excluded.lead, updated_at = excluded.updated_at, accept_due_at = excluded.accept_due_at, \
-         reply_due_at = excluded.reply_due_at, version = excluded.version, body = excluded.body, \
-         rule_id = excluded.rule_id, returns = excluded.returns, redispatches = excluded.redispatches, \
-         late_listed = excluded.late_listed, awaiting = excluded.awaiting",
-    )
-    .bind(t.id)
-    .bind(t.number.as_str())
-    .bind(t.status.as_str())
-    .bind(t.kind.as_str())
-    .bind(t.channel.as_str())
-    .bind(t.urgency.as_str())
-    .bind(t.category.as_str())
-    .bind(t.street.as_deref())
-    .bind(t.community.as_deref())
-    .bind(t.caller_phone.as_str())
-    .bind(t.lead.as_deref())
-    .bind(millis(t.created_at))
-    .bind(millis(t.updated_at))
-    .bind(t.accept_due_at.map(millis))
-    .bind(t.reply_due_at.map(millis))
-    .bind(t.version)
-    .bind(to_json(t)?)
-    .bind(t.rule_id.as_deref())
-    .bind(t.returns)
-    .bind(t.redispatches)
-    .bind(i64::from(t.late_listed))
-    .bind(t.awaiting_decision())
-    .execute(&mut **tx)
-    .await?;
+    insert_rows(tx, TICKET_INSERT, vec![ticket_row(t)?], TICKET_UPSERT).await?;
     if units_changed {
         if fresh == Fresh::No {
             sqlx::query("DELETE FROM ticket_units WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
         }
-        let mut units: Vec<&str> = t.assigned_units().collect();
-        units.sort_unstable();
-        units.dedup();
-        if !units.is_empty() {
-            let mut sql = Sql::new("INSERT INTO ticket_units (department, ticket_id) VALUES ");
-            for (i, unit) in units.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.row(vec![(*unit).into(), t.id.into()]);
-            }
-            sql.query().execute(&mut **tx).await?;
-        }
+        insert_rows(tx, UNITS_INSERT, unit_rows(t), "").await?;
     }
     Ok(())
 }
@@ -730,25 +693,7 @@ async fn write_timers(tx: &mut Transaction<'_, Any>, t: &Ticket, fresh: Fresh) -
     if fresh == Fresh::No {
         sqlx::query("DELETE FROM timers WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
     }
-    let timers = pending_timers(t);
-    if timers.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new("INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ");
-    for (i, timer) in timers.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.row(vec![
-            t.id.into(),
-            timer.kind.as_str().into(),
-            timer.stage.as_word().into(),
-            timer.department.into(),
-            millis(timer.at).into(),
-        ]);
-    }
-    sql.query().execute(&mut **tx).await?;
-    Ok(())
+    insert_rows(tx, TIMERS_INSERT, timer_rows(t), "").await
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
