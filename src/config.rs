@@ -44,6 +44,9 @@ pub struct Config {
     pub digest_cron: String,
     /// `HOTLINE_WEEKLY_SUMMARY_CRON`: when supervisors get the weekly summary.
     pub weekly_summary_cron: String,
+    /// `HOTLINE_MONTHLY_ASSESSMENT_CRON`: when supervisors get last month's ranking (考评) with
+    /// the CSV attached.
+    pub monthly_assessment_cron: String,
     /// `HOTLINE_LIVE_BUFFER`: events queued per websocket client before it is told to resync.
     pub live_buffer: usize,
     /// `HOTLINE_ASSESSMENT_WEIGHTS`: response / resolution / satisfaction weights of the
@@ -69,6 +72,7 @@ impl Default for Config {
             supervisors_email: "duban@haichuan.example.gov.cn".into(),
             digest_cron: "0 30 8 * * *".into(),
             weekly_summary_cron: "0 0 9 * * Mon".into(),
+            monthly_assessment_cron: "0 0 9 1 * *".into(),
             live_buffer: 1024,
             assessment_weights: "30/35/35".into(),
         }
@@ -103,6 +107,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("supervisors_email", "HOTLINE_SUPERVISORS_EMAIL"),
     ("digest_cron", "HOTLINE_DIGEST_CRON"),
     ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON"),
+    ("monthly_assessment_cron", "HOTLINE_MONTHLY_ASSESSMENT_CRON"),
     ("live_buffer", "HOTLINE_LIVE_BUFFER"),
     ("assessment_weights", "HOTLINE_ASSESSMENT_WEIGHTS"),
 ];
@@ -151,6 +156,7 @@ impl Config {
             "supervisors_email" => self.supervisors_email = value.into(),
             "digest_cron" => self.digest_cron = value.into(),
             "weekly_summary_cron" => self.weekly_summary_cron = value.into(),
+            "monthly_assessment_cron" => self.monthly_assessment_cron = value.into(),
             "live_buffer" => self.live_buffer = number(key, var, value)?,
             "assessment_weights" => self.assessment_weights = value.into(),
             _ => unreachable!("ENV_KEYS names only known keys"),
@@ -188,6 +194,7 @@ impl Config {
         for (key, var, expression) in [
             ("digest_cron", "HOTLINE_DIGEST_CRON", &self.digest_cron),
             ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON", &self.weekly_summary_cron),
+            ("monthly_assessment_cron", "HOTLINE_MONTHLY_ASSESSMENT_CRON", &self.monthly_assessment_cron),
         ] {
             expression.parse::<cron::Schedule>().map_err(|e| {
                 err(key, format!("{expression:?} is not a cron expression ({e}); write sec min hour day month weekday, e.g. \"0 30 8 * * *\" ({var})"))

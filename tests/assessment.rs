@@ -298,5 +298,34 @@ async fn month_of_tickets_is_assessed_as_counted_by_hand(backend: Backend) {
     );
     let again = server.store.assessment(&catalog.district, (from, to), &Weights::default()).await.unwrap();
     assert_eq!(format!("\u{feff}{}", to_csv(&again.departments, &catalog.district)), csv);
+
+    // ── 撤销核减: the exclusion is listed, withdrawn with a reason, and t6 counts again. ──
+    let (status, listed) = supervisor.get("/api/v1/assessment/exclusions?month=2026-11").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let withdraw = format!("/api/v1/assessment/exclusions/{}/withdraw", x["id"]);
+    let (status, err) = supervisor.post(&withdraw, json!({"reason": " "})).await;
+    assert_eq!((status, err["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")), "{err}");
+    let (status, _) =
+        supervisor.post("/api/v1/assessment/exclusions/999999/withdraw", json!({"reason": "误核减"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = a.post(&withdraw, json!({"reason": "误核减"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "supervisors only");
+    assert_eq!(
+        supervisor.get("/api/v1/assessment/exclusions").await.1.as_array().unwrap().len(),
+        1,
+        "refusals change nothing"
+    );
+    let (status, withdrawn) = supervisor.post(&withdraw, json!({"reason": "复核后认定属承办单位职责"})).await;
+    assert_eq!(status, StatusCode::OK, "{withdrawn}");
+    assert_eq!(withdrawn["ticket_id"].to_string(), t6);
+    let (status, _) = supervisor.post(&withdraw, json!({"reason": "again"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "withdrawn once");
+    assert!(supervisor.get("/api/v1/assessment/exclusions").await.1.as_array().unwrap().is_empty());
+    let audit = server.store.system_events("assessment_exclusion_withdrawn", 10).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].2["reason"], "复核后认定属承办单位职责");
+    let (_, ranking) = supervisor.get("/api/v1/assessment?month=2026-11").await;
+    assert_eq!(row(&ranking, &a_code)["total"]["assigned"], 5, "t6 counts against A again");
     server.stop().await;
 }

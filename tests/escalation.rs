@@ -19,6 +19,7 @@ both_backends!(
     notices_wait_for_working_hours_unless_urgent,
     daily_digest_runs_once_and_only_on_working_days,
     weekly_summary_goes_to_the_supervisors,
+    monthly_ranking_goes_to_the_supervisors_with_the_csv_attached,
     refused_mail_is_shown_to_admins_and_can_be_retried,
 );
 
@@ -147,6 +148,42 @@ async fn weekly_summary_goes_to_the_supervisors(backend: Backend) {
     assert_eq!(mails[0].rcpt_to, vec!["duban@haichuan.example.gov.cn".to_string()]);
     let name = &catalog().district.department(&lead).unwrap().short_name;
     assert!(mails[0].body().contains(&format!("{name} | 1 | 0 | 0")), "{}", mails[0].body());
+    server.stop().await;
+}
+
+async fn monthly_ranking_goes_to_the_supervisors_with_the_csv_attached(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let clock = TestClock::at("2026-10-12T10:00:00+08:00");
+    let server = TestServer::start_with(backend, clock.clone(), config_with(&sink)).await;
+    let (lead, _) = two_bureaus();
+    let operator = server.login("operator").await;
+    let department = server.login(&lead).await;
+    let ticket = operator.log_call(json!({"dispatch": {"lead": lead, "policy": "general"}})).await;
+    department.act(&ticket["id"].to_string(), "accept", json!(null)).await;
+
+    // The first of November at 09:00 is the job's next run after October; it ranks October.
+    let job = jobs(&server.state.config).unwrap().into_iter().find(|j| j.name == "monthly_assessment").unwrap();
+    let first = chrono::DateTime::parse_from_rfc3339("2026-11-01T09:00:00+08:00").unwrap().to_utc();
+    assert_eq!(job.next_after(clock.now()), Some(first));
+    clock.advance_minutes(60 * 24 * 20);
+    let (a, b) = tokio::join!(run_once(&server.state, &job, first), run_once(&server.state, &job, first));
+    assert_eq!([&a, &b].iter().filter(|r| r.as_ref().unwrap().is_some()).count(), 1, "one instance runs it");
+    server.drain_mail().await;
+
+    let mails: Vec<_> = sink.received().into_iter().filter(|m| m.subject().contains("月度考评通报")).collect();
+    assert_eq!(mails.len(), 1, "once, to the one supervisor address");
+    assert_eq!(mails[0].rcpt_to, vec!["duban@haichuan.example.gov.cn".to_string()]);
+    assert!(mails[0].subject().contains("2026-10"), "{}", mails[0].subject());
+    let parts = mails[0].parts();
+    assert_eq!(parts.len(), 2, "text and the CSV: {}", mails[0].raw);
+    let name = &catalog().district.department(&lead).unwrap().short_name;
+    assert!(parts[0].body().contains(&format!("1 | {name} | ")), "{}", parts[0].body());
+    let disposition = parts[1].header("Content-Disposition").unwrap();
+    assert!(disposition.contains("12345-assessment-2026-10.csv"), "{disposition}");
+    // The attachment is exactly what the API serves for the month.
+    let supervisor = server.login("supervisor").await;
+    let (_, served) = supervisor.get("/api/v1/assessment.csv?month=2026-10").await;
+    assert_eq!(parts[1].body(), served.as_str().unwrap().replace("\r\n", "\n"));
     server.stop().await;
 }
 

@@ -39,6 +39,7 @@ fn urge_mail(n: usize) -> OutgoingMail {
         ticket_id: None,
         event_seq: None,
         dedupe_key: None,
+        attachment: None,
         recipient: format!("dept{n}@haichuan.example.gov.cn"),
         subject: format!("【12345】催办通知 20261123-{n:06}"),
         body: format!(
@@ -297,6 +298,7 @@ async fn tls_and_port_mixups_are_explained() {
         attempts: 0,
         rejections: 0,
         last_error: None,
+        attachment: None,
     };
     let timeout = Duration::from_secs(2);
 

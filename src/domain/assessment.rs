@@ -610,6 +610,12 @@ const CSV_COLUMNS: [(&str, &str); 29] = [
 /// The ranking as CSV, one line per department in the order given (that of [`assess`]),
 /// figures rolled up (`total`). Rates are percentages with two decimals; "—" for none. The
 /// composite score is the last column.
+/// [`to_csv`] as a file to download or attach: with a byte-order mark, without which Excel
+/// and WPS read UTF-8 Chinese as mojibake.
+pub fn to_csv_file(scores: &[DepartmentScore], district: &District) -> String {
+    format!("\u{feff}{}", to_csv(scores, district))
+}
+
 pub fn to_csv(scores: &[DepartmentScore], district: &District) -> String {
     let mut out = String::new();
     let header: Vec<String> = CSV_COLUMNS
@@ -700,12 +706,23 @@ pub fn check_exclusion(
             ),
         ));
     }
+    ruling_reason(reason, "say why the ticket does not count (核减理由)")
+}
+
+/// The reason given for withdrawing an exclusion (撤销核减): required, like the exclusion's own,
+/// since it changes a published ranking back.
+pub fn check_withdrawal(reason: &str) -> Result<String, DecisionError> {
+    ruling_reason(reason, "say why the exclusion is withdrawn (撤销理由)")
+}
+
+fn ruling_reason(reason: &str, hint: &str) -> Result<String, DecisionError> {
+    let invalid = |message: String| DecisionError::Invalid { field: "reason", message };
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(invalid("reason", "reason must not be empty: say why the ticket does not count (核减理由)".into()));
+        return Err(invalid(format!("reason must not be empty: {hint}")));
     }
     if reason.chars().count() > MAX_TEXT {
-        return Err(invalid("reason", format!("reason is longer than {MAX_TEXT} characters")));
+        return Err(invalid(format!("reason is longer than {MAX_TEXT} characters")));
     }
     Ok(reason.to_string())
 }

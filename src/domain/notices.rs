@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::assessment::{to_csv_file, DepartmentScore, Weights};
 use super::calendar::{china_offset, Calendar};
 use super::district::District;
 use super::event::{Event, EventKind};
@@ -36,11 +37,19 @@ pub enum MailKind {
     Digest,
     /// 每周工单汇总: open, overdue and late-listed work per department, to the supervisors.
     WeeklySummary,
+    /// 月度考评通报: last month's ranking of departments, with the CSV attached, to the supervisors.
+    MonthlyAssessment,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 5] =
-        [MailKind::DispatchNotice, MailKind::Urge, MailKind::Overdue, MailKind::Digest, MailKind::WeeklySummary];
+    pub const ALL: [MailKind; 6] = [
+        MailKind::DispatchNotice,
+        MailKind::Urge,
+        MailKind::Overdue,
+        MailKind::Digest,
+        MailKind::WeeklySummary,
+        MailKind::MonthlyAssessment,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +58,7 @@ impl MailKind {
             MailKind::Overdue => "overdue",
             MailKind::Digest => "digest",
             MailKind::WeeklySummary => "weekly_summary",
+            MailKind::MonthlyAssessment => "monthly_assessment",
         }
     }
 
@@ -59,6 +69,7 @@ impl MailKind {
             MailKind::Overdue => "超期督办通知",
             MailKind::Digest => "每日待办提醒",
             MailKind::WeeklySummary => "每周工单汇总",
+            MailKind::MonthlyAssessment => "月度考评通报",
         }
     }
 }
@@ -78,6 +89,18 @@ pub struct OutgoingMail {
     pub subject: String,
     /// Plain text.
     pub body: String,
+    /// A file sent with the mail (the monthly ranking's CSV); kept in the outbox row with the
+    /// mail, so a retry sends the same bytes.
+    pub attachment: Option<Attachment>,
+}
+
+/// A text file attached to a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// A MIME type, e.g. `text/csv; charset=utf-8`.
+    pub content_type: String,
+    pub content: String,
 }
 
 /// What the templates need besides the ticket and the district.
@@ -175,6 +198,7 @@ pub fn overdue_notice(ticket: &Ticket, district: &District, settings: &NoticeSet
             ticket_id: Some(ticket.id),
             event_seq: None,
             dedupe_key: Some(format!("overdue:{}:{due_key}:{address}", ticket.id)),
+            attachment: None,
             subject: subject.clone(),
             body: notices.body(&opening, &facts),
             recipient: address,
@@ -226,6 +250,7 @@ pub fn digest_notice(
         ticket_id: None,
         event_seq: None,
         dedupe_key: Some(format!("digest:{department}:{day_text}:{recipient}")),
+        attachment: None,
         recipient,
         subject,
         body: text,
@@ -274,6 +299,68 @@ pub fn weekly_summary_notice(
             ticket_id: None,
             event_seq: None,
             dedupe_key: Some(format!("weekly:{week}:{recipient}")),
+            attachment: None,
+            recipient,
+            subject: subject.clone(),
+            body: body.clone(),
+        })
+        .collect()
+}
+
+/// 月度考评通报 to each supervisor: the top-level units of `month` in rank order with their
+/// score and the three rates it is made of, and the whole ranking (every unit, sub-units
+/// included) attached as the same CSV that `hotline report` prints. Keyed by month and address,
+/// so a job that runs twice sends once.
+pub fn monthly_assessment_notice(
+    month: &str,
+    scores: &[DepartmentScore],
+    weights: &Weights,
+    district: &District,
+    settings: &NoticeSettings,
+) -> Vec<OutgoingMail> {
+    let mut ranked: Vec<&DepartmentScore> = scores.iter().filter(|s| s.level == 0 && s.rank.is_some()).collect();
+    ranked.sort_by_key(|s| (s.rank, s.department.clone()));
+    let unranked = scores.iter().filter(|s| s.level == 0 && s.rank.is_none()).count();
+    let subject = format!("【12345】{month}月度考评通报：{}个单位参评", ranked.len());
+    let mut body = format!(
+        "各位督办同志：\n\n{month}月度考评结果已生成（权重：签收及时率{}、解决率{}、满意率{}）。\n\
+         以下为一级单位排名，完整排名（含下级单位及各项指标）见附件CSV。\n\n\
+         名次 | 单位 | 综合得分 | 签收及时率 | 解决率 | 满意率\n",
+        weights.response, weights.resolution, weights.satisfaction
+    );
+    let percent = |r: Option<f64>| r.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0));
+    for s in &ranked {
+        let name = district.department(&s.department).map_or(s.name.as_str(), |d| d.short_name.as_str());
+        body.push_str(&format!(
+            "{} | {name} | {:.2} | {} | {} | {}\n",
+            s.rank.unwrap_or_default(),
+            s.score.unwrap_or_default(),
+            percent(s.rates.response),
+            percent(s.rates.resolution),
+            percent(s.rates.satisfaction)
+        ));
+    }
+    if unranked > 0 {
+        body.push_str(&format!("\n另有{unranked}个单位本月无可考评的办件，不参与排名。\n"));
+    }
+    body.push_str(&format!("\n在线查看: {}/wall\n", settings.public_base_url.trim_end_matches('/')));
+    body.push_str(&footer(district));
+    let attachment = Attachment {
+        filename: format!("12345-assessment-{month}.csv"),
+        content_type: "text/csv; charset=utf-8".into(),
+        content: to_csv_file(scores, district),
+    };
+    let mut seen = Vec::new();
+    settings
+        .supervisors
+        .iter()
+        .filter_map(|a| fresh_address(a, &mut seen))
+        .map(|recipient| OutgoingMail {
+            kind: MailKind::MonthlyAssessment,
+            ticket_id: None,
+            event_seq: None,
+            dedupe_key: Some(format!("assessment:{month}:{recipient}")),
+            attachment: Some(attachment.clone()),
             recipient,
             subject: subject.clone(),
             body: body.clone(),
@@ -362,6 +449,7 @@ impl Notices<'_> {
                 ticket_id: Some(t.id),
                 event_seq: Some(seq),
                 dedupe_key: Some(format!("dispatch_notice:{seq}:{address}")),
+                attachment: None,
                 subject: format!("{}新工单派发通知{role} {}", subject_prefix(t), t.number),
                 body: self.body(&opening, &facts),
                 recipient: address,
@@ -388,6 +476,7 @@ impl Notices<'_> {
             ticket_id: Some(t.id),
             event_seq: Some(seq),
             dedupe_key: Some(format!("urge:{seq}:{address}")),
+            attachment: None,
             subject: format!("{}催办通知 {}（第{times}次）", subject_prefix(t), t.number),
             body: self.body(&opening, &self.facts(true)),
             recipient: address,
@@ -726,6 +815,44 @@ mod tests {
     #[test]
     fn kinds_have_their_stored_words() {
         let words: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert_eq!(words, ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary"]);
+        assert_eq!(words, ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary", "monthly_assessment"]);
+    }
+
+    #[test]
+    fn monthly_ranking_goes_to_each_supervisor_once_with_the_csv_attached() {
+        let district = District::demo();
+        let policies = policies();
+        let supervisors = vec!["a@x.gov.cn".to_string(), " A@X.gov.cn ".to_string(), "b@x.gov.cn".to_string()];
+        let (first, second) = units(&district);
+        let score = |code: &str, rank: Option<u32>, score: Option<f64>| DepartmentScore {
+            department: code.into(),
+            name: code.into(),
+            parent: None,
+            level: 0,
+            own: Default::default(),
+            total: Default::default(),
+            rates: crate::domain::assessment::Rates { response: Some(0.5), ..Default::default() },
+            score,
+            rank,
+        };
+        let scores = vec![score(&second, Some(2), Some(71.5)), score(&first, Some(1), Some(88.25))];
+        let mails = monthly_assessment_notice(
+            "2026-10",
+            &scores,
+            &Weights::default(),
+            &district,
+            &settings(&policies, &supervisors),
+        );
+        assert_eq!(mails.len(), 2, "one per distinct address");
+        let mail = &mails[0];
+        assert_eq!(mail.kind, MailKind::MonthlyAssessment);
+        assert_eq!(mail.dedupe_key.as_deref(), Some("assessment:2026-10:a@x.gov.cn"));
+        let name = |code: &str| district.department(code).unwrap().short_name.clone();
+        let (first_at, second_at) = (mail.body.find(&name(&first)).unwrap(), mail.body.find(&name(&second)).unwrap());
+        assert!(first_at < second_at, "rank order: {}", mail.body);
+        assert!(mail.body.contains("88.25") && mail.body.contains("50.0%"), "{}", mail.body);
+        let attachment = mail.attachment.as_ref().expect("the CSV is attached");
+        assert_eq!(attachment.filename, "12345-assessment-2026-10.csv");
+        assert_eq!(attachment.content, to_csv_file(&scores, &district));
     }
 }

@@ -8,7 +8,7 @@ use super::AppState;
 use crate::domain::assessment::{self, DepartmentScore, Exclusion, Period, Weights};
 use crate::domain::event::EventKind;
 use crate::domain::types::Role;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -81,7 +81,7 @@ pub async fn ranking_csv(
     let (month, period) = month(&q)?;
     let catalog = state.catalog();
     let a = state.store.assessment(&catalog.district, period, &weights(&state)).await?;
-    let body = format!("\u{feff}{}", assessment::to_csv(&a.departments, &catalog.district));
+    let body = assessment::to_csv_file(&a.departments, &catalog.district);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -144,4 +144,49 @@ pub async fn add_exclusion(
     let actor = crate::store::actor_ref(&auth.actor);
     let exclusion = state.store.add_exclusion(&actor, id, &number, department, &reason).await?;
     Ok((StatusCode::CREATED, Json(exclusion)))
+}
+
+/// The exclusions (核减) in force, oldest first; with `?month=`, those of tickets that had an
+/// event in that month (the ones its ranking applies).
+#[utoipa::path(get, path = "/api/v1/assessment/exclusions", tag = "assessment", security(("bearer" = [])),
+    params(("month" = Option<String>, Query, description = "a Beijing-time month, e.g. 2026-10")),
+    responses((status = 200, body = Vec<Exclusion>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_exclusions(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Exclusion>>, ApiError> {
+    auth.require(&[Role::Supervisor])?;
+    let period = if q.contains_key("month") { Some(month(&q)?.1) } else { None };
+    Ok(Json(state.store.exclusions(period).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalBody {
+    /// 撤销理由.
+    pub reason: String,
+}
+
+/// 撤销核减: the ticket counts against the department again, in every month. Recorded with an
+/// `assessment_exclusion_withdrawn` event naming the exclusion and the reason.
+#[utoipa::path(post, path = "/api/v1/assessment/exclusions/{id}/withdraw", tag = "assessment",
+    security(("bearer" = [])), request_body = WithdrawalBody,
+    params(("id" = i64, Path, description = "the exclusion's id")),
+    responses((status = 200, body = Exclusion), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn withdraw_exclusion(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<WithdrawalBody>,
+) -> Result<Json<Exclusion>, ApiError> {
+    auth.require(&[Role::Supervisor])?;
+    let reason = assessment::check_withdrawal(&b.reason)?;
+    let actor = crate::store::actor_ref(&auth.actor);
+    match state.store.withdraw_exclusion(&actor, id, &reason).await {
+        Ok(withdrawn) => Ok(Json(withdrawn)),
+        Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("exclusion")),
+        Err(e) => Err(e.into()),
+    }
 }

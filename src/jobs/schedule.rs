@@ -1,15 +1,18 @@
-//! Cron-scheduled jobs: the daily digest to departments (working days only) and the weekly
-//! summary to supervisors. Expressions come from the configuration and are read in Beijing
+//! Cron-scheduled jobs: the daily digest to departments (working days only), the weekly
+//! summary to supervisors and the monthly ranking of departments (考评) to supervisors. Expressions come from the configuration and are read in Beijing
 //! time. Each run is claimed in `job_runs` first, so with several instances it happens once;
 //! and the mail it queues is keyed by day or week, so even a retried run sends once.
 
 use crate::config::Config;
+use crate::domain::assessment;
 use crate::domain::calendar::{china_offset, DurationUnit, SlaDuration};
-use crate::domain::notices::{digest_notice, weekly_summary_notice, NoticeSettings, WorkLoad};
+use crate::domain::notices::{
+    digest_notice, monthly_assessment_notice, weekly_summary_notice, NoticeSettings, WorkLoad,
+};
 use crate::domain::ticket::Ticket;
 use crate::http::AppState;
 use crate::store::StoreError;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use cron::Schedule;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -18,6 +21,7 @@ use std::str::FromStr;
 pub enum JobKind {
     DailyDigest,
     WeeklySummary,
+    MonthlyAssessment,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +55,12 @@ pub fn jobs(config: &Config) -> Result<Vec<ScheduledJob>, String> {
             name: "weekly_summary",
             kind: JobKind::WeeklySummary,
             schedule: parse("weekly_summary_cron", &config.weekly_summary_cron)?,
+            working_days_only: false,
+        },
+        ScheduledJob {
+            name: "monthly_assessment",
+            kind: JobKind::MonthlyAssessment,
+            schedule: parse("monthly_assessment_cron", &config.monthly_assessment_cron)?,
             working_days_only: false,
         },
     ])
@@ -92,6 +102,7 @@ pub async fn run_once(state: &AppState, job: &ScheduledJob, at: DateTime<Utc>) -
         match job.kind {
             JobKind::DailyDigest => daily_digest(state, at).await?,
             JobKind::WeeklySummary => weekly_summary(state, at).await?,
+            JobKind::MonthlyAssessment => monthly_assessment(state, at).await?,
         }
     };
     state.store.finish_job_run(job.name, at, &outcome).await?;
@@ -152,4 +163,47 @@ async fn weekly_summary(state: &AppState, at: DateTime<Utc>) -> Result<String, S
         queued += usize::from(state.store.enqueue_mail_now(&mail).await?.is_some());
     }
     Ok(format!("summary of {} departments queued for {queued} supervisors", loads.len()))
+}
+
+/// 月度考评通报: the ranking of the Beijing-time month before `at`, to the supervisors, with
+/// the CSV attached. Keyed by month and address, so a retried run sends once.
+async fn monthly_assessment(state: &AppState, at: DateTime<Utc>) -> Result<String, StoreError> {
+    let catalog = state.catalog();
+    let month = previous_month(at);
+    let period = assessment::month_period(&month).expect("previous_month writes a valid month");
+    // Validated at start-up, so this cannot fail; the default keeps the job total.
+    let weights = state.config.weights().unwrap_or_default();
+    let ranking = state.store.assessment(&catalog.district, period, &weights).await?;
+    let supervisors = state.config.supervisors();
+    let settings = NoticeSettings {
+        public_base_url: &state.config.public_base_url,
+        supervisors: &supervisors,
+        policies: &catalog.policies,
+    };
+    let mut queued = 0;
+    for mail in monthly_assessment_notice(&month, &ranking.departments, &weights, &catalog.district, &settings) {
+        queued += usize::from(state.store.enqueue_mail_now(&mail).await?.is_some());
+    }
+    let ranked = ranking.departments.iter().filter(|d| d.rank.is_some()).count();
+    Ok(format!("ranking of {month} ({ranked} departments ranked) queued for {queued} supervisors"))
+}
+
+/// `2026-10` for any instant in Beijing-time November 2026.
+fn previous_month(at: DateTime<Utc>) -> String {
+    let day = at.with_timezone(&china_offset()).date_naive().with_day(1).expect("day 1 exists");
+    (day - chrono::Days::new(1)).format("%Y-%m").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_month_assessed_is_the_one_before_in_beijing_time() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        assert_eq!(previous_month(at("2026-11-01T09:00:00+08:00")), "2026-10");
+        // 23:30 UTC on 31 December is already 1 January in Beijing.
+        assert_eq!(previous_month(at("2026-12-31T23:30:00Z")), "2026-12");
+        assert_eq!(previous_month(at("2027-01-15T09:00:00+08:00")), "2026-12");
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -143,7 +143,7 @@ impl Mailer {
         let to: Mailbox = mail.recipient.trim().parse().map_err(|e| {
             SendError::Permanent(format!("recipient {} is not a mail address ({e})", mask_address(&mail.recipient)))
         })?;
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.as_str())
@@ -154,10 +154,23 @@ impl Mailer {
                 mail.id,
                 mail.created_at.timestamp_millis(),
                 self.from.email.domain()
-            )))
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
-            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
+            )));
+        let built =
+            match &mail.attachment {
+                None => builder.header(ContentType::TEXT_PLAIN).body(mail.body.clone()),
+                Some(file) => {
+                    let content_type = ContentType::parse(&file.content_type).map_err(|e| {
+                        SendError::Permanent(format!(
+                            "attachment {}: bad content type {:?}: {e}",
+                            file.filename, file.content_type
+                        ))
+                    })?;
+                    builder.multipart(MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone())).singlepart(
+                        LettreAttachment::new(file.filename.clone()).body(file.content.clone(), content_type),
+                    ))
+                }
+            };
+        let message = built.map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
         // lettre bounds connecting by the timeout but not the replies: a server that accepts
         // and then says nothing (plain SMTP to a TLS port) would hold the drain for ever.
         match tokio::time::timeout(self.timeout, transport.smtp.send(message)).await {

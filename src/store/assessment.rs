@@ -11,6 +11,22 @@ use crate::domain::event::{ActorRef, Event};
 /// The type of the system event that audits an exclusion.
 pub const EXCLUSION_ADDED: &str = "assessment_exclusion_added";
 
+/// The type of the system event that audits withdrawing an exclusion.
+pub const EXCLUSION_WITHDRAWN: &str = "assessment_exclusion_withdrawn";
+
+const EXCLUSION_SELECT: &str = "SELECT id, ticket_id, department, reason, excluded_by, at FROM assessment_exclusions";
+
+fn decode_exclusion(r: &sqlx::any::AnyRow) -> Result<Exclusion> {
+    Ok(Exclusion {
+        id: get_i64(r, "id")?,
+        ticket_id: get_i64(r, "ticket_id")?,
+        department: get_string(r, "department")?,
+        reason: get_string(r, "reason")?,
+        by: get_string(r, "excluded_by")?,
+        at: from_millis(get_i64(r, "at")?),
+    })
+}
+
 /// A period's ranking and the exclusions that were in force for it.
 #[derive(Debug, Clone)]
 pub struct Assessment {
@@ -57,7 +73,7 @@ impl Store {
 
     /// Exclusions, oldest first. With a period, only those of tickets that had an event in it.
     pub async fn exclusions(&self, period: Option<Period>) -> Result<Vec<Exclusion>> {
-        let select = "SELECT id, ticket_id, department, reason, excluded_by, at FROM assessment_exclusions";
+        let select = EXCLUSION_SELECT;
         let rows = match period {
             Some((from, to)) => {
                 sqlx::query(&format!(
@@ -71,18 +87,7 @@ impl Store {
             }
             None => sqlx::query(&format!("{select} ORDER BY id")).fetch_all(&self.pool).await?,
         };
-        rows.iter()
-            .map(|r| {
-                Ok(Exclusion {
-                    id: get_i64(r, "id")?,
-                    ticket_id: get_i64(r, "ticket_id")?,
-                    department: get_string(r, "department")?,
-                    reason: get_string(r, "reason")?,
-                    by: get_string(r, "excluded_by")?,
-                    at: from_millis(get_i64(r, "at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(decode_exclusion).collect()
     }
 
     /// Records that ticket `ticket_id` (number `number`, for the audit) does not count against
@@ -120,18 +125,7 @@ impl Store {
             "department": department,
             "reason": reason,
         });
-        // Same shape as `append_system_event`, inside this transaction.
-        sqlx::query(
-            "INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ($1, NULL, $2, $3, $4, $5, $6)",
-        )
-        .bind(seq)
-        .bind(EXCLUSION_ADDED)
-        .bind(millis(at))
-        .bind(actor.user_id)
-        .bind(serde_json::to_string(actor).unwrap_or_default())
-        .bind(serde_json::json!({"type": EXCLUSION_ADDED, "data": data}).to_string())
-        .execute(&mut *tx)
-        .await?;
+        super::dispatch::insert_system_event(&mut tx, seq, EXCLUSION_ADDED, at, actor, &data).await?;
         sqlx::query(
             "INSERT INTO assessment_exclusions (id, ticket_id, department, reason, excluded_by, at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -144,7 +138,6 @@ impl Store {
         .bind(millis(at))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'").bind(seq).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Exclusion {
             id: seq,
@@ -154,6 +147,31 @@ impl Store {
             by: actor.username.clone(),
             at,
         })
+    }
+
+    /// Withdraws exclusion `id` (撤销核减): the ticket counts against the department again in
+    /// every period. The row goes and an `assessment_exclusion_withdrawn` event, which names
+    /// the exclusion it undoes and why, takes its place in the log, in one transaction.
+    pub async fn withdraw_exclusion(&self, actor: &ActorRef, id: i64, reason: &str) -> Result<Exclusion> {
+        let mut tx = self.writer.begin().await?;
+        let seq = super::tickets::lock_sequence(&mut tx).await? + 1;
+        let row = sqlx::query(&format!("{EXCLUSION_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let exclusion = decode_exclusion(&row)?;
+        let data = serde_json::json!({
+            "id": exclusion.id,
+            "ticket_id": exclusion.ticket_id,
+            "department": exclusion.department,
+            "excluded_reason": exclusion.reason,
+            "reason": reason,
+        });
+        super::dispatch::insert_system_event(&mut tx, seq, EXCLUSION_WITHDRAWN, self.now(), actor, &data).await?;
+        sqlx::query("DELETE FROM assessment_exclusions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(exclusion)
     }
 
     /// The ranking of `period`, computed from the event log and the exclusions.

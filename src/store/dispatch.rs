@@ -77,16 +77,7 @@ impl Store {
     pub async fn append_system_event(&self, actor: &ActorRef, kind: &str, data: &serde_json::Value) -> Result<i64> {
         let mut tx = self.writer.begin().await?;
         let seq = super::tickets::lock_sequence(&mut tx).await? + 1;
-        sqlx::query("INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ($1, NULL, $2, $3, $4, $5, $6)")
-            .bind(seq)
-            .bind(kind)
-            .bind(millis(self.now()))
-            .bind(actor.user_id)
-            .bind(serde_json::to_string(actor).unwrap_or_default())
-            .bind(serde_json::json!({"type": kind, "data": data}).to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'").bind(seq).execute(&mut *tx).await?;
+        insert_system_event(&mut tx, seq, kind, self.now(), actor, data).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -107,4 +98,29 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Appends system event `seq` (no ticket) in the caller's transaction and advances the event
+/// counter to it; the caller holds the writers' lock (`lock_sequence`) and `seq` is one past it.
+pub(super) async fn insert_system_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    seq: i64,
+    kind: &str,
+    at: DateTime<Utc>,
+    actor: &ActorRef,
+    data: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ($1, NULL, $2, $3, $4, $5, $6)",
+    )
+    .bind(seq)
+    .bind(kind)
+    .bind(millis(at))
+    .bind(actor.user_id)
+    .bind(serde_json::to_string(actor).unwrap_or_default())
+    .bind(serde_json::json!({"type": kind, "data": data}).to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq'").bind(seq).execute(&mut **tx).await?;
+    Ok(())
 }

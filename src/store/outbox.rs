@@ -8,7 +8,7 @@
 //! changed, so a mail is handed to one sender at a time.
 
 use super::{from_millis, get_i64, get_opt_string, get_string, millis, Result, Store};
-use crate::domain::notices::OutgoingMail;
+use crate::domain::notices::{Attachment, OutgoingMail};
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -32,6 +32,7 @@ pub struct QueuedMail {
     /// Tries the server refused with a 4xx reply.
     pub rejections: i64,
     pub last_error: Option<String>,
+    pub attachment: Option<Attachment>,
 }
 
 /// Any outbox row, as admins and tests see it.
@@ -56,7 +57,8 @@ pub struct MailCounts {
 }
 
 const COLUMNS: &str = "id, kind, ticket_id, event_seq, recipient, subject, body, created_at, attempts, rejections, \
-                       last_error, next_attempt_at, sent_at, failed_at, locked_until";
+                       last_error, next_attempt_at, sent_at, failed_at, locked_until, attachment_name, \
+                       attachment_type, attachment_body";
 
 /// Still to be sent.
 const PENDING: &str = "sent_at IS NULL AND failed_at IS NULL";
@@ -83,7 +85,7 @@ pub async fn enqueue_mails(
     }
     let mut sql = super::Sql::new(
         "INSERT INTO mail_outbox (kind, ticket_id, event_seq, dedupe_key, recipient, subject, body, created_at, \
-         attempts, rejections, next_attempt_at) VALUES ",
+         attempts, rejections, next_attempt_at, attachment_name, attachment_type, attachment_body) VALUES ",
     );
     let rows = mails
         .iter()
@@ -100,6 +102,9 @@ pub async fn enqueue_mails(
                 0i64.into(),
                 0i64.into(),
                 millis((*send_after).max(now)).into(),
+                mail.attachment.as_ref().map(|a| a.filename.clone()).into(),
+                mail.attachment.as_ref().map(|a| a.content_type.clone()).into(),
+                mail.attachment.as_ref().map(|a| a.content.clone()).into(),
             ]
         })
         .collect();
@@ -118,8 +123,8 @@ pub async fn enqueue_mail_after(
 ) -> Result<Option<i64>> {
     let row = sqlx::query(
         "INSERT INTO mail_outbox (kind, ticket_id, event_seq, dedupe_key, recipient, subject, body, created_at, \
-         attempts, rejections, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9) \
-         ON CONFLICT DO NOTHING RETURNING id",
+         attempts, rejections, next_attempt_at, attachment_name, attachment_type, attachment_body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(mail.kind.as_str())
     .bind(mail.ticket_id)
@@ -130,6 +135,9 @@ pub async fn enqueue_mail_after(
     .bind(mail.body.as_str())
     .bind(millis(now))
     .bind(millis(send_after.max(now)))
+    .bind(mail.attachment.as_ref().map(|a| a.filename.as_str()))
+    .bind(mail.attachment.as_ref().map(|a| a.content_type.as_str()))
+    .bind(mail.attachment.as_ref().map(|a| a.content.as_str()))
     .fetch_optional(&mut **tx)
     .await?;
     row.map(|r| get_i64(&r, "id")).transpose()
@@ -153,6 +161,14 @@ fn decode(row: &AnyRow) -> Result<MailRecord> {
             attempts: get_i64(row, "attempts")?,
             rejections: get_i64(row, "rejections")?,
             last_error: get_opt_string(row, "last_error")?,
+            attachment: match get_opt_string(row, "attachment_name")? {
+                Some(filename) => Some(Attachment {
+                    filename,
+                    content_type: get_opt_string(row, "attachment_type")?.unwrap_or_else(|| "text/plain".into()),
+                    content: get_opt_string(row, "attachment_body")?.unwrap_or_default(),
+                }),
+                None => None,
+            },
         },
         next_attempt_at: from_millis(get_i64(row, "next_attempt_at")?),
         sent_at: get_opt_i64(row, "sent_at")?.map(from_millis),

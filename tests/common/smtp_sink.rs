@@ -61,6 +61,26 @@ impl Received {
         };
         String::from_utf8(bytes).expect("UTF-8 body").replace("\r\n", "\n")
     }
+
+    /// The parts of a multipart message, each read as a message of its own (its headers and
+    /// decoded body); empty for a single-part message.
+    pub fn parts(&self) -> Vec<Received> {
+        let content_type = self.header("Content-Type").unwrap_or_default();
+        let Some(boundary) = content_type.split(';').find_map(|p| p.trim().strip_prefix("boundary=")) else {
+            return Vec::new();
+        };
+        let delimiter = format!("--{}", boundary.trim_matches('"'));
+        let (_, body) = split_message(&self.raw);
+        body.split(delimiter.as_str())
+            .skip(1)
+            .take_while(|part| !part.starts_with("--"))
+            .map(|part| Received {
+                mail_from: self.mail_from.clone(),
+                rcpt_to: self.rcpt_to.clone(),
+                raw: part.trim_start_matches("\r\n").trim_end_matches("\r\n").to_string(),
+            })
+            .collect()
+    }
 }
 
 /// How the sink answers.
