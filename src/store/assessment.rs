@@ -6,7 +6,7 @@ use super::tickets::decode_event;
 use super::{from_millis, get_i64, get_string, millis, Result, Store, StoreError};
 use crate::domain::assessment::{self, DepartmentScore, Exclusion, Period, Weights};
 use crate::domain::district::District;
-use crate::domain::event::{ActorRef, Event};
+use crate::domain::event::ActorRef;
 
 /// The type of the system event that audits an exclusion.
 pub const EXCLUSION_ADDED: &str = "assessment_exclusion_added";
@@ -38,39 +38,6 @@ pub struct Assessment {
 }
 
 impl Store {
-    /// Ticket events with `from <= at < to`, in log order.
-    pub async fn events_between(
-        &self,
-        from: chrono::DateTime<chrono::Utc>,
-        to: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT seq, ticket_id, at, actor, data FROM events \
-             WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL ORDER BY seq",
-        )
-        .bind(millis(from))
-        .bind(millis(to))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode_event).collect()
-    }
-
-    /// What [`assessment::assess`] needs to judge `period`: the history, from its start up to
-    /// the end of the period, of every ticket with an event in the period (a reply in October
-    /// is judged by a deadline decided in September). Grouped by ticket, in sequence order.
-    pub async fn assessment_events(&self, (from, to): Period) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT seq, ticket_id, at, actor, data FROM events \
-             WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
-             AND at < $2 ORDER BY ticket_id, seq",
-        )
-        .bind(millis(from))
-        .bind(millis(to))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode_event).collect()
-    }
-
     /// Exclusions, oldest first. With a period, only those of tickets that had an event in it.
     pub async fn exclusions(&self, period: Option<Period>) -> Result<Vec<Exclusion>> {
         let select = EXCLUSION_SELECT;
@@ -175,10 +142,66 @@ impl Store {
     }
 
     /// The ranking of `period`, computed from the event log and the exclusions.
+    ///
+    /// A month of a large city is millions of events, so they are not collected: rows stream
+    /// from the database (only the types [`assessment::EVENT_TYPES`] the assessment reads) in
+    /// chunks to a blocking thread that decodes and folds them, so reading and folding overlap
+    /// and memory stays at a few chunks.
     pub async fn assessment(&self, district: &District, period: Period, weights: &Weights) -> Result<Assessment> {
-        let events = self.assessment_events(period).await?;
+        use futures::TryStreamExt;
+        const CHUNK: usize = 4096;
         let exclusions = self.exclusions(Some(period)).await?;
-        let departments = assessment::assess(&events, period, district, &exclusions, weights);
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<sqlx::any::AnyRow>>(4);
+        let fold = {
+            let (district, exclusions, weights) = (district.clone(), exclusions.clone(), *weights);
+            tokio::task::spawn_blocking(move || -> Result<Vec<DepartmentScore>> {
+                let mut failure = None;
+                let events = std::iter::from_fn(|| received.blocking_recv()).flatten().map_while(|row| {
+                    match decode_event(&row) {
+                        Ok(event) => Some(event),
+                        Err(e) => {
+                            failure = Some(e);
+                            None
+                        }
+                    }
+                });
+                let scores = assessment::assess(events, period, &district, &exclusions, &weights);
+                failure.map_or(Ok(scores), Err)
+            })
+        };
+        let (from, to) = period;
+        let types = assessment::EVENT_TYPES.map(|t| format!("'{t}'")).join(", ");
+        let sql = format!(
+            "SELECT seq, ticket_id, at, actor, data FROM events \
+             WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
+             AND at < $2 AND type IN ({types}) ORDER BY ticket_id, seq"
+        );
+        let mut rows = sqlx::query(&sql).bind(millis(from)).bind(millis(to)).fetch(&self.pool);
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut read = Ok(());
+        loop {
+            match rows.try_next().await {
+                Ok(Some(row)) => {
+                    chunk.push(row);
+                    // A closed channel: the folding thread stopped on a bad row and says why.
+                    if chunk.len() == CHUNK && chunks.send(std::mem::take(&mut chunk)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    read = Err(e);
+                    break;
+                }
+            }
+        }
+        if read.is_ok() && !chunk.is_empty() {
+            let _ = chunks.send(chunk).await;
+        }
+        drop(rows);
+        drop(chunks);
+        let departments = fold.await.map_err(|e| StoreError::Unavailable(format!("assessment thread: {e}")))??;
+        read?;
         Ok(Assessment { period, weights: *weights, departments, exclusions })
     }
 }

@@ -105,4 +105,20 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Benchmarks only: appends ready-made ticket histories to the event log (no ticket rows,
+    /// timers or mail) in one transaction, and moves the event counter past them.
+    pub async fn bulk_load_bench_events(&self, events: &[crate::domain::event::Event]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        super::tickets::lock_sequence(&mut tx).await?;
+        super::tickets::insert_events(&mut tx, events).await?;
+        if let Some(last) = events.iter().map(|e| e.seq).max() {
+            sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event_seq' AND value < $1")
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
