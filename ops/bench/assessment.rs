@@ -1,12 +1,13 @@
 //! Monthly assessment (考评) benchmark:
-//! `cargo run --release --example bench_assessment -- [sqlite|postgres] [TICKETS]` (default
-//! 1,000,000 tickets).
+//! `cargo run --release --example bench_assessment -- [sqlite|postgres] [TICKETS] [year|month]`
+//! (default 1,000,000 tickets over the year).
 //!
-//! Writes a month (October 2026, with its National Day holiday) of `TICKETS` tickets through
-//! the real state machine — received, dispatched by hand to one of the district's units,
+//! Writes `TICKETS` tickets arriving through 2026 (`year`: a city's year, about a twelfth of
+//! them in October) or all in October (`month`: the worst case) through the real state
+//! machine — received, dispatched by hand to one of the district's units,
 //! accepted (some late), replied (some late, some after an extension), called back with a mix
 //! of answers, some reopened and replied again — and loads their events into a fresh database.
-//! Then times `Store::assessment` for the month (read the histories, fold them, rank), three
+//! Then times `Store::assessment` for October (with its National Day holiday) (read the histories, fold them, rank), three
 //! times, and prints Markdown rows for ops/bench/RESULTS.md. PostgreSQL: a database
 //! `bench_assessment` is created and dropped on 127.0.0.1:5432.
 
@@ -65,7 +66,11 @@ fn department_actor(code: &str) -> Actor {
 #[tokio::main]
 async fn main() {
     let backend = std::env::args().nth(1).unwrap_or_else(|| "sqlite".into());
+    // BENCH_KEEP (a file for SQLite, anything for PostgreSQL) keeps the database afterwards,
+    // and a kept database that already holds tickets is timed again without regenerating.
+    let keep = std::env::var("BENCH_KEEP").is_ok();
     let tickets: i64 = std::env::args().nth(2).map_or(1_000_000, |n| n.parse().expect("TICKETS is a number"));
+    let spread = std::env::args().nth(3).unwrap_or_else(|| "year".into());
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
     let district = &catalog.district;
     // Units that take tickets: every unit but the centre.
@@ -87,25 +92,39 @@ async fn main() {
         "postgres" => {
             sqlx::any::install_default_drivers();
             let mut admin = sqlx::AnyConnection::connect("postgres://postgres@127.0.0.1:5432/test").await.unwrap();
-            let _ = sqlx::query("DROP DATABASE IF EXISTS bench_assessment").execute(&mut admin).await;
-            sqlx::query("CREATE DATABASE bench_assessment").execute(&mut admin).await.unwrap();
+            if !keep {
+                let _ = sqlx::query("DROP DATABASE IF EXISTS bench_assessment").execute(&mut admin).await;
+            }
+            let _ = sqlx::query("CREATE DATABASE bench_assessment").execute(&mut admin).await;
             "postgres://postgres@127.0.0.1:5432/bench_assessment".to_string()
         }
-        _ => format!("sqlite://{}/bench.db", dir.path().display()),
+        // BENCH_KEEP=FILE keeps the SQLite database there, to look into afterwards.
+        _ => match std::env::var("BENCH_KEEP") {
+            Ok(file) => format!("sqlite://{file}"),
+            Err(_) => format!("sqlite://{}/bench.db", dir.path().display()),
+        },
     };
     let store = Store::connect(&url, 10, Arc::new(chrono::Utc::now)).await.unwrap();
     store.sync_departments(&catalog.department_rows()).await.unwrap();
 
-    // October 2026 in Beijing time; tickets arrive through the month's first 24 days, so
-    // most of them are replied and called back inside it.
-    let (month_start, _) = month_period("2026-10").unwrap();
+    // Tickets arrive through the year, or through October's first 24 days (so that most of
+    // them are replied and called back inside it).
+    let (first, arrival_days) = match spread.as_str() {
+        "month" => (month_period("2026-10").unwrap().0, 24),
+        "year" => (month_period("2026-01").unwrap().0, 365),
+        other => panic!("spread: {other:?} is not year or month"),
+    };
     let mut rng = StdRng::seed_from_u64(12345);
     let mut seq = 0i64;
     let started = Instant::now();
     let mut events_total = 0usize;
     let mut batch: Vec<Event> = Vec::with_capacity(100_000);
-    for id in 1..=tickets {
-        let received_at = month_start + chrono::Duration::seconds(rng.gen_range(0..24 * 86_400));
+    let loaded = store.last_event_seq().await.unwrap();
+    if loaded > 0 {
+        println!("reusing the kept database: {loaded} events");
+    }
+    for id in (1..=tickets).filter(|_| loaded == 0) {
+        let received_at = first + chrono::Duration::seconds(rng.gen_range(0..arrival_days * 86_400));
         let lead = &units[rng.gen_range(0..units.len())];
         let mut h = History { events: Vec::with_capacity(16), ticket: None, id };
         let received = Received {
@@ -190,7 +209,7 @@ async fn main() {
     }
     let load_s = started.elapsed().as_secs_f64();
     println!(
-        "| {backend}: {tickets} tickets, {events_total} events in October 2026 | generated through the state machine and loaded in {load_s:.0} s |"
+        "| {backend}: {tickets} tickets, {events_total} events, arriving through the {spread} | generated through the state machine and loaded in {load_s:.0} s |"
     );
 
     let weights = Weights::default();
@@ -212,12 +231,14 @@ async fn main() {
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "| {backend}: monthly assessment of October over {tickets} tickets | median {:.2} s of 3 runs (min {:.2}, max {:.2}) |",
+        "| {backend}: monthly assessment of October 2026, {tickets} tickets in the database arriving through the {spread} | median {:.2} s of 3 runs (min {:.2}, max {:.2}) |",
         times[1], times[0], times[2]
     );
     store.close().await;
     if backend == "postgres" {
         let mut admin = sqlx::AnyConnection::connect("postgres://postgres@127.0.0.1:5432/test").await.unwrap();
-        let _ = sqlx::query("DROP DATABASE IF EXISTS bench_assessment").execute(&mut admin).await;
+        if !keep {
+            let _ = sqlx::query("DROP DATABASE IF EXISTS bench_assessment").execute(&mut admin).await;
+        }
     }
 }

@@ -144,7 +144,7 @@ impl Store {
     /// The ranking of `period`, computed from the event log and the exclusions.
     ///
     /// A month of a large city is millions of events, so they are not collected: rows stream
-    /// from the database (only the types [`assessment::EVENT_TYPES`] the assessment reads) in
+    /// from the database (only what [`assessment::FACT_TYPES`] says the assessment reads) in
     /// chunks to a blocking thread that decodes and folds them, so reading and folding overlap
     /// and memory stays at a few chunks.
     pub async fn assessment(&self, district: &District, period: Period, weights: &Weights) -> Result<Assessment> {
@@ -170,11 +170,15 @@ impl Store {
             })
         };
         let (from, to) = period;
-        let types = assessment::EVENT_TYPES.map(|t| format!("'{t}'")).join(", ");
+        let facts = assessment::FACT_TYPES.map(|t| format!("'{t}'")).join(", ");
         let sql = format!(
             "SELECT seq, ticket_id, at, actor, data FROM events \
              WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
-             AND at < $2 AND type IN ({types}) ORDER BY ticket_id, seq"
+             AND at < $2 AND (type IN ({facts}) OR seq IN ( \
+                 SELECT (SELECT MAX(c.seq) FROM events c \
+                         WHERE c.ticket_id = r.ticket_id AND c.type = 'clocks_changed' AND c.seq < r.seq) \
+                 FROM events r WHERE r.at >= $1 AND r.at < $2 AND r.type = 'replied')) \
+             ORDER BY ticket_id, seq"
         );
         let mut rows = sqlx::query(&sql).bind(millis(from)).bind(millis(to)).fetch(&self.pool);
         let mut chunk = Vec::with_capacity(CHUNK);
