@@ -4,6 +4,7 @@
 //! [`store`] (SQLite or PostgreSQL). [`catalog`] reads `dispatch_rules/` from disk into
 //! the domain's types; [`config`] is the one configuration struct.
 
+pub mod backup;
 pub mod catalog;
 pub mod config;
 pub mod demo;

@@ -51,6 +51,19 @@ enum Cmd {
         #[arg(long)]
         month: String,
     },
+    /// Write a snapshot of the database to FILE (gzip'd JSON lines; servers may keep running).
+    Backup { file: PathBuf },
+    /// Restore a backup made by `hotline backup` into an empty database.
+    Restore { file: PathBuf },
+    /// Copy every table of one database into another, empty one (a district moving to PostgreSQL).
+    MigrateStore {
+        /// The database to copy from, e.g. sqlite://data/hotline.db.
+        #[arg(long)]
+        from: String,
+        /// The empty database to copy into, e.g. postgres://hotline@db/hotline.
+        #[arg(long)]
+        to: String,
+    },
     /// The official working calendar.
     Calendar {
         #[command(subcommand)]
@@ -146,6 +159,25 @@ fn main() -> ExitCode {
             let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
             let n = store.rebuild_projections().await?;
             println!("rebuilt {n} tickets from the event log");
+            Ok(())
+        }),
+        Cmd::Backup { file } => run_async(async move {
+            let store = Store::open(&config.database_url, 2, system_clock()).await?;
+            let summary = hotline::backup::backup(&store, &file).await?;
+            println!("backed up {summary} to {}", file.display());
+            Ok(())
+        }),
+        Cmd::Restore { file } => run_async(async move {
+            let store = Store::connect(&config.database_url, 2, system_clock()).await?;
+            let summary = hotline::backup::restore(&store, &file).await?;
+            println!("restored {summary} from {}", file.display());
+            Ok(())
+        }),
+        Cmd::MigrateStore { from, to } => run_async(async move {
+            let source = Store::open(&from, 2, system_clock()).await?;
+            let target = Store::connect(&to, 2, system_clock()).await?;
+            let summary = hotline::backup::migrate_store(&source, &target).await?;
+            println!("copied {summary}");
             Ok(())
         }),
         Cmd::DemoTickets { count, seed } => run_async(async move {
