@@ -9,10 +9,12 @@
 //! projection, commit. Taking the counter lock first orders all writers, so sequence numbers
 //! are gap-free and become visible in order — what a reader resuming from a number needs.
 
+pub mod accounts;
 pub mod assessment;
 pub mod copy;
 pub mod dashboard;
 pub mod dispatch;
+pub mod gauges;
 pub mod intake;
 pub mod jobs;
 pub mod outbox;
