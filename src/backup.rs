@@ -66,6 +66,24 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// What a restore or migrate-store wrote, and the tables it left out because the target
+/// (the other dialect) has no such table: indexes it rebuilds itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Copied {
+    pub written: Summary,
+    pub left_out: Vec<String>,
+}
+
+impl std::fmt::Display for Copied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.written)?;
+        if !self.left_out.is_empty() {
+            write!(f, "; left out (the target's kind of database has no such table): {}", self.left_out.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 fn backend_word(b: Backend) -> &'static str {
     match b {
         Backend::Sqlite => "sqlite",
@@ -228,7 +246,7 @@ fn same_schema(source: &[i64], target: &[i64], what: &str, fix: &str) -> Result<
 }
 
 /// Restores a backup into `store`, which must be empty (see [`Store::begin_import`]).
-pub async fn restore(store: &Store, path: &Path) -> Result<Summary> {
+pub async fn restore(store: &Store, path: &Path) -> Result<Copied> {
     let file = path.to_path_buf();
     let (header, lines) = tokio::task::spawn_blocking(move || open_backup(&file))
         .await
@@ -250,7 +268,7 @@ async fn copy_into(
     target: &Store,
     rx: mpsc::Receiver<CopyItem>,
     reader: tokio::task::JoinHandle<Result<Summary>>,
-) -> Result<Summary> {
+) -> Result<Copied> {
     let import = match target.begin_import().await {
         Ok(import) => import,
         Err(refused) => {
@@ -265,7 +283,8 @@ async fn copy_into(
     if read != written {
         return Err(BackupError::Schema(format!("read {read} but wrote {written}")));
     }
-    Ok(Summary(import.finish().await?))
+    let imported = import.finish().await?;
+    Ok(Copied { written: Summary(imported.rows), left_out: imported.left_out })
 }
 
 /// Writes every item into the import; returns it unfinished, so the caller commits only
@@ -290,7 +309,7 @@ async fn drain_into(
 }
 
 /// Copies every table of `from` into `to`, which must be empty and at the same schema.
-pub async fn migrate_store(from: &Store, to: &Store) -> Result<Summary> {
+pub async fn migrate_store(from: &Store, to: &Store) -> Result<Copied> {
     same_schema(
         &source_schema(from).await?,
         &to.applied_migrations().await?,

@@ -3,7 +3,11 @@
 //!
 //! Nothing here names a table: the tables, their columns and the order foreign keys need
 //! are read from the database's own catalogue, so a table a later migration adds is copied
-//! without a change here. Values travel as JSON (integers, floats, text, booleans, base64
+//! without a change here. What the database derives itself is not copied: generated
+//! columns, SQLite's virtual tables (full-text indexes) and their shadow tables. A table only
+//! one dialect has (both sides are at the same migration version, so such a table is a
+//! dialect's own index, e.g. PostgreSQL's search documents) is left out when the target
+//! lacks it, and said so; indexes like that are rebuilt from the copied rows. Values travel as JSON (integers, floats, text, booleans, base64
 //! blobs), which both databases read back to the same thing; the target's column types say
 //! how each value is bound. Counters are ordinary rows, so ticket numbers and event sequence
 //! numbers continue after a restore; PostgreSQL's own sequences (`BIGSERIAL`) are moved past
@@ -200,6 +204,7 @@ impl Store {
             schema: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
             current: None,
             counts: BTreeMap::new(),
+            left_out: Vec::new(),
         })
     }
 }
@@ -209,18 +214,29 @@ pub struct Import {
     backend: Backend,
     tx: Transaction<'static, Any>,
     schema: HashMap<String, TableSchema>,
-    /// The table being written and the kind of each of the copy's columns.
+    /// The table being written and the kind of each of the copy's columns; `None` while
+    /// the rows of a table left out go by.
     current: Option<(String, Vec<String>, Vec<ColumnKind>)>,
     counts: BTreeMap<String, u64>,
+    left_out: Vec<String>,
+}
+
+/// What an import wrote: rows per table, and the copy's tables the target does not have.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Imported {
+    pub rows: BTreeMap<String, u64>,
+    pub left_out: Vec<String>,
 }
 
 impl Import {
     pub async fn write(&mut self, item: CopyItem) -> Result<()> {
         match item {
             CopyItem::Table { name, columns } => {
-                let schema = self.schema.get(&name).ok_or_else(|| {
-                    StoreError::Corrupt(format!("the copy has a table {name:?} that this database does not"))
-                })?;
+                let Some(schema) = self.schema.get(&name) else {
+                    self.left_out.push(name);
+                    self.current = None;
+                    return Ok(());
+                };
                 let kinds = columns
                     .iter()
                     .map(|c| {
@@ -233,10 +249,9 @@ impl Import {
                 self.current = Some((name, columns, kinds));
             }
             CopyItem::Rows(rows) => {
-                let (table, columns, kinds) = self
-                    .current
-                    .as_ref()
-                    .ok_or_else(|| StoreError::Corrupt("rows before any table in the copy".into()))?;
+                let Some((table, columns, kinds)) = self.current.as_ref() else {
+                    return Ok(());
+                };
                 let head = format!(
                     "INSERT INTO {} ({}) VALUES ",
                     quote(table),
@@ -255,9 +270,8 @@ impl Import {
         Ok(())
     }
 
-    /// Moves PostgreSQL's sequences past the copied rows and commits. Returns the rows
-    /// written per table.
-    pub async fn finish(mut self) -> Result<BTreeMap<String, u64>> {
+    /// Moves PostgreSQL's sequences past the copied rows and commits.
+    pub async fn finish(mut self) -> Result<Imported> {
         if self.backend == Backend::Postgres {
             let serials = sqlx::query(
                 "SELECT CAST(table_name AS TEXT) AS t, CAST(column_name AS TEXT) AS c FROM information_schema.columns \
@@ -279,7 +293,7 @@ impl Import {
             }
         }
         self.tx.commit().await?;
-        Ok(self.counts)
+        Ok(Imported { rows: self.counts, left_out: self.left_out })
     }
 }
 
@@ -370,15 +384,18 @@ fn row_values(row: &AnyRow) -> Result<Vec<Json>> {
 async fn catalogue(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<Vec<TableSchema>> {
     let (tables_sql, columns_sql, parents_sql) = match backend {
         Backend::Sqlite => (
-            "SELECT name AS t FROM sqlite_master WHERE type = 'table' ORDER BY name",
-            "SELECT name AS c, type AS k FROM pragma_table_info($1) ORDER BY cid",
+            // Plain tables only: not views, virtual tables or their shadow tables.
+            "SELECT name AS t FROM pragma_table_list WHERE schema = 'main' AND type = 'table' ORDER BY name",
+            // hidden: 0 a plain column, 2 or 3 a generated one.
+            "SELECT name AS c, type AS k FROM pragma_table_xinfo($1) WHERE hidden = 0 ORDER BY cid",
             "SELECT DISTINCT \"table\" AS p FROM pragma_foreign_key_list($1)",
         ),
         Backend::Postgres => (
             "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
             "SELECT CAST(column_name AS TEXT) AS c, CAST(data_type AS TEXT) AS k FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+             WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' \
+             ORDER BY ordinal_position",
             "SELECT DISTINCT CAST(p.relname AS TEXT) AS p FROM pg_constraint k \
              JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid \
              WHERE k.contype = 'f' AND c.relname = $1 \
