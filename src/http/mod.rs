@@ -230,9 +230,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(crate::metrics::scrape))
         .fallback(meta::no_route)
         .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
+        // Outside the timeout, so a request answered 503 for taking too long is counted.
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &axum::http::Request<_>| {
