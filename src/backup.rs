@@ -95,6 +95,18 @@ fn describe(schema: &[i64]) -> String {
     schema.last().map_or("no schema".to_string(), |v| format!("schema version {v:04}"))
 }
 
+/// Opens a database to read from as it is (no migration); a SQLite file that does not
+/// exist is an error rather than a new empty database.
+pub async fn open_source(url: &str) -> Result<Store> {
+    if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let path = rest.split('?').next().unwrap_or_default();
+        if path != ":memory:" && !Path::new(path).exists() {
+            return Err(BackupError::Schema(format!("there is no database at {path}; check the URL")));
+        }
+    }
+    Ok(Store::open(url, 2, crate::store::system_clock()).await?)
+}
+
 /// The migrations applied to a database being read; a database without them is not a
 /// hotline database (a mistyped URL, say), and is said to be so.
 async fn source_schema(store: &Store) -> Result<Vec<i64>> {

@@ -199,7 +199,7 @@ fn main() -> ExitCode {
         }),
         Cmd::User { command } => run_async(user_command(config, catalog, command)),
         Cmd::Backup { file } => run_async(async move {
-            let store = Store::open(&config.database_url, 2, system_clock()).await?;
+            let store = hotline::backup::open_source(&config.database_url).await?;
             let summary = hotline::backup::backup(&store, &file).await?;
             println!("backed up {summary} to {}", file.display());
             Ok(())
@@ -211,7 +211,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Cmd::MigrateStore { from, to } => run_async(async move {
-            let source = Store::open(&from, 2, system_clock()).await?;
+            let source = hotline::backup::open_source(&from).await?;
             let target = Store::connect(&to, 2, system_clock()).await?;
             let summary = hotline::backup::migrate_store(&source, &target).await?;
             println!("copied {summary}");

@@ -292,5 +292,9 @@ async fn a_district_moves_from_sqlite_to_postgresql_with_one_command() {
     let (code, _, err) = run("sqlite://unused.db", &["migrate-store", "--from", &source, "--to", &target]);
     assert_eq!(code, 2);
     assert!(err.contains("not empty"), "{err}");
+    let typo = format!("{source}-typo");
+    let (code, _, err) = run("sqlite://unused.db", &["migrate-store", "--from", &typo, "--to", &target]);
+    assert_eq!(code, 2);
+    assert!(err.contains("there is no database"), "{err}");
     copy_carries_on(Backend::Postgres, target, &before).await;
 }
