@@ -52,6 +52,21 @@ pub struct Config {
     /// `HOTLINE_ASSESSMENT_WEIGHTS`: response / resolution / satisfaction weights of the
     /// monthly score (考评), e.g. `30/35/35`.
     pub assessment_weights: String,
+    /// `HOTLINE_LOGIN_MAX_FAILURES`: failed logins of one username within the lockout window
+    /// that lock it out.
+    pub login_max_failures: i64,
+    /// `HOTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS`: failed logins from one client address within
+    /// the window that lock the address out.
+    pub login_max_failures_per_address: i64,
+    /// `HOTLINE_LOGIN_LOCKOUT_MINUTES`: the window failures are counted in; a lockout lasts
+    /// until enough of them are older than this.
+    pub login_lockout_minutes: i64,
+    /// `HOTLINE_CLIENT_IP_HEADER`: behind a load balancer, the header carrying the client's
+    /// address (`x-forwarded-for`: its last entry, the one the balancer added). Unset: the
+    /// connection's peer address.
+    pub client_ip_header: Option<String>,
+    /// `HOTLINE_METRICS_TOKEN`: if set, `/metrics` wants `Authorization: Bearer TOKEN`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -75,6 +90,11 @@ impl Default for Config {
             monthly_assessment_cron: "0 0 9 1 * *".into(),
             live_buffer: 1024,
             assessment_weights: "30/35/35".into(),
+            login_max_failures: 5,
+            login_max_failures_per_address: 50,
+            login_lockout_minutes: 15,
+            client_ip_header: None,
+            metrics_token: None,
         }
     }
 }
@@ -110,6 +130,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("monthly_assessment_cron", "HOTLINE_MONTHLY_ASSESSMENT_CRON"),
     ("live_buffer", "HOTLINE_LIVE_BUFFER"),
     ("assessment_weights", "HOTLINE_ASSESSMENT_WEIGHTS"),
+    ("login_max_failures", "HOTLINE_LOGIN_MAX_FAILURES"),
+    ("login_max_failures_per_address", "HOTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS"),
+    ("login_lockout_minutes", "HOTLINE_LOGIN_LOCKOUT_MINUTES"),
+    ("client_ip_header", "HOTLINE_CLIENT_IP_HEADER"),
+    ("metrics_token", "HOTLINE_METRICS_TOKEN"),
 ];
 
 impl Config {
@@ -159,6 +184,11 @@ impl Config {
             "monthly_assessment_cron" => self.monthly_assessment_cron = value.into(),
             "live_buffer" => self.live_buffer = number(key, var, value)?,
             "assessment_weights" => self.assessment_weights = value.into(),
+            "login_max_failures" => self.login_max_failures = number(key, var, value)?,
+            "login_max_failures_per_address" => self.login_max_failures_per_address = number(key, var, value)?,
+            "login_lockout_minutes" => self.login_lockout_minutes = number(key, var, value)?,
+            "client_ip_header" => self.client_ip_header = Some(value.to_ascii_lowercase()),
+            "metrics_token" => self.metrics_token = Some(value.into()),
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -216,6 +246,30 @@ impl Config {
         if !(1..=1_000_000).contains(&self.live_buffer) {
             return Err(err("live_buffer", "must be between 1 and 1000000 (HOTLINE_LIVE_BUFFER)"));
         }
+        for (key, var, value) in [
+            ("login_max_failures", "HOTLINE_LOGIN_MAX_FAILURES", self.login_max_failures),
+            (
+                "login_max_failures_per_address",
+                "HOTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                self.login_max_failures_per_address,
+            ),
+            ("login_lockout_minutes", "HOTLINE_LOGIN_LOCKOUT_MINUTES", self.login_lockout_minutes),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return Err(err(key, format!("must be between 1 and 100000 ({var})")));
+            }
+        }
+        if let Some(h) = &self.client_ip_header {
+            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err(err(
+                    "client_ip_header",
+                    format!("{h:?} is not a header name, e.g. x-forwarded-for (HOTLINE_CLIENT_IP_HEADER)"),
+                ));
+            }
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(err("metrics_token", "must be at least 16 characters (HOTLINE_METRICS_TOKEN)"));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
         }
@@ -227,6 +281,14 @@ impl Config {
             smtp_url: self.smtp_url.clone(),
             from: self.mail_from.clone(),
             ..crate::notify::MailConfig::default()
+        }
+    }
+
+    pub fn login_limits(&self) -> crate::domain::accounts::LoginLimits {
+        crate::domain::accounts::LoginLimits {
+            per_username: self.login_max_failures,
+            per_address: self.login_max_failures_per_address,
+            window_minutes: self.login_lockout_minutes,
         }
     }
 

@@ -4,6 +4,8 @@
 //! [`store`] (SQLite or PostgreSQL). [`catalog`] reads `dispatch_rules/` from disk into
 //! the domain's types; [`config`] is the one configuration struct.
 
+pub mod accounts;
+pub mod backup;
 pub mod catalog;
 pub mod config;
 pub mod demo;
@@ -11,6 +13,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod live;
+pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod rules_cli;

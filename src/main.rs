@@ -51,6 +51,24 @@ enum Cmd {
         #[arg(long)]
         month: String,
     },
+    /// User accounts: add, set a password, disable, enable, list.
+    User {
+        #[command(subcommand)]
+        command: UserCmd,
+    },
+    /// Write a snapshot of the database to FILE (gzip'd JSON lines; servers may keep running).
+    Backup { file: PathBuf },
+    /// Restore a backup made by `hotline backup` into an empty database.
+    Restore { file: PathBuf },
+    /// Copy every table of one database into another, empty one (a district moving to PostgreSQL).
+    MigrateStore {
+        /// The database to copy from, e.g. sqlite://data/hotline.db.
+        #[arg(long)]
+        from: String,
+        /// The empty database to copy into, e.g. postgres://hotline@db/hotline.
+        #[arg(long)]
+        to: String,
+    },
     /// The official working calendar.
     Calendar {
         #[command(subcommand)]
@@ -69,6 +87,37 @@ enum RulesCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an account. The password is read from stdin with --password-stdin, otherwise
+    /// generated and printed once.
+    Add {
+        username: String,
+        /// operator, dispatcher, department, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// The unit's code (department accounts).
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set an account's password (ends its sessions); generated and printed unless --password-stdin.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account: no more logins, its sessions end.
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+    /// List the accounts.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +197,26 @@ fn main() -> ExitCode {
             println!("rebuilt {n} tickets from the event log");
             Ok(())
         }),
+        Cmd::User { command } => run_async(user_command(config, catalog, command)),
+        Cmd::Backup { file } => run_async(async move {
+            let store = hotline::backup::open_source(&config.database_url).await?;
+            let summary = hotline::backup::backup(&store, &file).await?;
+            println!("backed up {summary} to {}", file.display());
+            Ok(())
+        }),
+        Cmd::Restore { file } => run_async(async move {
+            let store = Store::connect(&config.database_url, 2, system_clock()).await?;
+            let summary = hotline::backup::restore(&store, &file).await?;
+            println!("restored {summary} from {}", file.display());
+            Ok(())
+        }),
+        Cmd::MigrateStore { from, to } => run_async(async move {
+            let source = hotline::backup::open_source(&from).await?;
+            let target = Store::connect(&to, 2, system_clock()).await?;
+            let summary = hotline::backup::migrate_store(&source, &target).await?;
+            println!("copied {summary}");
+            Ok(())
+        }),
         Cmd::DemoTickets { count, seed } => run_async(async move {
             let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
             store.sync_departments(&catalog.department_rows()).await?;
@@ -155,6 +224,72 @@ fn main() -> ExitCode {
             println!("added {n} demo tickets");
             Ok(())
         }),
+    }
+}
+
+/// The first line of stdin, for `--password-stdin`.
+fn password_from_stdin(wanted: bool) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+async fn user_command(config: Config, catalog: Catalog, command: UserCmd) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::connect(&config.database_url, 2, system_clock()).await?;
+    store.sync_departments(&catalog.department_rows()).await?;
+    let (user, generated) = match command {
+        UserCmd::Add { username, role, department, display_name, password_stdin } => {
+            let account = hotline::accounts::NewAccount {
+                username,
+                display_name,
+                role: role.parse().map_err(|e| format!("--role: {e}"))?,
+                department,
+                password: password_from_stdin(password_stdin)?,
+            };
+            hotline::accounts::add(&store, &catalog.district, account, "cli").await?
+        }
+        UserCmd::Passwd { username, password_stdin } => {
+            hotline::accounts::set_password(&store, &username, password_from_stdin(password_stdin)?, "cli")
+                .await
+                .map_err(|e| no_such_user(e, &username))?
+        }
+        UserCmd::Disable { username } => {
+            (store.set_active(&username, false, "cli").await.map_err(|e| no_such_user(e, &username))?, None)
+        }
+        UserCmd::Enable { username } => {
+            (store.set_active(&username, true, "cli").await.map_err(|e| no_such_user(e, &username))?, None)
+        }
+        UserCmd::List => {
+            for u in store.list_users().await? {
+                let state = if u.active { "active" } else { "disabled" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.username,
+                    u.role.as_str(),
+                    u.department.unwrap_or_default(),
+                    state,
+                    u.display_name
+                );
+            }
+            return Ok(());
+        }
+    };
+    let state = if user.active { "active" } else { "disabled" };
+    println!("{} ({}, {state})", user.username, user.role.as_str());
+    if let Some(password) = generated {
+        println!("password: {password}");
+        eprintln!("note: the password is shown this once; hand it over safely");
+    }
+    Ok(())
+}
+
+fn no_such_user(e: hotline::store::StoreError, username: &str) -> Box<dyn std::error::Error> {
+    match e {
+        hotline::store::StoreError::NotFound => format!("no user named {username:?}").into(),
+        other => other.into(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Two server processes on one PostgreSQL database: each SLA timer fires once, tickets get
 //! unique numbers whichever instance takes the call, and timers that fell due while no
-//! server ran fire at start, marked late.
+//! server ran fire at start, marked late; each scheduled job run happens on one instance; a
+//! websocket client on one sees the other's events; and killing one mid-load loses no
+//! ticket it acknowledged.
 
 mod common;
 
@@ -19,19 +21,35 @@ use std::time::{Duration, Instant};
 struct Instance {
     child: Child,
     base: String,
+    /// Its log (JSON lines), as far as written.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Instance {
     fn start(database_url: &str) -> Instance {
+        Self::start_with(database_url, &[])
+    }
+
+    fn start_with(database_url: &str, env: &[(&str, &str)]) -> Instance {
         let mut child = Process::new(env!("CARGO_BIN_EXE_hotline"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["serve", "--addr", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url)
             .env_remove("HOTLINE_ADDR")
+            .env("HOTLINE_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start hotline");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let base = loop {
             let line = lines.next().expect("server output").unwrap();
@@ -40,12 +58,48 @@ impl Instance {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Instance { child, base }
+        Instance { child, base, log }
+    }
+
+    /// Stops it as systemd would (SIGTERM) and waits for it to finish.
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = Process::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    /// Log lines with this message.
+    fn logged(&self, message: &str) -> Vec<serde_json::Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["fields"]["message"] == message)
+            .collect()
+    }
+
+    async fn token(&self, username: &str) -> String {
+        let login: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        login["token"].as_str().expect("logged in").to_string()
     }
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let _ = Process::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
@@ -183,5 +237,126 @@ async fn two_instances_fire_each_timer_once_and_number_tickets_uniquely() {
     assert_eq!(unique.len(), 40, "no duplicate ticket numbers across instances");
     drop(a);
     drop(b);
+    store.close().await;
+}
+
+async fn seeded_database() -> (String, Store) {
+    let (url, _) = fresh_database(Backend::Postgres).await;
+    let catalog = Catalog::load(&common::rules_dir()).unwrap();
+    let store = Store::connect(&url, 5, hotline::store::system_clock()).await.unwrap();
+    store.sync_departments(&catalog.department_rows()).await.unwrap();
+    let hash = hotline::http::auth::hash_password(PASSWORD);
+    let user = |name: &str, role| NewUser {
+        username: name.into(),
+        display_name: name.into(),
+        role,
+        department: None,
+        password_hash: hash.clone(),
+    };
+    store.create_users(&[user("operator", Role::Operator), user("supervisor", Role::Supervisor)]).await.unwrap();
+    (url, store)
+}
+
+async fn create_ticket(client: &reqwest::Client, base: &str, token: &str) -> Option<serde_json::Value> {
+    let resp =
+        client.post(format!("{base}/api/v1/tickets")).bearer_auth(token).json(&common::sample_ticket()).send().await;
+    match resp {
+        Ok(r) if r.status() == 201 => r.json().await.ok(),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_live_events_and_scheduled_jobs() {
+    let (url, store) = seeded_database().await;
+    // The weekly summary every two seconds, so both instances meet many runs.
+    let every_two_seconds = [("HOTLINE_WEEKLY_SUMMARY_CRON", "*/2 * * * * *")];
+    let mut a = Instance::start_with(&url, &every_two_seconds);
+    let mut b = Instance::start_with(&url, &every_two_seconds);
+
+    // A supervisor watching instance A sees a call logged on instance B.
+    let socket_url =
+        format!("{}/api/v1/live?token={}", a.base.replace("http://", "ws://"), a.token("supervisor").await);
+    let (mut socket, _) = tokio_tungstenite::connect_async(socket_url).await.expect("websocket upgrade");
+    common::send_json(&mut socket, serde_json::json!({"type": "subscribe"})).await;
+    let client = reqwest::Client::new();
+    let ticket = create_ticket(&client, &b.base, &b.token("operator").await).await.expect("created on B");
+    let (event, _) = common::wait_for(&mut socket, Duration::from_secs(30), |m| {
+        m["type"] == "event" && m["ticket_id"] == ticket["id"]
+    })
+    .await;
+    assert_eq!(event["event"]["type"], "received");
+
+    // Scheduled runs: wait for several, then stop both; each run was done by one instance.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.job_runs("weekly_summary").await.unwrap().iter().filter(|(_, outcome)| outcome.is_some()).count() < 4 {
+        assert!(Instant::now() < deadline, "the weekly summary did not run");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    a.stop();
+    b.stop();
+    let finished = store.job_runs("weekly_summary").await.unwrap().iter().filter(|(_, o)| o.is_some()).count();
+    let ran =
+        |i: &Instance| i.logged("scheduled job ran").iter().filter(|l| l["fields"]["job"] == "weekly_summary").count();
+    assert_eq!(ran(&a) + ran(&b), finished, "every run once, on one instance");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_an_instance_mid_load_loses_no_acknowledged_ticket() {
+    let (url, store) = seeded_database().await;
+    let mut a = Instance::start(&url);
+    let b = Instance::start(&url);
+    let client = reqwest::Client::new();
+    let targets = [(a.base.clone(), a.token("operator").await), (b.base.clone(), b.token("operator").await)];
+
+    // Eight callers alternate between the instances until told to stop; each keeps the
+    // tickets the server acknowledged (201).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let mut callers = Vec::new();
+    for caller in 0..8 {
+        let (client, targets, stop, acknowledged) =
+            (client.clone(), targets.clone(), stop.clone(), acknowledged.clone());
+        callers.push(tokio::spawn(async move {
+            let mut i = caller;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let (base, token) = &targets[i % 2];
+                if let Some(t) = create_ticket(&client, base, token).await {
+                    acknowledged.lock().unwrap().push(t);
+                }
+                i += 1;
+            }
+        }));
+    }
+    let wait_for_count = |n: usize| {
+        let acknowledged = acknowledged.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while acknowledged.lock().unwrap().len() < n {
+                assert!(Instant::now() < deadline, "the load did not get going");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for_count(60).await;
+    a.child.kill().expect("SIGKILL instance A");
+    let _ = a.child.wait();
+    let at_kill = acknowledged.lock().unwrap().len();
+    wait_for_count(at_kill + 40).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for c in callers {
+        c.await.unwrap();
+    }
+    drop(b);
+
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let numbers: HashSet<&str> = acknowledged.iter().map(|t| t["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers.len(), acknowledged.len(), "no number given twice");
+    for t in &acknowledged {
+        let stored = store.ticket(t["id"].as_i64().unwrap()).await.unwrap().expect("an acknowledged ticket is stored");
+        assert_eq!(stored.number, t["number"].as_str().unwrap());
+        assert!(!store.ticket_events(stored.id).await.unwrap().is_empty());
+    }
     store.close().await;
 }

@@ -1,6 +1,7 @@
 //! The rules of the hotline, as plain Rust: no database, no HTTP, no clock of its own.
 //! Everything here is tested by unit tests that run in milliseconds.
 
+pub mod accounts;
 pub mod assessment;
 pub mod calendar;
 pub mod callbacks;

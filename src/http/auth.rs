@@ -75,6 +75,11 @@ impl SessionCache {
     pub fn forget(&self, token_hash: &str) {
         self.entries.lock().expect("session cache poisoned").remove(token_hash);
     }
+
+    /// Drops every cached session of a user (disabled, or given a new password).
+    pub fn forget_user(&self, user_id: i64) {
+        self.entries.lock().expect("session cache poisoned").retain(|_, (u, _, _)| u.id != user_id);
+    }
 }
 
 /// The authenticated caller of a request.
@@ -175,28 +180,76 @@ fn me(actor: &Actor, display_name: &str) -> Me {
     }
 }
 
-/// Log in with a username and password; returns a bearer token.
+/// The client's address: the peer, or behind a load balancer the last entry of the
+/// configured header (`client_ip_header`), which the balancer itself appended.
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let from_header = state.config.client_ip_header.as_ref().and_then(|name| {
+            let value = parts.headers.get(name.as_str())?.to_str().ok()?;
+            value.rsplit(',').next().map(|a| a.trim().to_string()).filter(|a| !a.is_empty())
+        });
+        let peer = || {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        Ok(ClientAddr(from_header.unwrap_or_else(peer)))
+    }
+}
+
+/// Log in with a username and password; returns a bearer token. Repeated failures lock the
+/// username, or the client address, out for a while (429); each lockout is audited.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let refused = || ApiError::Unauthorized("wrong username or password".into());
-    let user = state.store.user_by_username(req.username.trim()).await?.filter(|u| u.active);
+    use crate::domain::accounts::{locked_out, locks_now, LoginSubject};
+    let username = req.username.trim().to_string();
+    let limits = state.config.login_limits();
+    let since = state.store.now() - Duration::minutes(limits.window_minutes);
+    let subjects = [LoginSubject::Username(username.clone()), LoginSubject::Address(address)];
+    let keys: Vec<String> = subjects.iter().map(LoginSubject::key).collect();
+    let failures: Vec<(LoginSubject, i64)> =
+        subjects.iter().cloned().zip(state.store.login_failures(&keys, since).await?).collect();
+    if let Some(locked) = locked_out(&failures, &limits) {
+        crate::metrics::login_refused("locked_out");
+        return Err(ApiError::TooManyRequests(format!(
+            "too many failed logins for {}; try again in {} minutes or ask an administrator",
+            locked.describe(),
+            limits.window_minutes
+        )));
+    }
+    let user = state.store.user_by_username(&username).await?.filter(|u| u.active);
     let password = req.password;
-    let Some(user) = user else {
-        // Spend the same time as a real check so usernames cannot be probed by timing.
-        let _ = tokio::task::spawn_blocking(move || verify_password(&password, DUMMY_HASH)).await;
-        return Err(refused());
-    };
-    let hash = user.password_hash.clone();
+    let hash = user.as_ref().map_or(DUMMY_HASH.to_string(), |u| u.password_hash.clone());
+    // An unknown username costs the same time as a real check, so usernames cannot be
+    // probed by timing.
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !ok {
-        return Err(refused());
-    }
+    let Some(user) = user.filter(|_| ok) else {
+        let lockouts: Vec<(String, String)> = failures
+            .iter()
+            .filter(|(s, n)| locks_now(s, n + 1, &limits))
+            .map(|(s, n)| (s.key(), format!("{} failed logins within {} minutes", n + 1, limits.window_minutes)))
+            .collect();
+        if !lockouts.is_empty() {
+            tracing::warn!(subjects = ?lockouts.iter().map(|(s, _)| s).collect::<Vec<_>>(), "login locked out");
+        }
+        state.store.record_login_failure(&keys, since, &lockouts).await?;
+        crate::metrics::login_refused("wrong_password");
+        return Err(ApiError::Unauthorized("wrong username or password".into()));
+    };
+    state.store.clear_login_failures(&keys[0]).await?;
     let token = new_token();
     let expires_at = state.store.now() + Duration::hours(state.config.token_ttl_hours);
     state.store.create_session(&token_hash(&token), user.id, expires_at).await?;

@@ -9,9 +9,12 @@
 //! projection, commit. Taking the counter lock first orders all writers, so sequence numbers
 //! are gap-free and become visible in order — what a reader resuming from a number needs.
 
+pub mod accounts;
 pub mod assessment;
+pub mod copy;
 pub mod dashboard;
 pub mod dispatch;
+pub mod gauges;
 pub mod intake;
 pub mod jobs;
 pub mod outbox;
@@ -108,6 +111,13 @@ pub struct Store {
 impl Store {
     /// Connects, creating the SQLite file (and its folder) if needed, and migrates.
     pub async fn connect(url: &str, max_connections: u32, clock: Clock) -> Result<Store> {
+        let store = Store::open(url, max_connections, clock).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating: `hotline backup` reads a database as it is.
+    pub async fn open(url: &str, max_connections: u32, clock: Clock) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let store = match backend {
@@ -135,7 +145,6 @@ impl Store {
                 Store { backend, writer: pool.clone(), pool, clock, notifier: None }
             }
         };
-        store.migrate().await?;
         Ok(store)
     }
 

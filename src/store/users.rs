@@ -37,7 +37,7 @@ pub struct DepartmentRow {
     pub phone: String,
 }
 
-fn decode_user(row: &AnyRow) -> Result<User> {
+pub(super) fn decode_user(row: &AnyRow) -> Result<User> {
     let role = get_string(row, "role")?;
     Ok(User {
         id: get_i64(row, "id")?,
@@ -50,36 +50,46 @@ fn decode_user(row: &AnyRow) -> Result<User> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, department, password_hash, active";
+pub(super) const USER_COLUMNS: &str = "id, username, display_name, role, department, password_hash, active";
+
+/// Inserts accounts in the caller's transaction; ids come from the `user_id` counter.
+pub(super) async fn insert_users(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    users: &[NewUser],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let now = millis(now);
+    let mut ids = Vec::with_capacity(users.len());
+    for u in users {
+        let row = sqlx::query(
+            "INSERT INTO counters (name, value) VALUES ('user_id', 1) \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        let id = get_i64(&row, "value")?;
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, role, department, password_hash, active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+        )
+        .bind(id)
+        .bind(u.username.as_str())
+        .bind(u.display_name.as_str())
+        .bind(u.role.as_str())
+        .bind(u.department.as_deref())
+        .bind(u.password_hash.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
 
 impl Store {
     pub async fn create_users(&self, users: &[NewUser]) -> Result<Vec<i64>> {
         let mut tx = self.writer.begin().await?;
-        let now = millis(self.now());
-        let mut ids = Vec::with_capacity(users.len());
-        for u in users {
-            let row = sqlx::query(
-                "INSERT INTO counters (name, value) VALUES ('user_id', 1) \
-                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let id = get_i64(&row, "value")?;
-            sqlx::query(
-                "INSERT INTO users (id, username, display_name, role, department, password_hash, active, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
-            )
-            .bind(id)
-            .bind(u.username.as_str())
-            .bind(u.display_name.as_str())
-            .bind(u.role.as_str())
-            .bind(u.department.as_deref())
-            .bind(u.password_hash.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            ids.push(id);
-        }
+        let ids = insert_users(&mut tx, users, self.now()).await?;
         tx.commit().await?;
         Ok(ids)
     }

@@ -253,15 +253,34 @@ impl TestServer {
     }
 
     pub async fn login(&self, username: &str) -> User<'_> {
+        self.login_with(username, PASSWORD).await
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str) -> User<'_> {
         let (status, body) = self
             .request(
                 Method::POST,
                 "/api/v1/auth/login",
                 None,
-                Some(json!({"username": username, "password": PASSWORD})),
+                Some(json!({"username": username, "password": password})),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        User { server: self, token: body["token"].as_str().unwrap().to_string(), username: username.to_string() }
+    }
+
+    /// Logs in as if from `address` (behind a proxy that sets `x-forwarded-for`).
+    pub async fn login_with_from(&self, username: &str, password: &str, address: &str) -> User<'_> {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .header("x-forwarded-for", address)
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(resp.status(), StatusCode::OK, "login {username}");
+        let body: Value = resp.json().await.unwrap();
         User { server: self, token: body["token"].as_str().unwrap().to_string(), username: username.to_string() }
     }
 

@@ -1,0 +1,334 @@
+//! `hotline backup`, `hotline restore` and `hotline migrate-store`: one copier
+//! ([`crate::store::copy`]) between a database and a portable file, or between two databases.
+//!
+//! The file is gzip'd JSON lines, readable by either database:
+//!
+//! ```text
+//! {"format":"hotline-backup","format_version":1,"schema":[1,2,…],"source":"sqlite","created_at":"…"}
+//! {"table":"events","columns":["seq","ticket_id",…]}
+//! [1,1,"received",…]                       one line per row, values in column order
+//! …
+//! {"end":{"events":1234,"tickets":300,…}}  rows per table: a cut-off file is refused
+//! ```
+//!
+//! A backup is one consistent snapshot, taken while servers keep running. A restore writes
+//! into an empty database in one transaction: all of it or nothing. The schema version (the
+//! migrations applied) must be the same on both sides, so a row never meets a column it
+//! does not know.
+
+use crate::store::copy::CopyItem;
+use crate::store::{Backend, Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+pub const FORMAT: &str = "hotline-backup";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub format_version: u32,
+    /// The migration versions applied to the database the backup was taken from.
+    pub schema: Vec<i64>,
+    /// `sqlite` or `postgres`: informative only, a backup restores into either.
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("{path}: line {line}: {message}")]
+    Format { path: PathBuf, line: u64, message: String },
+    #[error("{0}")]
+    Schema(String),
+}
+
+type Result<T, E = BackupError> = std::result::Result<T, E>;
+
+/// Rows copied per table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Summary(pub BTreeMap<String, u64>);
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows: u64 = self.0.values().sum();
+        let detail: Vec<String> = self.0.iter().filter(|(_, n)| **n > 0).map(|(t, n)| format!("{t} {n}")).collect();
+        write!(f, "{} tables, {rows} rows ({})", self.0.len(), detail.join(", "))
+    }
+}
+
+/// What a restore or migrate-store wrote, and the tables it left out because the target
+/// (the other dialect) has no such table: indexes it rebuilds itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Copied {
+    pub written: Summary,
+    pub left_out: Vec<String>,
+}
+
+impl std::fmt::Display for Copied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.written)?;
+        if !self.left_out.is_empty() {
+            write!(f, "; left out (the target's kind of database has no such table): {}", self.left_out.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+fn backend_word(b: Backend) -> &'static str {
+    match b {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+fn describe(schema: &[i64]) -> String {
+    schema.last().map_or("no schema".to_string(), |v| format!("schema version {v:04}"))
+}
+
+/// Opens a database to read from as it is (no migration); a SQLite file that does not
+/// exist is an error rather than a new empty database.
+pub async fn open_source(url: &str) -> Result<Store> {
+    if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let path = rest.split('?').next().unwrap_or_default();
+        if path != ":memory:" && !Path::new(path).exists() {
+            return Err(BackupError::Schema(format!("there is no database at {path}; check the URL")));
+        }
+    }
+    Ok(Store::open(url, 2, crate::store::system_clock()).await?)
+}
+
+/// The migrations applied to a database being read; a database without them is not a
+/// hotline database (a mistyped URL, say), and is said to be so.
+async fn source_schema(store: &Store) -> Result<Vec<i64>> {
+    match store.applied_migrations().await {
+        Ok(schema) if !schema.is_empty() => Ok(schema),
+        Ok(_) | Err(StoreError::Database(_)) => Err(BackupError::Schema(
+            "the source database has no hotline schema; check its URL (hotline migrate creates the schema)".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes a snapshot of `store` to `path` (through a temporary file, renamed when complete).
+pub async fn backup(store: &Store, path: &Path) -> Result<Summary> {
+    let header = Header {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        schema: source_schema(store).await?,
+        source: backend_word(store.backend()).into(),
+        created_at: Utc::now(),
+    };
+    let (tx, rx) = mpsc::channel(16);
+    let target = path.to_path_buf();
+    let writer = tokio::task::spawn_blocking(move || write_file(&target, &header, rx));
+    let exported = store.export(tx).await;
+    let written = writer.await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let exported = exported?;
+    let written = written?;
+    debug_assert_eq!(exported, written.0);
+    Ok(written)
+}
+
+fn write_file(path: &Path, header: &Header, mut rx: mpsc::Receiver<CopyItem>) -> Result<Summary> {
+    let partial = path.with_extension("partial");
+    let io = |error| BackupError::Io { path: partial.clone(), error };
+    let file = std::fs::File::create(&partial).map_err(io)?;
+    let mut out = BufWriter::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()));
+    put(&mut out, header).map_err(io)?;
+    let mut counts = BTreeMap::new();
+    let mut current = String::new();
+    while let Some(item) = rx.blocking_recv() {
+        match item {
+            CopyItem::Table { name, columns } => {
+                put(&mut out, &serde_json::json!({ "table": name, "columns": columns })).map_err(io)?;
+                counts.insert(name.clone(), 0u64);
+                current = name;
+            }
+            CopyItem::Rows(rows) => {
+                for row in &rows {
+                    put(&mut out, row).map_err(io)?;
+                }
+                *counts.entry(current.clone()).or_default() += rows.len() as u64;
+            }
+        }
+    }
+    put(&mut out, &serde_json::json!({ "end": counts })).map_err(io)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?.finish().map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&partial, path).map_err(|error| BackupError::Io { path: path.to_path_buf(), error })?;
+    Ok(Summary(counts))
+}
+
+/// One JSON line.
+fn put(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+/// Reads a backup's header (to check it before anything is written).
+pub fn read_header(path: &Path) -> Result<Header> {
+    let (header, _) = open_backup(path)?;
+    Ok(header)
+}
+
+type Lines = std::io::Lines<BufReader<flate2::read::GzDecoder<std::fs::File>>>;
+
+fn open_backup(path: &Path) -> Result<(Header, Lines)> {
+    let file = std::fs::File::open(path).map_err(|error| BackupError::Io { path: path.to_path_buf(), error })?;
+    let mut lines = BufReader::new(flate2::read::GzDecoder::new(file)).lines();
+    let bad = |message: String| BackupError::Format { path: path.to_path_buf(), line: 1, message };
+    let first = lines
+        .next()
+        .ok_or_else(|| bad("the file is empty".into()))?
+        .map_err(|e| bad(format!("not a gzip'd hotline backup ({e})")))?;
+    let header: Header = serde_json::from_str(&first).map_err(|e| bad(format!("not a hotline backup header ({e})")))?;
+    if header.format != FORMAT || header.format_version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "format {} version {} is not {FORMAT} version {FORMAT_VERSION}",
+            header.format, header.format_version
+        )));
+    }
+    Ok((header, lines))
+}
+
+/// Sends a backup's tables and rows; checks the end line's counts, so a cut-off file fails.
+fn read_file(path: &Path, mut lines: Lines, tx: mpsc::Sender<CopyItem>) -> Result<Summary> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut batch = Vec::new();
+    let mut number = 1u64;
+    let closed = || BackupError::Store(StoreError::Unavailable("the restore stopped".into()));
+    loop {
+        number += 1;
+        let bad = |message: String| BackupError::Format { path: path.to_path_buf(), line: number, message };
+        let Some(line) = lines.next() else {
+            return Err(bad("the file ends before its end line: it is cut off".into()));
+        };
+        let value: Json =
+            serde_json::from_str(&line.map_err(|e| bad(e.to_string()))?).map_err(|e| bad(format!("not JSON ({e})")))?;
+        if let Json::Array(row) = value {
+            let table = current.as_ref().ok_or_else(|| bad("a row before any table".into()))?;
+            *counts.get_mut(table).expect("counted from its table line") += 1;
+            batch.push(row);
+            if batch.len() >= 500 {
+                tx.blocking_send(CopyItem::Rows(std::mem::take(&mut batch))).map_err(|_| closed())?;
+            }
+            continue;
+        }
+        if !batch.is_empty() {
+            tx.blocking_send(CopyItem::Rows(std::mem::take(&mut batch))).map_err(|_| closed())?;
+        }
+        if let Some(end) = value.get("end") {
+            let expected: BTreeMap<String, u64> =
+                serde_json::from_value(end.clone()).map_err(|e| bad(format!("a bad end line ({e})")))?;
+            if expected != counts {
+                return Err(bad(format!("the end line counts {expected:?} but the file holds {counts:?}")));
+            }
+            return Ok(Summary(counts));
+        }
+        let name = value.get("table").and_then(Json::as_str).ok_or_else(|| bad("neither a row nor a table".into()))?;
+        let columns: Vec<String> = serde_json::from_value(value.get("columns").cloned().unwrap_or_default())
+            .map_err(|e| bad(format!("a table line without its columns ({e})")))?;
+        counts.insert(name.to_string(), 0);
+        current = Some(name.to_string());
+        tx.blocking_send(CopyItem::Table { name: name.to_string(), columns }).map_err(|_| closed())?;
+    }
+}
+
+/// The schema of what is copied must be the target's.
+fn same_schema(source: &[i64], target: &[i64], what: &str, fix: &str) -> Result<()> {
+    if source == target {
+        return Ok(());
+    }
+    Err(BackupError::Schema(format!(
+        "{what} is at {} but the target database is at {}; {fix}",
+        describe(source),
+        describe(target)
+    )))
+}
+
+/// Restores a backup into `store`, which must be empty (see [`Store::begin_import`]).
+pub async fn restore(store: &Store, path: &Path) -> Result<Copied> {
+    let file = path.to_path_buf();
+    let (header, lines) = tokio::task::spawn_blocking(move || open_backup(&file))
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    same_schema(
+        &header.schema,
+        &store.applied_migrations().await?,
+        "the backup",
+        "restore it with the hotline release that made it, then start the newer release to upgrade",
+    )?;
+    let (tx, rx) = mpsc::channel(16);
+    let file = path.to_path_buf();
+    copy_into(store, rx, tokio::task::spawn_blocking(move || read_file(&file, lines, tx))).await
+}
+
+/// Writes what `reader` sends into `target` in one transaction, committed only when the
+/// reader finished well and both sides counted the same rows.
+async fn copy_into(
+    target: &Store,
+    rx: mpsc::Receiver<CopyItem>,
+    reader: tokio::task::JoinHandle<Result<Summary>>,
+) -> Result<Copied> {
+    let import = match target.begin_import().await {
+        Ok(import) => import,
+        Err(refused) => {
+            reader.abort();
+            return Err(refused.into());
+        }
+    };
+    let written = drain_into(import, rx).await;
+    // A reader's error (a cut-off file) explains a failed write better than the write does.
+    let read = reader.await.map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    let (import, written) = written?;
+    if read != written {
+        return Err(BackupError::Schema(format!("read {read} but wrote {written}")));
+    }
+    let imported = import.finish().await?;
+    Ok(Copied { written: Summary(imported.rows), left_out: imported.left_out })
+}
+
+/// Writes every item into the import; returns it unfinished, so the caller commits only
+/// when the reading side also succeeded.
+async fn drain_into(
+    mut import: crate::store::copy::Import,
+    mut rx: mpsc::Receiver<CopyItem>,
+) -> Result<(crate::store::copy::Import, Summary)> {
+    let mut counts = BTreeMap::new();
+    let mut current = String::new();
+    while let Some(item) = rx.recv().await {
+        match &item {
+            CopyItem::Table { name, .. } => {
+                counts.insert(name.clone(), 0u64);
+                current = name.clone();
+            }
+            CopyItem::Rows(rows) => *counts.entry(current.clone()).or_default() += rows.len() as u64,
+        }
+        import.write(item).await?;
+    }
+    Ok((import, Summary(counts)))
+}
+
+/// Copies every table of `from` into `to`, which must be empty and at the same schema.
+pub async fn migrate_store(from: &Store, to: &Store) -> Result<Copied> {
+    same_schema(
+        &source_schema(from).await?,
+        &to.applied_migrations().await?,
+        "the source database",
+        "run `hotline migrate` against the source first (with this release)",
+    )?;
+    let (tx, rx) = mpsc::channel(16);
+    let source = from.clone();
+    copy_into(to, rx, tokio::spawn(async move { Ok(Summary(source.export(tx).await?)) })).await
+}

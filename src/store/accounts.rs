@@ -1,0 +1,192 @@
+//! Account administration (add, set a password, disable, enable) with its audit trail, and
+//! the failed-login counts lockouts are decided on. Each change and its audit row are one
+//! transaction; disabling an account or setting its password ends its sessions.
+
+use super::users::{decode_user, USER_COLUMNS};
+use super::{from_millis, get_i64, get_string, millis, NewUser, Result, Store, StoreError, User};
+use chrono::{DateTime, Utc};
+use sqlx::{Any, Transaction};
+
+/// One line of the account audit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// user_added, password_set, user_disabled, user_enabled, locked_out
+    pub action: String,
+    /// The username, or `user:NAME` / `address:IP` for a lockout.
+    pub subject: String,
+    /// An admin's username, `cli`, or `system` for lockouts.
+    pub actor: String,
+    pub detail: String,
+}
+
+async fn audit(
+    tx: &mut Transaction<'_, Any>,
+    at: DateTime<Utc>,
+    action: &str,
+    subject: &str,
+    actor: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO account_audit (at, action, subject, actor, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(millis(at))
+        .bind(action)
+        .bind(subject)
+        .bind(actor)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Every account, by username.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows =
+            sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username")).fetch_all(&self.pool).await?;
+        rows.iter().map(decode_user).collect()
+    }
+
+    /// Adds one account; a taken username is a `Conflict`.
+    pub async fn add_user(&self, user: &NewUser, actor: &str) -> Result<User> {
+        if self.user_by_username(&user.username).await?.is_some() {
+            return Err(StoreError::Conflict(format!("the username {:?} is taken", user.username)));
+        }
+        let detail = match &user.department {
+            Some(d) => format!("role {}, department {d}", user.role.as_str()),
+            None => format!("role {}", user.role.as_str()),
+        };
+        let now = self.now();
+        let mut tx = self.writer.begin().await?;
+        super::users::insert_users(&mut tx, std::slice::from_ref(user), now).await?;
+        audit(&mut tx, now, "user_added", &user.username, actor, &detail).await?;
+        tx.commit().await?;
+        self.user_by_username(&user.username).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Sets an account's password and ends its sessions. `NotFound` for an unknown username.
+    pub async fn set_password(&self, username: &str, password_hash: &str, actor: &str) -> Result<User> {
+        self.change_account(
+            username,
+            actor,
+            "password_set",
+            "UPDATE users SET password_hash = $1 WHERE id = $2",
+            Some(password_hash),
+        )
+        .await
+    }
+
+    /// Disables or enables an account; disabling ends its sessions.
+    pub async fn set_active(&self, username: &str, active: bool, actor: &str) -> Result<User> {
+        let (action, sql) = if active {
+            ("user_enabled", "UPDATE users SET active = 1 WHERE id = $1")
+        } else {
+            ("user_disabled", "UPDATE users SET active = 0 WHERE id = $1")
+        };
+        self.change_account(username, actor, action, sql, None).await
+    }
+
+    async fn change_account(
+        &self,
+        username: &str,
+        actor: &str,
+        action: &str,
+        sql: &str,
+        value: Option<&str>,
+    ) -> Result<User> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let user = decode_user(&row)?;
+        let query = match value {
+            Some(v) => sqlx::query(sql).bind(v).bind(user.id),
+            None => sqlx::query(sql).bind(user.id),
+        };
+        query.execute(&mut *tx).await?;
+        let now = self.now();
+        if action != "user_enabled" {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(millis(now))
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit(&mut tx, now, action, username, actor, "").await?;
+        tx.commit().await?;
+        self.user_by_username(username).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// The account audit, newest first.
+    pub async fn account_audit(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        let rows =
+            sqlx::query("SELECT id, at, action, subject, actor, detail FROM account_audit ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: get_i64(r, "id")?,
+                    at: from_millis(get_i64(r, "at")?),
+                    action: get_string(r, "action")?,
+                    subject: get_string(r, "subject")?,
+                    actor: get_string(r, "actor")?,
+                    detail: get_string(r, "detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Failed logins of each subject (keys `user:…`, `address:…`) since `since`.
+    pub async fn login_failures(&self, subjects: &[String], since: DateTime<Utc>) -> Result<Vec<i64>> {
+        let mut counts = Vec::with_capacity(subjects.len());
+        for s in subjects {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE subject = $1 AND at >= $2")
+                .bind(s.as_str())
+                .bind(millis(since))
+                .fetch_one(&self.pool)
+                .await?;
+            counts.push(get_i64(&row, "n")?);
+        }
+        Ok(counts)
+    }
+
+    /// Records a failed login against each subject, forgetting failures older than `since`;
+    /// `lockouts` (subject, detail) are written to the audit in the same transaction.
+    pub async fn record_login_failure(
+        &self,
+        subjects: &[String],
+        since: DateTime<Utc>,
+        lockouts: &[(String, String)],
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.writer.begin().await?;
+        for s in subjects {
+            sqlx::query("DELETE FROM login_failures WHERE subject = $1 AND at < $2")
+                .bind(s.as_str())
+                .bind(millis(since))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
+                .bind(s.as_str())
+                .bind(millis(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (subject, detail) in lockouts {
+            audit(&mut tx, now, "locked_out", subject, "system", detail).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A successful login forgets the username's failures.
+    pub async fn clear_login_failures(&self, subject: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE subject = $1").bind(subject).execute(&self.writer).await?;
+        Ok(())
+    }
+}
