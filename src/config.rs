@@ -49,6 +49,12 @@ pub struct Config {
     /// `HOTLINE_ASSESSMENT_WEIGHTS`: response / resolution / satisfaction weights of the
     /// monthly score (考评), e.g. `30/35/35`.
     pub assessment_weights: String,
+    /// `HOTLINE_PUBLIC_SUBMIT_PER_HOUR`: requests one client address may submit through the
+    /// public form (网上诉求) per hour; more get 429.
+    pub public_submit_per_hour: u32,
+    /// `HOTLINE_PUBLIC_TRACK_PER_HOUR`: tracking lookups one client address may make per hour
+    /// (it also bounds guessing the last four digits).
+    pub public_track_per_hour: u32,
 }
 
 impl Default for Config {
@@ -71,6 +77,8 @@ impl Default for Config {
             weekly_summary_cron: "0 0 9 * * Mon".into(),
             live_buffer: 1024,
             assessment_weights: "30/35/35".into(),
+            public_submit_per_hour: 10,
+            public_track_per_hour: 60,
         }
     }
 }
@@ -105,6 +113,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON"),
     ("live_buffer", "HOTLINE_LIVE_BUFFER"),
     ("assessment_weights", "HOTLINE_ASSESSMENT_WEIGHTS"),
+    ("public_submit_per_hour", "HOTLINE_PUBLIC_SUBMIT_PER_HOUR"),
+    ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR"),
 ];
 
 impl Config {
@@ -153,6 +163,8 @@ impl Config {
             "weekly_summary_cron" => self.weekly_summary_cron = value.into(),
             "live_buffer" => self.live_buffer = number(key, var, value)?,
             "assessment_weights" => self.assessment_weights = value.into(),
+            "public_submit_per_hour" => self.public_submit_per_hour = number(key, var, value)?,
+            "public_track_per_hour" => self.public_track_per_hour = number(key, var, value)?,
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -209,6 +221,14 @@ impl Config {
         if !(1..=1_000_000).contains(&self.live_buffer) {
             return Err(err("live_buffer", "must be between 1 and 1000000 (HOTLINE_LIVE_BUFFER)"));
         }
+        for (key, var, n) in [
+            ("public_submit_per_hour", "HOTLINE_PUBLIC_SUBMIT_PER_HOUR", self.public_submit_per_hour),
+            ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR", self.public_track_per_hour),
+        ] {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(err(key, format!("must be between 1 and 1000000 ({var})")));
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
         }
@@ -263,6 +283,8 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().key, "digest_cron");
         let bad = Config { assessment_weights: "30/35".into(), ..Config::default() };
         assert_eq!(bad.validate().unwrap_err().key, "assessment_weights");
+        let bad = Config { public_submit_per_hour: 0, ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "public_submit_per_hour");
     }
 
     #[test]
