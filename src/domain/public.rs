@@ -124,7 +124,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PublicTicket {
     pub number: String,
-    /// `received`, `in_progress`, `replied`, `closed` or `merged`: coarser than the ticket's
+    /// `received`, `dispatched`, `in_progress`, `replied`, `closed` or `merged`: coarser than the ticket's
     /// status, since returns, suspensions and reviews are the centre's business.
     pub stage: &'static str,
     pub stage_label: &'static str,
@@ -145,9 +145,8 @@ pub struct PublicTicket {
 pub fn public_view(t: &Ticket, district: &District) -> PublicTicket {
     let (stage, stage_label) = match t.status {
         Status::Received => ("received", "已受理"),
-        Status::Dispatched | Status::ReturnRequested | Status::Accepted | Status::Suspended => {
-            ("in_progress", "办理中")
-        }
+        Status::Dispatched | Status::ReturnRequested => ("dispatched", "已转交承办单位"),
+        Status::Accepted | Status::Suspended => ("in_progress", "办理中"),
         Status::Replied => ("replied", "已答复"),
         Status::Closed => ("closed", "已办结"),
         Status::Merged => ("merged", "已并入同类诉求办理"),

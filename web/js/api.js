@@ -1,5 +1,6 @@
 // The server: JSON requests with the bearer token, and the live websocket that keeps the
 // boards current (resuming after the last sequence number it saw).
+import { syncClock } from './dom.js';
 
 const TOKEN = 'hotline.token';
 const USER = 'hotline.user';
@@ -38,12 +39,16 @@ export async function api(method, path, body) {
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body === undefined ? {} : body);
 
-/** An endpoint another part of the server may not offer yet: null when it answers 404. */
+/**
+ * An endpoint another part of the server may not offer yet: null when the server has no such
+ * route (404 no_route, or 405 where a neighbouring path takes another method).
+ */
 export async function optional(method, path, body) {
   try {
     return await api(method, path, body);
   } catch (e) {
-    if (e.status === 404 && (!e.body || e.body.error === 'no_route' || !e.body.error)) return null;
+    const code = e.body && e.body.error;
+    if ((e.status === 404 && (code === 'no_route' || !code)) || (e.status === 405 && code === 'method_not_allowed')) return null;
     throw e;
   }
 }
@@ -57,6 +62,7 @@ export function live(views, onMessage, onState) {
   let socket = null;
   let stopped = false;
   let delay = 500;
+  let lastSync = 0;
   function connect() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     socket = new WebSocket(`${proto}//${location.host}/api/v1/live?token=${encodeURIComponent(session.token || '')}`);
@@ -73,6 +79,8 @@ export function live(views, onMessage, onState) {
       try { msg = JSON.parse(ev.data); } catch (_) { return; }
       if (typeof msg.seq === 'number' && msg.type !== 'hello') lastSeq = Math.max(lastSeq || 0, msg.seq);
       if (msg.type === 'hello' && lastSeq === null) lastSeq = msg.seq;
+      // A board changed: the countdowns re-read the server's time (at most once a second).
+      if (msg.type === 'view' && Date.now() - lastSync > 1000) { lastSync = Date.now(); syncClock(); }
       onMessage(msg);
     };
     socket.onclose = () => {

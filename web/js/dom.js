@@ -4,9 +4,10 @@ import { t } from './i18n.js';
 
 /** h('div.card#id', {attrs / onclick / dataset}, ...children) */
 export function h(spec, attrs, ...children) {
-  const [tagAndId, ...classes] = spec.split('.');
-  const [tag, id] = tagAndId.split('#');
-  const el = document.createElement(tag || 'div');
+  const tag = (spec.match(/^[a-z][a-z0-9]*/i) || ['div'])[0];
+  const id = (spec.match(/#([\w-]+)/) || [])[1];
+  const classes = [...spec.matchAll(/\.([\w-]+)/g)].map((m) => m[1]);
+  const el = document.createElement(tag);
   if (id) el.id = id;
   if (classes.length) el.className = classes.join(' ');
   if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
