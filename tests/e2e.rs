@@ -240,6 +240,12 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
         "past the warning point the clock is yellow",
     )
     .await;
+    // The countdown follows the server's clock, not the browser's: 29 minutes left, not 2 hours.
+    b.until(
+        &format!("/剩余 0:(2|3)\\d:/.test(document.querySelector('{urgent_row} .clock.yellow .left').textContent)"),
+        "the countdown shows the half hour left",
+    )
+    .await;
     b.assert_no_horizontal_overflow("the workbench").await;
     b.screenshot("workbench-warning-1366").await;
     urgent_number
@@ -266,6 +272,8 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(server: &TestServer, b: 
     let in_overdue = format!("#overdue .due-row[data-number=\"{near_number}\"]");
     b.wait_for(&in_overdue).await;
     b.until(&format!("document.querySelector('{in_overdue} .clock').classList.contains('red')"), "overdue is red").await;
+    b.until(&format!("document.querySelector('{in_overdue} .clock .left').textContent.includes('超时')"), "it counts the time late")
+        .await;
     let (_, before) = supervisor.get(&format!("/api/v1/tickets/{near_number}")).await;
     b.click(&format!("{in_overdue} button.urge")).await;
     b.until("[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('已催办'))", "urged").await;

@@ -62,7 +62,7 @@ export function live(views, onMessage, onState) {
   let socket = null;
   let stopped = false;
   let delay = 500;
-  let lastSync = 0;
+  let syncTimer = null;
   function connect() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     socket = new WebSocket(`${proto}//${location.host}/api/v1/live?token=${encodeURIComponent(session.token || '')}`);
@@ -79,8 +79,8 @@ export function live(views, onMessage, onState) {
       try { msg = JSON.parse(ev.data); } catch (_) { return; }
       if (typeof msg.seq === 'number' && msg.type !== 'hello') lastSeq = Math.max(lastSeq || 0, msg.seq);
       if (msg.type === 'hello' && lastSeq === null) lastSeq = msg.seq;
-      // A board changed: the countdowns re-read the server's time (at most once a second).
-      if (msg.type === 'view' && Date.now() - lastSync > 1000) { lastSync = Date.now(); syncClock(); }
+      // A board changed: the countdowns re-read the server's time (a burst of boards, once).
+      if (msg.type === 'view' && !syncTimer) syncTimer = setTimeout(() => { syncTimer = null; syncClock(); }, 200);
       onMessage(msg);
     };
     socket.onclose = () => {

@@ -46,7 +46,7 @@ let skew = 0;
 export async function syncClock() {
   try {
     const t0 = Date.now();
-    const r = await fetch('/api/v1/clock');
+    const r = await fetch('/api/v1/clock', { cache: 'no-store' });
     const t1 = Date.now();
     const { now } = await r.json();
     skew = Date.parse(now) - (t0 + t1) / 2;
