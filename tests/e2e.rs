@@ -34,7 +34,8 @@ async fn each_role_walks_its_main_path_in_a_real_browser() {
 
     let tracked = resident_submits_a_request_and_tracks_it(&server, &browser).await;
     let (number, lead) = operator_logs_a_call_by_keyboard_and_sees_it_routed(&server, &browser).await;
-    let urgent = department_accepts_and_replies_and_sees_its_clock_turn_yellow(&server, &browser, &clock, &number, &lead).await;
+    let urgent =
+        department_accepts_and_replies_and_sees_its_clock_turn_yellow(&server, &browser, &clock, &number, &lead).await;
     supervisor_sees_a_ticket_turn_red_and_urges_it(&server, &browser, &clock, &urgent).await;
     operator_calls_the_resident_back(&server, &browser, &number).await;
     assert!(!tracked.is_empty());
@@ -80,7 +81,9 @@ async fn resident_submits_a_request_and_tracks_it(server: &TestServer, b: &Brows
     b.fill("#t-last4", "5678").await;
     b.click("#t-submit").await;
     let stage = b.text("#track-stage").await;
-    let (_, public) = server.request(reqwest::Method::GET, &format!("/api/v1/public/requests/{number}?phone_last4=5678"), None, None).await;
+    let (_, public) = server
+        .request(reqwest::Method::GET, &format!("/api/v1/public/requests/{number}?phone_last4=5678"), None, None)
+        .await;
     assert_eq!(stage, public["stage_label"].as_str().unwrap());
     let page = b.text("#track-result").await;
     assert!(!page.contains("13912345678") && !page.contains("新华里小区东门"), "tracking shows no caller data: {page}");
@@ -161,7 +164,11 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
 
     // The next call is answered on the spot: Alt+N, type, Alt+R, the answer, Ctrl+Shift+Enter.
     b.keys(&format!("{}n{}", keys::ALT, keys::RELEASE)).await;
-    b.until("document.activeElement.id === 'f-phone' && !document.querySelector('#f-phone').value", "Alt+N starts a new call").await;
+    b.until(
+        "document.activeElement.id === 'f-phone' && !document.querySelector('#f-phone').value",
+        "Alt+N starts a new call",
+    )
+    .await;
     b.keys("13700000009").await;
     b.fill("#f-category", &category).await;
     b.fill("#f-content", "咨询垃圾分类投放时间").await;
@@ -169,8 +176,11 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     b.until("document.activeElement.id === 'f-answer'", "Alt+R opens the answer").await;
     b.keys("每天7:00-9:00和18:00-20:00定时投放。").await;
     b.keys(&format!("{}{}{}{}", keys::CONTROL, keys::SHIFT, keys::ENTER, keys::RELEASE)).await;
-    b.until("document.activeElement.id === 'f-phone' && !document.querySelector('#f-phone').value", "saved and a new call started")
-        .await;
+    b.until(
+        "document.activeElement.id === 'f-phone' && !document.querySelector('#f-phone').value",
+        "saved and a new call started",
+    )
+    .await;
     let (_, history) = operator.get("/api/v1/callers/13700000009/tickets").await;
     let resolved = &history["tickets"][0];
     assert_eq!(resolved["resolved_directly"], true, "{resolved}");
@@ -178,7 +188,11 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     // English is one choice away, and remembered.
     b.select("#lang", "en").await;
     b.wait_for("#call-form").await;
-    b.until("document.querySelector('#nav a.active') && document.querySelector('#nav a.active').textContent === 'Console'", "English navigation").await;
+    b.until(
+        "document.querySelector('#nav a.active') && document.querySelector('#nav a.active').textContent === 'Console'",
+        "English navigation",
+    )
+    .await;
     b.screenshot("console-english-1366").await;
     b.select("#lang", "zh").await;
     b.wait_for("#call-form").await;
@@ -224,7 +238,9 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
     // An urgent ticket: 2 natural hours to reply. Past its warning point the clock turns yellow.
     let operator = server.login("operator").await;
     let urgent = operator
-        .log_call(json!({"urgency": "urgent", "content": "小区消防通道被占用，救护车进不来", "dispatch": {"lead": lead}}))
+        .log_call(
+            json!({"urgency": "urgent", "content": "小区消防通道被占用，救护车进不来", "dispatch": {"lead": lead}}),
+        )
         .await;
     let urgent_number = urgent["number"].as_str().unwrap().to_string();
     let dept = server.login(lead).await;
@@ -232,7 +248,8 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
     let urgent_row = format!("#queue .ticket-row[data-number=\"{urgent_number}\"]");
     b.wait_for(&urgent_row).await;
     let reply_clock = format!("{urgent_row} .clock[data-state]");
-    b.until(&format!("document.querySelector('{reply_clock}').classList.contains('green')"), "a fresh clock is green").await;
+    b.until(&format!("document.querySelector('{reply_clock}').classList.contains('green')"), "a fresh clock is green")
+        .await;
     clock.advance_minutes(91);
     server.fire_timers().await;
     b.until(
@@ -252,7 +269,12 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
 }
 
 /// `urgent` is due within the hour: near-due now, overdue once the clock passes its deadline.
-async fn supervisor_sees_a_ticket_turn_red_and_urges_it(server: &TestServer, b: &Browser, clock: &TestClock, urgent: &str) {
+async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
+    server: &TestServer,
+    b: &Browser,
+    clock: &TestClock,
+    urgent: &str,
+) {
     b.login("supervisor", PASSWORD, "/wall").await;
     let supervisor = server.login("supervisor").await;
     let (_, board) = supervisor.get("/api/v1/dashboard/supervisor").await;
@@ -260,7 +282,8 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(server: &TestServer, b: 
     let near_number = urgent.to_string();
     let in_near = format!("#near-due .due-row[data-number=\"{near_number}\"]");
     b.wait_for(&in_near).await;
-    b.until(&format!("document.querySelector('{in_near} .clock').classList.contains('yellow')"), "near-due is yellow").await;
+    b.until(&format!("document.querySelector('{in_near} .clock').classList.contains('yellow')"), "near-due is yellow")
+        .await;
     b.until("document.querySelector('#intake-chart canvas')", "the intake chart is drawn").await;
     b.until("document.querySelectorAll('#street-grid .street').length > 0", "the street grid is drawn").await;
     b.assert_no_horizontal_overflow("the wall at 1366").await;
@@ -271,9 +294,13 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(server: &TestServer, b: 
     server.fire_timers().await;
     let in_overdue = format!("#overdue .due-row[data-number=\"{near_number}\"]");
     b.wait_for(&in_overdue).await;
-    b.until(&format!("document.querySelector('{in_overdue} .clock').classList.contains('red')"), "overdue is red").await;
-    b.until(&format!("document.querySelector('{in_overdue} .clock .left').textContent.includes('超时')"), "it counts the time late")
+    b.until(&format!("document.querySelector('{in_overdue} .clock').classList.contains('red')"), "overdue is red")
         .await;
+    b.until(
+        &format!("document.querySelector('{in_overdue} .clock .left').textContent.includes('超时')"),
+        "it counts the time late",
+    )
+    .await;
     let (_, before) = supervisor.get(&format!("/api/v1/tickets/{near_number}")).await;
     b.click(&format!("{in_overdue} button.urge")).await;
     b.until("[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('已催办'))", "urged").await;
@@ -301,7 +328,8 @@ async fn operator_calls_the_resident_back(server: &TestServer, b: &Browser, numb
     b.until(&format!("!document.querySelector('{row}')"), "the call is done and leaves the queue").await;
     let supervisor = server.login("supervisor").await;
     let (_, events) = supervisor.get(&format!("/api/v1/tickets/{number}/events")).await;
-    let recorded: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["type"] == "callback_recorded").collect();
+    let recorded: Vec<&Value> =
+        events.as_array().unwrap().iter().filter(|e| e["type"] == "callback_recorded").collect();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0]["data"]["satisfaction"], "satisfied");
 }

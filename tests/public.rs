@@ -44,8 +44,7 @@ async fn ticket_count(server: &TestServer) -> usize {
 }
 
 async fn resident_submits_a_request_that_the_rules_route_and_tracks_it(backend: Backend) {
-    let server =
-        TestServer::start_with(backend, TestClock::at("2026-11-23T10:00:00+08:00"), Config::default()).await;
+    let server = TestServer::start_with(backend, TestClock::at("2026-11-23T10:00:00+08:00"), Config::default()).await;
     let (status, form) = server.request(Method::GET, "/api/v1/public/form", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(form["categories"].as_array().unwrap().iter().any(|c| c["code"] == first_leaf_category().as_str()));
@@ -86,7 +85,11 @@ async fn resident_submits_a_request_that_the_rules_route_and_tracks_it(backend: 
     let dept = server.login(&lead).await;
     dept.act(&number, "accept", json!(null)).await;
     for assist in ticket["assists"].as_array().unwrap() {
-        server.login(assist["department"].as_str().unwrap()).await.act(&number, "assist-reply", json!({"text": "已配合"})).await;
+        server
+            .login(assist["department"].as_str().unwrap())
+            .await
+            .act(&number, "assist-reply", json!({"text": "已配合"}))
+            .await;
     }
     dept.act(&number, "reply", json!({"outcome": "solved", "text": "已安排当天清运。"})).await;
     let (_, seen) = track(&server, &number, "5678").await;
@@ -133,7 +136,10 @@ async fn every_bad_field_is_named_and_nothing_is_stored(backend: Backend) {
         let (status, answer) = submit(&server, body).await;
         assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY, "{field}: {status}");
         assert_eq!(answer["field"], field, "{answer}");
-        assert!(!answer["message"].as_str().unwrap().contains("caller_"), "the message uses the form's names: {answer}");
+        assert!(
+            !answer["message"].as_str().unwrap().contains("caller_"),
+            "the message uses the form's names: {answer}"
+        );
     }
     assert_eq!(ticket_count(&server).await, before, "nothing is stored on bad input");
     server.stop().await;
@@ -178,7 +184,8 @@ async fn the_web_pages_are_served_by_the_binary(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["content-type"].to_str().unwrap().contains("javascript"));
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
-    let again = client.get(format!("{}/assets/js/app.js", server.base)).header("if-none-match", &etag).send().await.unwrap();
+    let again =
+        client.get(format!("{}/assets/js/app.js", server.base)).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "unchanged files are not sent again");
     let chart = client.get(format!("{}/assets/vendor/echarts.min.js", server.base)).send().await.unwrap();
     assert_eq!(chart.status(), StatusCode::OK, "ECharts is vendored, no CDN");

@@ -125,8 +125,14 @@ pub async fn submit(
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     Limits::check(&state.public_limits().submit, addr, "submissions")?;
     let catalog = state.catalog();
-    let form =
-        PublicForm { kind: b.kind, category: b.category, content: b.content, address: b.address, phone: b.phone, name: b.name };
+    let form = PublicForm {
+        kind: b.kind,
+        category: b.category,
+        content: b.content,
+        address: b.address,
+        phone: b.phone,
+        name: b.name,
+    };
     let draft = public::validate(form, &catalog.district)?;
     let created = super::tickets::log_ticket(&state, &public::resident_actor(), draft, None, None, true).await?;
     let t = &created.ticket.ticket;
@@ -155,6 +161,11 @@ pub async fn track(
         .map_err(|m| ApiError::bad_request("phone_last4", m))?;
     let not_found = || ApiError::NotFound("no request with this number and these last 4 phone digits".into());
     let id = state.store.ticket_id_by_number(number).await?.ok_or_else(not_found)?;
-    let ticket = state.store.ticket(id).await?.filter(|t| public::last4_matches(&t.caller_phone, last4)).ok_or_else(not_found)?;
+    let ticket = state
+        .store
+        .ticket(id)
+        .await?
+        .filter(|t| public::last4_matches(&t.caller_phone, last4))
+        .ok_or_else(not_found)?;
     Ok(Json(public::public_view(&ticket, &state.catalog().district)))
 }

@@ -41,7 +41,8 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
 
 fn serve(path: &str, request: &HeaderMap) -> Response {
     let Some(file) = Assets::get(path) else {
-        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found").into_response();
+        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found")
+            .into_response();
     };
     // Revalidated on every load (cheap with the ETag), so a new binary's files show at once.
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));

@@ -139,9 +139,16 @@ impl Browser {
 
     /// The text of the first element matching `css` once it has some.
     pub async fn text(&self, css: &str) -> String {
-        self.until(&format!("document.querySelector({css:?}) && document.querySelector({css:?}).textContent.trim()"), css)
-            .await;
-        self.js(&format!("return document.querySelector({css:?}).textContent.trim();")).await.as_str().unwrap().to_string()
+        self.until(
+            &format!("document.querySelector({css:?}) && document.querySelector({css:?}).textContent.trim()"),
+            css,
+        )
+        .await;
+        self.js(&format!("return document.querySelector({css:?}).textContent.trim();"))
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn fill(&self, css: &str, text: &str) {

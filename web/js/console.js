@@ -205,7 +205,7 @@ export async function mount(main) {
       h('p', h('span.number#saved-number', ticket.number), ' ', h('span.badge.status-' + ticket.status, statusLabel(ticket)),
         ticket.routing_rule ? h('span.muted', ' · ' + ticket.routing_rule) : null),
       reply ? h('p', t('console.preview.reply'), '：', reply.label || '', ' ', fmtInstant(reply.at, true)) : null,
-      h('button#new-call', { type: 'button', onclick: reset }, t('console.tab.call'), h('kbd', 'Alt+N')));
+      h('button#new-call', { type: 'button', onclick: reset }, t('console.new'), h('kbd', 'Alt+N')));
     if (!form.classList.contains('saved')) result.querySelector('#new-call').focus();
   }
 
@@ -411,6 +411,13 @@ export async function mount(main) {
     const solved = h('select', { name: 'solved' }, opt('solved', ['yes', 'partly', 'no']));
     const satisfaction = h('select', { name: 'satisfaction' }, opt('satisfaction', ['satisfied', 'basically_satisfied', 'dissatisfied']));
     const comment = h('input', { name: 'comment' });
+    // Reached: how it went; not reached: why. Only the fields that apply are shown.
+    const applies = () => {
+      for (const el of [solved, satisfaction]) el.closest('label').hidden = !reached.checked;
+      failure.closest('label').hidden = reached.checked;
+    };
+    reached.addEventListener('change', applies);
+    setTimeout(applies);
     const values = await dialog(`${t('console.cb.record')} ${tk.number}`, [
       { name: 'reached', label: t('console.cb.reached'), input: reached },
       { name: 'solved', label: t('console.cb.solved'), input: solved },

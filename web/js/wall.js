@@ -207,8 +207,8 @@ export async function mount(main) {
       const a = await get(`/api/v1/assessment?month=${month.value}`);
       const pct = (x) => (x === null || x === undefined ? '—' : (x * 100).toFixed(1) + '%');
       assessmentBox.replaceChildren(h('div.table-wrap', h('table.assessment',
-        h('thead', h('tr', [t('wall.rank'), t('common.department'), t('wall.score'), '响应率', '按时办结率', '解决率', '满意率', '退单率']
-          .map((x) => h('th', x)))),
+        h('thead', h('tr', [t('wall.rank'), t('common.department'), t('wall.score'), t('rate.response'), t('rate.on_time_reply'),
+          t('rate.resolution'), t('rate.satisfaction'), t('rate.returns')].map((x) => h('th', { title: x }, x)))),
         h('tbody', a.departments.map((d) => h('tr', { class: 'level-' + d.level },
           h('td', d.rank ?? '—'), h('td', clip(d.name)), h('td', d.score ?? '—'),
           h('td', pct(d.rates.response)), h('td', pct(d.rates.on_time_reply)), h('td', pct(d.rates.resolution)),
