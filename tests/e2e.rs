@@ -185,6 +185,37 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     let resolved = &history["tickets"][0];
     assert_eq!(resolved["resolved_directly"], true, "{resolved}");
 
+    // The same caller rings again about the same thing: one click merges the new call into
+    // the open ticket shown in the caller's history.
+    b.keys(&format!("13812345678{}", keys::TAB)).await;
+    let earlier_number = earlier["number"].as_str().unwrap();
+    let merge = format!("#caller-history .ticket-row[data-number=\"{earlier_number}\"] button.merge");
+    b.wait_for(&merge).await;
+    b.fill("#f-category", &category).await;
+    b.fill("#f-content", "路灯还是不亮，再次反映").await;
+    b.click(&merge).await;
+    b.until(
+        "[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('合并'))",
+        "saved and merged",
+    )
+    .await;
+    let (_, target) = operator.get(&format!("/api/v1/tickets/{earlier_number}")).await;
+    assert_eq!(target["merged_from"].as_array().unwrap().len(), 1, "{target}");
+
+    // A call the rules could not place waits in the manual queue; the operator dispatches it.
+    let manual = operator.log_call(json!({"route": false, "content": "反映的问题需要人工判断"})).await;
+    let manual_number = manual["number"].as_str().unwrap();
+    b.keys(&format!("{}2{}", keys::ALT, keys::RELEASE)).await;
+    let row = format!("#manual-queue .ticket-row[data-number=\"{manual_number}\"]");
+    b.click(&format!("{row} button.primary")).await;
+    b.fill("dialog[open] input[list=dept-list]", &lead).await;
+    b.screenshot("console-manual-dispatch-1366").await;
+    b.click("dialog[open] button.primary").await;
+    b.until(&format!("!document.querySelector('{row}')"), "a dispatched ticket leaves the manual queue").await;
+    let (_, dispatched) = operator.get(&format!("/api/v1/tickets/{manual_number}")).await;
+    assert_eq!((dispatched["status"].as_str(), dispatched["lead"].as_str()), (Some("dispatched"), Some(lead.as_str())));
+    b.keys(&format!("{}1{}", keys::ALT, keys::RELEASE)).await;
+
     // English is one choice away, and remembered.
     b.select("#lang", "en").await;
     b.wait_for("#call-form").await;
@@ -306,6 +337,23 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     b.until("[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('已催办'))", "urged").await;
     let (_, after) = supervisor.get(&format!("/api/v1/tickets/{near_number}")).await;
     assert_eq!(after["urges"].as_i64().unwrap(), before["urges"].as_i64().unwrap() + 1);
+
+    // A department asks for more time; the supervisor approves it from the wall.
+    let operator = server.login("operator").await;
+    let lead = after["lead"].as_str().unwrap().to_string();
+    let slow = operator.log_call(json!({"content": "老旧小区加装电梯协调", "dispatch": {"lead": lead}})).await;
+    let slow_number = slow["number"].as_str().unwrap();
+    let dept = server.login(&lead).await;
+    dept.act(slow_number, "accept", json!(null)).await;
+    dept.act(slow_number, "request-extension", json!({"reason": "需协调多户业主意见", "extra": "3wd"})).await;
+    let decision = format!("#decisions .due-row[data-number=\"{slow_number}\"]");
+    b.click(&format!("{decision} button.approve")).await;
+    b.until(&format!("!document.querySelector('{decision}')"), "a decided request leaves the list").await;
+    let (_, events) = supervisor.get(&format!("/api/v1/tickets/{slow_number}/events")).await;
+    let decided: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["type"] == "extension_decided").collect();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0]["data"]["approved"], true, "{}", decided[0]);
+
     b.set_size(1920, 1080).await;
     b.until("document.documentElement.clientWidth >= 1800", "the wall screen size").await;
     b.assert_no_horizontal_overflow("the wall at 1920").await;

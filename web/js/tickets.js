@@ -82,7 +82,7 @@ function summary(e) {
   if (d.answer) parts.push(d.answer);
   if (d.extra) parts.push('+' + d.extra);
   if (d.stage) parts.push(t('stage.' + d.stage, {}, d.stage));
-  if (d.approve !== undefined) parts.push(d.approve ? '✔' : '✘');
+  if (d.approved !== undefined) parts.push(d.approved ? '✔' : '✘');
   if (e.type === 'received' && d.content) parts.push(d.content);
   return parts.length ? clip(parts.join(' · '), 'what') : null;
 }
