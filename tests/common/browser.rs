@@ -90,10 +90,9 @@ impl Browser {
         browser
     }
 
-    pub async fn stop(mut self) {
+    /// Ends the browser session (Chromium quits), then chromedriver (on drop).
+    pub async fn stop(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 
     pub async fn open(&self, path: &str) {
@@ -212,6 +211,14 @@ impl Browser {
             .as_i64()
             .unwrap_or(0);
         assert!(overflow <= 0, "{page} is {overflow}px wider than the window");
+    }
+}
+
+/// A test that fails half-way does not leave chromedriver behind.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 

@@ -91,7 +91,9 @@ async function submitForm(main) {
           h('a.button', { href: '/public' }, t('public.another'))))));
     } catch (e) {
       if (e.status === 429) general.textContent = t('public.tooMany');
-      else if (!(e.body && e.body.field && errs.show(e.body.field, errorText(e)))) general.textContent = errorText(e);
+      else if (!(e.body && e.body.field && errs.show(e.body.field, t('public.err.' + e.body.field, {}, errorText(e))))) {
+        general.textContent = errorText(e);
+      }
     }
   });
 }

@@ -3,7 +3,7 @@
 // reply — with the ticket's full history beside it.
 import { t } from './i18n.js';
 import { get, post, live, session } from './api.js';
-import { h, toast, errorText, dialog } from './dom.js';
+import { h, toast, errorText, dialog, debounce } from './dom.js';
 import { departmentNames, ticketRow, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
 
@@ -136,7 +136,14 @@ export async function mount(main) {
     try { take(await get('/api/v1/dashboard/department')); } catch (e) { toast(errorText(e), 'error'); }
   }
   await refresh();
+  // Someone else changed the ticket on screen (urged, decided, reassigned): show it as it is now.
+  const reloadSelected = debounce(() => { if (selected !== null && !document.querySelector('dialog[open]')) select(selected); }, 300);
   live(['department'], (msg) => {
     if (msg.type === 'view' && msg.view === 'department') take(msg.data);
+    if (msg.type === 'event' && msg.ticket_id === selected) reloadSelected();
+    if (msg.type === 'gone' && msg.ticket_id === selected) {
+      selected = null;
+      detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+    }
   }, liveState);
 }
