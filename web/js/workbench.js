@@ -121,8 +121,12 @@ export async function mount(main) {
       await post(`/api/v1/tickets/${ticket.id}/${path}`, body);
       toast(t('workbench.done', { n: ticket.number, a: t('workbench.' + action) }), 'ok');
       await refresh();
-      if (queue.some((q) => q.id === ticket.id)) await select(ticket.id);
-      else detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+      if (queue.some((q) => q.id === ticket.id)) {
+        await select(ticket.id);
+      } else {
+        selected = null;
+        detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+      }
     } catch (e) {
       toast(errorText(e), 'error');
     }
