@@ -63,7 +63,7 @@ export async function mount(main) {
     field('content', t('console.content'), f.content),
     resolveBox,
     h('div.actions', saveBtn, saveNewBtn, resolveBtn),
-    h('p.shortcuts#shortcuts', t('console.shortcuts')),
+    h('p.shortcuts#shortcuts', t('console.shortcuts').split(' · ').map((k) => h('span', k))),
     result);
 
   // ---- the side: preview, similar, history, knowledge base ----

@@ -53,7 +53,7 @@ export async function mount(main) {
     try {
       ticket = await get(`/api/v1/tickets/${id}`);
     } catch (e) {
-      detailBox.replaceChildren(h('p.error', errorText(e)));
+      if (selected === id) detailBox.replaceChildren(h('p.error', errorText(e)));
       return;
     }
     const mine = (code) => (me.units || []).includes(code);
@@ -62,6 +62,7 @@ export async function mount(main) {
     const actions = assisting ? ['assistReply']
       : (ACTIONS[ticket.status] || []).filter((a) => a !== 'passDown' || subUnits.length);
     const history = await historyPanel(id);
+    if (selected !== id) return; // another ticket was picked meanwhile
     detailBox.replaceChildren(
       detailCard(ticket),
       h('div.actions#actions', actions.map((a) => h('button#act-' + a, {
@@ -140,6 +141,7 @@ export async function mount(main) {
     try { take(await get('/api/v1/dashboard/department')); } catch (e) { toast(errorText(e), 'error'); }
   }
   await refresh();
+  if (queue.length) select(queue[0].id);
   // Someone else changed the ticket on screen (urged, decided, reassigned): show it as it is now.
   const reloadSelected = debounce(() => { if (selected !== null && !document.querySelector('dialog[open]')) select(selected); }, 300);
   live(['department'], (msg) => {
