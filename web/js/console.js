@@ -3,7 +3,7 @@
 // directly — and the manual-dispatch and callback queues.
 import { t } from './i18n.js';
 import { get, post, optional, live, session } from './api.js';
-import { h, clip, debounce, toast, errorText, fmtInstant, dialog, statusLabel } from './dom.js';
+import { h, clip, debounce, toast, errorText, fmtInstant, dialog, statusLabel, limitText } from './dom.js';
 import { departmentNames, deptName, ticketRow, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
 
@@ -204,7 +204,7 @@ export async function mount(main) {
       h('p.ok', message),
       h('p', h('span.number#saved-number', ticket.number), ' ', h('span.badge.status-' + ticket.status, statusLabel(ticket)),
         ticket.routing_rule ? h('span.muted', ' · ' + ticket.routing_rule) : null),
-      reply ? h('p', t('console.preview.reply'), '：', reply.label || '', ' ', fmtInstant(reply.at, true)) : null,
+      reply ? h('p', t('console.preview.reply'), '：', limitText(reply), ' ', fmtInstant(reply.at, true)) : null,
       h('button#new-call', { type: 'button', onclick: reset }, t('console.new'), h('kbd', 'Alt+N')));
     if (!form.classList.contains('saved')) result.querySelector('#new-call').focus();
   }
@@ -275,7 +275,7 @@ export async function mount(main) {
       return h('div.preview.manual', h('p.warn', t('console.preview.manual')), d.reason ? clip(d.reason) : null);
     }
     const dl = (k, v) => [h('dt', k), h('dd', v)];
-    const deadline = (x) => (x ? `${x.label || x.duration || ''} · ${fmtInstant(x.at, true)}` : '—');
+    const deadline = (x) => (x ? `${limitText(x)} · ${fmtInstant(x.at, true)}` : '—');
     return h('div.preview.routed',
       h('p.lead#preview-lead', deptName(d.lead), d.assist && d.assist.length ? h('span.muted', ' + ' + d.assist.map(deptName).join('、')) : null),
       h('dl',

@@ -1,6 +1,6 @@
 // Small DOM helpers: an element builder, time formatting against the server's clock,
 // toasts, and the ticket clock widget every page shares.
-import { t } from './i18n.js';
+import { t, lang } from './i18n.js';
 
 /** h('div.card#id', {attrs / onclick / dataset}, ...children) */
 export function h(spec, attrs, ...children) {
@@ -82,13 +82,22 @@ export function clockClass(state, atIso) {
   return 'green';
 }
 
+const UNITS = { wd: 'working day', wh: 'working hour', h: 'hour', d: 'day', m: 'minute' };
+/** The limit in words: the server's Chinese label, or `5 working days` from `5wd` in English. */
+export function limitText(deadline) {
+  if (!deadline) return '';
+  const m = lang === 'en' && /^(\d+)(wd|wh|h|d|m)$/.exec(deadline.duration || '');
+  if (m) return `${m[1]} ${UNITS[m[2]]}${m[1] === '1' ? '' : 's'}`;
+  return deadline.label || deadline.duration || '';
+}
+
 /** A clock: stage and limit (unit), the instant, and a live countdown. */
 export function clockChip(c) {
   const at = c.deadline?.at;
   const left = h('span.left', { dataset: { due: at || '' } });
   const chip = h('span.clock', { dataset: { state: c.state, due: at || '' }, title: c.deadline_text || '' },
     h('b', c.stage_label ? t('stage.' + c.stage, {}, c.stage_label) : ''), ' ',
-    h('span.unit', c.deadline?.label || c.deadline?.duration || ''), ' ',
+    h('span.unit', limitText(c.deadline)), ' ',
     h('span.at', t('clock.due', { at: fmtInstant(at) })), ' ', left);
   tickChip(chip);
   return chip;
