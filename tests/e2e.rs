@@ -216,6 +216,22 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     assert_eq!((dispatched["status"].as_str(), dispatched["lead"].as_str()), (Some("dispatched"), Some(lead.as_str())));
     b.keys(&format!("{}1{}", keys::ALT, keys::RELEASE)).await;
 
+    // Search and the knowledge base answer, or say plainly that the search service is not there.
+    b.keys(&format!("{}4{}", keys::ALT, keys::RELEASE)).await;
+    b.until("document.activeElement.id === 'search-q'", "Alt+4 opens the search").await;
+    b.keys("垃圾").await;
+    b.until("document.querySelector('#search-results .unavailable, #search-results .ticket-row')", "search answers")
+        .await;
+    b.keys(&format!("{}k{}", keys::ALT, keys::RELEASE)).await;
+    b.until("document.activeElement.id === 'kb-q'", "Alt+K opens the knowledge base").await;
+    b.keys("垃圾").await;
+    b.until(
+        "document.querySelector('#kb-results .unavailable, #kb-results .article, #kb-results p.muted')",
+        "the knowledge base answers",
+    )
+    .await;
+    b.keys(&format!("{}1{}", keys::ALT, keys::RELEASE)).await;
+
     // English is one choice away, and remembered.
     b.select("#lang", "en").await;
     b.wait_for("#call-form").await;

@@ -81,21 +81,26 @@ export async function mount(main) {
   // ---- queues ----
   const manualBox = h('div.queue#manual-queue');
   const callbackBox = h('div.queue#callback-queue');
+  const searchInput = h('input#search-q', { type: 'search', placeholder: t('console.search.hint'), 'aria-label': t('console.tab.search') });
+  const searchBox = h('div.queue#search-results');
   const panels = {
     call: h('section.console-grid#panel-call', form, side),
     manual: h('section.card#panel-manual', { hidden: true }, manualBox),
     callbacks: h('section.card#panel-callbacks', { hidden: true }, callbackBox),
+    search: h('section.card#panel-search', { hidden: true }, searchInput, searchBox),
   };
+  const TABS = ['call', 'manual', 'callbacks', 'search'];
   const counts = { manual: h('span.count'), callbacks: h('span.count') };
   const tabs = h('div.tabs', { role: 'tablist' },
-    ['call', 'manual', 'callbacks'].map((k, i) => h('button.tab#tab-' + k, { type: 'button', role: 'tab',
+    TABS.map((k, i) => h('button.tab#tab-' + k, { type: 'button', role: 'tab',
       onclick: () => show(k) }, t('console.tab.' + k), counts[k] || null, h('kbd', 'Alt+' + (i + 1)))));
-  main.append(h('div.console', tabs, panels.call, panels.manual, panels.callbacks));
+  main.append(h('div.console', tabs, panels.call, panels.manual, panels.callbacks, panels.search));
 
   function show(which) {
     for (const [k, p] of Object.entries(panels)) p.hidden = k !== which;
     tabs.querySelectorAll('.tab').forEach((b) => b.classList.toggle('active', b.id === 'tab-' + which));
     if (which === 'call') f.phone.focus();
+    if (which === 'search') searchInput.focus();
   }
   show('call');
 
@@ -115,9 +120,9 @@ export async function mount(main) {
     } else if (e.altKey && e.code === 'KeyN') {
       e.preventDefault();
       reset();
-    } else if (e.altKey && ['Digit1', 'Digit2', 'Digit3'].includes(e.code)) {
+    } else if (e.altKey && ['Digit1', 'Digit2', 'Digit3', 'Digit4'].includes(e.code)) {
       e.preventDefault();
-      show(['call', 'manual', 'callbacks'][Number(e.code.slice(-1)) - 1]);
+      show(TABS[Number(e.code.slice(-1)) - 1]);
     } else if (e.key === 'Escape' && !resolveBox.hidden && !document.querySelector('dialog[open]')) {
       toggleResolve(false);
     }
@@ -340,6 +345,26 @@ export async function mount(main) {
     const full = await get(`/api/v1/tickets/${tk.id}`).catch(() => tk);
     await dialog(tk.number, [{ name: 'x', label: '', input: h('div.history-wrap', detailCard(full), panel) }], t('common.close'));
   }
+
+  // ---- ticket search (the search service; 暂不可用 until it is there) ----
+  const runSearch = debounce(async () => {
+    const q = searchInput.value.trim();
+    if (!q) { searchBox.replaceChildren(); return; }
+    try {
+      const r = await optional('GET', `/api/v1/search?q=${encodeURIComponent(q)}&limit=50`);
+      if (r === null) { searchBox.replaceChildren(h('p.muted.unavailable', t('common.unavailable.long'))); return; }
+      const hits = r.hits || [];
+      searchBox.replaceChildren(h('p.muted', t('console.search.total', { n: r.total ?? hits.length })),
+        h('div.list', hits.map((hit) => h('div.ticket-row', { dataset: { id: hit.id, number: hit.number } },
+          h('div.row-head', h('span.number', hit.number), h('span.badge.status-' + hit.status, t('status.' + hit.status, {}, hit.status_label)),
+            clip(deptName(hit.lead_department), 'dept'), h('span.muted', fmtInstant(hit.created_at))),
+          h('div.row-body', clip(hit.snippet || hit.content, 'content')),
+          h('div.row-actions', h('button.small', { type: 'button', onclick: () => openHistory(hit) }, t('common.history')))))));
+    } catch (e) {
+      searchBox.replaceChildren(h('p.error', errorText(e)));
+    }
+  }, 300);
+  searchInput.addEventListener('input', runSearch);
 
   // ---- queues, kept live ----
   function renderQueues(view) {
