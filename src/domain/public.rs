@@ -195,6 +195,67 @@ mod tests {
         assert!(check_number("20261122000123").is_err() && check_number("2026112a-000123").is_err());
     }
 
+    fn received() -> Ticket {
+        use crate::domain::event::{ActorRef, Event, EventKind, Received};
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 2, 0, 0).unwrap();
+        let event = Event {
+            seq: 1,
+            ticket_id: 7,
+            at,
+            actor: ActorRef { user_id: 0, username: RESIDENT_USERNAME.into(), role: Role::Operator, department: None },
+            kind: EventKind::Received(Received {
+                number: "20261123-000001".into(),
+                kind: Kind::Complaint,
+                channel: Channel::Web,
+                urgency: Urgency::Normal,
+                category: "01.01.01".into(),
+                street: None,
+                community: None,
+                address: "新华里小区3号楼".into(),
+                content: "垃圾三天没人清运".into(),
+                caller_name: "王小明".into(),
+                caller_phone: "13812345678".into(),
+                confidential: false,
+                callback_consent: true,
+            }),
+        };
+        crate::domain::ticket::apply(None, &event)
+    }
+
+    #[test]
+    fn a_resident_sees_progress_and_the_reply_but_nothing_of_the_caller() {
+        let district = District::demo();
+        let lead = district.departments[0].code.clone();
+        let mut t = received();
+        let seen = public_view(&t, &district);
+        assert_eq!((seen.stage, seen.department.as_deref(), seen.reply.as_deref()), ("received", None, None));
+        assert_eq!(seen.steps.iter().filter(|s| s.done).count(), 1);
+
+        t.status = Status::Accepted;
+        t.lead = Some(lead.clone());
+        t.dispatched_at = Some(t.created_at);
+        t.accepted_at = Some(t.created_at);
+        t.reply = Some("draft kept by the department".into());
+        let seen = public_view(&t, &district);
+        assert_eq!(seen.stage, "in_progress");
+        assert_eq!(seen.department, district.department(&lead).map(|d| d.short_name.clone()));
+        assert_eq!(seen.reply, None, "nothing is shown before the reply is given");
+
+        t.status = Status::Replied;
+        t.replied_at = Some(t.created_at);
+        t.outcome = Some(crate::domain::types::Outcome::Solved);
+        t.reply = Some("已安排清运".into());
+        let seen = public_view(&t, &district);
+        assert_eq!(
+            (seen.stage, seen.reply.as_deref(), seen.outcome_label),
+            ("replied", Some("已安排清运"), Some("已解决"))
+        );
+        let text = serde_json::to_string(&seen).unwrap();
+        for private in ["13812345678", "王小明", "新华里", "垃圾三天"] {
+            assert!(!text.contains(private), "{private} in {text}");
+        }
+    }
+
     struct Places;
     impl intake::Places for Places {
         fn is_leaf_category(&self, code: &str) -> bool {
