@@ -6,6 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The browser end-to-end tests (tests/e2e.rs) drive Debian's headless Chromium; the CJK fonts
+# make the screenshots (target/e2e-screenshots/) readable.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 \
+    || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  echo "Installing chromium, chromium-driver and fonts-noto-cjk for the browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
+fi
+
 pg_url="${HOTLINE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "PostgreSQL is not running; starting it"

@@ -67,6 +67,12 @@ pub struct Config {
     pub client_ip_header: Option<String>,
     /// `HOTLINE_METRICS_TOKEN`: if set, `/metrics` wants `Authorization: Bearer TOKEN`.
     pub metrics_token: Option<String>,
+    /// `HOTLINE_PUBLIC_SUBMIT_PER_HOUR`: requests one client address may submit through the
+    /// public form (网上诉求) per hour; more get 429.
+    pub public_submit_per_hour: u32,
+    /// `HOTLINE_PUBLIC_TRACK_PER_HOUR`: tracking lookups one client address may make per hour
+    /// (it also bounds guessing the last four digits).
+    pub public_track_per_hour: u32,
 }
 
 impl Default for Config {
@@ -95,6 +101,8 @@ impl Default for Config {
             login_lockout_minutes: 15,
             client_ip_header: None,
             metrics_token: None,
+            public_submit_per_hour: 10,
+            public_track_per_hour: 60,
         }
     }
 }
@@ -135,6 +143,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("login_lockout_minutes", "HOTLINE_LOGIN_LOCKOUT_MINUTES"),
     ("client_ip_header", "HOTLINE_CLIENT_IP_HEADER"),
     ("metrics_token", "HOTLINE_METRICS_TOKEN"),
+    ("public_submit_per_hour", "HOTLINE_PUBLIC_SUBMIT_PER_HOUR"),
+    ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR"),
 ];
 
 impl Config {
@@ -189,6 +199,8 @@ impl Config {
             "login_lockout_minutes" => self.login_lockout_minutes = number(key, var, value)?,
             "client_ip_header" => self.client_ip_header = Some(value.to_ascii_lowercase()),
             "metrics_token" => self.metrics_token = Some(value.into()),
+            "public_submit_per_hour" => self.public_submit_per_hour = number(key, var, value)?,
+            "public_track_per_hour" => self.public_track_per_hour = number(key, var, value)?,
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -270,6 +282,14 @@ impl Config {
         if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(err("metrics_token", "must be at least 16 characters (HOTLINE_METRICS_TOKEN)"));
         }
+        for (key, var, n) in [
+            ("public_submit_per_hour", "HOTLINE_PUBLIC_SUBMIT_PER_HOUR", self.public_submit_per_hour),
+            ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR", self.public_track_per_hour),
+        ] {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(err(key, format!("must be between 1 and 1000000 ({var})")));
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
         }
@@ -332,6 +352,8 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().key, "digest_cron");
         let bad = Config { assessment_weights: "30/35".into(), ..Config::default() };
         assert_eq!(bad.validate().unwrap_err().key, "assessment_weights");
+        let bad = Config { public_submit_per_hour: 0, ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "public_submit_per_hour");
     }
 
     #[test]

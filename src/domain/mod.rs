@@ -14,6 +14,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod notices;
 pub mod privacy;
+pub mod public;
 pub mod rules;
 pub mod sla;
 #[cfg(test)]

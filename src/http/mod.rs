@@ -9,9 +9,11 @@ pub mod dispatch;
 pub mod error;
 pub mod json;
 pub mod meta;
+pub mod public;
 pub mod tickets;
 pub mod users;
 pub mod views;
+pub mod web;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -42,10 +44,12 @@ pub struct AppState {
     timer_planned: Arc<std::sync::atomic::AtomicI64>,
     sessions: Arc<auth::SessionCache>,
     intake: crate::store::intake::Intake,
+    public_limits: Arc<public::Limits>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config, catalog: Catalog) -> AppState {
+        let public_limits = Arc::new(public::Limits::new(config.public_submit_per_hour, config.public_track_per_hour));
         let config = Arc::new(config);
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
@@ -59,6 +63,7 @@ impl AppState {
             timer_planned: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             sessions: Arc::new(auth::SessionCache::default()),
             intake: crate::store::intake::Intake::start(store.clone()),
+            public_limits,
         }
     }
 
@@ -75,6 +80,11 @@ impl AppState {
     /// The group-commit queue new tickets go through.
     pub fn intake(&self) -> &crate::store::intake::Intake {
         &self.intake
+    }
+
+    /// The per-address budgets of the public form and tracking.
+    pub fn public_limits(&self) -> &public::Limits {
+        &self.public_limits
     }
 
     pub fn sessions(&self) -> &auth::SessionCache {
@@ -146,7 +156,7 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "meta"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "public", description = "网上诉求: residents submit and track without login"), (name = "meta"))
 )]
 struct ApiDoc;
 
@@ -219,6 +229,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::disable_user))
         .routes(routes!(users::enable_user))
         .routes(routes!(users::audit))
+        .routes(routes!(public::form))
+        .routes(routes!(public::submit))
+        .routes(routes!(public::track))
+        .routes(routes!(web::clock))
         .split_for_parts()
 }
 
@@ -229,6 +243,7 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     api.route("/api/openapi.json", axum::routing::get(move || meta::openapi(doc.clone())))
         .route("/metrics", axum::routing::get(crate::metrics::scrape))
+        .merge(web::routes())
         .fallback(meta::no_route)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -255,7 +270,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address is what login failures are counted against without a proxy header.
+    // The peer address: what login failures and the public form's rate limits are counted
+    // against (unless `client_ip_header` names the load balancer's header).
     axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

@@ -115,7 +115,7 @@ pub async fn create_ticket(
 ) -> Result<(StatusCode, Json<CreatedTicket>), ApiError> {
     auth.require(INTAKE_ROLES)?;
     let catalog = state.catalog();
-    let mut draft = intake::validate(
+    let draft = intake::validate(
         NewTicket {
             kind: body.kind,
             channel: body.channel,
@@ -135,19 +135,33 @@ pub async fn create_ticket(
     if body.dispatch.is_some() && body.resolve.is_some() {
         return Err(ApiError::invalid("resolve", "a ticket is either dispatched or resolved directly, not both"));
     }
-    let routing = match (&body.dispatch, &body.resolve, body.route) {
+    let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Logs a checked draft through the intake queue (calls logged at the same moment are
+/// committed together): dispatched by hand, resolved directly, or routed by the rules unless
+/// `route` is false. The public form (网上诉求) comes the same road.
+pub(super) async fn log_ticket(
+    state: &AppState,
+    actor: &lifecycle::Actor,
+    mut draft: NewTicket,
+    dispatch: Option<DispatchBody>,
+    resolve: Option<ResolveBody>,
+    route: bool,
+) -> Result<CreatedTicket, ApiError> {
+    let catalog = state.catalog();
+    let routing = match (&dispatch, &resolve, route) {
         (None, None, true) => {
             Some(catalog.rules.route(&catalog.routing_input(&draft, state.store.now()), &catalog.district))
         }
         _ => None,
     };
-    let dispatch = match (body.dispatch, &routing) {
+    let dispatch = match (dispatch, &routing) {
         (Some(manual), _) => Some(Assignment::from(manual)),
         (None, Some(Routing::Routed(d))) => Some(intake::follow_routing(&mut draft, d, catalog.rules.version())),
         (None, _) => None,
     };
-    let resolve = body.resolve;
-    let actor = &auth.actor;
     let follow_catalog = catalog.clone();
     let follow_actor = actor.clone();
     let then: FollowUp = Box::new(move |ticket, now| {
@@ -162,7 +176,6 @@ pub async fn create_ticket(
         };
         lifecycle::decide(ticket, &command, &follow_catalog.context(&follow_actor, now))
     });
-    // Through the intake queue: calls logged at the same moment are committed together.
     let change = state
         .intake()
         .create(IntakeTicket { actor: actor_ref(actor), received: received(String::new(), draft), then })
@@ -173,14 +186,7 @@ pub async fn create_ticket(
         .and_then(|r| r.decision())
         .and_then(|d| catalog.rules.rule(&d.rule_id))
         .map(|r| r.description.clone());
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedTicket {
-            ticket: ticket_view(&change.ticket, actor, &catalog, state.store.now()),
-            routing,
-            routing_rule,
-        }),
-    ))
+    Ok(CreatedTicket { ticket: ticket_view(&change.ticket, actor, &catalog, state.store.now()), routing, routing_rule })
 }
 
 fn received(number: String, t: NewTicket) -> Received {

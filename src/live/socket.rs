@@ -87,17 +87,23 @@ async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
 /// for all its users) are computed by one client at a time and reused while younger than
 /// [`VIEW_DEBOUNCE`] or once they reflect `min_seq`, the last event this client was sent.
 async fn view_text(state: &AppState, actor: &Actor, view: View, min_seq: i64) -> Utf8Bytes {
+    board(state, actor, view, min_seq).await.0
+}
+
+/// The board frame, and whether it reflects `min_seq` (a young board reused under the
+/// debounce may not yet: the caller must send a fresh one later).
+async fn board(state: &AppState, actor: &Actor, view: View, min_seq: i64) -> (Utf8Bytes, bool) {
     let key = match view {
         View::Supervisor => Some("supervisor".to_string()),
         View::Department => actor.department.as_ref().map(|d| format!("department:{d}")),
         View::Operator => None,
     };
-    let Some(key) = key else { return Utf8Bytes::from(compute_view(state, actor, view).await.to_string()) };
+    let Some(key) = key else { return (Utf8Bytes::from(compute_view(state, actor, view).await.to_string()), true) };
     let slot = state.live().boards.lock().expect("boards lock poisoned").entry(key).or_default().clone();
     let mut slot = slot.lock().await;
     if let Some((at, seq, text)) = slot.as_ref() {
         if *seq >= min_seq || at.elapsed() < VIEW_DEBOUNCE {
-            return text.clone();
+            return (text.clone(), *seq >= min_seq);
         }
     }
     let message = compute_view(state, actor, view).await;
@@ -105,7 +111,7 @@ async fn view_text(state: &AppState, actor: &Actor, view: View, min_seq: i64) ->
     if message["type"] == "view" {
         *slot = Some((Instant::now(), message["seq"].as_i64().unwrap_or(0), text.clone()));
     }
-    text
+    (text, true)
 }
 
 /// The event frame for this client, built once per event and masking and shared.
@@ -258,10 +264,13 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 dirty = false;
                 next_view_push = Instant::now() + VIEW_DEBOUNCE;
                 for view in &views {
-                    let message = view_text(&state, &actor, *view, last_sent).await;
+                    let (message, current) = board(&state, &actor, *view, last_sent).await;
                     if !send_text(&mut socket, message).await {
                         return;
                     }
+                    // A shared board computed just before the last event: send a fresh one
+                    // on the next tick, or this client would show it only after another event.
+                    dirty |= !current;
                 }
             }
             _ = ping.tick() => {

@@ -1,0 +1,399 @@
+//! The web front end in a real browser (Debian's headless Chromium over WebDriver): each
+//! role's main path as its user walks it — the resident submits and tracks a request, the
+//! operator logs a call by keyboard and sees it routed, the department accepts and replies,
+//! its clock turns yellow, the supervisor sees a ticket go from near-due to overdue (red) and
+//! urges it, the operator makes the callback. Screenshots at 1366×768 (and the wall at
+//! 1920×1080) are kept in `target/e2e-screenshots/`.
+//!
+//! SQLite only, to keep CI time down: the API under the pages is tested on both backends
+//! elsewhere. One browser and one server for the whole file, on a test clock that starts on
+//! a working Monday morning and is moved forward to make deadlines near and past.
+
+mod common;
+
+#[path = "common/browser.rs"]
+mod browser;
+
+use browser::{keys, Browser};
+use common::{first_leaf_category, first_street, Backend, TestClock, TestServer, PASSWORD};
+use hotline::config::Config;
+use serde_json::{json, Value};
+
+/// Monday 23 November 2026, 10:00 in Beijing: working hours, inside calling hours.
+const MONDAY: &str = "2026-11-23T10:00:00+08:00";
+
+/// A long complaint, as residents write them: it must wrap or clip, never widen a page.
+const LONG: &str = "小区东门外的垃圾收集点已经连续三天没有清运，垃圾桶满溢，污水流到人行道上，气味很大，\
+夏天还招来很多蚊蝇，老人和孩子经过都要绕行。物业说这是环卫的事，环卫说要等调度，希望有关部门尽快处理并建立定期清运制度。";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_walks_its_main_path_in_a_real_browser() {
+    let clock = TestClock::at(MONDAY);
+    let server = TestServer::start_with(Backend::Sqlite, clock.clone(), Config::default()).await;
+    let browser = Browser::start(&server.base).await;
+
+    let tracked = resident_submits_a_request_and_tracks_it(&server, &browser).await;
+    let (number, lead) = operator_logs_a_call_by_keyboard_and_sees_it_routed(&server, &browser).await;
+    let urgent =
+        department_accepts_and_replies_and_sees_its_clock_turn_yellow(&server, &browser, &clock, &number, &lead).await;
+    supervisor_sees_a_ticket_turn_red_and_urges_it(&server, &browser, &clock, &urgent).await;
+    operator_calls_the_resident_back(&server, &browser, &number).await;
+    assert!(!tracked.is_empty());
+
+    browser.stop().await;
+    server.stop().await;
+}
+
+async fn resident_submits_a_request_and_tracks_it(server: &TestServer, b: &Browser) -> String {
+    b.open("/public").await;
+    b.wait_for("#public-form").await;
+    b.select("#p-kind", "complaint").await;
+    b.select("#p-category", &first_leaf_category()).await;
+    b.fill("#p-content", LONG).await;
+    b.fill("#p-address", "海川区新华路18号新华里小区东门").await;
+    // A wrong phone is named under its field and nothing is sent.
+    b.fill("#p-phone", "1391234").await;
+    b.click("#p-submit").await;
+    let error = b.text("#err-phone").await;
+    assert!(error.contains("手机号"), "{error}");
+    b.screenshot("public-invalid-phone-1366").await;
+    let supervisor = server.login("supervisor").await;
+    let (_, before) = supervisor.get("/api/v1/tickets?limit=500").await;
+
+    b.fill("#p-phone", "13912345678").await;
+    b.click("#p-submit").await;
+    let number = b.text("#public-number").await;
+    b.assert_no_horizontal_overflow("the submitted page").await;
+    b.screenshot("public-submitted-1366").await;
+    let (_, after) = supervisor.get("/api/v1/tickets?limit=500").await;
+    assert_eq!(after["tickets"].as_array().unwrap().len(), before["tickets"].as_array().unwrap().len() + 1);
+    let (_, ticket) = supervisor.get(&format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(ticket["channel"], "web", "a resident's request comes in on the 网上 channel");
+    assert_eq!(ticket["caller_phone"], "13912345678");
+
+    // Tracking: a wrong last four digits is told apart from nothing, the right ones show progress.
+    b.click("#public-done a.button.primary").await;
+    b.wait_for("#track-form").await;
+    b.fill("#t-last4", "0000").await;
+    b.click("#t-submit").await;
+    let refused = b.text("#track-error").await;
+    assert!(refused.contains("没有找到"), "{refused}");
+    b.fill("#t-last4", "5678").await;
+    b.click("#t-submit").await;
+    let stage = b.text("#track-stage").await;
+    let (_, public) = server
+        .request(reqwest::Method::GET, &format!("/api/v1/public/requests/{number}?phone_last4=5678"), None, None)
+        .await;
+    assert_eq!(stage, public["stage_label"].as_str().unwrap());
+    let page = b.text("#track-result").await;
+    assert!(!page.contains("13912345678") && !page.contains("新华里小区东门"), "tracking shows no caller data: {page}");
+    b.screenshot("public-track-1366").await;
+    number
+}
+
+async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer, b: &Browser) -> (String, String) {
+    let operator = server.login("operator").await;
+    // This caller rang before: the console shows it as the number is typed.
+    let earlier = operator.log_call(json!({"caller_phone": "13812345678", "content": "上次反映的路灯问题"})).await;
+    let category = first_leaf_category();
+    let street = first_street();
+    let (_, preview) = operator
+        .post(
+            "/api/v1/dispatch/preview",
+            json!({"kind": "complaint", "category": category, "street": street, "address": "新华里3号楼", "content": LONG}),
+        )
+        .await;
+    let lead = preview["decision"]["lead"].as_str().expect("the shipped rules route this call").to_string();
+    let (_, departments) = operator.get("/api/v1/departments").await;
+    let lead_name = departments
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == lead.as_str())
+        .map(|d| d["short_name"].as_str().unwrap().to_string())
+        .unwrap();
+
+    b.login("operator", PASSWORD, "/console").await;
+    b.wait_for("#call-form").await;
+    b.until("document.activeElement.id === 'f-phone'", "the phone field has the focus on arrival").await;
+    let shortcuts = b.text("#shortcuts").await;
+    assert!(shortcuts.contains("Ctrl+Enter") && shortcuts.contains("Alt+R"), "{shortcuts}");
+    b.keys("13812345678").await;
+    b.until(
+        &format!("document.querySelector('#caller-history [data-number=\"{}\"]')", earlier["number"].as_str().unwrap()),
+        "the caller's earlier ticket shows as the number is typed",
+    )
+    .await;
+    // The tab order follows the form: name, kind, urgency, confidential, callback consent, category, street, address, content.
+    for (text, next) in [
+        ("", "f-name"),
+        ("王女士", "f-kind"),
+        ("", "f-urgency"),
+        ("", "f-confidential"),
+        ("", "f-consent"),
+        ("", "f-category"),
+        (category.as_str(), "f-street"),
+    ] {
+        b.keys(&format!("{text}{}", keys::TAB)).await;
+        b.until(&format!("document.activeElement.id === '{next}'"), &format!("Tab reaches {next}")).await;
+    }
+    b.select("#f-street", &street).await;
+    b.keys(keys::TAB).await;
+    b.until("document.activeElement.id === 'f-address'", "Tab reaches the address").await;
+    b.keys(&format!("新华里3号楼{}", keys::TAB)).await;
+    b.until("document.activeElement.id === 'f-content'", "Tab reaches the content").await;
+    b.keys(LONG).await;
+    // Before saving: the routing preview names the department and the deadline with unit and instant.
+    let shown = b.text("#preview-lead").await;
+    assert!(shown.starts_with(&lead_name), "preview shows {shown}, the rules say {lead_name}");
+    let deadline = b.text("#preview-reply").await;
+    assert!(deadline.contains(preview["reply_deadline"]["label"].as_str().unwrap()), "{deadline}");
+    assert!(deadline.contains("2026-"), "the instant is shown: {deadline}");
+    // The knowledge base and similar tickets come from a service that may not be there yet.
+    b.assert_no_horizontal_overflow("the console").await;
+    b.screenshot("console-preview-1366").await;
+
+    b.keys(&format!("{}{}{}", keys::CONTROL, keys::ENTER, keys::RELEASE)).await;
+    let number = b.text("#saved-number").await;
+    let result = b.text("#call-result").await;
+    assert!(result.contains(&lead_name), "the saved call says where it went: {result}");
+    b.screenshot("console-saved-1366").await;
+    let (_, ticket) = operator.get(&format!("/api/v1/tickets/{number}")).await;
+    assert_eq!((ticket["status"].as_str(), ticket["lead"].as_str()), (Some("dispatched"), Some(lead.as_str())));
+    assert_eq!(ticket["caller_name"], "王女士");
+
+    // The next call is answered on the spot: Alt+N, type, Alt+R, the answer, Ctrl+Shift+Enter.
+    b.keys(&format!("{}n{}", keys::ALT, keys::RELEASE)).await;
+    b.until(
+        "document.activeElement.id === 'f-phone' && !document.querySelector('#f-phone').value",
+        "Alt+N starts a new call",
+    )
+    .await;
+    b.keys("13700000009").await;
+    b.fill("#f-category", &category).await;
+    b.fill("#f-content", "咨询垃圾分类投放时间").await;
+    b.keys(&format!("{}r{}", keys::ALT, keys::RELEASE)).await;
+    b.until("document.activeElement.id === 'f-answer'", "Alt+R opens the answer").await;
+    b.keys("每天7:00-9:00和18:00-20:00定时投放。").await;
+    b.keys(&format!("{}{}{}{}", keys::CONTROL, keys::SHIFT, keys::ENTER, keys::RELEASE)).await;
+    b.until(
+        "document.activeElement.id === 'f-phone' && !document.querySelector('#f-phone').value",
+        "saved and a new call started",
+    )
+    .await;
+    let (_, history) = operator.get("/api/v1/callers/13700000009/tickets").await;
+    let resolved = &history["tickets"][0];
+    assert_eq!(resolved["resolved_directly"], true, "{resolved}");
+
+    // The same caller rings again about the same thing: one click merges the new call into
+    // the open ticket shown in the caller's history.
+    b.keys(&format!("13812345678{}", keys::TAB)).await;
+    let earlier_number = earlier["number"].as_str().unwrap();
+    let merge = format!("#caller-history .ticket-row[data-number=\"{earlier_number}\"] button.merge");
+    b.wait_for(&merge).await;
+    b.fill("#f-category", &category).await;
+    b.fill("#f-content", "路灯还是不亮，再次反映").await;
+    b.click(&merge).await;
+    b.until(
+        "[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('合并'))",
+        "saved and merged",
+    )
+    .await;
+    let (_, target) = operator.get(&format!("/api/v1/tickets/{earlier_number}")).await;
+    assert_eq!(target["merged_from"].as_array().unwrap().len(), 1, "{target}");
+
+    // A call the rules could not place waits in the manual queue; the operator dispatches it.
+    let manual = operator.log_call(json!({"route": false, "content": "反映的问题需要人工判断"})).await;
+    let manual_number = manual["number"].as_str().unwrap();
+    b.keys(&format!("{}2{}", keys::ALT, keys::RELEASE)).await;
+    let row = format!("#manual-queue .ticket-row[data-number=\"{manual_number}\"]");
+    b.click(&format!("{row} button.primary")).await;
+    b.fill("dialog[open] input[list=dept-list]", &lead).await;
+    b.screenshot("console-manual-dispatch-1366").await;
+    b.click("dialog[open] button.primary").await;
+    b.until(&format!("!document.querySelector('{row}')"), "a dispatched ticket leaves the manual queue").await;
+    let (_, dispatched) = operator.get(&format!("/api/v1/tickets/{manual_number}")).await;
+    assert_eq!((dispatched["status"].as_str(), dispatched["lead"].as_str()), (Some("dispatched"), Some(lead.as_str())));
+    b.keys(&format!("{}1{}", keys::ALT, keys::RELEASE)).await;
+
+    // Search and the knowledge base answer, or say plainly that the search service is not there.
+    b.keys(&format!("{}4{}", keys::ALT, keys::RELEASE)).await;
+    b.until("document.activeElement.id === 'search-q'", "Alt+4 opens the search").await;
+    b.keys("垃圾").await;
+    b.until("document.querySelector('#search-results .unavailable, #search-results .ticket-row')", "search answers")
+        .await;
+    b.keys(&format!("{}k{}", keys::ALT, keys::RELEASE)).await;
+    b.until("document.activeElement.id === 'kb-q'", "Alt+K opens the knowledge base").await;
+    b.keys("垃圾").await;
+    b.until(
+        "document.querySelector('#kb-results .unavailable, #kb-results .article, #kb-results p.muted')",
+        "the knowledge base answers",
+    )
+    .await;
+    b.keys(&format!("{}1{}", keys::ALT, keys::RELEASE)).await;
+
+    // English is one choice away, and remembered.
+    b.select("#lang", "en").await;
+    b.wait_for("#call-form").await;
+    b.until(
+        "document.querySelector('#nav a.active') && document.querySelector('#nav a.active').textContent === 'Console'",
+        "English navigation",
+    )
+    .await;
+    b.screenshot("console-english-1366").await;
+    b.select("#lang", "zh").await;
+    b.wait_for("#call-form").await;
+    b.until("document.querySelector('#nav a.active').textContent === '接线'", "back to Chinese").await;
+    (number, lead)
+}
+
+async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
+    server: &TestServer,
+    b: &Browser,
+    clock: &TestClock,
+    number: &str,
+    lead: &str,
+) -> String {
+    b.login(lead, PASSWORD, "/workbench").await;
+    let row = format!("#queue .ticket-row[data-number=\"{number}\"]");
+    b.wait_for(&row).await;
+    // Its clocks count down with their unit and instant.
+    let clock_text = b.text(&format!("{row} .clock")).await;
+    assert!(clock_text.contains("截止") && clock_text.contains("剩余"), "{clock_text}");
+    b.click(&row).await;
+    b.click("#act-accept").await;
+    b.until(&format!("document.querySelector('{row}[data-status=\"accepted\"]')"), "accepted").await;
+    // The rules asked other units to assist: they answer the lead first.
+    let (_, accepted) = server.login("supervisor").await.get(&format!("/api/v1/tickets/{number}")).await;
+    for assist in accepted["assists"].as_array().unwrap() {
+        let unit = server.login(assist["department"].as_str().unwrap()).await;
+        unit.act(number, "assist-reply", json!({"text": "已配合核实"})).await;
+    }
+    b.click(&row).await;
+    b.click("#act-reply").await;
+    b.wait_for("dialog[open] #reply-text").await;
+    b.select("#reply-outcome", "solved").await;
+    b.fill("#reply-text", "已联系环卫所，当天完成清运，并约定每日上午清运一次。").await;
+    b.screenshot("workbench-reply-1366").await;
+    b.click("dialog[open] button.primary").await;
+    b.until(&format!("!document.querySelector('{row}')"), "a replied ticket leaves the queue").await;
+    let supervisor = server.login("supervisor").await;
+    let (_, ticket) = supervisor.get(&format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(ticket["status"], "replied");
+    assert_eq!(ticket["outcome"], "solved");
+
+    // An urgent ticket: 2 natural hours to reply. Past its warning point the clock turns yellow.
+    let operator = server.login("operator").await;
+    let urgent = operator
+        .log_call(
+            json!({"urgency": "urgent", "content": "小区消防通道被占用，救护车进不来", "dispatch": {"lead": lead}}),
+        )
+        .await;
+    let urgent_number = urgent["number"].as_str().unwrap().to_string();
+    let dept = server.login(lead).await;
+    dept.act(&urgent_number, "accept", json!(null)).await;
+    let urgent_row = format!("#queue .ticket-row[data-number=\"{urgent_number}\"]");
+    b.wait_for(&urgent_row).await;
+    let reply_clock = format!("{urgent_row} .clock[data-state]");
+    b.until(&format!("document.querySelector('{reply_clock}').classList.contains('green')"), "a fresh clock is green")
+        .await;
+    clock.advance_minutes(91);
+    server.fire_timers().await;
+    b.until(
+        &format!("[...document.querySelectorAll('{urgent_row} .clock')].some(c => c.classList.contains('yellow'))"),
+        "past the warning point the clock is yellow",
+    )
+    .await;
+    // The countdown follows the server's clock, not the browser's: 29 minutes left, not 2 hours.
+    b.until(
+        &format!("/剩余 0:(2|3)\\d:/.test(document.querySelector('{urgent_row} .clock.yellow .left').textContent)"),
+        "the countdown shows the half hour left",
+    )
+    .await;
+    b.assert_no_horizontal_overflow("the workbench").await;
+    b.screenshot("workbench-warning-1366").await;
+    urgent_number
+}
+
+/// `urgent` is due within the hour: near-due now, overdue once the clock passes its deadline.
+async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
+    server: &TestServer,
+    b: &Browser,
+    clock: &TestClock,
+    urgent: &str,
+) {
+    b.login("supervisor", PASSWORD, "/wall").await;
+    let supervisor = server.login("supervisor").await;
+    let (_, board) = supervisor.get("/api/v1/dashboard/supervisor").await;
+    assert!(board["near_due"].as_array().unwrap().iter().any(|i| i["number"] == urgent), "near due: {board}");
+    let near_number = urgent.to_string();
+    let in_near = format!("#near-due .due-row[data-number=\"{near_number}\"]");
+    b.wait_for(&in_near).await;
+    b.until(&format!("document.querySelector('{in_near} .clock').classList.contains('yellow')"), "near-due is yellow")
+        .await;
+    b.until("document.querySelector('#intake-chart canvas')", "the intake chart is drawn").await;
+    b.until("document.querySelectorAll('#street-grid .street').length > 0", "the street grid is drawn").await;
+    b.assert_no_horizontal_overflow("the wall at 1366").await;
+    b.screenshot("wall-near-due-1366").await;
+
+    // Past the reply deadline: it moves to the overdue list, red, live.
+    clock.advance_minutes(40);
+    server.fire_timers().await;
+    let in_overdue = format!("#overdue .due-row[data-number=\"{near_number}\"]");
+    b.wait_for(&in_overdue).await;
+    b.until(&format!("document.querySelector('{in_overdue} .clock').classList.contains('red')"), "overdue is red")
+        .await;
+    b.until(
+        &format!("document.querySelector('{in_overdue} .clock .left').textContent.includes('超时')"),
+        "it counts the time late",
+    )
+    .await;
+    let (_, before) = supervisor.get(&format!("/api/v1/tickets/{near_number}")).await;
+    b.click(&format!("{in_overdue} button.urge")).await;
+    b.until("[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('已催办'))", "urged").await;
+    let (_, after) = supervisor.get(&format!("/api/v1/tickets/{near_number}")).await;
+    assert_eq!(after["urges"].as_i64().unwrap(), before["urges"].as_i64().unwrap() + 1);
+
+    // A department asks for more time; the supervisor approves it from the wall.
+    let operator = server.login("operator").await;
+    let lead = after["lead"].as_str().unwrap().to_string();
+    let slow = operator.log_call(json!({"content": "老旧小区加装电梯协调", "dispatch": {"lead": lead}})).await;
+    let slow_number = slow["number"].as_str().unwrap();
+    let dept = server.login(&lead).await;
+    dept.act(slow_number, "accept", json!(null)).await;
+    dept.act(slow_number, "request-extension", json!({"reason": "需协调多户业主意见", "extra": "3wd"})).await;
+    let decision = format!("#decisions .due-row[data-number=\"{slow_number}\"]");
+    b.click(&format!("{decision} button.approve")).await;
+    b.until(&format!("!document.querySelector('{decision}')"), "a decided request leaves the list").await;
+    let (_, events) = supervisor.get(&format!("/api/v1/tickets/{slow_number}/events")).await;
+    let decided: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["type"] == "extension_decided").collect();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0]["data"]["approved"], true, "{}", decided[0]);
+
+    b.set_size(1920, 1080).await;
+    b.until("document.documentElement.clientWidth >= 1800", "the wall screen size").await;
+    b.assert_no_horizontal_overflow("the wall at 1920").await;
+    b.screenshot("wall-overdue-1920").await;
+    b.set_size(1366, 768).await;
+    // The assessment table loads for the month, and its CSV is offered.
+    b.wait_for("#assessment-table table").await;
+}
+
+async fn operator_calls_the_resident_back(server: &TestServer, b: &Browser, number: &str) {
+    b.login("operator", PASSWORD, "/console").await;
+    b.keys(&format!("{}3{}", keys::ALT, keys::RELEASE)).await;
+    let row = format!("#callback-queue .ticket-row[data-number=\"{number}\"]");
+    b.wait_for(&row).await;
+    b.click(&format!("{row} button.claim")).await;
+    b.wait_for("dialog[open] select[name=satisfaction]").await;
+    b.select("dialog[open] select[name=satisfaction]", "satisfied").await;
+    b.screenshot("console-callback-1366").await;
+    b.click("dialog[open] button.primary").await;
+    b.until(&format!("!document.querySelector('{row}')"), "the call is done and leaves the queue").await;
+    let supervisor = server.login("supervisor").await;
+    let (_, events) = supervisor.get(&format!("/api/v1/tickets/{number}/events")).await;
+    let recorded: Vec<&Value> =
+        events.as_array().unwrap().iter().filter(|e| e["type"] == "callback_recorded").collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["data"]["satisfaction"], "satisfied");
+}

@@ -1,0 +1,108 @@
+// What every page shows of a ticket: its summary, its clocks, and its full history.
+import { t, lang } from './i18n.js';
+import { get } from './api.js';
+import { h, clip, clockChip, fmtInstant, statusLabel, errorText } from './dom.js';
+
+const EVENT_ZH = {
+  received: '受理', resolved_directly: '直接办结', dispatched: '派单', redispatched: '改派', passed_down: '下派',
+  accepted: '签收', resident_contacted: '首次联系', returned: '退单', return_rejected: '退单驳回',
+  extension_requested: '申请延期', extension_decided: '延期审批', suspension_requested: '申请挂起',
+  suspension_decided: '挂起审批', resumed: '恢复办理', assist_replied: '协办回复', assists_waived: '免协办',
+  replied: '办结回复', callback_recorded: '回访', reopened: '重办', closed: '归档', merged: '合并',
+  merge_received: '并入', urged: '催办', supervised: '督办', caller_revealed: '查看来电人',
+  clocks_changed: '时限变更', clock_warned: '预警', clock_overdue: '超期', callback_scheduled: '回访排期',
+  callback_claimed: '认领回访', callback_unreachable: '回访未接通', late_listed: '通报',
+};
+
+export function eventLabel(type) {
+  if (lang === 'en') return type.replace(/_/g, ' ');
+  return EVENT_ZH[type] || type;
+}
+
+let departments = null;
+/** Department code → short name (loaded once). */
+export async function departmentNames() {
+  if (!departments) {
+    try {
+      const list = await get('/api/v1/departments');
+      departments = { list, names: Object.fromEntries(list.map((d) => [d.code, d.short_name || d.name])) };
+    } catch (_) {
+      departments = { list: [], names: {} };
+    }
+  }
+  return departments;
+}
+export function deptName(code) {
+  return (departments && departments.names[code]) || code || '';
+}
+
+/** The clocks that matter now: running ones of the current assignment, soonest first. */
+export function clocksOf(ticket) {
+  return (ticket.clock_views || []).filter((c) => c.state !== 'stopped');
+}
+
+/** One line per ticket in a list: number, status, category, content, clocks. */
+export function ticketRow(ticket, extra) {
+  return h('div.ticket-row', { dataset: { id: ticket.id, number: ticket.number, status: ticket.status } },
+    h('div.row-head',
+      h('span.number', ticket.number),
+      h('span.badge.status-' + ticket.status, statusLabel(ticket)),
+      ticket.urgency === 'urgent' ? h('span.badge.urgent', t('urgency.urgent')) : null,
+      ticket.supervised ? h('span.badge.supervised', t('wall.supervised')) : null,
+      clip(ticket.category_path || ticket.category, 'cat')),
+    h('div.row-body', clip(ticket.content, 'content')),
+    h('div.row-clocks', clocksOf(ticket).map(clockChip)),
+    extra || null);
+}
+
+/** A ticket's full history, oldest first, in a panel. */
+export async function historyPanel(id) {
+  const box = h('div.history', h('p.muted', t('common.loading')));
+  try {
+    const events = await get(`/api/v1/tickets/${id}/events`);
+    box.replaceChildren(h('ol.timeline', events.map((e) => h('li', { dataset: { type: e.type } },
+      h('span.when', fmtInstant(e.at, true)),
+      h('b', eventLabel(e.type)),
+      h('span.who', e.actor ? e.actor.username : ''),
+      summary(e)))));
+  } catch (e) {
+    box.replaceChildren(h('p.error', errorText(e)));
+  }
+  return box;
+}
+
+function summary(e) {
+  const d = e.data || {};
+  const parts = [];
+  if (d.lead) parts.push(deptName(d.lead));
+  if (d.to) parts.push('→ ' + deptName(d.to));
+  if (d.reason) parts.push(d.reason);
+  if (d.note) parts.push(d.note);
+  if (d.text) parts.push(d.text);
+  if (d.answer) parts.push(d.answer);
+  if (d.extra) parts.push('+' + d.extra);
+  if (d.stage) parts.push(t('stage.' + d.stage, {}, d.stage));
+  if (d.approved !== undefined) parts.push(d.approved ? '✔' : '✘');
+  if (e.type === 'received' && d.content) parts.push(d.content);
+  return parts.length ? clip(parts.join(' · '), 'what') : null;
+}
+
+/** Ticket details: what was asked, where, who, and the clocks. */
+export function detailCard(ticket) {
+  const dl = (k, v) => (v ? [h('dt', k), h('dd', v)] : []);
+  return h('div.detail',
+    h('h3', ticket.number, ' ', h('span.badge.status-' + ticket.status, statusLabel(ticket))),
+    h('dl',
+      dl(t('common.category'), ticket.category_path || ticket.category),
+      dl(t('console.kind'), t('kind.' + ticket.kind)),
+      dl(t('console.address'), ticket.address),
+      dl(t('console.name'), [ticket.caller_name, ticket.caller_phone].filter(Boolean).join(' ')),
+      dl(t('common.department'), deptName(ticket.lead)),
+      dl(t('workbench.assists'), (ticket.assists || []).length ? h('span#assists', ticket.assists.map((a) => h('span.badge',
+        { class: a.replied_at || a.waived ? 'done' : 'waiting' },
+        `${deptName(a.department)} · ${t(a.replied_at || a.waived ? 'workbench.assist.done' : 'workbench.assist.waiting')}`))) : null),
+      dl(t('common.created'), fmtInstant(ticket.created_at, true))),
+    h('p.content-full', ticket.content),
+    ticket.reply ? h('p.reply', h('b', t('workbench.reply') + '：'), ticket.reply) : null,
+    h('div.row-clocks', clocksOf(ticket).map(clockChip)));
+}

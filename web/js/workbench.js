@@ -1,0 +1,155 @@
+// 承办: the department's live queue with each ticket's clocks counting down, and what the
+// department does with a ticket — accept, return, ask for time or a pause, pass down,
+// reply — with the ticket's full history beside it.
+import { t } from './i18n.js';
+import { get, post, live, session } from './api.js';
+import { h, toast, errorText, dialog, debounce } from './dom.js';
+import { departmentNames, ticketRow, historyPanel, detailCard } from './tickets.js';
+import { liveState } from './app.js';
+
+/** Which actions a status offers (the server decides for good: a refusal is shown). */
+const ACTIONS = {
+  dispatched: ['accept', 'return', 'passDown'],
+  accepted: ['reply', 'contact', 'extension', 'suspension', 'passDown', 'return'],
+  suspended: ['resume'],
+};
+
+export async function mount(main) {
+  const { list: depts } = await departmentNames();
+  const me = session.user || {};
+  const subUnits = depts.filter((d) => d.parent && (me.units || []).includes(d.code) && d.code !== me.department);
+  let queue = [];
+  let selected = null;
+
+  const listBox = h('div.list#queue');
+  const detailBox = h('div#detail', h('p.muted', t('workbench.select')));
+  main.append(h('div.workbench',
+    h('section.card.queue-card', h('h3', t('workbench.queue'), h('span.count#queue-count')), listBox),
+    h('section.card.detail-card', detailBox)));
+
+  function render() {
+    main.querySelector('#queue-count').textContent = String(queue.length);
+    listBox.replaceChildren(...(queue.length ? queue.map((tk) => {
+      const row = ticketRow(tk, tk.pending_extension || tk.pending_suspension || tk.return_request
+        ? h('span.badge', t('workbench.pending', { w: pendingWhat(tk) })) : null);
+      row.tabIndex = 0;
+      row.classList.toggle('selected', selected === tk.id);
+      row.addEventListener('click', () => select(tk.id));
+      row.addEventListener('keydown', (e) => { if (e.key === 'Enter') select(tk.id); });
+      return row;
+    }) : [h('p.muted', t('workbench.empty'))]));
+  }
+
+  function pendingWhat(tk) {
+    if (tk.return_request) return t('wall.what.return');
+    if (tk.pending_extension) return t('wall.what.extension');
+    return t('wall.what.suspension');
+  }
+
+  async function select(id) {
+    selected = id;
+    render();
+    let ticket;
+    try {
+      ticket = await get(`/api/v1/tickets/${id}`);
+    } catch (e) {
+      if (selected === id) detailBox.replaceChildren(h('p.error', errorText(e)));
+      return;
+    }
+    const mine = (code) => (me.units || []).includes(code);
+    // An assisting unit answers the lead (协办回复); only the lead's units act on the ticket itself.
+    const assisting = !mine(ticket.lead) && (ticket.assists || []).some((a) => mine(a.department) && !a.replied_at && !a.waived);
+    const actions = assisting ? ['assistReply']
+      : (ACTIONS[ticket.status] || []).filter((a) => a !== 'passDown' || subUnits.length);
+    const history = await historyPanel(id);
+    if (selected !== id) return; // another ticket was picked meanwhile
+    detailBox.replaceChildren(
+      detailCard(ticket),
+      h('div.actions#actions', actions.map((a) => h('button#act-' + a, {
+        type: 'button', class: a === 'accept' || a === 'reply' ? 'primary' : '', onclick: () => act(ticket, a),
+      }, t('workbench.' + a)))),
+      h('h4', t('common.history')), history);
+  }
+
+  async function act(ticket, action) {
+    const reason = () => ({ name: 'reason', label: t('common.reason'), input: h('textarea', { rows: 3, required: true }) });
+    let path;
+    let body = {};
+    switch (action) {
+      case 'accept': path = 'accept'; break;
+      case 'resume': path = 'resume'; break;
+      case 'contact': path = 'contact'; body = { note: null }; break;
+      case 'return': {
+        const v = await dialog(t('workbench.return'), [reason()], t('workbench.return'));
+        if (!v) return;
+        path = 'return'; body = { reason: v.reason }; break;
+      }
+      case 'suspension': {
+        const v = await dialog(t('workbench.suspension'), [reason()], t('workbench.suspension'));
+        if (!v) return;
+        path = 'request-suspension'; body = { reason: v.reason }; break;
+      }
+      case 'extension': {
+        const v = await dialog(t('workbench.extension'), [reason(),
+          { name: 'extra', label: t('workbench.extra'), input: h('input', { value: '3wd', required: true }) }], t('workbench.extension'));
+        if (!v) return;
+        path = 'request-extension'; body = { reason: v.reason, extra: v.extra.trim() }; break;
+      }
+      case 'passDown': {
+        const v = await dialog(t('workbench.passDown'), [
+          { name: 'to', label: t('workbench.to'), input: h('select', subUnits.map((d) => h('option', { value: d.code }, d.name))) },
+          { name: 'note', label: t('common.note'), input: h('input') }], t('workbench.passDown'));
+        if (!v) return;
+        path = 'pass-down'; body = { to: v.to, note: v.note || null }; break;
+      }
+      case 'reply': {
+        const v = await dialog(t('workbench.reply'), [
+          { name: 'outcome', label: t('workbench.outcome'), input: h('select#reply-outcome',
+            ['solved', 'explained', 'unsolvable'].map((o) => h('option', { value: o }, t('outcome.' + o)))) },
+          { name: 'text', label: t('workbench.text'), input: h('textarea#reply-text', { rows: 5, required: true }) }], t('workbench.reply'));
+        if (!v) return;
+        path = 'reply'; body = { outcome: v.outcome, text: v.text }; break;
+      }
+      case 'assistReply': {
+        const v = await dialog(t('workbench.assistReply'), [
+          { name: 'text', label: t('workbench.text'), input: h('textarea', { rows: 4, required: true }) }], t('workbench.assistReply'));
+        if (!v) return;
+        path = 'assist-reply'; body = { text: v.text }; break;
+      }
+      default: return;
+    }
+    try {
+      await post(`/api/v1/tickets/${ticket.id}/${path}`, body);
+      toast(t('workbench.done', { n: ticket.number, a: t('workbench.' + action) }), 'ok');
+      await refresh();
+      if (queue.some((q) => q.id === ticket.id)) {
+        await select(ticket.id);
+      } else {
+        selected = null;
+        detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+      }
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+  }
+
+  function take(view) {
+    queue = view.queue || [];
+    render();
+  }
+  async function refresh() {
+    try { take(await get('/api/v1/dashboard/department')); } catch (e) { toast(errorText(e), 'error'); }
+  }
+  await refresh();
+  if (queue.length) select(queue[0].id);
+  // Someone else changed the ticket on screen (urged, decided, reassigned): show it as it is now.
+  const reloadSelected = debounce(() => { if (selected !== null && !document.querySelector('dialog[open]')) select(selected); }, 300);
+  live(['department'], (msg) => {
+    if (msg.type === 'view' && msg.view === 'department') take(msg.data);
+    if (msg.type === 'event' && msg.ticket_id === selected) reloadSelected();
+    if (msg.type === 'gone' && msg.ticket_id === selected) {
+      selected = null;
+      detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+    }
+  }, liveState);
+}
