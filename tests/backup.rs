@@ -187,6 +187,8 @@ async fn backup_and_restore_round_trip(backend: Backend) {
     let (code, out, err) = run(&source, &["backup", file.to_str().unwrap()]);
     assert_eq!(code, 0, "backup: {out}{err}");
     assert!(out.contains("backed up"), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "owner only");
 
     // Every table the migrations create is in the file, each with every row.
     let lines = backup_lines(&file);
