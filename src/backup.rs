@@ -142,7 +142,12 @@ pub async fn backup(store: &Store, path: &Path) -> Result<Summary> {
 fn write_file(path: &Path, header: &Header, mut rx: mpsc::Receiver<CopyItem>) -> Result<Summary> {
     let partial = path.with_extension("partial");
     let io = |error| BackupError::Io { path: partial.clone(), error };
-    let file = std::fs::File::create(&partial).map_err(io)?;
+    // A backup holds password hashes and callers' phone numbers: readable by its owner only.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&partial).map_err(io)?;
     let mut out = BufWriter::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()));
     put(&mut out, header).map_err(io)?;
     let mut counts = BTreeMap::new();

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{fresh_database, Backend, TestClock, TestServer};
+use common::{fresh_database, Backend, TestClock, TestServer, PASSWORD};
 use hotline::config::Config;
-use hotline::store::{system_clock, Store};
+use hotline::store::{system_clock, NewUser, Store};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
@@ -34,14 +34,35 @@ fn run(database_url: &str, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// A database a real server worked on: demo tickets driven through their lives, timers
-/// fired, mail queued; then the server stopped. Returns its URL and every table's rows.
+/// A database a real server worked on: demo tickets driven through their lives (with the
+/// mail they cause queued), then a server that fires the timers due and takes a few calls;
+/// then the server stopped. Returns its URL and every table's rows.
 async fn populated_database(backend: Backend) -> (String, Option<tempfile::TempDir>, Contents) {
     let (url, dir) = fresh_database(backend).await;
-    let server =
-        TestServer::start_on(backend, url.clone(), None, TestClock::starting_now(), Config::default(), true).await;
     let catalog = common::catalog();
-    hotline::demo::generate_tickets(&server.state.store, catalog, 60, 7).await.unwrap();
+    // The history is written before any server runs: a server's timers firing meanwhile
+    // would race the generator's own steps.
+    let store = Store::connect(&url, 2, system_clock()).await.unwrap();
+    store.sync_departments(&catalog.department_rows()).await.unwrap();
+    let hash = hotline::http::auth::hash_password(PASSWORD);
+    let users: Vec<NewUser> = common::USERS
+        .iter()
+        .map(|(name, role, department)| NewUser {
+            username: name.to_string(),
+            display_name: name.to_string(),
+            role: *role,
+            department: department.map(String::from),
+            password_hash: hash.clone(),
+        })
+        .collect();
+    store.create_users(&users).await.unwrap();
+    let config = Config { database_url: url.clone(), ..Config::default() };
+    let rules = hotline::catalog::Catalog::load(&common::rules_dir()).unwrap();
+    let state = hotline::http::AppState::new(store.clone(), config, rules);
+    hotline::demo::generate_tickets(&state.store, catalog, 60, 7).await.unwrap();
+    store.close().await;
+    let server =
+        TestServer::start_on(backend, url.clone(), None, TestClock::starting_now(), Config::default(), false).await;
     // A few of today's calls through the API as well, so today's number counter exists.
     let operator = server.login("operator").await;
     for _ in 0..3 {
@@ -166,6 +187,8 @@ async fn backup_and_restore_round_trip(backend: Backend) {
     let (code, out, err) = run(&source, &["backup", file.to_str().unwrap()]);
     assert_eq!(code, 0, "backup: {out}{err}");
     assert!(out.contains("backed up"), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "owner only");
 
     // Every table the migrations create is in the file, each with every row.
     let lines = backup_lines(&file);

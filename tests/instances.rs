@@ -13,97 +13,10 @@ use hotline::domain::lifecycle::{decide, Actor, Assignment, Command};
 use hotline::domain::types::{Channel, Kind, Role, Urgency};
 use hotline::store::{actor_ref, NewUser, Store};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Instance {
-    child: Child,
-    base: String,
-    /// Its log (JSON lines), as far as written.
-    log: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Instance {
-    fn start(database_url: &str) -> Instance {
-        Self::start_with(database_url, &[])
-    }
-
-    fn start_with(database_url: &str, env: &[(&str, &str)]) -> Instance {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_hotline"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env("DATABASE_URL", database_url)
-            .env_remove("HOTLINE_ADDR")
-            .env("HOTLINE_LOG_FORMAT", "json")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start hotline");
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let line = lines.next().expect("server output").unwrap();
-            if let Some(url) = line.strip_prefix("hotline listening on ") {
-                break url.to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Instance { child, base, log }
-    }
-
-    /// Stops it as systemd would (SIGTERM) and waits for it to finish.
-    fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Process::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-
-    /// Log lines with this message.
-    fn logged(&self, message: &str) -> Vec<serde_json::Value> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|l| l["fields"]["message"] == message)
-            .collect()
-    }
-
-    async fn token(&self, username: &str) -> String {
-        let login: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        login["token"].as_str().expect("logged in").to_string()
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Process::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
+type Instance = common::process::ServerProcess;
 
 fn operator_actor() -> Actor {
     Actor { user_id: 1, username: "operator".into(), role: Role::Operator, department: None, units: vec![] }
@@ -169,8 +82,8 @@ async fn two_instances_fire_each_timer_once_and_number_tickets_uniquely() {
     let (url, _) = fresh_database(Backend::Postgres).await;
     let catalog = Catalog::load(&common::rules_dir()).unwrap();
     let store = tickets_logged_three_hours_ago(&url, &catalog, 30).await;
-    let a = Instance::start(&url);
-    let b = Instance::start(&url);
+    let a = Instance::start(&url, &[]);
+    let b = Instance::start(&url, &[]);
 
     // Both schedulers find the same overdue timers at start; all must fire, each once.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -205,16 +118,7 @@ async fn two_instances_fire_each_timer_once_and_number_tickets_uniquely() {
     let client = reqwest::Client::new();
     let mut tokens = Vec::new();
     for instance in [&a, &b] {
-        let login: serde_json::Value = client
-            .post(format!("{}/api/v1/auth/login", instance.base))
-            .json(&serde_json::json!({"username": "operator", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push((instance.base.clone(), login["token"].as_str().unwrap().to_string()));
+        tokens.push((instance.base.clone(), instance.token("operator").await));
     }
     let mut tasks = Vec::new();
     for i in 0..40 {
@@ -271,8 +175,8 @@ async fn two_instances_share_live_events_and_scheduled_jobs() {
     let (url, store) = seeded_database().await;
     // The weekly summary every two seconds, so both instances meet many runs.
     let every_two_seconds = [("HOTLINE_WEEKLY_SUMMARY_CRON", "*/2 * * * * *")];
-    let mut a = Instance::start_with(&url, &every_two_seconds);
-    let mut b = Instance::start_with(&url, &every_two_seconds);
+    let mut a = Instance::start(&url, &every_two_seconds);
+    let mut b = Instance::start(&url, &every_two_seconds);
 
     // A supervisor watching instance A sees a call logged on instance B.
     let socket_url =
@@ -305,8 +209,8 @@ async fn two_instances_share_live_events_and_scheduled_jobs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_an_instance_mid_load_loses_no_acknowledged_ticket() {
     let (url, store) = seeded_database().await;
-    let mut a = Instance::start(&url);
-    let b = Instance::start(&url);
+    let mut a = Instance::start(&url, &[]);
+    let b = Instance::start(&url, &[]);
     let client = reqwest::Client::new();
     let targets = [(a.base.clone(), a.token("operator").await), (b.base.clone(), b.token("operator").await)];
 

@@ -7,10 +7,6 @@ mod common;
 use common::{Backend, TestClock, TestServer};
 use hotline::config::{Config, ENV_KEYS};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// The value of the sample `name{labels}` in a Prometheus text page.
 fn sample(page: &str, name_and_labels: &str) -> Option<f64> {
@@ -71,73 +67,6 @@ async fn a_metrics_token_keeps_metrics_private() {
     server.stop().await;
 }
 
-/// A real `hotline serve` logging JSON to stderr, every line kept.
-struct LoggingServer {
-    child: std::process::Child,
-    base: String,
-    lines: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl LoggingServer {
-    fn start(env: &[(&str, &str)]) -> LoggingServer {
-        let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hotline"));
-        command.current_dir(env!("CARGO_MANIFEST_DIR"));
-        for (_, var) in ENV_KEYS {
-            command.env_remove(var);
-        }
-        command
-            .env_remove("HOTLINE_CONFIG")
-            .env_remove("RUST_LOG")
-            .env("DATABASE_URL", format!("sqlite://{}/hotline.db", dir.path().display()))
-            .env("HOTLINE_LOG_FORMAT", "json")
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let line = out.next().expect("server output").unwrap();
-            if let Some(url) = line.strip_prefix("hotline listening on ") {
-                break url.to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in out {});
-        LoggingServer { child, base, lines, _dir: dir }
-    }
-
-    /// Waits until `done` holds for the lines logged so far.
-    fn wait_for_lines(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let lines: Vec<Value> =
-                self.lines.lock().unwrap().iter().map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
-            if done(&lines) {
-                return lines;
-            }
-            assert!(Instant::now() < deadline, "log lines never came: {lines:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for LoggingServer {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
 fn request_id(line: &Value) -> Option<&str> {
     line["span"]["request_id"].as_str()
 }
@@ -145,7 +74,9 @@ fn request_id(line: &Value) -> Option<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_log_line_of_a_request_carries_its_request_id() {
     // One failure locks out, so the handler itself logs a warning inside the request.
-    let server = LoggingServer::start(&[("HOTLINE_LOGIN_MAX_FAILURES", "1")]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/hotline.db", dir.path().display());
+    let server = common::process::ServerProcess::start(&url, &[("HOTLINE_LOGIN_MAX_FAILURES", "1")]);
     let client = reqwest::Client::new();
     let login = client
         .post(format!("{}/api/v1/auth/login", server.base))
@@ -161,7 +92,7 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
     assert!(!generated.is_empty(), "a request without an id gets one");
 
     let finished = |l: &Value| l["fields"]["message"] == "finished processing request";
-    let lines = server.wait_for_lines(|lines| lines.iter().filter(|l| finished(l)).count() >= 2);
+    let lines = server.wait_for_log(|lines| lines.iter().filter(|l| finished(l)).count() >= 2);
     let of = |id: &str| lines.iter().filter(|l| request_id(l) == Some(id)).collect::<Vec<_>>();
     let login_lines = of("req-login-1");
     assert!(login_lines.iter().any(|l| l["fields"]["message"] == "login locked out"), "{login_lines:?}");

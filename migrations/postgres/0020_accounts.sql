@@ -6,6 +6,7 @@ CREATE TABLE login_failures (
     at      BIGINT NOT NULL
 );
 CREATE INDEX login_failures_subject ON login_failures (subject, at);
+CREATE INDEX login_failures_at ON login_failures (at);
 
 -- Who did what to an account, and every lockout: read by admins (GET /api/v1/admin/audit).
 CREATE TABLE account_audit (

@@ -59,7 +59,13 @@ impl Store {
         };
         let now = self.now();
         let mut tx = self.writer.begin().await?;
-        super::users::insert_users(&mut tx, std::slice::from_ref(user), now).await?;
+        // Two admins adding the same name at once: the second meets the unique index.
+        super::users::insert_users(&mut tx, std::slice::from_ref(user), now).await.map_err(|e| match e {
+            StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("the username {:?} is taken", user.username))
+            }
+            other => other,
+        })?;
         audit(&mut tx, now, "user_added", &user.username, actor, &detail).await?;
         tx.commit().await?;
         self.user_by_username(&user.username).await?.ok_or(StoreError::NotFound)
@@ -155,7 +161,7 @@ impl Store {
         Ok(counts)
     }
 
-    /// Records a failed login against each subject, forgetting failures older than `since`;
+    /// Records a failed login against each subject, forgetting every failure older than `since`;
     /// `lockouts` (subject, detail) are written to the audit in the same transaction.
     pub async fn record_login_failure(
         &self,
@@ -165,12 +171,9 @@ impl Store {
     ) -> Result<()> {
         let now = self.now();
         let mut tx = self.writer.begin().await?;
+        // Failures older than the window count for nothing: the table holds one window.
+        sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(millis(since)).execute(&mut *tx).await?;
         for s in subjects {
-            sqlx::query("DELETE FROM login_failures WHERE subject = $1 AND at < $2")
-                .bind(s.as_str())
-                .bind(millis(since))
-                .execute(&mut *tx)
-                .await?;
             sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
                 .bind(s.as_str())
                 .bind(millis(now))

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod process;
+
 use hotline::catalog::Catalog;
 use hotline::config::Config;
 use hotline::domain::types::Role;
