@@ -289,22 +289,7 @@ pub fn weekly_summary_notice(
     }
     body.push_str(&format!("\n详情: {}/supervisor\n", settings.public_base_url.trim_end_matches('/')));
     body.push_str(&footer(district));
-    let mut seen = Vec::new();
-    settings
-        .supervisors
-        .iter()
-        .filter_map(|a| fresh_address(a, &mut seen))
-        .map(|recipient| OutgoingMail {
-            kind: MailKind::WeeklySummary,
-            ticket_id: None,
-            event_seq: None,
-            dedupe_key: Some(format!("weekly:{week}:{recipient}")),
-            attachment: None,
-            recipient,
-            subject: subject.clone(),
-            body: body.clone(),
-        })
-        .collect()
+    to_supervisors(settings, MailKind::WeeklySummary, &format!("weekly:{week}"), &subject, &body, None)
 }
 
 /// 月度考评通报 to each supervisor: the top-level units of `month` in rank order with their
@@ -350,20 +335,40 @@ pub fn monthly_assessment_notice(
         content_type: "text/csv; charset=utf-8".into(),
         content: to_csv_file(scores, district),
     };
+    to_supervisors(
+        settings,
+        MailKind::MonthlyAssessment,
+        &format!("assessment:{month}"),
+        &subject,
+        &body,
+        Some(attachment),
+    )
+}
+
+/// The same mail to each distinct supervisor address, keyed `{key}:{address}` so that a job
+/// that runs twice queues it once.
+fn to_supervisors(
+    settings: &NoticeSettings,
+    kind: MailKind,
+    key: &str,
+    subject: &str,
+    body: &str,
+    attachment: Option<Attachment>,
+) -> Vec<OutgoingMail> {
     let mut seen = Vec::new();
     settings
         .supervisors
         .iter()
         .filter_map(|a| fresh_address(a, &mut seen))
         .map(|recipient| OutgoingMail {
-            kind: MailKind::MonthlyAssessment,
+            kind,
             ticket_id: None,
             event_seq: None,
-            dedupe_key: Some(format!("assessment:{month}:{recipient}")),
-            attachment: Some(attachment.clone()),
+            dedupe_key: Some(format!("{key}:{recipient}")),
+            attachment: attachment.clone(),
             recipient,
-            subject: subject.clone(),
-            body: body.clone(),
+            subject: subject.to_string(),
+            body: body.to_string(),
         })
         .collect()
 }
