@@ -49,6 +49,15 @@ pub struct Config {
     /// `HOTLINE_ASSESSMENT_WEIGHTS`: response / resolution / satisfaction weights of the
     /// monthly score (考评), e.g. `30/35/35`.
     pub assessment_weights: String,
+    /// `MEILI_URL`: a Meilisearch server (`http://127.0.0.1:7700`) holding the search index.
+    /// Unset: the embedded index in the ticket database.
+    pub meili_url: Option<String>,
+    /// `MEILI_KEY`: its API key (an admin key: the server creates the index and its settings).
+    pub meili_key: Option<String>,
+    /// `HOTLINE_MEILI_INDEX`: the index name, so several centres can share one server.
+    pub meili_index: String,
+    /// `HOTLINE_SIMILAR_WINDOW_DAYS`: how far back the duplicate finder looks for open tickets.
+    pub similar_window_days: i64,
 }
 
 impl Default for Config {
@@ -71,6 +80,10 @@ impl Default for Config {
             weekly_summary_cron: "0 0 9 * * Mon".into(),
             live_buffer: 1024,
             assessment_weights: "30/35/35".into(),
+            meili_url: None,
+            meili_key: None,
+            meili_index: "tickets".into(),
+            similar_window_days: 30,
         }
     }
 }
@@ -105,6 +118,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON"),
     ("live_buffer", "HOTLINE_LIVE_BUFFER"),
     ("assessment_weights", "HOTLINE_ASSESSMENT_WEIGHTS"),
+    ("meili_url", "MEILI_URL"),
+    ("meili_key", "MEILI_KEY"),
+    ("meili_index", "HOTLINE_MEILI_INDEX"),
+    ("similar_window_days", "HOTLINE_SIMILAR_WINDOW_DAYS"),
 ];
 
 impl Config {
@@ -153,6 +170,10 @@ impl Config {
             "weekly_summary_cron" => self.weekly_summary_cron = value.into(),
             "live_buffer" => self.live_buffer = number(key, var, value)?,
             "assessment_weights" => self.assessment_weights = value.into(),
+            "meili_url" => self.meili_url = Some(value.into()),
+            "meili_key" => self.meili_key = Some(value.into()),
+            "meili_index" => self.meili_index = value.into(),
+            "similar_window_days" => self.similar_window_days = number(key, var, value)?,
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -208,6 +229,18 @@ impl Config {
         self.weights().map_err(|e| err("assessment_weights", format!("{e} (HOTLINE_ASSESSMENT_WEIGHTS)")))?;
         if !(1..=1_000_000).contains(&self.live_buffer) {
             return Err(err("live_buffer", "must be between 1 and 1000000 (HOTLINE_LIVE_BUFFER)"));
+        }
+        if let Some(url) = &self.meili_url {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(err("meili_url", format!("{url:?} must start with http:// or https:// (MEILI_URL)")));
+            }
+        }
+        let index_ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if self.meili_index.is_empty() || !self.meili_index.chars().all(index_ok) {
+            return Err(err("meili_index", "letters, digits, - and _ only (HOTLINE_MEILI_INDEX)"));
+        }
+        if !(1..=365).contains(&self.similar_window_days) {
+            return Err(err("similar_window_days", "must be between 1 and 365 days (HOTLINE_SIMILAR_WINDOW_DAYS)"));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));

@@ -14,6 +14,7 @@ pub mod live;
 pub mod notify;
 pub mod report;
 pub mod rules_cli;
+pub mod search;
 pub mod store;
 pub mod watch;
 

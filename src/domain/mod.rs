@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod notices;
 pub mod privacy;
 pub mod rules;
+pub mod search;
 pub mod sla;
 #[cfg(test)]
 mod test_support;

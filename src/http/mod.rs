@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod error;
 pub mod json;
 pub mod meta;
+pub mod search;
 pub mod tickets;
 pub mod views;
 
@@ -41,6 +42,7 @@ pub struct AppState {
     timer_planned: Arc<std::sync::atomic::AtomicI64>,
     sessions: Arc<auth::SessionCache>,
     intake: crate::store::intake::Intake,
+    search: crate::search::Search,
 }
 
 impl AppState {
@@ -48,7 +50,11 @@ impl AppState {
         let config = Arc::new(config);
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
+        // A bad Meilisearch URL is refused by `Config::validate` first.
+        let search = crate::search::from_config(&config, &store)
+            .unwrap_or_else(|_| std::sync::Arc::new(crate::search::embedded::Embedded::new(store.clone())));
         AppState {
+            search,
             store: store.clone(),
             live: crate::live::Hub::new(config.live_buffer),
             config,
@@ -69,6 +75,11 @@ impl AppState {
 
     pub fn replace_catalog(&self, catalog: Catalog) {
         *self.catalog.write().expect("catalog lock poisoned") = Arc::new(catalog);
+    }
+
+    /// The search index (embedded or Meilisearch).
+    pub fn search(&self) -> &crate::search::Search {
+        &self.search
     }
 
     /// The group-commit queue new tickets go through.
@@ -145,7 +156,7 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "meta"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "meta"), (name = "search", description = "Search, duplicates (并单), knowledge base, hot spots"))
 )]
 struct ApiDoc;
 
@@ -212,6 +223,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dashboard::operator))
         .routes(routes!(dashboard::live))
         .routes(routes!(admin::retry_mail))
+        .routes(routes!(search::search))
         .split_for_parts()
 }
 

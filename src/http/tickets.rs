@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
-const INTAKE_ROLES: &[Role] = &[Role::Operator, Role::Dispatcher, Role::Supervisor];
+pub(super) const INTAKE_ROLES: &[Role] = &[Role::Operator, Role::Dispatcher, Role::Supervisor];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -202,7 +202,7 @@ fn received(number: String, t: NewTicket) -> Received {
 }
 
 /// A ticket is named by its id (`123`) or its number (`20261122-000123`).
-async fn resolve_id(state: &AppState, reference: &str) -> Result<i64, ApiError> {
+pub(super) async fn resolve_id(state: &AppState, reference: &str) -> Result<i64, ApiError> {
     if let Ok(id) = reference.parse::<i64>() {
         return Ok(id);
     }
@@ -276,7 +276,7 @@ pub struct TicketList {
     pub next_cursor: Option<String>,
 }
 
-fn parse_param<T: std::str::FromStr<Err = String>>(
+pub(super) fn parse_param<T: std::str::FromStr<Err = String>>(
     q: &HashMap<String, String>,
     key: &str,
 ) -> Result<Option<T>, ApiError> {
@@ -286,7 +286,7 @@ fn parse_param<T: std::str::FromStr<Err = String>>(
         .transpose()
 }
 
-fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     let Some(v) = q.get(key).filter(|v| !v.is_empty()) else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(Some(t.with_timezone(&Utc)));
@@ -305,6 +305,55 @@ fn parse_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, Ap
         Some("false") | Some("0") => Ok(Some(false)),
         Some(other) => Err(ApiError::bad_request(key, format!("{key}: \"{other}\" is not true or false"))),
     }
+}
+
+/// A query parameter nobody reads is a mistake worth naming (a typo filters nothing).
+pub(super) fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::bad_request(
+            unknown.clone(),
+            format!("unknown filter \"{unknown}\"; known: {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `status=a,b`: the statuses asked for; none means all.
+pub(super) fn parse_statuses(q: &HashMap<String, String>) -> Result<Vec<Status>, ApiError> {
+    match q.get("status").filter(|s| !s.is_empty()) {
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::bad_request("status", format!("status: {e}"))))
+            .collect(),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The units whose tickets a list or search may return: the `department` asked for (with its
+/// sub-units), narrowed for a department user to its own units; `None` is every unit.
+pub(super) fn scoped_departments(
+    auth: &Auth,
+    q: &HashMap<String, String>,
+    catalog: &crate::catalog::Catalog,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let requested: Option<Vec<String>> = match q.get("department").filter(|s| !s.is_empty()) {
+        Some(code) => {
+            if catalog.district.department(code).is_none() {
+                return Err(ApiError::bad_request("department", format!("department: unknown department \"{code}\"")));
+            }
+            Some(catalog.district.descendants(code).into_iter().map(String::from).collect())
+        }
+        None => None,
+    };
+    Ok(if auth.actor.is_department() {
+        let own = auth.actor.units.clone();
+        Some(match requested {
+            Some(r) => r.into_iter().filter(|u| own.contains(u)).collect(),
+            None => own,
+        })
+    } else {
+        requested
+    })
 }
 
 const LIST_KEYS: &[&str] = &[
@@ -330,38 +379,10 @@ pub async fn list_tickets(
     auth: Auth,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<TicketList>, ApiError> {
-    if let Some(unknown) = q.keys().find(|k| !LIST_KEYS.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(
-            unknown.clone(),
-            format!("unknown filter \"{unknown}\"; known: {}", LIST_KEYS.join(", ")),
-        ));
-    }
+    reject_unknown(&q, LIST_KEYS)?;
     let catalog = state.catalog();
-    let statuses = match q.get("status").filter(|s| !s.is_empty()) {
-        Some(list) => list
-            .split(',')
-            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::bad_request("status", format!("status: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => Vec::new(),
-    };
-    let requested: Option<Vec<String>> = match q.get("department").filter(|s| !s.is_empty()) {
-        Some(code) => {
-            if catalog.district.department(code).is_none() {
-                return Err(ApiError::bad_request("department", format!("department: unknown department \"{code}\"")));
-            }
-            Some(catalog.district.descendants(code).into_iter().map(String::from).collect())
-        }
-        None => None,
-    };
-    let departments = if auth.actor.is_department() {
-        let own = auth.actor.units.clone();
-        Some(match requested {
-            Some(r) => r.into_iter().filter(|u| own.contains(u)).collect(),
-            None => own,
-        })
-    } else {
-        requested
-    };
+    let statuses = parse_statuses(&q)?;
+    let departments = scoped_departments(&auth, &q, &catalog)?;
     let before_id = match q.get("cursor").filter(|s| !s.is_empty()) {
         Some(c) => Some(
             c.parse::<i64>()

@@ -41,9 +41,13 @@ where
         tokio::spawn(timers::run(state.clone(), shutdown())),
         crate::notify::spawn_drain(state.store.clone(), mailer, MAIL_INTERVAL, shutdown()),
         tokio::spawn(schedule::run(state.clone(), scheduled, shutdown())),
+        crate::search::drain::spawn_drain(state.store.clone(), state.search().clone(), SEARCH_INTERVAL, shutdown()),
     ]);
     Ok(handles)
 }
+
+/// How often the search outbox is looked at: a new ticket is findable within about this.
+pub const SEARCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How often queued mail is looked at.
 pub const MAIL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod intake;
 pub mod jobs;
 pub mod outbox;
+pub mod search;
 mod sql;
 mod tickets;
 pub mod users;

@@ -229,55 +229,7 @@ impl Store {
 
     pub async fn list_tickets(&self, filter: &TicketFilter, now: DateTime<Utc>) -> Result<TicketPage> {
         let mut sql = Sql::new("SELECT body, id FROM tickets t WHERE 1 = 1");
-        if !filter.statuses.is_empty() {
-            let words: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-            sql.push(" AND t.status IN ").bind_list(&words);
-        }
-        if let Some(units) = &filter.departments {
-            sql.push(" AND EXISTS (SELECT 1 FROM ticket_units u WHERE u.ticket_id = t.id AND u.department IN ")
-                .bind_list(units)
-                .push(")");
-        }
-        if let Some(street) = &filter.street {
-            sql.push(" AND t.street = ").bind(street);
-        }
-        if let Some(category) = &filter.category {
-            sql.push(" AND (t.category = ")
-                .bind(category)
-                .push(" OR t.category LIKE ")
-                .bind(format!("{category}.%"))
-                .push(")");
-        }
-        if let Some(kind) = filter.kind {
-            sql.push(" AND t.kind = ").bind(kind.as_str());
-        }
-        if let Some(urgency) = filter.urgency {
-            sql.push(" AND t.urgency = ").bind(urgency.as_str());
-        }
-        if let Some(from) = filter.created_from {
-            sql.push(" AND t.created_at >= ").bind(millis(from));
-        }
-        if let Some(to) = filter.created_to {
-            sql.push(" AND t.created_at < ").bind(millis(to));
-        }
-        if let Some(phone) = &filter.caller_phone {
-            sql.push(" AND t.caller_phone = ").bind(phone);
-        }
-        match filter.overdue {
-            Some(true) => {
-                let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
-                sql.push(" AND t.reply_due_at < ").bind(millis(now)).push(" AND t.status IN ").bind_list(&running);
-            }
-            Some(false) => {
-                let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
-                sql.push(" AND NOT (t.reply_due_at IS NOT NULL AND t.reply_due_at < ")
-                    .bind(millis(now))
-                    .push(" AND t.status IN ")
-                    .bind_list(&running)
-                    .push(")");
-            }
-            None => {}
-        }
+        push_filters(&mut sql, filter, now);
         if let Some(before) = filter.before_id {
             sql.push(" AND t.id < ").bind(before);
         }
@@ -452,6 +404,60 @@ impl Store {
     }
 }
 
+/// Appends ` AND …` for every filter set (all but the cursor and the limit); the ticket row
+/// is `t`. Lists and the embedded search share it, so a filter means the same in both.
+pub(super) fn push_filters(sql: &mut Sql, filter: &TicketFilter, now: DateTime<Utc>) {
+    if !filter.statuses.is_empty() {
+        let words: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        sql.push(" AND t.status IN ").bind_list(&words);
+    }
+    if let Some(units) = &filter.departments {
+        sql.push(" AND EXISTS (SELECT 1 FROM ticket_units u WHERE u.ticket_id = t.id AND u.department IN ")
+            .bind_list(units)
+            .push(")");
+    }
+    if let Some(street) = &filter.street {
+        sql.push(" AND t.street = ").bind(street);
+    }
+    if let Some(category) = &filter.category {
+        sql.push(" AND (t.category = ")
+            .bind(category)
+            .push(" OR t.category LIKE ")
+            .bind(format!("{category}.%"))
+            .push(")");
+    }
+    if let Some(kind) = filter.kind {
+        sql.push(" AND t.kind = ").bind(kind.as_str());
+    }
+    if let Some(urgency) = filter.urgency {
+        sql.push(" AND t.urgency = ").bind(urgency.as_str());
+    }
+    if let Some(from) = filter.created_from {
+        sql.push(" AND t.created_at >= ").bind(millis(from));
+    }
+    if let Some(to) = filter.created_to {
+        sql.push(" AND t.created_at < ").bind(millis(to));
+    }
+    if let Some(phone) = &filter.caller_phone {
+        sql.push(" AND t.caller_phone = ").bind(phone);
+    }
+    match filter.overdue {
+        Some(true) => {
+            let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
+            sql.push(" AND t.reply_due_at < ").bind(millis(now)).push(" AND t.status IN ").bind_list(&running);
+        }
+        Some(false) => {
+            let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
+            sql.push(" AND NOT (t.reply_due_at IS NOT NULL AND t.reply_due_at < ")
+                .bind(millis(now))
+                .push(" AND t.status IN ")
+                .bind_list(&running)
+                .push(")");
+        }
+        None => {}
+    }
+}
+
 pub fn actor_ref(actor: &Actor) -> ActorRef {
     ActorRef {
         user_id: actor.user_id,
@@ -537,7 +543,8 @@ pub(super) async fn insert_fresh_tickets(tx: &mut Transaction<'_, Any>, tickets:
     let rows = tickets.iter().map(ticket_row).collect::<Result<Vec<_>>>()?;
     insert_rows(tx, TICKET_INSERT, rows, TICKET_UPSERT).await?;
     insert_rows(tx, UNITS_INSERT, tickets.iter().flat_map(unit_rows).collect(), "").await?;
-    insert_rows(tx, TIMERS_INSERT, tickets.iter().flat_map(timer_rows).collect(), "").await
+    insert_rows(tx, TIMERS_INSERT, tickets.iter().flat_map(timer_rows).collect(), "").await?;
+    super::search::queue_search(tx, tickets).await
 }
 
 /// Adds `n` to the ticket id counter and to the day's number counter, in one statement;
@@ -603,7 +610,12 @@ const UNITS_INSERT: &str = "INSERT INTO ticket_units (department, ticket_id) VAL
 const TIMERS_INSERT: &str = "INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ";
 
 /// One multi-row statement; nothing when there are no rows.
-async fn insert_rows(tx: &mut Transaction<'_, Any>, head: &str, rows: Vec<Vec<Value>>, tail: &str) -> Result<()> {
+pub(super) async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    head: &str,
+    rows: Vec<Vec<Value>>,
+    tail: &str,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -679,6 +691,8 @@ fn timer_rows(t: &Ticket) -> Vec<Vec<Value>> {
 
 async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool, fresh: Fresh) -> Result<()> {
     insert_rows(tx, TICKET_INSERT, vec![ticket_row(t)?], TICKET_UPSERT).await?;
+    // The search index follows every write of the row, in the same transaction.
+    super::search::queue_search(tx, std::slice::from_ref(t)).await?;
     if units_changed {
         if fresh == Fresh::No {
             sqlx::query("DELETE FROM ticket_units WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;
