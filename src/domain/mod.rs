@@ -15,6 +15,7 @@ pub mod notices;
 pub mod privacy;
 pub mod rules;
 pub mod search;
+pub mod similar;
 pub mod sla;
 #[cfg(test)]
 mod test_support;

@@ -224,6 +224,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dashboard::live))
         .routes(routes!(admin::retry_mail))
         .routes(routes!(search::search))
+        .routes(routes!(search::similar))
         .split_for_parts()
 }
 

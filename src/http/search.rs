@@ -1,14 +1,18 @@
-//! Search endpoints: `GET /api/v1/search` (full text with filters, facets and pages).
+//! Search endpoints: `GET /api/v1/search` (full text with filters, facets and pages) and
+//! `POST /api/v1/tickets/similar` (likely duplicates of a call being typed).
 //! The request is parsed and scoped here, segmented by `crate::search::segment`, and
 //! answered by the configured index; the rules are `crate::domain::search`'s.
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
-use super::tickets::{parse_param, parse_statuses, parse_time, reject_unknown, scoped_departments};
+use super::json::ApiJson;
+use super::tickets::{parse_param, parse_statuses, parse_time, reject_unknown, scoped_departments, INTAKE_ROLES};
 use super::AppState;
+use crate::domain::privacy::validate_phone;
 use crate::domain::search::{self as rules, SortOrder, MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS};
 use crate::domain::ticket::Ticket;
 use crate::domain::types::{Kind, Status};
+use crate::search::similar::{suggest, Draft};
 use crate::search::{segment, SearchError, SearchRequest};
 use crate::store::TicketFilter;
 use axum::extract::{Query, State};
@@ -178,5 +182,93 @@ pub async fn search(
         // reassignment (Meilisearch), never narrows what the query already scoped.
         hits: page.tickets.iter().filter(|t| auth.actor.can_see(t)).map(|t| hit(t, &request.terms)).collect(),
         facets: page.facets,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarBody {
+    /// The caller's number; compared once it is a complete, valid number.
+    pub phone: Option<String>,
+    pub content: Option<String>,
+    /// Located in the district (street, community, estate); the content is tried too.
+    pub address: Option<String>,
+    pub category: Option<String>,
+    /// Accepted for the intake form's convenience; a complaint and a suggestion about the
+    /// same problem are still duplicates, so it is not scored.
+    pub kind: Option<Kind>,
+    /// A ticket id to leave out (when checking an existing ticket).
+    pub exclude: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SimilarTicket {
+    pub id: i64,
+    pub number: String,
+    pub status: Status,
+    pub content: String,
+    pub address: String,
+    pub category: String,
+    pub lead_department: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SimilarSuggestion {
+    pub ticket: SimilarTicket,
+    /// 0–1.
+    pub score: f64,
+    /// 同一来电人, 同一小区, 同一社区, 同一街道, 内容相似, 同一类别.
+    pub reasons: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SimilarResponse {
+    pub suggestions: Vec<SimilarSuggestion>,
+}
+
+/// While an operator types: open tickets that are likely the same problem (same caller, same
+/// place, similar words, same category, within `similar_window_days`), each with a score and
+/// the reasons. Centre roles.
+#[utoipa::path(post, path = "/api/v1/tickets/similar", tag = "search", security(("bearer" = [])), request_body = SimilarBody,
+    responses((status = 200, body = SimilarResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn similar(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<SimilarBody>,
+) -> Result<Json<SimilarResponse>, ApiError> {
+    auth.require(INTAKE_ROLES)?;
+    let content = body.content.unwrap_or_default();
+    if content.chars().count() > crate::domain::intake::MAX_CONTENT {
+        return Err(ApiError::invalid("content", "content: too long"));
+    }
+    let draft = Draft {
+        phone: body.phone.map(|p| p.trim().to_string()).filter(|p| validate_phone(p).is_ok()),
+        content,
+        address: body.address.unwrap_or_default(),
+        category: body.category.filter(|c| !c.is_empty()),
+        exclude: body.exclude,
+    };
+    let since = state.store.now() - chrono::Duration::days(state.config.similar_window_days);
+    let found = suggest(&state.store, state.search(), &state.catalog().district, &draft, since).await?;
+    Ok(Json(SimilarResponse {
+        suggestions: found
+            .into_iter()
+            .map(|(t, s)| SimilarSuggestion {
+                ticket: SimilarTicket {
+                    id: t.id,
+                    number: t.number,
+                    status: t.status,
+                    content: t.content,
+                    address: t.address,
+                    category: t.category,
+                    lead_department: t.lead,
+                    created_at: t.created_at,
+                },
+                score: s.score,
+                reasons: s.reasons,
+            })
+            .collect(),
     }))
 }

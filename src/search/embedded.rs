@@ -56,4 +56,8 @@ impl SearchIndex for Embedded {
     fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<SearchPage, SearchError>> {
         async move { Ok(self.store.search_text(request, self.store.now()).await?) }.boxed()
     }
+
+    fn candidates<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Ticket>, SearchError>> {
+        async move { Ok(self.store.search_any_term(request, self.store.now()).await?) }.boxed()
+    }
 }

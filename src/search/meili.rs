@@ -254,4 +254,26 @@ impl SearchIndex for Meili {
         }
         .boxed()
     }
+
+    fn candidates<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Ticket>, SearchError>> {
+        async move {
+            // Meilisearch's default matching strategy ("last") drops words from the end of the
+            // query until documents match: hits need not contain every word.
+            let text = request.terms.join(" ");
+            let filter = filter_expression(request);
+            let index = self.client.index(&self.index);
+            let mut query = index.search();
+            query
+                .with_query(&text)
+                .with_attributes_to_search_on(&SEARCHABLE)
+                .with_limit(usize::try_from(request.limit.max(1)).unwrap_or(20));
+            if !filter.is_empty() {
+                query.with_filter(&filter);
+            }
+            let results = query.execute::<IdOnly>().await.map_err(remote)?;
+            let ids: Vec<i64> = results.hits.iter().map(|h| h.result.id).collect();
+            Ok(self.store.tickets_by_ids(&ids).await?)
+        }
+        .boxed()
+    }
 }

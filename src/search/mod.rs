@@ -15,6 +15,7 @@ pub mod drain;
 pub mod embedded;
 pub mod meili;
 pub mod segment;
+pub mod similar;
 
 use crate::config::Config;
 use crate::domain::ticket::Ticket;
@@ -46,6 +47,9 @@ pub trait SearchIndex: Send + Sync {
     /// Removes every entry.
     fn clear(&self) -> BoxFuture<'_, Result<(), SearchError>>;
     fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<SearchPage, SearchError>>;
+    /// Tickets sharing any of the request's words (not all), best first, up to its limit:
+    /// candidates for the duplicate finder, which scores them itself.
+    fn candidates<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Ticket>, SearchError>>;
 }
 
 pub type Search = Arc<dyn SearchIndex>;

@@ -315,4 +315,39 @@ impl Store {
         let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter().map(decode_body).collect()
     }
+
+    /// Open tickets since `since` that share the caller, the community, the street or the
+    /// category with a call being typed: the duplicate finder's structured candidates, newest
+    /// first. Each condition has an index of its own.
+    pub async fn similar_candidates(&self, probe: &CandidateProbe, limit: i64) -> Result<Vec<Ticket>> {
+        let mut sql =
+            Sql::new("SELECT body FROM tickets t WHERE t.status NOT IN ('closed', 'merged') AND t.created_at >= ");
+        sql.bind(millis(probe.since)).push(" AND t.id <> ").bind(probe.exclude.unwrap_or(0)).push(" AND (1 = 0");
+        if let Some(phone) = &probe.phone {
+            sql.push(" OR t.caller_phone = ").bind(phone);
+        }
+        if let Some(community) = &probe.community {
+            sql.push(" OR t.community = ").bind(community);
+        }
+        if let Some(street) = &probe.street {
+            sql.push(" OR t.street = ").bind(street);
+        }
+        if let Some(category) = &probe.category {
+            sql.push(" OR t.category = ").bind(category);
+        }
+        sql.push(") ORDER BY t.id DESC LIMIT ").bind(limit.max(1));
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        rows.iter().map(decode_body).collect()
+    }
+}
+
+/// What the duplicate finder looks up candidates by.
+#[derive(Debug, Clone)]
+pub struct CandidateProbe {
+    pub phone: Option<String>,
+    pub street: Option<String>,
+    pub community: Option<String>,
+    pub category: Option<String>,
+    pub since: DateTime<Utc>,
+    pub exclude: Option<i64>,
 }
