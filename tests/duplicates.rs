@@ -7,7 +7,11 @@ use hotline::config::Config;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-both_backends!(operator_is_offered_the_same_problem_while_the_caller_talks);
+both_backends!(
+    operator_is_offered_the_same_problem_while_the_caller_talks,
+    merged_residents_get_the_reply_and_a_callback,
+    a_dispatcher_undoes_a_merge,
+);
 
 fn second_leaf_category() -> String {
     common::catalog().district.leaf_categories().nth(5).unwrap().code.clone()
@@ -91,5 +95,79 @@ async fn operator_is_offered_the_same_problem_while_the_caller_talks(backend: Ba
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = operator.post("/api/v1/tickets/similar", json!({"colour": "red"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    server.stop().await;
+}
+
+async fn merged_residents_get_the_reply_and_a_callback(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let operator = server.login("operator").await;
+    let dispatcher = server.login("dispatcher").await;
+    let (bureau, _) = common::two_bureaus();
+    let original = operator.log_call(json!({"dispatch": {"lead": bureau}})).await;
+    let duplicate = operator.log_call(json!({"caller_phone": "13966667777", "route": false})).await;
+    let (oid, did) = (original["id"].to_string(), duplicate["id"].to_string());
+    dispatcher.act(&did, "merge", json!({"into": oid})).await;
+
+    let dept = server.login(&bureau).await;
+    dept.act(&oid, "accept", json!({})).await;
+    dept.act(&oid, "reply", json!({"outcome": "solved", "text": "已安排清运，垃圾已清理完毕"})).await;
+
+    // The merged resident has the same answer and is called back, like the original's.
+    let (_, followed) = operator.get(&format!("/api/v1/tickets/{did}")).await;
+    assert_eq!(followed["status"], "replied", "{followed}");
+    assert_eq!(followed["reply"], "已安排清运，垃圾已清理完毕");
+    assert_eq!(followed["merged_into"], original["id"]);
+    assert!(!followed["callback"].is_null(), "{followed}");
+    let (_, events) = operator.get(&format!("/api/v1/tickets/{did}/events")).await;
+    let types: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"reply_followed"), "{types:?}");
+    assert!(types.contains(&"callback_scheduled"), "{types:?}");
+    // The department handled it once: only the original has a reply of its own.
+    assert!(!types.contains(&"replied"), "{types:?}");
+    // The callback is recorded on the merged ticket as on any other.
+    let t =
+        operator.act(&did, "callback", json!({"reached": true, "solved": "yes", "satisfaction": "satisfied"})).await;
+    assert_eq!(t["last_callback"]["satisfaction"], "satisfied");
+    server.stop().await;
+}
+
+async fn a_dispatcher_undoes_a_merge(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let operator = server.login("operator").await;
+    let dispatcher = server.login("dispatcher").await;
+    let (bureau, _) = common::two_bureaus();
+    let original = operator.log_call(json!({"dispatch": {"lead": bureau}})).await;
+    let other = operator.log_call(json!({"dispatch": {"lead": bureau}, "content": "另一件事：井盖缺失"})).await;
+    let (oid, xid) = (original["id"].to_string(), other["id"].to_string());
+    dispatcher.act(&xid, "merge", json!({"into": oid})).await;
+
+    let (status, body) =
+        operator.post(&format!("/api/v1/tickets/{xid}/unmerge"), json!({"reason": "不是同一问题"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = dispatcher.post(&format!("/api/v1/tickets/{xid}/unmerge"), json!({"reason": " "})).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")), "{body}");
+
+    let undone = dispatcher.act(&xid, "unmerge", json!({"reason": "不是同一问题"})).await;
+    assert_eq!(undone["merged"]["status"], "received");
+    assert!(undone["merged"]["merged_into"].is_null());
+    assert!(undone["merged"]["lead"].is_null());
+    assert_eq!(undone["into"]["merged_from"], json!([]));
+    // Back in the dispatch queue, and no longer the bureau's.
+    let dept = server.login(&bureau).await;
+    let (status, _) = dept.get(&format!("/api/v1/tickets/{xid}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, queue) = dispatcher.get("/api/v1/tickets?status=received").await;
+    assert!(queue["tickets"].as_array().unwrap().iter().any(|t| t["id"] == other["id"]), "{queue}");
+    let (_, events) = dispatcher.get(&format!("/api/v1/tickets/{xid}/events")).await;
+    assert_eq!(events.as_array().unwrap().last().unwrap()["type"], "unmerged");
+    // Once undone, there is nothing to undo; a ticket never merged cannot be unmerged.
+    let (status, _) = dispatcher.post(&format!("/api/v1/tickets/{xid}/unmerge"), json!({"reason": "再次"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = dispatcher.post(&format!("/api/v1/tickets/{oid}/unmerge"), json!({"reason": "再次"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // The rebuilt projection is the one written at the time.
+    let before = server.store.dump_ticket_rows().await.unwrap();
+    server.store.rebuild_projections().await.unwrap();
+    assert_eq!(server.store.dump_ticket_rows().await.unwrap(), before);
     server.stop().await;
 }

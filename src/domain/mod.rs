@@ -11,6 +11,7 @@ pub mod district;
 pub mod event;
 pub mod intake;
 pub mod lifecycle;
+pub mod merging;
 pub mod notices;
 pub mod privacy;
 pub mod rules;

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod error;
 pub mod json;
+pub mod merging;
 pub mod meta;
 pub mod search;
 pub mod tickets;
@@ -210,6 +211,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::supervise))
         .routes(routes!(tickets::reveal_caller))
         .routes(routes!(tickets::merge))
+        .routes(routes!(merging::unmerge))
         .routes(routes!(dispatch::preview))
         .routes(routes!(dispatch::stats))
         .routes(routes!(dispatch::rules_status))

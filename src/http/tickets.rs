@@ -445,11 +445,22 @@ async fn act(state: &AppState, auth: &Auth, id: &str, command: Command) -> Resul
     let id = resolve_id(state, id).await?;
     let catalog = state.catalog();
     let actor = &auth.actor;
-    let change = state
+    // Tickets merged into this one (并单) follow it: its reply reaches every merged resident.
+    let (change, followers) = state
         .store
-        .change_ticket(id, actor, |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)))
+        .change_ticket_followed(
+            id,
+            actor,
+            |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)),
+            |follower, origin, events, now| {
+                crate::domain::merging::decide_follow(follower, origin, events, &catalog.context(actor, now))
+            },
+        )
         .await?;
     state.publish(&change.events);
+    for followed in &followers {
+        state.publish(&followed.events);
+    }
     Ok(Json(ticket_view(&change.ticket, actor, &catalog, state.store.now())))
 }
 

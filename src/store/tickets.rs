@@ -91,6 +91,23 @@ impl Store {
     where
         F: FnOnce(&Ticket, DateTime<Utc>) -> Result<Vec<EventKind>, DecisionError>,
     {
+        Ok(self.change_ticket_followed(id, actor, decide, |_, _, _, _| Vec::new()).await?.0)
+    }
+
+    /// Like [`Store::change_ticket`], and in the same transaction the tickets merged into it
+    /// (并单) follow: `follow` decides, for each, what the change means for it (the reply
+    /// goes to every merged resident). Returns the change and the followers' changes.
+    pub async fn change_ticket_followed<F, G>(
+        &self,
+        id: i64,
+        actor: &Actor,
+        decide: F,
+        mut follow: G,
+    ) -> Result<(Change, Vec<Change>)>
+    where
+        F: FnOnce(&Ticket, DateTime<Utc>) -> Result<Vec<EventKind>, DecisionError>,
+        G: FnMut(&Ticket, &Ticket, &[EventKind], DateTime<Utc>) -> Vec<EventKind>,
+    {
         let mut tx = self.writer.begin().await?;
         let seq = lock_sequence(&mut tx).await?;
         let now = self.now();
@@ -101,12 +118,26 @@ impl Store {
             // row cannot be picked up again and again.
             write_timers(&mut tx, &ticket, Fresh::No).await?;
             tx.commit().await?;
-            return Ok(Change { ticket, events: Vec::new() });
+            return Ok((Change { ticket, events: Vec::new() }, Vec::new()));
         }
-        let change = self.record_change(&mut tx, ticket, kinds, seq, now, &actor_ref(actor)).await?;
-        self.finish_sequence(&mut tx, change.events.last().map_or(seq, |e| e.seq)).await?;
+        let actor_ref = actor_ref(actor);
+        let change = self.record_change(&mut tx, ticket, kinds, seq, now, &actor_ref).await?;
+        let mut last = change.events.last().map_or(seq, |e| e.seq);
+        let happened: Vec<EventKind> = change.events.iter().map(|e| e.kind.clone()).collect();
+        let mut followers = Vec::new();
+        for follower_id in &change.ticket.merged_from {
+            let Some(follower) = load_ticket(&mut tx, *follower_id).await? else { continue };
+            let kinds = follow(&follower, &change.ticket, &happened, now);
+            if kinds.is_empty() {
+                continue;
+            }
+            let followed = self.record_change(&mut tx, follower, kinds, last, now, &actor_ref).await?;
+            last = followed.events.last().map_or(last, |e| e.seq);
+            followers.push(followed);
+        }
+        self.finish_sequence(&mut tx, last).await?;
         tx.commit().await?;
-        Ok(change)
+        Ok((change, followers))
     }
 
     /// Appends the events of one ticket's change (numbered after `seq`) and writes what they
@@ -187,7 +218,7 @@ impl Store {
         Ok(changes)
     }
 
-    /// 并单: both tickets change in one transaction.
+    /// 并单 (and undoing one): both tickets change in one transaction.
     pub async fn merge_tickets<F>(&self, source: i64, target: i64, actor: &Actor, decide: F) -> Result<(Change, Change)>
     where
         F: FnOnce(&Ticket, &Ticket, DateTime<Utc>) -> Result<(EventKind, EventKind), DecisionError>,
@@ -198,6 +229,8 @@ impl Store {
         let src = load_ticket(&mut tx, source).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
         let dst = load_ticket(&mut tx, target).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
         let (src_kind, dst_kind) = decide(&src, &dst, now)?;
+        let units = |t: &Ticket| t.assigned_units().map(String::from).collect::<Vec<_>>();
+        let (src_units, dst_units) = (units(&src), units(&dst));
         let actor_ref = actor_ref(actor);
         let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: source, events: Vec::new() };
         let src = log.apply(Some(src), src_kind);
@@ -205,8 +238,8 @@ impl Store {
         let dst = log.apply(Some(dst), dst_kind);
         log.write(&mut tx).await?;
         self.finish_sequence(&mut tx, log.seq).await?;
-        write_ticket(&mut tx, &src, false, Fresh::No).await?;
-        write_ticket(&mut tx, &dst, false, Fresh::No).await?;
+        write_ticket(&mut tx, &src, units(&src) != src_units, Fresh::No).await?;
+        write_ticket(&mut tx, &dst, units(&dst) != dst_units, Fresh::No).await?;
         write_timers(&mut tx, &src, Fresh::No).await?;
         write_timers(&mut tx, &dst, Fresh::No).await?;
         self.queue_notices(&mut tx, &log.events[..1], &src, now).await?;
