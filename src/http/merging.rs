@@ -4,8 +4,7 @@
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
 use super::json::ApiJson;
-use super::tickets::{resolve_id, MergeResult};
-use super::views::ticket_view;
+use super::tickets::{merge_result, resolve_id, visible_ticket, MergeResult};
 use super::AppState;
 use crate::domain::lifecycle::DecisionError;
 use axum::extract::{Path, State};
@@ -33,12 +32,7 @@ pub async fn unmerge(
     ApiJson(b): ApiJson<UnmergeBody>,
 ) -> Result<Json<MergeResult>, ApiError> {
     let source = resolve_id(&state, &id).await?;
-    let merged = state
-        .store
-        .ticket(source)
-        .await?
-        .filter(|t| auth.actor.can_see(t))
-        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    let merged = visible_ticket(&state, &auth, source).await?;
     let Some(target) = merged.merged_into else {
         return Err(DecisionError::IllegalTransition {
             status: merged.status,
@@ -49,17 +43,11 @@ pub async fn unmerge(
     };
     let catalog = state.catalog();
     let actor = &auth.actor;
-    let (a, b) = state
+    let halves = state
         .store
         .merge_tickets(source, target, actor, |s, t, now| {
             crate::domain::merging::decide_unmerge(s, t, &b.reason, &catalog.context(actor, now))
         })
         .await?;
-    state.publish(&a.events);
-    state.publish(&b.events);
-    let now = state.store.now();
-    Ok(Json(MergeResult {
-        merged: ticket_view(&a.ticket, actor, &catalog, now),
-        into: ticket_view(&b.ticket, actor, &catalog, now),
-    }))
+    Ok(merge_result(&state, &auth, &catalog, halves))
 }

@@ -215,6 +215,31 @@ pub(super) async fn resolve_id(state: &AppState, reference: &str) -> Result<i64,
     ))
 }
 
+/// The ticket, if this user may see it; otherwise 404, as if it did not exist.
+pub(super) async fn visible_ticket(
+    state: &AppState,
+    auth: &Auth,
+    id: i64,
+) -> Result<crate::domain::ticket::Ticket, ApiError> {
+    state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))
+}
+
+/// Publishes both halves of a merge (or of its undoing) and shows them.
+pub(super) fn merge_result(
+    state: &AppState,
+    auth: &Auth,
+    catalog: &crate::catalog::Catalog,
+    (a, b): (crate::store::Change, crate::store::Change),
+) -> Json<MergeResult> {
+    state.publish(&a.events);
+    state.publish(&b.events);
+    let now = state.store.now();
+    Json(MergeResult {
+        merged: ticket_view(&a.ticket, &auth.actor, catalog, now),
+        into: ticket_view(&b.ticket, &auth.actor, catalog, now),
+    })
+}
+
 /// One ticket.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "ticket id or number")),
@@ -225,8 +250,7 @@ pub async fn get_ticket(
     Path(id): Path<String>,
 ) -> Result<Json<TicketView>, ApiError> {
     let id = resolve_id(&state, &id).await?;
-    let ticket =
-        state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))?;
+    let ticket = visible_ticket(&state, &auth, id).await?;
     Ok(Json(ticket_view(&ticket, &auth.actor, &state.catalog(), state.store.now())))
 }
 
@@ -240,8 +264,7 @@ pub async fn ticket_events(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let id = resolve_id(&state, &id).await?;
-    let ticket =
-        state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))?;
+    let ticket = visible_ticket(&state, &auth, id).await?;
     let masked = !auth.actor.sees_caller(&ticket);
     let events = state.store.ticket_events(id).await?;
     Ok(Json(events.iter().map(|e| event_view(e, masked)).collect()))
@@ -674,12 +697,7 @@ pub async fn claim_callback(
     Path(id): Path<String>,
 ) -> Result<Json<TicketView>, ApiError> {
     let ticket_id = resolve_id(&state, &id).await?;
-    let ticket = state
-        .store
-        .ticket(ticket_id)
-        .await?
-        .filter(|t| auth.actor.can_see(t))
-        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    let ticket = visible_ticket(&state, &auth, ticket_id).await?;
     // The same resident may have several tickets waiting: one call at a time.
     let now = state.store.now();
     let busy = crate::live::views::callback_queue(&state).await?.into_iter().find_map(|other| {
@@ -757,15 +775,9 @@ pub async fn merge(
     let target = resolve_id(&state, &b.into).await.map_err(|_| ApiError::invalid("into", "into: no such ticket"))?;
     let catalog = state.catalog();
     let actor = &auth.actor;
-    let (a, b) = state
+    let halves = state
         .store
         .merge_tickets(source, target, actor, |s, t, now| lifecycle::decide_merge(s, t, &catalog.context(actor, now)))
         .await?;
-    state.publish(&a.events);
-    state.publish(&b.events);
-    let now = state.store.now();
-    Ok(Json(MergeResult {
-        merged: ticket_view(&a.ticket, actor, &catalog, now),
-        into: ticket_view(&b.ticket, actor, &catalog, now),
-    }))
+    Ok(merge_result(&state, &auth, &catalog, halves))
 }
