@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod district;
 pub mod event;
 pub mod intake;
+pub mod kb;
 pub mod lifecycle;
 pub mod merging;
 pub mod notices;

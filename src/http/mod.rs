@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod error;
 pub mod json;
+pub mod kb;
 pub mod merging;
 pub mod meta;
 pub mod search;
@@ -227,6 +228,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::retry_mail))
         .routes(routes!(search::search))
         .routes(routes!(search::similar))
+        .routes(routes!(kb::list_articles, kb::add_article))
+        .routes(routes!(kb::update_article))
         .split_for_parts()
 }
 

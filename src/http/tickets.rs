@@ -146,6 +146,9 @@ pub async fn create_ticket(
         (None, Some(Routing::Routed(d))) => Some(intake::follow_routing(&mut draft, d, catalog.rules.version())),
         (None, _) => None,
     };
+    if let Some(r) = &body.resolve {
+        super::kb::check_article(&state, r.article_id).await?;
+    }
     let resolve = body.resolve;
     let actor = &auth.actor;
     let follow_catalog = catalog.clone();
@@ -321,7 +324,7 @@ pub(super) fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Optio
     Err(ApiError::bad_request(key, format!("{key}: \"{v}\" is neither an RFC 3339 instant nor a date like 2026-11-22")))
 }
 
-fn parse_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
+pub(super) fn parse_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
     match q.get(key).map(String::as_str) {
         None | Some("") => Ok(None),
         Some("true") | Some("1") => Ok(Some(true)),
@@ -601,9 +604,22 @@ pub struct MergeBody {
     pub into: String,
 }
 
-transition!(resolve, "/api/v1/tickets/{id}/resolve", "直接办结: answer on the spot.", |b: ResolveBody| {
-    Command::ResolveDirectly { answer: b.answer, callback_consent: b.callback_consent, article_id: b.article_id }
-});
+/// 直接办结: answer on the spot. A knowledge-base article named must exist and be in force.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/resolve", tag = "transitions", security(("bearer" = [])),
+    request_body = ResolveBody, params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = TicketView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ResolveBody>,
+) -> Result<Json<TicketView>, ApiError> {
+    super::kb::check_article(&state, b.article_id).await?;
+    let command =
+        Command::ResolveDirectly { answer: b.answer, callback_consent: b.callback_consent, article_id: b.article_id };
+    act(&state, &auth, &id, command).await
+}
 transition!(
     dispatch,
     "/api/v1/tickets/{id}/dispatch",

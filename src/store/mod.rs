@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod intake;
 pub mod jobs;
+pub mod kb;
 pub mod outbox;
 pub mod search;
 mod sql;
