@@ -9,6 +9,7 @@ pub mod demo_gen;
 pub mod diagnostic;
 pub mod district;
 pub mod event;
+pub mod hotspots;
 pub mod intake;
 pub mod kb;
 pub mod lifecycle;

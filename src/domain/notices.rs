@@ -36,11 +36,19 @@ pub enum MailKind {
     Digest,
     /// 每周工单汇总: open, overdue and late-listed work per department, to the supervisors.
     WeeklySummary,
+    /// 热点预警 (未诉先办): intake in a street × category rose well above its baseline.
+    Hotspot,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 5] =
-        [MailKind::DispatchNotice, MailKind::Urge, MailKind::Overdue, MailKind::Digest, MailKind::WeeklySummary];
+    pub const ALL: [MailKind; 6] = [
+        MailKind::DispatchNotice,
+        MailKind::Urge,
+        MailKind::Overdue,
+        MailKind::Digest,
+        MailKind::WeeklySummary,
+        MailKind::Hotspot,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +57,7 @@ impl MailKind {
             MailKind::Overdue => "overdue",
             MailKind::Digest => "digest",
             MailKind::WeeklySummary => "weekly_summary",
+            MailKind::Hotspot => "hotspot",
         }
     }
 
@@ -59,6 +68,7 @@ impl MailKind {
             MailKind::Overdue => "超期督办通知",
             MailKind::Digest => "每日待办提醒",
             MailKind::WeeklySummary => "每周工单汇总",
+            MailKind::Hotspot => "热点预警",
         }
     }
 }
@@ -472,13 +482,13 @@ fn subject_prefix(ticket: &Ticket) -> &'static str {
     }
 }
 
-fn footer(district: &District) -> String {
+pub(super) fn footer(district: &District) -> String {
     let centre = district.centre().map_or("12345政务服务便民热线", |c| c.name.as_str());
     format!("\n本邮件由系统自动发送，请勿直接回复。\n{centre}\n")
 }
 
 /// A usable address not seen before (compared without case), trimmed.
-fn fresh_address(address: &str, seen: &mut Vec<String>) -> Option<String> {
+pub(super) fn fresh_address(address: &str, seen: &mut Vec<String>) -> Option<String> {
     let address = address.trim();
     if address.is_empty() || !address.contains('@') || seen.iter().any(|s| same_address(s, address)) {
         return None;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod dispatch;
 pub mod error;
+pub mod hotspots;
 pub mod json;
 pub mod kb;
 pub mod merging;
@@ -230,6 +231,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(search::similar))
         .routes(routes!(kb::list_articles, kb::add_article))
         .routes(routes!(kb::update_article))
+        .routes(routes!(hotspots::hotspots))
         .split_for_parts()
 }
 

@@ -2,6 +2,7 @@
 //! the notify module) mail. Every job works from what is stored, so a restart loses nothing
 //! and several instances do each piece of work once.
 
+pub mod hotspots;
 pub mod schedule;
 pub mod timers;
 
@@ -42,6 +43,7 @@ where
         crate::notify::spawn_drain(state.store.clone(), mailer, MAIL_INTERVAL, shutdown()),
         tokio::spawn(schedule::run(state.clone(), scheduled, shutdown())),
         crate::search::drain::spawn_drain(state.store.clone(), state.search().clone(), SEARCH_INTERVAL, shutdown()),
+        tokio::spawn(hotspots::run(state.clone(), shutdown())),
     ]);
     Ok(handles)
 }

@@ -12,6 +12,7 @@
 pub mod assessment;
 pub mod dashboard;
 pub mod dispatch;
+pub mod hotspots;
 pub mod intake;
 pub mod jobs;
 pub mod kb;

@@ -341,6 +341,39 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Benchmark support: copies the first `base` tickets (and their units) `copies` times,
+    /// with new ids and numbers, inside the database. The copies' JSON bodies keep the
+    /// original's id and number; only the columns are new.
+    pub async fn bench_copy_tickets(&self, base: i64, copies: i64) -> Result<()> {
+        for k in 1..=copies {
+            let offset = base * k;
+            sqlx::query(
+                "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, \
+                 caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, \
+                 returns, redispatches, late_listed, awaiting) \
+                 SELECT id + $1, number || '-c' || $2, status, kind, channel, urgency, category, street, community, \
+                 caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, \
+                 returns, redispatches, late_listed, awaiting FROM tickets WHERE id <= $3",
+            )
+            .bind(offset)
+            .bind(k.to_string())
+            .bind(base)
+            .execute(&self.writer)
+            .await?;
+            sqlx::query(
+                "INSERT INTO ticket_units (department, ticket_id) SELECT department, ticket_id + $1 \
+                 FROM ticket_units WHERE ticket_id <= $2",
+            )
+            .bind(offset)
+            .bind(base)
+            .execute(&self.writer)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// What the duplicate finder looks up candidates by.
 #[derive(Debug, Clone)]
 pub struct CandidateProbe {
