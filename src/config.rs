@@ -73,6 +73,15 @@ pub struct Config {
     /// `HOTLINE_PUBLIC_TRACK_PER_HOUR`: tracking lookups one client address may make per hour
     /// (it also bounds guessing the last four digits).
     pub public_track_per_hour: u32,
+    /// `MEILI_URL`: a Meilisearch server (`http://127.0.0.1:7700`) holding the search index.
+    /// Unset: the embedded index in the ticket database.
+    pub meili_url: Option<String>,
+    /// `MEILI_KEY`: its API key (an admin key: the server creates the index and its settings).
+    pub meili_key: Option<String>,
+    /// `HOTLINE_MEILI_INDEX`: the index name, so several centres can share one server.
+    pub meili_index: String,
+    /// `HOTLINE_SIMILAR_WINDOW_DAYS`: how far back the duplicate finder looks for open tickets.
+    pub similar_window_days: i64,
 }
 
 impl Default for Config {
@@ -103,6 +112,10 @@ impl Default for Config {
             metrics_token: None,
             public_submit_per_hour: 10,
             public_track_per_hour: 60,
+            meili_url: None,
+            meili_key: None,
+            meili_index: "tickets".into(),
+            similar_window_days: 30,
         }
     }
 }
@@ -145,6 +158,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("metrics_token", "HOTLINE_METRICS_TOKEN"),
     ("public_submit_per_hour", "HOTLINE_PUBLIC_SUBMIT_PER_HOUR"),
     ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR"),
+    ("meili_url", "MEILI_URL"),
+    ("meili_key", "MEILI_KEY"),
+    ("meili_index", "HOTLINE_MEILI_INDEX"),
+    ("similar_window_days", "HOTLINE_SIMILAR_WINDOW_DAYS"),
 ];
 
 impl Config {
@@ -201,6 +218,10 @@ impl Config {
             "metrics_token" => self.metrics_token = Some(value.into()),
             "public_submit_per_hour" => self.public_submit_per_hour = number(key, var, value)?,
             "public_track_per_hour" => self.public_track_per_hour = number(key, var, value)?,
+            "meili_url" => self.meili_url = Some(value.into()),
+            "meili_key" => self.meili_key = Some(value.into()),
+            "meili_index" => self.meili_index = value.into(),
+            "similar_window_days" => self.similar_window_days = number(key, var, value)?,
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -289,6 +310,18 @@ impl Config {
             if !(1..=1_000_000).contains(&n) {
                 return Err(err(key, format!("must be between 1 and 1000000 ({var})")));
             }
+        }
+        if let Some(url) = &self.meili_url {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(err("meili_url", format!("{url:?} must start with http:// or https:// (MEILI_URL)")));
+            }
+        }
+        let index_ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if self.meili_index.is_empty() || !self.meili_index.chars().all(index_ok) {
+            return Err(err("meili_index", "letters, digits, - and _ only (HOTLINE_MEILI_INDEX)"));
+        }
+        if !(1..=365).contains(&self.similar_window_days) {
+            return Err(err("similar_window_days", "must be between 1 and 365 days (HOTLINE_SIMILAR_WINDOW_DAYS)"));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod rules_cli;
+pub mod search;
 pub mod store;
 pub mod watch;
 

@@ -69,6 +69,11 @@ enum Cmd {
         #[arg(long)]
         to: String,
     },
+    /// The search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCmd,
+    },
     /// The official working calendar.
     Calendar {
         #[command(subcommand)]
@@ -118,6 +123,12 @@ enum UserCmd {
     Enable { username: String },
     /// List the accounts.
     List,
+}
+
+#[derive(Subcommand)]
+enum SearchCmd {
+    /// Rebuild the search index from scratch from the ticket rows (idempotent).
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -215,6 +226,23 @@ fn main() -> ExitCode {
             let target = Store::connect(&to, 2, system_clock()).await?;
             let summary = hotline::backup::migrate_store(&source, &target).await?;
             println!("copied {summary}");
+            Ok(())
+        }),
+        Cmd::Search { command: SearchCmd::Reindex } => run_async(async move {
+            let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
+            let index = hotline::search::from_config(&config, &store)?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tickets indexed ({per_sec}, {eta} left)")
+                    .map_err(|e| e.to_string())?,
+            );
+            let n = hotline::search::drain::reindex(&store, &index, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            println!("indexed {n} tickets ({})", index.backend());
             Ok(())
         }),
         Cmd::DemoTickets { count, seed } => run_async(async move {
@@ -337,6 +365,10 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, backend = ?store.backend(), "hotline listening");
     println!("hotline listening on http://{}", listener.local_addr()?);
+    // The search index must be usable before requests arrive: a Meilisearch that is down or
+    // refuses the settings stops start-up with the reason.
+    let search = hotline::search::from_config(&config, &store)?;
+    search.prepare().await.map_err(|e| format!("search index ({}): {e}", search.backend()))?;
     let state = hotline::http::AppState::new(store.clone(), config, catalog);
     // Edits to dispatch_rules/ take effect without a restart; without a watcher the
     // reload endpoint still works.

@@ -108,7 +108,10 @@ async fn gauges(state: &AppState) -> Result<String, crate::store::StoreError> {
     gauge(
         "hotline_outbox_pending",
         "outbox rows waiting to be sent, by outbox",
-        vec![("{outbox=\"mail\"}".into(), work.mail_pending as f64)],
+        vec![
+            ("{outbox=\"mail\"}".into(), work.mail_pending as f64),
+            ("{outbox=\"search\"}".into(), work.search_pending as f64),
+        ],
     );
     gauge(
         "hotline_outbox_oldest_seconds",

@@ -45,6 +45,7 @@ async fn metrics_report_routes_tickets_and_pools(backend: Backend) {
     assert!(sample(&page, "hotline_timers_pending").unwrap() >= 1.0);
     assert_eq!(sample(&page, "hotline_timer_lag_seconds"), Some(0.0));
     assert!(sample(&page, r#"hotline_outbox_pending{outbox="mail"}"#).is_some());
+    assert!(sample(&page, r#"hotline_outbox_pending{outbox="search"}"#).is_some(), "the search outbox too");
     assert_eq!(sample(&page, "hotline_websocket_clients"), Some(0.0));
     let pool = if backend == Backend::Sqlite { "reader" } else { "main" };
     assert_eq!(sample(&page, &format!("hotline_db_pool_max_connections{{pool=\"{pool}\"}}")), Some(5.0));

@@ -172,6 +172,23 @@ pub enum EventKind {
     MergeReceived {
         from: i64,
     },
+    /// 并单 follow-up: the ticket this one was merged into (`from`) was replied, and the
+    /// same answer goes to this ticket's resident, who is called back like any other.
+    ReplyFollowed {
+        from: i64,
+        outcome: super::types::Outcome,
+        text: String,
+    },
+    /// A merge undone by a dispatcher: this ticket is its own again, back in the dispatch
+    /// queue.
+    Unmerged {
+        from: i64,
+        reason: String,
+    },
+    /// The other half of an undone merge, on the ticket that had absorbed it.
+    MergeUndone {
+        from: i64,
+    },
     /// 催办.
     Urged {
         note: Option<String>,
@@ -256,6 +273,9 @@ impl EventKind {
             EventKind::Closed { .. } => "closed",
             EventKind::Merged { .. } => "merged",
             EventKind::MergeReceived { .. } => "merge_received",
+            EventKind::ReplyFollowed { .. } => "reply_followed",
+            EventKind::Unmerged { .. } => "unmerged",
+            EventKind::MergeUndone { .. } => "merge_undone",
             EventKind::Urged { .. } => "urged",
             EventKind::Supervised { .. } => "supervised",
             EventKind::CallerRevealed { .. } => "caller_revealed",

@@ -184,7 +184,7 @@ pub fn actions_in(status: Status) -> &'static [&'static str] {
         Status::Suspended => &["resume", "assist-reply", "supervise"],
         Status::Replied => &["claim-callback", "callback", "close", "reopen", "supervise"],
         Status::Closed => &["reopen"],
-        Status::Merged => &[],
+        Status::Merged => &["unmerge"],
     }
 }
 
@@ -198,7 +198,7 @@ fn illegal(t: &Ticket, action: &'static str) -> DecisionError {
     DecisionError::IllegalTransition { status: t.status, action, hint }
 }
 
-fn require_status(t: &Ticket, action: &'static str, allowed: &[Status]) -> Result<(), DecisionError> {
+pub(super) fn require_status(t: &Ticket, action: &'static str, allowed: &[Status]) -> Result<(), DecisionError> {
     if allowed.contains(&t.status) {
         Ok(())
     } else {
@@ -206,7 +206,7 @@ fn require_status(t: &Ticket, action: &'static str, allowed: &[Status]) -> Resul
     }
 }
 
-fn require_role(actor: &Actor, action: &str, roles: &[Role]) -> Result<(), DecisionError> {
+pub(super) fn require_role(actor: &Actor, action: &str, roles: &[Role]) -> Result<(), DecisionError> {
     if roles.contains(&actor.role) || actor.role == Role::Admin {
         Ok(())
     } else {
@@ -232,7 +232,7 @@ fn require_lead(t: &Ticket, actor: &Actor, action: &str) -> Result<String, Decis
     }
 }
 
-fn text(field: &'static str, value: &str, required: bool) -> Result<String, DecisionError> {
+pub(super) fn text(field: &'static str, value: &str, required: bool) -> Result<String, DecisionError> {
     let trimmed = value.trim();
     if required && trimmed.is_empty() {
         return Err(DecisionError::Invalid { field, message: format!("{field} must not be empty") });
@@ -251,7 +251,7 @@ fn note(field: &'static str, value: &Option<String>) -> Result<Option<String>, D
 }
 
 const CENTRE: &[Role] = &[Role::Operator, Role::Dispatcher, Role::Supervisor];
-const DISPATCHERS: &[Role] = &[Role::Dispatcher, Role::Supervisor];
+pub(super) const DISPATCHERS: &[Role] = &[Role::Dispatcher, Role::Supervisor];
 const SUPERVISORS: &[Role] = &[Role::Supervisor];
 
 /// Decides what a command does to a ticket: the events to append, or why not. When the
@@ -266,6 +266,7 @@ pub fn decide(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<EventK
 pub fn with_clocks(t: &Ticket, mut events: Vec<EventKind>, ctx: &Context) -> Vec<EventKind> {
     let schedule = events.iter().find_map(|e| match e {
         EventKind::Replied { .. } if t.callback_consent => Some("reply"),
+        EventKind::ReplyFollowed { .. } if t.callback_consent => Some("merged_reply"),
         EventKind::ResolvedDirectly { callback_consent: true, .. } => Some("direct_sample"),
         _ => None,
     });

@@ -10,12 +10,17 @@ pub mod demo_gen;
 pub mod diagnostic;
 pub mod district;
 pub mod event;
+pub mod hotspots;
 pub mod intake;
+pub mod kb;
 pub mod lifecycle;
+pub mod merging;
 pub mod notices;
 pub mod privacy;
 pub mod public;
 pub mod rules;
+pub mod search;
+pub mod similar;
 pub mod sla;
 #[cfg(test)]
 mod test_support;

@@ -39,16 +39,19 @@ pub enum MailKind {
     WeeklySummary,
     /// 月度考评通报: last month's ranking of departments, with the CSV attached, to the supervisors.
     MonthlyAssessment,
+    /// 热点预警 (未诉先办): intake in a street × category rose well above its baseline.
+    Hotspot,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 7] = [
         MailKind::DispatchNotice,
         MailKind::Urge,
         MailKind::Overdue,
         MailKind::Digest,
         MailKind::WeeklySummary,
         MailKind::MonthlyAssessment,
+        MailKind::Hotspot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl MailKind {
             MailKind::Digest => "digest",
             MailKind::WeeklySummary => "weekly_summary",
             MailKind::MonthlyAssessment => "monthly_assessment",
+            MailKind::Hotspot => "hotspot",
         }
     }
 
@@ -70,6 +74,7 @@ impl MailKind {
             MailKind::Digest => "每日待办提醒",
             MailKind::WeeklySummary => "每周工单汇总",
             MailKind::MonthlyAssessment => "月度考评通报",
+            MailKind::Hotspot => "热点预警",
         }
     }
 }
@@ -287,7 +292,7 @@ pub fn weekly_summary_notice(
         let name = district.department(&r.department).map_or(r.department.as_str(), |d| d.short_name.as_str());
         body.push_str(&format!("{name} | {} | {} | {}\n", r.open, r.overdue, r.late_listed));
     }
-    body.push_str(&format!("\n详情: {}/supervisor\n", settings.public_base_url.trim_end_matches('/')));
+    body.push_str(&format!("\n详情: {}/wall\n", settings.public_base_url.trim_end_matches('/')));
     body.push_str(&footer(district));
     to_supervisors(settings, MailKind::WeeklySummary, &format!("weekly:{week}"), &subject, &body, None)
 }
@@ -347,7 +352,7 @@ pub fn monthly_assessment_notice(
 
 /// The same mail to each distinct supervisor address, keyed `{key}:{address}` so that a job
 /// that runs twice queues it once.
-fn to_supervisors(
+pub(super) fn to_supervisors(
     settings: &NoticeSettings,
     kind: MailKind,
     key: &str,
@@ -566,13 +571,13 @@ fn subject_prefix(ticket: &Ticket) -> &'static str {
     }
 }
 
-fn footer(district: &District) -> String {
+pub(super) fn footer(district: &District) -> String {
     let centre = district.centre().map_or("12345政务服务便民热线", |c| c.name.as_str());
     format!("\n本邮件由系统自动发送，请勿直接回复。\n{centre}\n")
 }
 
 /// A usable address not seen before (compared without case), trimmed.
-fn fresh_address(address: &str, seen: &mut Vec<String>) -> Option<String> {
+pub(super) fn fresh_address(address: &str, seen: &mut Vec<String>) -> Option<String> {
     let address = address.trim();
     if address.is_empty() || !address.contains('@') || seen.iter().any(|s| same_address(s, address)) {
         return None;
@@ -820,7 +825,10 @@ mod tests {
     #[test]
     fn kinds_have_their_stored_words() {
         let words: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert_eq!(words, ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary", "monthly_assessment"]);
+        assert_eq!(
+            words,
+            ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary", "monthly_assessment", "hotspot"]
+        );
     }
 
     #[test]

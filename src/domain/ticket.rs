@@ -387,6 +387,29 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         EventKind::MergeReceived { from } => {
             t.merged_from.push(*from);
         }
+        EventKind::ReplyFollowed { outcome, text, .. } => {
+            t.status = Status::Replied;
+            t.outcome = Some(*outcome);
+            t.reply = Some(text.clone());
+            t.replied_at = Some(at);
+        }
+        EventKind::Unmerged { .. } => {
+            // Back to the dispatch queue as a ticket of its own: whatever assignment it had
+            // before the merge was stopped by it, and the dispatchers decide afresh.
+            t.status = Status::Received;
+            t.merged_into = None;
+            t.closed_at = None;
+            t.lead = None;
+            t.passed_down_from = None;
+            t.assists.clear();
+            t.dispatched_at = None;
+            t.accepted_at = None;
+            t.accept_due_at = None;
+            t.reply_due_at = None;
+        }
+        EventKind::MergeUndone { from } => {
+            t.merged_from.retain(|id| id != from);
+        }
         EventKind::Urged { .. } => t.urges += 1,
         EventKind::Supervised { .. } => t.supervised = true,
         EventKind::CallerRevealed { .. } => {}

@@ -7,9 +7,13 @@ pub mod auth;
 pub mod dashboard;
 pub mod dispatch;
 pub mod error;
+pub mod hotspots;
 pub mod json;
+pub mod kb;
+pub mod merging;
 pub mod meta;
 pub mod public;
+pub mod search;
 pub mod tickets;
 pub mod users;
 pub mod views;
@@ -45,6 +49,7 @@ pub struct AppState {
     sessions: Arc<auth::SessionCache>,
     intake: crate::store::intake::Intake,
     public_limits: Arc<public::Limits>,
+    search: crate::search::Search,
 }
 
 impl AppState {
@@ -53,7 +58,11 @@ impl AppState {
         let config = Arc::new(config);
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
+        // A bad Meilisearch URL is refused by `Config::validate` first.
+        let search = crate::search::from_config(&config, &store)
+            .unwrap_or_else(|_| std::sync::Arc::new(crate::search::embedded::Embedded::new(store.clone())));
         AppState {
+            search,
             store: store.clone(),
             live: crate::live::Hub::new(config.live_buffer),
             config,
@@ -75,6 +84,11 @@ impl AppState {
 
     pub fn replace_catalog(&self, catalog: Catalog) {
         *self.catalog.write().expect("catalog lock poisoned") = Arc::new(catalog);
+    }
+
+    /// The search index (embedded or Meilisearch).
+    pub fn search(&self) -> &crate::search::Search {
+        &self.search
     }
 
     /// The group-commit queue new tickets go through.
@@ -156,7 +170,7 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "public", description = "网上诉求: residents submit and track without login"), (name = "meta"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "public", description = "网上诉求: residents submit and track without login"), (name = "meta"), (name = "search", description = "Search, duplicates (并单), knowledge base, hot spots"))
 )]
 struct ApiDoc;
 
@@ -210,6 +224,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::supervise))
         .routes(routes!(tickets::reveal_caller))
         .routes(routes!(tickets::merge))
+        .routes(routes!(merging::unmerge))
         .routes(routes!(dispatch::preview))
         .routes(routes!(dispatch::stats))
         .routes(routes!(dispatch::rules_status))
@@ -233,6 +248,11 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(public::submit))
         .routes(routes!(public::track))
         .routes(routes!(web::clock))
+        .routes(routes!(search::search))
+        .routes(routes!(search::similar))
+        .routes(routes!(kb::list_articles, kb::add_article))
+        .routes(routes!(kb::update_article))
+        .routes(routes!(hotspots::hotspots))
         .split_for_parts()
 }
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
-const INTAKE_ROLES: &[Role] = &[Role::Operator, Role::Dispatcher, Role::Supervisor];
+pub(super) const INTAKE_ROLES: &[Role] = &[Role::Operator, Role::Dispatcher, Role::Supervisor];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -135,6 +135,9 @@ pub async fn create_ticket(
     if body.dispatch.is_some() && body.resolve.is_some() {
         return Err(ApiError::invalid("resolve", "a ticket is either dispatched or resolved directly, not both"));
     }
+    if let Some(r) = &body.resolve {
+        super::kb::check_article(&state, r.article_id).await?;
+    }
     let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -208,7 +211,7 @@ fn received(number: String, t: NewTicket) -> Received {
 }
 
 /// A ticket is named by its id (`123`) or its number (`20261122-000123`).
-async fn resolve_id(state: &AppState, reference: &str) -> Result<i64, ApiError> {
+pub(super) async fn resolve_id(state: &AppState, reference: &str) -> Result<i64, ApiError> {
     if let Ok(id) = reference.parse::<i64>() {
         return Ok(id);
     }
@@ -221,6 +224,31 @@ async fn resolve_id(state: &AppState, reference: &str) -> Result<i64, ApiError> 
     ))
 }
 
+/// The ticket, if this user may see it; otherwise 404, as if it did not exist.
+pub(super) async fn visible_ticket(
+    state: &AppState,
+    auth: &Auth,
+    id: i64,
+) -> Result<crate::domain::ticket::Ticket, ApiError> {
+    state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))
+}
+
+/// Publishes both halves of a merge (or of its undoing) and shows them.
+pub(super) fn merge_result(
+    state: &AppState,
+    auth: &Auth,
+    catalog: &crate::catalog::Catalog,
+    (a, b): (crate::store::Change, crate::store::Change),
+) -> Json<MergeResult> {
+    state.publish(&a.events);
+    state.publish(&b.events);
+    let now = state.store.now();
+    Json(MergeResult {
+        merged: ticket_view(&a.ticket, &auth.actor, catalog, now),
+        into: ticket_view(&b.ticket, &auth.actor, catalog, now),
+    })
+}
+
 /// One ticket.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "ticket id or number")),
@@ -231,8 +259,7 @@ pub async fn get_ticket(
     Path(id): Path<String>,
 ) -> Result<Json<TicketView>, ApiError> {
     let id = resolve_id(&state, &id).await?;
-    let ticket =
-        state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))?;
+    let ticket = visible_ticket(&state, &auth, id).await?;
     Ok(Json(ticket_view(&ticket, &auth.actor, &state.catalog(), state.store.now())))
 }
 
@@ -246,8 +273,7 @@ pub async fn ticket_events(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let id = resolve_id(&state, &id).await?;
-    let ticket =
-        state.store.ticket(id).await?.filter(|t| auth.actor.can_see(t)).ok_or_else(|| ApiError::not_found("ticket"))?;
+    let ticket = visible_ticket(&state, &auth, id).await?;
     let masked = !auth.actor.sees_caller(&ticket);
     let events = state.store.ticket_events(id).await?;
     Ok(Json(events.iter().map(|e| event_view(e, masked)).collect()))
@@ -282,7 +308,7 @@ pub struct TicketList {
     pub next_cursor: Option<String>,
 }
 
-fn parse_param<T: std::str::FromStr<Err = String>>(
+pub(super) fn parse_param<T: std::str::FromStr<Err = String>>(
     q: &HashMap<String, String>,
     key: &str,
 ) -> Result<Option<T>, ApiError> {
@@ -292,7 +318,7 @@ fn parse_param<T: std::str::FromStr<Err = String>>(
         .transpose()
 }
 
-fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     let Some(v) = q.get(key).filter(|v| !v.is_empty()) else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(Some(t.with_timezone(&Utc)));
@@ -304,13 +330,62 @@ fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<
     Err(ApiError::bad_request(key, format!("{key}: \"{v}\" is neither an RFC 3339 instant nor a date like 2026-11-22")))
 }
 
-fn parse_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
+pub(super) fn parse_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
     match q.get(key).map(String::as_str) {
         None | Some("") => Ok(None),
         Some("true") | Some("1") => Ok(Some(true)),
         Some("false") | Some("0") => Ok(Some(false)),
         Some(other) => Err(ApiError::bad_request(key, format!("{key}: \"{other}\" is not true or false"))),
     }
+}
+
+/// A query parameter nobody reads is a mistake worth naming (a typo filters nothing).
+pub(super) fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::bad_request(
+            unknown.clone(),
+            format!("unknown filter \"{unknown}\"; known: {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `status=a,b`: the statuses asked for; none means all.
+pub(super) fn parse_statuses(q: &HashMap<String, String>) -> Result<Vec<Status>, ApiError> {
+    match q.get("status").filter(|s| !s.is_empty()) {
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::bad_request("status", format!("status: {e}"))))
+            .collect(),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The units whose tickets a list or search may return: the `department` asked for (with its
+/// sub-units), narrowed for a department user to its own units; `None` is every unit.
+pub(super) fn scoped_departments(
+    auth: &Auth,
+    q: &HashMap<String, String>,
+    catalog: &crate::catalog::Catalog,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let requested: Option<Vec<String>> = match q.get("department").filter(|s| !s.is_empty()) {
+        Some(code) => {
+            if catalog.district.department(code).is_none() {
+                return Err(ApiError::bad_request("department", format!("department: unknown department \"{code}\"")));
+            }
+            Some(catalog.district.descendants(code).into_iter().map(String::from).collect())
+        }
+        None => None,
+    };
+    Ok(if auth.actor.is_department() {
+        let own = auth.actor.units.clone();
+        Some(match requested {
+            Some(r) => r.into_iter().filter(|u| own.contains(u)).collect(),
+            None => own,
+        })
+    } else {
+        requested
+    })
 }
 
 const LIST_KEYS: &[&str] = &[
@@ -336,38 +411,10 @@ pub async fn list_tickets(
     auth: Auth,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<TicketList>, ApiError> {
-    if let Some(unknown) = q.keys().find(|k| !LIST_KEYS.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(
-            unknown.clone(),
-            format!("unknown filter \"{unknown}\"; known: {}", LIST_KEYS.join(", ")),
-        ));
-    }
+    reject_unknown(&q, LIST_KEYS)?;
     let catalog = state.catalog();
-    let statuses = match q.get("status").filter(|s| !s.is_empty()) {
-        Some(list) => list
-            .split(',')
-            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::bad_request("status", format!("status: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => Vec::new(),
-    };
-    let requested: Option<Vec<String>> = match q.get("department").filter(|s| !s.is_empty()) {
-        Some(code) => {
-            if catalog.district.department(code).is_none() {
-                return Err(ApiError::bad_request("department", format!("department: unknown department \"{code}\"")));
-            }
-            Some(catalog.district.descendants(code).into_iter().map(String::from).collect())
-        }
-        None => None,
-    };
-    let departments = if auth.actor.is_department() {
-        let own = auth.actor.units.clone();
-        Some(match requested {
-            Some(r) => r.into_iter().filter(|u| own.contains(u)).collect(),
-            None => own,
-        })
-    } else {
-        requested
-    };
+    let statuses = parse_statuses(&q)?;
+    let departments = scoped_departments(&auth, &q, &catalog)?;
     let before_id = match q.get("cursor").filter(|s| !s.is_empty()) {
         Some(c) => Some(
             c.parse::<i64>()
@@ -430,11 +477,22 @@ async fn act(state: &AppState, auth: &Auth, id: &str, command: Command) -> Resul
     let id = resolve_id(state, id).await?;
     let catalog = state.catalog();
     let actor = &auth.actor;
-    let change = state
+    // Tickets merged into this one (并单) follow it: its reply reaches every merged resident.
+    let (change, followers) = state
         .store
-        .change_ticket(id, actor, |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)))
+        .change_ticket_followed(
+            id,
+            actor,
+            |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)),
+            |follower, origin, events, now| {
+                crate::domain::merging::decide_follow(follower, origin, events, &catalog.context(actor, now))
+            },
+        )
         .await?;
     state.publish(&change.events);
+    for followed in &followers {
+        state.publish(&followed.events);
+    }
     Ok(Json(ticket_view(&change.ticket, actor, &catalog, state.store.now())))
 }
 
@@ -552,9 +610,22 @@ pub struct MergeBody {
     pub into: String,
 }
 
-transition!(resolve, "/api/v1/tickets/{id}/resolve", "直接办结: answer on the spot.", |b: ResolveBody| {
-    Command::ResolveDirectly { answer: b.answer, callback_consent: b.callback_consent, article_id: b.article_id }
-});
+/// 直接办结: answer on the spot. A knowledge-base article named must exist and be in force.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/resolve", tag = "transitions", security(("bearer" = [])),
+    request_body = ResolveBody, params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = TicketView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ResolveBody>,
+) -> Result<Json<TicketView>, ApiError> {
+    super::kb::check_article(&state, b.article_id).await?;
+    let command =
+        Command::ResolveDirectly { answer: b.answer, callback_consent: b.callback_consent, article_id: b.article_id };
+    act(&state, &auth, &id, command).await
+}
 transition!(
     dispatch,
     "/api/v1/tickets/{id}/dispatch",
@@ -648,12 +719,7 @@ pub async fn claim_callback(
     Path(id): Path<String>,
 ) -> Result<Json<TicketView>, ApiError> {
     let ticket_id = resolve_id(&state, &id).await?;
-    let ticket = state
-        .store
-        .ticket(ticket_id)
-        .await?
-        .filter(|t| auth.actor.can_see(t))
-        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    let ticket = visible_ticket(&state, &auth, ticket_id).await?;
     // The same resident may have several tickets waiting: one call at a time.
     let now = state.store.now();
     let busy = crate::live::views::callback_queue(&state).await?.into_iter().find_map(|other| {
@@ -731,15 +797,9 @@ pub async fn merge(
     let target = resolve_id(&state, &b.into).await.map_err(|_| ApiError::invalid("into", "into: no such ticket"))?;
     let catalog = state.catalog();
     let actor = &auth.actor;
-    let (a, b) = state
+    let halves = state
         .store
         .merge_tickets(source, target, actor, |s, t, now| lifecycle::decide_merge(s, t, &catalog.context(actor, now)))
         .await?;
-    state.publish(&a.events);
-    state.publish(&b.events);
-    let now = state.store.now();
-    Ok(Json(MergeResult {
-        merged: ticket_view(&a.ticket, actor, &catalog, now),
-        into: ticket_view(&b.ticket, actor, &catalog, now),
-    }))
+    Ok(merge_result(&state, &auth, &catalog, halves))
 }

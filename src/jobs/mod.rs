@@ -2,6 +2,7 @@
 //! the notify module) mail. Every job works from what is stored, so a restart loses nothing
 //! and several instances do each piece of work once.
 
+pub mod hotspots;
 pub mod schedule;
 pub mod timers;
 
@@ -41,9 +42,14 @@ where
         tokio::spawn(timers::run(state.clone(), shutdown())),
         crate::notify::spawn_drain(state.store.clone(), mailer, MAIL_INTERVAL, shutdown()),
         tokio::spawn(schedule::run(state.clone(), scheduled, shutdown())),
+        crate::search::drain::spawn_drain(state.store.clone(), state.search().clone(), SEARCH_INTERVAL, shutdown()),
+        tokio::spawn(hotspots::run(state.clone(), shutdown())),
     ]);
     Ok(handles)
 }
+
+/// How often the search outbox is looked at: a new ticket is findable within about this.
+pub const SEARCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How often queued mail is looked at.
 pub const MAIL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

@@ -14,6 +14,8 @@ pub struct WorkGauges {
     pub mail_pending: i64,
     pub mail_oldest_seconds: f64,
     pub mail_failed: i64,
+    /// Ticket changes waiting to reach the search index.
+    pub search_pending: i64,
 }
 
 impl Store {
@@ -38,6 +40,7 @@ impl Store {
             mail_pending: mail.pending,
             mail_oldest_seconds: mail_oldest_ms as f64 / 1000.0,
             mail_failed: mail.failed,
+            search_pending: self.search_backlog().await?,
         })
     }
 

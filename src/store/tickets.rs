@@ -91,6 +91,23 @@ impl Store {
     where
         F: FnOnce(&Ticket, DateTime<Utc>) -> Result<Vec<EventKind>, DecisionError>,
     {
+        Ok(self.change_ticket_followed(id, actor, decide, |_, _, _, _| Vec::new()).await?.0)
+    }
+
+    /// Like [`Store::change_ticket`], and in the same transaction the tickets merged into it
+    /// (并单) follow: `follow` decides, for each, what the change means for it (the reply
+    /// goes to every merged resident). Returns the change and the followers' changes.
+    pub async fn change_ticket_followed<F, G>(
+        &self,
+        id: i64,
+        actor: &Actor,
+        decide: F,
+        mut follow: G,
+    ) -> Result<(Change, Vec<Change>)>
+    where
+        F: FnOnce(&Ticket, DateTime<Utc>) -> Result<Vec<EventKind>, DecisionError>,
+        G: FnMut(&Ticket, &Ticket, &[EventKind], DateTime<Utc>) -> Vec<EventKind>,
+    {
         let mut tx = self.writer.begin().await?;
         let seq = lock_sequence(&mut tx).await?;
         let now = self.now();
@@ -101,12 +118,26 @@ impl Store {
             // row cannot be picked up again and again.
             write_timers(&mut tx, &ticket, Fresh::No).await?;
             tx.commit().await?;
-            return Ok(Change { ticket, events: Vec::new() });
+            return Ok((Change { ticket, events: Vec::new() }, Vec::new()));
         }
-        let change = self.record_change(&mut tx, ticket, kinds, seq, now, &actor_ref(actor)).await?;
-        self.finish_sequence(&mut tx, change.events.last().map_or(seq, |e| e.seq)).await?;
+        let actor_ref = actor_ref(actor);
+        let change = self.record_change(&mut tx, ticket, kinds, seq, now, &actor_ref).await?;
+        let mut last = change.events.last().map_or(seq, |e| e.seq);
+        let happened: Vec<EventKind> = change.events.iter().map(|e| e.kind.clone()).collect();
+        let mut followers = Vec::new();
+        for follower_id in &change.ticket.merged_from {
+            let Some(follower) = load_ticket(&mut tx, *follower_id).await? else { continue };
+            let kinds = follow(&follower, &change.ticket, &happened, now);
+            if kinds.is_empty() {
+                continue;
+            }
+            let followed = self.record_change(&mut tx, follower, kinds, last, now, &actor_ref).await?;
+            last = followed.events.last().map_or(last, |e| e.seq);
+            followers.push(followed);
+        }
+        self.finish_sequence(&mut tx, last).await?;
         tx.commit().await?;
-        Ok(change)
+        Ok((change, followers))
     }
 
     /// Appends the events of one ticket's change (numbered after `seq`) and writes what they
@@ -187,7 +218,7 @@ impl Store {
         Ok(changes)
     }
 
-    /// 并单: both tickets change in one transaction.
+    /// 并单 (and undoing one): both tickets change in one transaction.
     pub async fn merge_tickets<F>(&self, source: i64, target: i64, actor: &Actor, decide: F) -> Result<(Change, Change)>
     where
         F: FnOnce(&Ticket, &Ticket, DateTime<Utc>) -> Result<(EventKind, EventKind), DecisionError>,
@@ -198,6 +229,8 @@ impl Store {
         let src = load_ticket(&mut tx, source).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
         let dst = load_ticket(&mut tx, target).await?.filter(|t| actor.can_see(t)).ok_or(StoreError::NotFound)?;
         let (src_kind, dst_kind) = decide(&src, &dst, now)?;
+        let units = |t: &Ticket| t.assigned_units().map(String::from).collect::<Vec<_>>();
+        let (src_units, dst_units) = (units(&src), units(&dst));
         let actor_ref = actor_ref(actor);
         let mut log = EventLog { seq, now, actor: &actor_ref, ticket_id: source, events: Vec::new() };
         let src = log.apply(Some(src), src_kind);
@@ -205,8 +238,8 @@ impl Store {
         let dst = log.apply(Some(dst), dst_kind);
         log.write(&mut tx).await?;
         self.finish_sequence(&mut tx, log.seq).await?;
-        write_ticket(&mut tx, &src, false, Fresh::No).await?;
-        write_ticket(&mut tx, &dst, false, Fresh::No).await?;
+        write_ticket(&mut tx, &src, units(&src) != src_units, Fresh::No).await?;
+        write_ticket(&mut tx, &dst, units(&dst) != dst_units, Fresh::No).await?;
         write_timers(&mut tx, &src, Fresh::No).await?;
         write_timers(&mut tx, &dst, Fresh::No).await?;
         self.queue_notices(&mut tx, &log.events[..1], &src, now).await?;
@@ -229,55 +262,7 @@ impl Store {
 
     pub async fn list_tickets(&self, filter: &TicketFilter, now: DateTime<Utc>) -> Result<TicketPage> {
         let mut sql = Sql::new("SELECT body, id FROM tickets t WHERE 1 = 1");
-        if !filter.statuses.is_empty() {
-            let words: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-            sql.push(" AND t.status IN ").bind_list(&words);
-        }
-        if let Some(units) = &filter.departments {
-            sql.push(" AND EXISTS (SELECT 1 FROM ticket_units u WHERE u.ticket_id = t.id AND u.department IN ")
-                .bind_list(units)
-                .push(")");
-        }
-        if let Some(street) = &filter.street {
-            sql.push(" AND t.street = ").bind(street);
-        }
-        if let Some(category) = &filter.category {
-            sql.push(" AND (t.category = ")
-                .bind(category)
-                .push(" OR t.category LIKE ")
-                .bind(format!("{category}.%"))
-                .push(")");
-        }
-        if let Some(kind) = filter.kind {
-            sql.push(" AND t.kind = ").bind(kind.as_str());
-        }
-        if let Some(urgency) = filter.urgency {
-            sql.push(" AND t.urgency = ").bind(urgency.as_str());
-        }
-        if let Some(from) = filter.created_from {
-            sql.push(" AND t.created_at >= ").bind(millis(from));
-        }
-        if let Some(to) = filter.created_to {
-            sql.push(" AND t.created_at < ").bind(millis(to));
-        }
-        if let Some(phone) = &filter.caller_phone {
-            sql.push(" AND t.caller_phone = ").bind(phone);
-        }
-        match filter.overdue {
-            Some(true) => {
-                let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
-                sql.push(" AND t.reply_due_at < ").bind(millis(now)).push(" AND t.status IN ").bind_list(&running);
-            }
-            Some(false) => {
-                let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
-                sql.push(" AND NOT (t.reply_due_at IS NOT NULL AND t.reply_due_at < ")
-                    .bind(millis(now))
-                    .push(" AND t.status IN ")
-                    .bind_list(&running)
-                    .push(")");
-            }
-            None => {}
-        }
+        push_filters(&mut sql, filter, now);
         if let Some(before) = filter.before_id {
             sql.push(" AND t.id < ").bind(before);
         }
@@ -452,6 +437,60 @@ impl Store {
     }
 }
 
+/// Appends ` AND …` for every filter set (all but the cursor and the limit); the ticket row
+/// is `t`. Lists and the embedded search share it, so a filter means the same in both.
+pub(super) fn push_filters(sql: &mut Sql, filter: &TicketFilter, now: DateTime<Utc>) {
+    if !filter.statuses.is_empty() {
+        let words: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        sql.push(" AND t.status IN ").bind_list(&words);
+    }
+    if let Some(units) = &filter.departments {
+        sql.push(" AND EXISTS (SELECT 1 FROM ticket_units u WHERE u.ticket_id = t.id AND u.department IN ")
+            .bind_list(units)
+            .push(")");
+    }
+    if let Some(street) = &filter.street {
+        sql.push(" AND t.street = ").bind(street);
+    }
+    if let Some(category) = &filter.category {
+        sql.push(" AND (t.category = ")
+            .bind(category)
+            .push(" OR t.category LIKE ")
+            .bind(format!("{category}.%"))
+            .push(")");
+    }
+    if let Some(kind) = filter.kind {
+        sql.push(" AND t.kind = ").bind(kind.as_str());
+    }
+    if let Some(urgency) = filter.urgency {
+        sql.push(" AND t.urgency = ").bind(urgency.as_str());
+    }
+    if let Some(from) = filter.created_from {
+        sql.push(" AND t.created_at >= ").bind(millis(from));
+    }
+    if let Some(to) = filter.created_to {
+        sql.push(" AND t.created_at < ").bind(millis(to));
+    }
+    if let Some(phone) = &filter.caller_phone {
+        sql.push(" AND t.caller_phone = ").bind(phone);
+    }
+    match filter.overdue {
+        Some(true) => {
+            let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
+            sql.push(" AND t.reply_due_at < ").bind(millis(now)).push(" AND t.status IN ").bind_list(&running);
+        }
+        Some(false) => {
+            let running: Vec<&str> = CLOCK_RUNNING.iter().map(|s| s.as_str()).collect();
+            sql.push(" AND NOT (t.reply_due_at IS NOT NULL AND t.reply_due_at < ")
+                .bind(millis(now))
+                .push(" AND t.status IN ")
+                .bind_list(&running)
+                .push(")");
+        }
+        None => {}
+    }
+}
+
 pub fn actor_ref(actor: &Actor) -> ActorRef {
     ActorRef {
         user_id: actor.user_id,
@@ -537,7 +576,8 @@ pub(super) async fn insert_fresh_tickets(tx: &mut Transaction<'_, Any>, tickets:
     let rows = tickets.iter().map(ticket_row).collect::<Result<Vec<_>>>()?;
     insert_rows(tx, TICKET_INSERT, rows, TICKET_UPSERT).await?;
     insert_rows(tx, UNITS_INSERT, tickets.iter().flat_map(unit_rows).collect(), "").await?;
-    insert_rows(tx, TIMERS_INSERT, tickets.iter().flat_map(timer_rows).collect(), "").await
+    insert_rows(tx, TIMERS_INSERT, tickets.iter().flat_map(timer_rows).collect(), "").await?;
+    super::search::queue_search(tx, tickets).await
 }
 
 /// Adds `n` to the ticket id counter and to the day's number counter, in one statement;
@@ -603,7 +643,12 @@ const UNITS_INSERT: &str = "INSERT INTO ticket_units (department, ticket_id) VAL
 const TIMERS_INSERT: &str = "INSERT INTO timers (ticket_id, kind, stage, department, fire_at) VALUES ";
 
 /// One multi-row statement; nothing when there are no rows.
-async fn insert_rows(tx: &mut Transaction<'_, Any>, head: &str, rows: Vec<Vec<Value>>, tail: &str) -> Result<()> {
+pub(super) async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    head: &str,
+    rows: Vec<Vec<Value>>,
+    tail: &str,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -679,6 +724,8 @@ fn timer_rows(t: &Ticket) -> Vec<Vec<Value>> {
 
 async fn write_ticket(tx: &mut Transaction<'_, Any>, t: &Ticket, units_changed: bool, fresh: Fresh) -> Result<()> {
     insert_rows(tx, TICKET_INSERT, vec![ticket_row(t)?], TICKET_UPSERT).await?;
+    // The search index follows every write of the row, in the same transaction.
+    super::search::queue_search(tx, std::slice::from_ref(t)).await?;
     if units_changed {
         if fresh == Fresh::No {
             sqlx::query("DELETE FROM ticket_units WHERE ticket_id = $1").bind(t.id).execute(&mut **tx).await?;

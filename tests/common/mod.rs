@@ -249,6 +249,19 @@ impl TestServer {
         hotline::notify::drain_once(&self.store, &self.mailer, self.store.now()).await.unwrap()
     }
 
+    /// Applies every queued search-index update now (the background drain may hold some:
+    /// this waits for those too, so a search afterwards sees every ticket written before).
+    pub async fn index_search(&self) {
+        for _ in 0..600 {
+            hotline::search::drain::drain_once(&self.store, self.state.search(), self.store.now()).await.unwrap();
+            if self.store.search_backlog().await.unwrap() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the search outbox did not empty: {:?}", self.store.search_last_error().await);
+    }
+
     /// Fires every timer due now, without waiting for the scheduler's next turn.
     pub async fn fire_timers(&self) -> usize {
         hotline::jobs::timers::fire_due(&self.state, self.store.now()).await.unwrap()

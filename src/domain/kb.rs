@@ -1,0 +1,197 @@
+//! The knowledge base (知识库): what an article must contain, who may edit it, when it has
+//! expired, and how well it answers a query. Articles are few (hundreds to thousands), so a
+//! query is matched here, on words segmented the same way as ticket search.
+
+use super::district::{code_is_within, District};
+use super::lifecycle::Actor;
+use super::types::Role;
+use chrono::{DateTime, Utc};
+
+pub const MAX_QUESTION: usize = 200;
+pub const MAX_ANSWER: usize = 4000;
+
+/// An article as stored: what its editors wrote, and who last changed it when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Article {
+    pub id: i64,
+    #[serde(flatten)]
+    pub text: Draft,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// An article as an editor writes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Draft {
+    pub question: String,
+    pub answer: String,
+    /// A category code.
+    pub category: String,
+    /// The owning department, which keeps the article current.
+    pub department: String,
+    pub valid_from: DateTime<Utc>,
+    /// None: valid until changed.
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// A problem with a draft, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Article {
+    /// Past its validity: operators should not read it out any more.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.text.valid_to.is_some_and(|to| to <= now)
+    }
+}
+
+/// Admins edit every article; a department user the articles of its own unit and below.
+pub fn may_edit(actor: &Actor, department: &str) -> bool {
+    actor.role == Role::Admin || (actor.role == Role::Department && actor.covers(department))
+}
+
+/// Checks and trims a draft against the district.
+pub fn validate(mut d: Draft, district: &District) -> Result<Draft, Invalid> {
+    let invalid = |field, message: String| Invalid { field, message };
+    d.question = d.question.trim().to_string();
+    d.answer = d.answer.trim().to_string();
+    for (field, value, max) in [("question", &d.question, MAX_QUESTION), ("answer", &d.answer, MAX_ANSWER)] {
+        if value.is_empty() {
+            return Err(invalid(field, format!("{field} must not be empty")));
+        }
+        if value.chars().count() > max {
+            return Err(invalid(field, format!("{field} is longer than {max} characters")));
+        }
+    }
+    if district.category(&d.category).is_none() {
+        return Err(invalid("category", format!("unknown category \"{}\"", d.category)));
+    }
+    if district.department(&d.department).is_none() {
+        return Err(invalid("department", format!("unknown department \"{}\"", d.department)));
+    }
+    if d.valid_to.is_some_and(|to| to <= d.valid_from) {
+        return Err(invalid("valid_to", "valid_to must be after valid_from".into()));
+    }
+    Ok(d)
+}
+
+/// How well an article answers the query terms: `None` unless it contains every term; more
+/// for terms in the question than in the answer. No terms: every article, equally.
+pub fn relevance(article: &Article, terms: &[String]) -> Option<u32> {
+    let question = article.text.question.to_lowercase();
+    let answer = article.text.answer.to_lowercase();
+    let mut score = 0;
+    for term in terms {
+        let in_question = question.matches(term.as_str()).count() as u32;
+        let in_answer = answer.matches(term.as_str()).count() as u32;
+        if in_question + in_answer == 0 {
+            return None;
+        }
+        score += 3 * in_question + in_answer;
+    }
+    Some(score)
+}
+
+/// The articles matching a search, best first (then the most recently updated).
+pub fn rank<'a>(
+    articles: &'a [Article],
+    terms: &[String],
+    category: Option<&str>,
+    include_expired: bool,
+    now: DateTime<Utc>,
+) -> Vec<&'a Article> {
+    let mut hits: Vec<(u32, &Article)> = articles
+        .iter()
+        .filter(|a| include_expired || !a.expired(now))
+        .filter(|a| a.text.valid_from <= now || include_expired)
+        .filter(|a| category.is_none_or(|c| code_is_within(&a.text.category, c)))
+        .filter_map(|a| relevance(a, terms).map(|s| (s, a)))
+        .collect();
+    hits.sort_by(|x, y| y.0.cmp(&x.0).then(y.1.updated_at.cmp(&x.1.updated_at)).then(y.1.id.cmp(&x.1.id)));
+    hits.into_iter().map(|(_, a)| a).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn article(id: i64, question: &str, answer: &str, category: &str, valid_to: Option<&str>) -> Article {
+        Article {
+            id,
+            text: Draft {
+                question: question.into(),
+                answer: answer.into(),
+                category: category.into(),
+                department: "cgw".into(),
+                valid_from: at("2026-01-01T00:00:00Z"),
+                valid_to: valid_to.map(at),
+            },
+            updated_at: at("2026-01-01T00:00:00Z"),
+            updated_by: "admin".into(),
+        }
+    }
+
+    #[test]
+    fn every_term_must_match_and_the_question_counts_most() {
+        let now = at("2026-06-01T00:00:00Z");
+        let list = [
+            article(1, "大件垃圾怎么预约清运", "拨打环卫预约电话", "03.02.01", None),
+            article(2, "小区停车收费标准", "按物价局文件，清运垃圾另计", "05.01.01", None),
+            article(3, "垃圾分类时间", "每天早晚两次", "03.02.02", Some("2026-03-01T00:00:00Z")),
+        ];
+        let terms = vec!["垃圾".to_string(), "清运".to_string()];
+        let found: Vec<i64> = rank(&list, &terms, None, false, now).iter().map(|a| a.id).collect();
+        assert_eq!(found, [1, 2]);
+        let scoped: Vec<i64> = rank(&list, &terms, Some("03"), false, now).iter().map(|a| a.id).collect();
+        assert_eq!(scoped, [1]);
+        // Expired articles only when asked for, and flagged.
+        let all: Vec<i64> = rank(&list, &[], None, true, now).iter().map(|a| a.id).collect();
+        assert_eq!(all.len(), 3);
+        assert!(list[2].expired(now) && !list[0].expired(now));
+    }
+
+    #[test]
+    fn editors_are_admins_and_the_owning_department() {
+        let dept = Actor {
+            user_id: 2,
+            username: "cgw".into(),
+            role: Role::Department,
+            department: Some("cgw".into()),
+            units: vec!["cgw".into(), "cgw-hw".into()],
+        };
+        assert!(may_edit(&dept, "cgw-hw"));
+        assert!(!may_edit(&dept, "jtj"));
+        let op = Actor { role: Role::Operator, units: Vec::new(), department: None, ..dept.clone() };
+        assert!(!may_edit(&op, "cgw"));
+        let admin = Actor { role: Role::Admin, ..op };
+        assert!(may_edit(&admin, "jtj"));
+    }
+
+    #[test]
+    fn drafts_are_checked_field_by_field() {
+        let district = District::demo();
+        let category = district.leaf_categories().next().unwrap().code.clone();
+        let ok = Draft {
+            question: " 问题 ".into(),
+            answer: "回答".into(),
+            category: category.clone(),
+            department: "cgw".into(),
+            valid_from: at("2026-01-01T00:00:00Z"),
+            valid_to: None,
+        };
+        assert_eq!(validate(ok.clone(), &district).unwrap().question, "问题");
+        let empty = Draft { answer: " ".into(), ..ok.clone() };
+        assert_eq!(validate(empty, &district).unwrap_err().field, "answer");
+        let unknown = Draft { department: "nowhere".into(), ..ok.clone() };
+        assert_eq!(validate(unknown, &district).unwrap_err().field, "department");
+        let backwards = Draft { valid_to: Some(at("2025-01-01T00:00:00Z")), ..ok };
+        assert_eq!(validate(backwards, &district).unwrap_err().field, "valid_to");
+    }
+}

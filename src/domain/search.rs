@@ -1,0 +1,232 @@
+//! The rules of ticket search, free of any index: who may find a ticket by the caller's phone,
+//! how a query's words become an index query, the order of results, and the snippet shown
+//! under a hit. Both search backends (embedded and Meilisearch) follow these, so they behave
+//! alike. Segmentation itself (jieba) is `crate::search::segment`'s; here words arrive as
+//! already-segmented terms.
+
+use super::lifecycle::Actor;
+
+/// Longest query accepted, in characters: an operator types words, not documents.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// The most hits one page holds.
+pub const MAX_LIMIT: i64 = 100;
+/// How deep a search may page; further on, narrow the query.
+pub const MAX_OFFSET: i64 = 10_000;
+/// Characters in a snippet.
+pub const SNIPPET_CHARS: usize = 60;
+
+/// The facets every search counts, in the order the API lists them.
+pub const FACETS: [&str; 5] = ["status", "department", "street", "category", "kind"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    /// Best match first (newest first among equals); newest first when there is no text.
+    #[default]
+    Relevance,
+    Newest,
+}
+
+impl std::str::FromStr for SortOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "relevance" => Ok(SortOrder::Relevance),
+            "newest" => Ok(SortOrder::Newest),
+            other => Err(format!("\"{other}\" is not relevance or newest")),
+        }
+    }
+}
+
+/// The caller's phone is a search key only for those who may always see it: the centre's
+/// roles. A department sees the phone on some tickets and not on confidential ones, so for
+/// departments the phone is never searchable (a search must not reveal who called).
+pub fn may_search_phone(actor: &Actor) -> bool {
+    !actor.is_department()
+}
+
+/// The query as a phone lookup, when it is one and the actor may search by phone.
+pub fn phone_query(actor: &Actor, q: &str) -> Option<String> {
+    let q = q.trim();
+    (may_search_phone(actor) && super::privacy::validate_phone(q).is_ok()).then(|| q.to_string())
+}
+
+/// Terms kept from a segmentation: words with a letter or digit in them (punctuation and
+/// spaces carry nothing), lower-cased.
+pub fn keep_term(word: &str) -> Option<String> {
+    let word = word.trim();
+    word.chars().any(char::is_alphanumeric).then(|| word.to_lowercase())
+}
+
+/// Distinct terms, dropping any that contains another one: a search-engine cut gives a
+/// compound and its parts (垃圾清运, 垃圾, 清运), and requiring the parts is what finds the
+/// same words in another order (清运垃圾).
+pub fn finest_terms(words: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for w in words {
+        if !all.contains(&w) {
+            all.push(w);
+        }
+    }
+    all.iter().filter(|t| !all.iter().any(|o| o != *t && t.contains(o.as_str()))).cloned().collect()
+}
+
+/// Whether a character is written as a word of its own in the index (CJK ideographs and the
+/// like): Chinese has no spaces, so each character is a token and words are phrases.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// The tokens a text is indexed under, in order: each Chinese character, and each run of
+/// other letters or digits (lower-cased); punctuation and spaces separate and are dropped.
+pub fn index_tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run = String::new();
+    for c in text.chars() {
+        if is_cjk(c) {
+            if !run.is_empty() {
+                out.push(std::mem::take(&mut run));
+            }
+            out.push(c.to_string());
+        } else if c.is_alphanumeric() {
+            run.extend(c.to_lowercase());
+        } else if !run.is_empty() {
+            out.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        out.push(run);
+    }
+    out
+}
+
+/// One query term as an FTS5 phrase of its tokens (a quote inside doubled).
+fn fts5_phrase(term: &str) -> String {
+    format!("\"{}\"", index_tokens(term).join(" ").replace('"', "\"\""))
+}
+
+/// An FTS5 query requiring every term, each a phrase; spaces between them mean AND.
+pub fn fts5_all_terms(terms: &[String]) -> String {
+    terms.iter().map(|t| fts5_phrase(t)).collect::<Vec<_>>().join(" ")
+}
+
+/// An FTS5 query accepting any term (the duplicate finder's candidate search).
+pub fn fts5_any_term(terms: &[String]) -> String {
+    terms.iter().map(|t| fts5_phrase(t)).collect::<Vec<_>>().join(" OR ")
+}
+
+/// A PostgreSQL tsquery text (for `to_tsquery('simple', …)`) requiring every term (`&`) or
+/// any (`|`), each term a phrase of its tokens (`<->`), each token a quoted lexeme.
+pub fn tsquery_terms(terms: &[String], any: bool) -> String {
+    let op = if any { " | " } else { " & " };
+    terms
+        .iter()
+        .map(|t| {
+            let tokens: Vec<String> = index_tokens(t)
+                .iter()
+                .map(|tok| format!("'{}'", tok.replace('\\', "\\\\").replace('\'', "''")))
+                .collect();
+            format!("({})", tokens.join(" <-> "))
+        })
+        .collect::<Vec<_>>()
+        .join(op)
+}
+
+/// A short excerpt of `text` around the first term found, with … where it was cut; the
+/// start of the text when no term is in it. Plain text: the front end decides how to mark.
+pub fn snippet(text: &str, terms: &[String]) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= SNIPPET_CHARS {
+        return text.to_string();
+    }
+    let lower = text.to_lowercase();
+    let first = terms
+        .iter()
+        .filter_map(|t| lower.find(t.as_str()))
+        .min()
+        .map(|byte| lower[..byte].chars().count())
+        .unwrap_or(0);
+    // A little context before the match, and never past the end.
+    let start = first.saturating_sub(SNIPPET_CHARS / 4).min(chars.len() - SNIPPET_CHARS);
+    let end = start + SNIPPET_CHARS;
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::types::Role;
+
+    fn actor(role: Role) -> Actor {
+        Actor {
+            user_id: 1,
+            username: "u".into(),
+            role,
+            department: (role == Role::Department).then(|| "cgw".into()),
+            units: if role == Role::Department { vec!["cgw".into()] } else { Vec::new() },
+        }
+    }
+
+    #[test]
+    fn only_centre_roles_search_by_phone() {
+        assert_eq!(phone_query(&actor(Role::Operator), " 13812345678 "), Some("13812345678".into()));
+        assert_eq!(phone_query(&actor(Role::Supervisor), "010-12345678"), Some("010-12345678".into()));
+        assert_eq!(phone_query(&actor(Role::Department), "13812345678"), None);
+        assert_eq!(phone_query(&actor(Role::Operator), "垃圾清运"), None);
+    }
+
+    #[test]
+    fn terms_drop_punctuation_and_fold_case() {
+        assert_eq!(keep_term("，"), None);
+        assert_eq!(keep_term(" "), None);
+        assert_eq!(keep_term("WiFi"), Some("wifi".into()));
+        assert_eq!(keep_term("垃圾"), Some("垃圾".into()));
+    }
+
+    #[test]
+    fn compounds_give_way_to_their_parts() {
+        let words = ["垃圾清运", "垃圾", "清运", "垃圾"].map(String::from);
+        assert_eq!(finest_terms(words), vec!["垃圾".to_string(), "清运".to_string()]);
+        assert_eq!(finest_terms(["路灯".to_string()]), vec!["路灯".to_string()]);
+    }
+
+    #[test]
+    fn documents_are_indexed_by_character_and_words_are_phrases() {
+        assert_eq!(
+            index_tokens("路灯不亮，WiFi 20261122-000123"),
+            ["路", "灯", "不", "亮", "wifi", "20261122", "000123"]
+        );
+        let terms = vec!["垃圾".to_string(), "a\"b".to_string()];
+        assert_eq!(fts5_all_terms(&terms), "\"垃 圾\" \"a b\"");
+        assert_eq!(fts5_any_term(&terms), "\"垃 圾\" OR \"a b\"");
+        let terms = vec!["垃圾".to_string(), "it's".to_string()];
+        assert_eq!(tsquery_terms(&terms, false), "('垃' <-> '圾') & ('it' <-> 's')");
+        assert_eq!(tsquery_terms(&terms, true), "('垃' <-> '圾') | ('it' <-> 's')");
+    }
+
+    #[test]
+    fn snippets_show_the_first_match_in_context() {
+        assert_eq!(snippet("短文本", &["文本".into()]), "短文本");
+        let long = format!("{}清运垃圾不及时{}", "前".repeat(80), "后".repeat(80));
+        let s = snippet(&long, &["垃圾".into()]);
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(s.contains("清运垃圾不及时"), "{s}");
+        assert_eq!(s.chars().filter(|c| *c != '…').count(), SNIPPET_CHARS);
+        let none = snippet(&long, &["没有".into()]);
+        assert!(none.starts_with('前') && none.ends_with('…'));
+    }
+
+    #[test]
+    fn sort_orders_parse() {
+        assert_eq!("newest".parse::<SortOrder>(), Ok(SortOrder::Newest));
+        assert_eq!("relevance".parse::<SortOrder>(), Ok(SortOrder::Relevance));
+        assert!("best".parse::<SortOrder>().is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! Likely duplicates (并单 suggestions): how much an open ticket looks like the call being
+//! typed, and why. Pure: the caller finds the candidates and segments the words.
+//!
+//! Each sign adds to the score (capped at 1): the same caller, the same place (estate, then
+//! community, then street), similar words, the same category. A suggestion needs a score of
+//! at least [`MIN_SCORE`]; the reasons are shown to the operator in Chinese.
+
+use super::district::Location;
+use super::ticket::Ticket;
+use std::collections::BTreeSet;
+
+pub const SAME_CALLER: f64 = 0.45;
+pub const SAME_ESTATE: f64 = 0.30;
+pub const SAME_COMMUNITY: f64 = 0.20;
+pub const SAME_STREET: f64 = 0.10;
+/// Multiplied by the word overlap (0–1).
+pub const TEXT: f64 = 0.40;
+pub const SAME_CATEGORY: f64 = 0.15;
+/// Word overlap from which the text counts as a reason of its own.
+pub const TEXT_REASON: f64 = 0.30;
+pub const MIN_SCORE: f64 = 0.35;
+/// Suggestions shown at most.
+pub const MAX_SUGGESTIONS: usize = 10;
+
+/// What is known of the call being typed.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    pub phone: Option<String>,
+    /// Distinct words of the content (segmented).
+    pub words: BTreeSet<String>,
+    pub location: Option<Location>,
+    pub category: Option<String>,
+}
+
+/// An open ticket with its words and where its address points.
+#[derive(Debug, Clone)]
+pub struct Candidate<'a> {
+    pub ticket: &'a Ticket,
+    pub words: BTreeSet<String>,
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub ticket_id: i64,
+    pub score: f64,
+    pub reasons: Vec<&'static str>,
+}
+
+/// How many of the shorter text's words the other has (0–1). Single characters are left
+/// out: 的, 了, 在 … are in every complaint and say nothing about the problem.
+pub fn word_overlap(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
+    let meaningful =
+        |s: &BTreeSet<String>| s.iter().filter(|w| w.chars().count() > 1).cloned().collect::<BTreeSet<_>>();
+    let (a, b) = (meaningful(a), meaningful(b));
+    let smaller = a.len().min(b.len());
+    if smaller == 0 {
+        return 0.0;
+    }
+    a.intersection(&b).count() as f64 / smaller as f64
+}
+
+/// The place a ticket is at: its recorded street and community, and the estate word its
+/// address names.
+fn place_score(probe: &Location, ticket: &Ticket, located: Option<&Location>) -> Option<(f64, &'static str)> {
+    let estate = located.filter(|l| l.community.is_some()).map(|l| l.matched_word.as_str());
+    let community = ticket.community.as_deref().or(located.and_then(|l| l.community.as_deref()));
+    let street = ticket.street.as_deref().or(located.map(|l| l.street.as_str()));
+    if probe.community.is_some() && estate == Some(probe.matched_word.as_str()) {
+        Some((SAME_ESTATE, "同一小区"))
+    } else if probe.community.is_some() && community == probe.community.as_deref() {
+        Some((SAME_COMMUNITY, "同一社区"))
+    } else if street == Some(probe.street.as_str()) {
+        Some((SAME_STREET, "同一街道"))
+    } else {
+        None
+    }
+}
+
+/// The score of one candidate, or `None` when it is not worth showing.
+pub fn score(probe: &Probe, candidate: &Candidate) -> Option<Suggestion> {
+    let t = candidate.ticket;
+    let mut score = 0.0;
+    let mut reasons = Vec::new();
+    if probe.phone.as_deref().is_some_and(|p| !p.is_empty() && p == t.caller_phone) {
+        score += SAME_CALLER;
+        reasons.push("同一来电人");
+    }
+    if let Some((s, reason)) = probe.location.as_ref().and_then(|l| place_score(l, t, candidate.location.as_ref())) {
+        score += s;
+        reasons.push(reason);
+    }
+    let overlap = word_overlap(&probe.words, &candidate.words);
+    score += TEXT * overlap;
+    if overlap >= TEXT_REASON {
+        reasons.push("内容相似");
+    }
+    if probe.category.as_deref().is_some_and(|c| c == t.category) {
+        score += SAME_CATEGORY;
+        reasons.push("同一类别");
+    }
+    let score = (score.min(1.0) * 100.0).round() / 100.0;
+    (score >= MIN_SCORE && !reasons.is_empty()).then_some(Suggestion { ticket_id: t.id, score, reasons })
+}
+
+/// The best suggestions, highest score first (newer first among equals).
+pub fn rank(probe: &Probe, candidates: &[Candidate]) -> Vec<Suggestion> {
+    let mut out: Vec<(Suggestion, chrono::DateTime<chrono::Utc>)> =
+        candidates.iter().filter_map(|c| score(probe, c).map(|s| (s, c.ticket.created_at))).collect();
+    out.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then(b.1.cmp(&a.1)).then(b.0.ticket_id.cmp(&a.0.ticket_id)));
+    out.dedup_by_key(|(s, _)| s.ticket_id);
+    out.into_iter().take(MAX_SUGGESTIONS).map(|(s, _)| s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{ActorRef, Event, EventKind, Received};
+    use crate::domain::types::{Channel, Kind, Role, Urgency};
+
+    fn ticket(id: i64, phone: &str, street: &str, community: Option<&str>, category: &str) -> Ticket {
+        let received = Received {
+            number: format!("20261122-{id:06}"),
+            kind: Kind::Complaint,
+            channel: Channel::Phone,
+            urgency: Urgency::Normal,
+            category: category.into(),
+            street: Some(street.into()),
+            community: community.map(String::from),
+            address: String::new(),
+            content: String::new(),
+            caller_name: String::new(),
+            caller_phone: phone.into(),
+            confidential: false,
+            callback_consent: true,
+        };
+        let actor = ActorRef { user_id: 1, username: "op".into(), role: Role::Operator, department: None };
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00+08:00").unwrap().to_utc()
+            + chrono::Duration::minutes(id);
+        crate::domain::ticket::apply(
+            None,
+            &Event { seq: id, ticket_id: id, at, actor, kind: EventKind::Received(received) },
+        )
+    }
+
+    fn words(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn place(street: &str, community: Option<&str>, word: &str) -> Location {
+        Location { street: street.into(), community: community.map(String::from), matched_word: word.into() }
+    }
+
+    #[test]
+    fn same_caller_same_estate_same_words_is_almost_certain() {
+        let t = ticket(1, "13812345678", "s1", Some("c1"), "03.02.01");
+        let probe = Probe {
+            phone: Some("13812345678".into()),
+            words: words(&["垃圾", "清运", "及时"]),
+            location: Some(place("s1", Some("c1"), "长青苑")),
+            category: Some("03.02.01".into()),
+        };
+        let c = Candidate {
+            ticket: &t,
+            words: words(&["清运", "垃圾", "及时", "的"]),
+            location: Some(place("s1", Some("c1"), "长青苑")),
+        };
+        let s = score(&probe, &c).unwrap();
+        assert_eq!(s.score, 1.0);
+        assert_eq!(s.reasons, ["同一来电人", "同一小区", "内容相似", "同一类别"]);
+    }
+
+    #[test]
+    fn a_neighbour_with_the_same_problem_is_suggested_a_stranger_elsewhere_is_not() {
+        let neighbour = ticket(2, "13900000000", "s1", Some("c1"), "03.02.01");
+        let elsewhere = ticket(3, "13700000000", "s9", None, "05.01.01");
+        let probe = Probe {
+            phone: Some("13812345678".into()),
+            words: words(&["垃圾", "清运", "及时"]),
+            location: Some(place("s1", Some("c1"), "长青苑")),
+            category: Some("03.02.01".into()),
+        };
+        let same_words = words(&["垃圾", "清运"]);
+        let candidates = [
+            Candidate {
+                ticket: &neighbour,
+                words: same_words.clone(),
+                location: Some(place("s1", Some("c1"), "长青苑")),
+            },
+            Candidate { ticket: &elsewhere, words: words(&["路灯", "不亮"]), location: None },
+        ];
+        let ranked = rank(&probe, &candidates);
+        assert_eq!(ranked.len(), 1);
+        assert_eq!(ranked[0].ticket_id, 2);
+        assert_eq!(ranked[0].reasons, ["同一小区", "内容相似", "同一类别"]);
+        assert_eq!(ranked[0].score, 0.85);
+    }
+
+    #[test]
+    fn the_same_street_alone_is_too_little() {
+        let t = ticket(4, "13900000000", "s1", None, "01.01.01");
+        let probe = Probe { location: Some(place("s1", None, "长青路")), ..Probe::default() };
+        let c = Candidate { ticket: &t, words: BTreeSet::new(), location: None };
+        assert_eq!(score(&probe, &c), None);
+        // The same community counts more than the street, less than the estate.
+        let t = ticket(5, "13900000000", "s1", Some("c1"), "01.01.01");
+        let probe = Probe {
+            location: Some(place("s1", Some("c1"), "长青苑")),
+            category: Some("01.01.01".into()),
+            ..Probe::default()
+        };
+        let c =
+            Candidate { ticket: &t, words: BTreeSet::new(), location: Some(place("s1", Some("c1"), "长青社区")) };
+        assert_eq!(score(&probe, &c).unwrap().reasons, ["同一社区", "同一类别"]);
+    }
+
+    #[test]
+    fn single_characters_do_not_make_texts_alike() {
+        assert_eq!(word_overlap(&words(&["的", "了", "在"]), &words(&["的", "了", "在"])), 0.0);
+        assert_eq!(word_overlap(&words(&["垃圾", "清运"]), &words(&["垃圾", "噪音", "扰民"])), 0.5);
+    }
+}

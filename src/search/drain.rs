@@ -1,0 +1,132 @@
+//! The search drain: applies the search outbox to the index, and rebuilds the index.
+//!
+//! Like the mail drain (`crate::notify`): due entries are claimed with a lease, indexed with
+//! no transaction open, then removed; a failure leaves them queued with the error and a
+//! back-off (the mail drain's: 30 s doubling to an hour), so an index outage of any length
+//! delays search and loses nothing.
+
+use super::{Search, SearchError};
+use crate::notify::backoff;
+use crate::store::Store;
+use chrono::{DateTime, TimeDelta, Utc};
+use std::future::Future;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Entries claimed at a time.
+pub const BATCH: i64 = 200;
+/// Long enough for a batch on a slow index; should this process die, the batch is due again.
+const LEASE: Duration = Duration::from_secs(300);
+/// A drain stops after this many so one busy instance does not starve its other jobs.
+const MAX_PER_DRAIN: usize = 5_000;
+
+/// What one [`drain_once`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexReport {
+    pub indexed: usize,
+    /// Left queued for a later try.
+    pub failed: usize,
+    pub error: Option<String>,
+}
+
+/// Indexes what is due at `now`. Safe on several instances at once (each entry is claimed by
+/// one of them). Stops at the first failure: the rest would meet the same outage.
+pub async fn drain_once(store: &Store, index: &Search, now: DateTime<Utc>) -> Result<IndexReport, SearchError> {
+    let mut report = IndexReport::default();
+    loop {
+        let batch = store.claim_search(BATCH, LEASE, now).await?;
+        if batch.is_empty() {
+            break;
+        }
+        let ids: Vec<i64> = batch.iter().map(|e| e.ticket_id).collect();
+        let tickets = store.tickets_by_ids(&ids).await?;
+        match index.upsert(&tickets).await {
+            Ok(()) => {
+                let indexed: Vec<(i64, i64)> = tickets.iter().map(|t| (t.id, t.version)).collect();
+                store.finish_search(&indexed).await?;
+                // An entry for a ticket that is gone (never the case today) must not stay.
+                let gone: Vec<(i64, i64)> = batch
+                    .iter()
+                    .filter(|e| !tickets.iter().any(|t| t.id == e.ticket_id))
+                    .map(|e| (e.ticket_id, e.version))
+                    .collect();
+                store.finish_search(&gone).await?;
+                report.indexed += tickets.len();
+            }
+            Err(e) => {
+                let tries = batch.iter().map(|e| e.attempts).max().unwrap_or(0) + 1;
+                let next = now + TimeDelta::from_std(backoff(tries)).unwrap_or(TimeDelta::hours(1));
+                let reason = e.to_string();
+                store.retry_search(&ids, &reason, next).await?;
+                report.failed += ids.len();
+                tracing::warn!(error = %reason, entries = ids.len(), retry_at = %next, "search index not updated; the updates stay queued");
+                report.error = Some(reason);
+                break;
+            }
+        }
+        if report.indexed >= MAX_PER_DRAIN {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Drains every `interval` until `shutdown` resolves; prepares the index first (and again
+/// after a failure, until it works).
+pub fn spawn_drain(
+    store: Store,
+    index: Search,
+    interval: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::pin!(shutdown);
+        let mut prepared = false;
+        loop {
+            if !prepared {
+                match index.prepare().await {
+                    Ok(()) => prepared = true,
+                    Err(e) => tracing::warn!(error = %e, backend = index.backend(), "search index not ready; retrying"),
+                }
+            }
+            if prepared {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    result = drain_once(&store, &index, store.now()) => match result {
+                        Ok(report) if report.indexed > 0 => tracing::debug!(?report, "search index updated"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "search drain could not read or update the outbox"),
+                    },
+                }
+            }
+            let wait = if prepared { interval } else { interval.max(Duration::from_secs(5)) };
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    })
+}
+
+/// Rebuilds the index from scratch: empties it, marks every ticket stale and indexes them
+/// all, calling `progress(done, total)` as it goes. Running it twice gives the same index.
+pub async fn reindex(store: &Store, index: &Search, mut progress: impl FnMut(u64, u64)) -> Result<u64, SearchError> {
+    index.prepare().await?;
+    index.clear().await?;
+    store.queue_all_for_search().await?;
+    let total = u64::try_from(store.search_backlog().await?).unwrap_or(0);
+    let mut done = 0u64;
+    progress(done, total);
+    loop {
+        let report = drain_once(store, index, store.now()).await?;
+        if let Some(error) = report.error {
+            return Err(SearchError::Remote(error));
+        }
+        if report.indexed == 0 {
+            break;
+        }
+        done += report.indexed as u64;
+        progress(done.min(total), total);
+    }
+    Ok(done)
+}

@@ -1,0 +1,63 @@
+//! The embedded index: segmented words in the ticket database (FTS5 on SQLite, tsvector on
+//! PostgreSQL; the SQL is `store::search`'s). Filters, department scope and facets are
+//! conditions on the live ticket rows, so only the text match can lag behind a change.
+
+use super::{segment, SearchError, SearchIndex, SearchPage, SearchRequest};
+use crate::domain::ticket::Ticket;
+use crate::store::Store;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+pub struct Embedded {
+    store: Store,
+}
+
+impl Embedded {
+    pub fn new(store: Store) -> Embedded {
+        Embedded { store }
+    }
+}
+
+/// The words a ticket is found by: its number, content, address and reply. Not the phone:
+/// that is matched on the ticket row, and only for those allowed to search by it.
+pub fn ticket_words(t: &Ticket) -> String {
+    let text = format!("{} {} {} {}", t.number, t.content, t.address, t.reply.as_deref().unwrap_or(""));
+    segment::index_words(&text).join(" ")
+}
+
+impl SearchIndex for Embedded {
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn prepare(&self) -> BoxFuture<'_, Result<(), SearchError>> {
+        // The tables come with the migrations; the dictionary is loaded now, not on the
+        // first call an operator is waiting for.
+        async move {
+            tokio::task::spawn_blocking(segment::warm_up).await.map_err(|e| SearchError::Config(e.to_string()))?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn upsert<'a>(&'a self, tickets: &'a [Ticket]) -> BoxFuture<'a, Result<(), SearchError>> {
+        async move {
+            let entries: Vec<(i64, String)> = tickets.iter().map(|t| (t.id, ticket_words(t))).collect();
+            self.store.write_search_words(&entries).await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<(), SearchError>> {
+        async move { Ok(self.store.clear_search_words().await?) }.boxed()
+    }
+
+    fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<SearchPage, SearchError>> {
+        async move { Ok(self.store.search_text(request, self.store.now()).await?) }.boxed()
+    }
+
+    fn candidates<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<Vec<Ticket>, SearchError>> {
+        async move { Ok(self.store.search_any_term(request, self.store.now()).await?) }.boxed()
+    }
+}

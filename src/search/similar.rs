@@ -1,0 +1,85 @@
+//! The duplicate finder's lookup: gathers open tickets that might be the same problem (same
+//! caller, same place, same category, shared words) and has `domain::similar` score them.
+
+use super::{segment, Search, SearchError, SearchRequest};
+use crate::domain::district::District;
+use crate::domain::similar::{rank, Candidate, Probe, Suggestion};
+use crate::domain::ticket::Ticket;
+use crate::domain::types::Status;
+use crate::store::search::CandidateProbe;
+use crate::store::{Store, TicketFilter};
+use chrono::{DateTime, Utc};
+
+/// Structured candidates looked at, at most (newest first).
+const STRUCTURED: i64 = 300;
+/// Text candidates looked at, at most (best first).
+const TEXTUAL: i64 = 100;
+/// Query words used to find text candidates: the longest, which say the most.
+const QUERY_WORDS: usize = 12;
+
+/// A call being typed, as the operator's form has it so far.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    /// Only a complete, valid number is compared.
+    pub phone: Option<String>,
+    pub content: String,
+    pub address: String,
+    pub category: Option<String>,
+    /// A ticket to leave out (the one being checked itself).
+    pub exclude: Option<i64>,
+}
+
+/// Open tickets created since `since` that are likely the same problem, best first.
+pub async fn suggest(
+    store: &Store,
+    search: &Search,
+    district: &District,
+    draft: &Draft,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Ticket, Suggestion)>, SearchError> {
+    let location = district.locate(&draft.address).or_else(|| district.locate(&draft.content));
+    let probe = Probe {
+        phone: draft.phone.clone(),
+        words: segment::word_set(&draft.content),
+        location: location.clone(),
+        category: draft.category.clone(),
+    };
+    let mut tickets = store
+        .similar_candidates(
+            &CandidateProbe {
+                phone: probe.phone.clone(),
+                street: location.as_ref().map(|l| l.street.clone()),
+                community: location.as_ref().and_then(|l| l.community.clone()),
+                category: probe.category.clone(),
+                since,
+                exclude: draft.exclude,
+            },
+            STRUCTURED,
+        )
+        .await?;
+    let mut terms: Vec<String> = probe.words.iter().filter(|w| w.chars().count() > 1).cloned().collect();
+    terms.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    terms.truncate(QUERY_WORDS);
+    if !terms.is_empty() {
+        let open: Vec<Status> = Status::ALL.iter().copied().filter(|s| s.is_open()).collect();
+        let request = SearchRequest {
+            terms,
+            filter: TicketFilter { statuses: open, created_from: Some(since), ..TicketFilter::default() },
+            limit: TEXTUAL,
+            ..SearchRequest::default()
+        };
+        tickets.extend(search.candidates(&request).await?);
+    }
+    tickets.retain(|t| Some(t.id) != draft.exclude && t.status.is_open());
+    tickets.sort_by_key(|t| t.id);
+    tickets.dedup_by_key(|t| t.id);
+    let candidates: Vec<Candidate> = tickets
+        .iter()
+        .map(|t| Candidate { ticket: t, words: segment::word_set(&t.content), location: district.locate(&t.address) })
+        .collect();
+    let ranked = rank(&probe, &candidates);
+    Ok(ranked
+        .into_iter()
+        .filter_map(|s| tickets.iter().find(|t| t.id == s.ticket_id).map(|t| (t.clone(), s)))
+        .collect())
+}

@@ -1,0 +1,386 @@
+//! Search storage: the search outbox (index updates waiting), and the embedded index — FTS5
+//! on SQLite, a 'simple' tsvector with a GIN index on PostgreSQL — with its queries.
+//!
+//! The outbox follows the mail outbox's pattern (`outbox.rs`): a row written in the ticket's
+//! write transaction, claimed with a lease by one drain at a time, retried with back-off.
+//! One row per ticket: a second change before the drain ran only raises the version.
+//!
+//! Queries are built once; the dialects differ only in the text-match clause and the rank.
+//! Department scope and every filter are conditions of the same statement (the shared
+//! [`super::tickets::push_filters`]), so a page never loses hits to a filter applied later.
+
+use super::tickets::{decode_body, insert_rows, push_filters};
+use super::{get_i64, get_opt_string, get_string, millis, Backend, Result, Sql, Store, TicketFilter};
+use crate::domain::search::{fts5_all_terms, fts5_any_term, tsquery_terms, SortOrder};
+use crate::domain::ticket::Ticket;
+use chrono::{DateTime, Utc};
+use sqlx::{Any, Transaction};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A ticket whose index entry is stale, claimed for indexing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleEntry {
+    pub ticket_id: i64,
+    pub version: i64,
+    /// Tries so far, not counting this one.
+    pub attempts: i64,
+}
+
+/// A search as every index receives it: already segmented, scoped and checked.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Words a hit must all contain (the segmented query); empty: filters only.
+    pub terms: Vec<String>,
+    /// The query is a caller's phone and the asker may search by phone: match it exactly.
+    pub phone: Option<String>,
+    /// Filters, with the department scope in `departments` (lists and search share them).
+    pub filter: TicketFilter,
+    pub sort: SortOrder,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of hits, best first, with the total and the facet counts over all hits.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub total: i64,
+    pub tickets: Vec<Ticket>,
+    /// facet (`status`, `department`, `street`, `category`, `kind`) → value → count.
+    pub facets: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+/// Queues index updates for tickets just written, in the writer's transaction.
+pub(super) async fn queue_search(tx: &mut Transaction<'_, Any>, tickets: &[Ticket]) -> Result<()> {
+    let rows = tickets
+        .iter()
+        .map(|t| vec![t.id.into(), t.version.into(), millis(t.updated_at).into(), 0i64.into(), 0i64.into()])
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO search_outbox (ticket_id, version, queued_at, attempts, next_attempt_at) VALUES ",
+        rows,
+        " ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version, next_attempt_at = 0",
+    )
+    .await
+}
+
+/// The facet's column on the ticket row.
+fn facet_column(facet: &str) -> &'static str {
+    match facet {
+        "status" => "t.status",
+        "department" => "t.lead",
+        "street" => "t.street",
+        "category" => "t.category",
+        _ => "t.kind",
+    }
+}
+
+impl Store {
+    /// Index updates not yet applied (what an operator watches during an index outage).
+    pub async fn search_backlog(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM search_outbox").fetch_one(&self.pool).await?;
+        get_i64(&row, "n")
+    }
+
+    /// Claims up to `limit` stale entries due at `now` for `lease`.
+    pub async fn claim_search(&self, limit: i64, lease: Duration, now: DateTime<Utc>) -> Result<Vec<StaleEntry>> {
+        let now_ms = millis(now);
+        let until = now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        // The due conditions are repeated outside the sub-select: of two instances racing for
+        // a row, the second re-checks them on the row the first changed, and skips it.
+        let rows = sqlx::query(
+            "UPDATE search_outbox SET locked_until = $1 WHERE ticket_id IN (SELECT ticket_id FROM search_outbox \
+             WHERE next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+             ORDER BY next_attempt_at, ticket_id LIMIT $3) \
+             AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING ticket_id, version, attempts",
+        )
+        .bind(until)
+        .bind(now_ms)
+        .bind(limit.max(1))
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StaleEntry {
+                    ticket_id: get_i64(r, "ticket_id")?,
+                    version: get_i64(r, "version")?,
+                    attempts: get_i64(r, "attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The index now holds these tickets at these versions: their entries are done unless a
+    /// later change queued a newer version meanwhile (that one stays, and is released).
+    pub async fn finish_search(&self, indexed: &[(i64, i64)]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for (ticket_id, version) in indexed {
+            sqlx::query("DELETE FROM search_outbox WHERE ticket_id = $1 AND version <= $2")
+                .bind(ticket_id)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE search_outbox SET locked_until = NULL WHERE ticket_id = $1")
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The index could not take these entries; they are tried again at `next_attempt_at`.
+    pub async fn retry_search(&self, ids: &[i64], error: &str, next_attempt_at: DateTime<Utc>) -> Result<()> {
+        let mut sql = Sql::new("UPDATE search_outbox SET attempts = attempts + 1, last_error = ");
+        sql.bind(error.chars().take(2000).collect::<String>())
+            .push(", next_attempt_at = ")
+            .bind(millis(next_attempt_at))
+            .push(", locked_until = NULL WHERE ticket_id IN ")
+            .bind_list(ids);
+        sql.query().execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// The last error of the oldest waiting entry, if it failed (for logs and admins).
+    pub async fn search_last_error(&self) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT last_error FROM search_outbox WHERE last_error IS NOT NULL ORDER BY queued_at, ticket_id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| get_opt_string(&r, "last_error")).transpose()?.flatten())
+    }
+
+    /// Marks every ticket stale (a rebuild of the index from scratch).
+    pub async fn queue_all_for_search(&self) -> Result<i64> {
+        let done = sqlx::query(
+            "INSERT INTO search_outbox (ticket_id, version, queued_at, attempts, next_attempt_at) \
+             SELECT id, version, updated_at, 0, 0 FROM tickets WHERE true \
+             ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version, next_attempt_at = 0, attempts = 0, \
+             locked_until = NULL, last_error = NULL",
+        )
+        .execute(&self.writer)
+        .await?;
+        Ok(i64::try_from(done.rows_affected()).unwrap_or(i64::MAX))
+    }
+
+    /// Tickets by id, in no particular order; ids that do not exist are skipped.
+    pub async fn tickets_by_ids(&self, ids: &[i64]) -> Result<Vec<Ticket>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT body FROM tickets WHERE id IN ");
+        sql.bind_list(ids);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        rows.iter().map(decode_body).collect()
+    }
+
+    /// Writes the embedded index entries: (ticket id, segmented words separated by spaces).
+    pub async fn write_search_words(&self, entries: &[(i64, String)]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        match self.backend {
+            Backend::Sqlite => {
+                // FTS5 has no upsert: replace by rowid.
+                let mut delete = Sql::new("DELETE FROM search_fts WHERE rowid IN ");
+                delete.bind_list(&entries.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+                delete.query().execute(&mut *tx).await?;
+                let rows = entries.iter().map(|(id, words)| vec![(*id).into(), words.into()]).collect();
+                insert_rows(&mut tx, "INSERT INTO search_fts (rowid, words) VALUES ", rows, "").await?;
+            }
+            Backend::Postgres => {
+                let rows = entries.iter().map(|(id, words)| vec![(*id).into(), words.into()]).collect();
+                insert_rows(
+                    &mut tx,
+                    "INSERT INTO search_docs (ticket_id, words) VALUES ",
+                    rows,
+                    " ON CONFLICT (ticket_id) DO UPDATE SET words = excluded.words",
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Empties the embedded index.
+    pub async fn clear_search_words(&self) -> Result<()> {
+        let table = match self.backend {
+            Backend::Sqlite => "search_fts",
+            Backend::Postgres => "search_docs",
+        };
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// `FROM … WHERE …` of a text query: the index joined to the ticket rows, the match, and
+    /// every filter. `any` accepts any term instead of all.
+    fn push_text_source(&self, sql: &mut Sql, query: &SearchRequest, any: bool, now: DateTime<Utc>) {
+        match (&query.phone, query.terms.is_empty(), self.backend) {
+            (Some(phone), _, _) => {
+                sql.push(" FROM tickets t WHERE t.caller_phone = ").bind(phone);
+            }
+            (None, true, _) => {
+                sql.push(" FROM tickets t WHERE 1 = 1");
+            }
+            (None, false, Backend::Sqlite) => {
+                let expr = if any { fts5_any_term(&query.terms) } else { fts5_all_terms(&query.terms) };
+                sql.push(" FROM search_fts JOIN tickets t ON t.id = search_fts.rowid WHERE search_fts MATCH ")
+                    .bind(expr);
+            }
+            (None, false, Backend::Postgres) => {
+                sql.push(
+                    " FROM search_docs d JOIN tickets t ON t.id = d.ticket_id WHERE d.tsv @@ to_tsquery('simple', ",
+                )
+                .bind(tsquery_terms(&query.terms, any))
+                .push(")");
+            }
+        }
+        push_filters(sql, &query.filter, now);
+    }
+
+    /// Best match first: bm25 on SQLite (lower is better), ts_rank on PostgreSQL.
+    fn push_rank_order(&self, sql: &mut Sql, query: &SearchRequest, any: bool) {
+        let text = query.phone.is_none() && !query.terms.is_empty();
+        match (query.sort, text, self.backend) {
+            (SortOrder::Relevance, true, Backend::Sqlite) => {
+                sql.push(" ORDER BY bm25(search_fts), t.id DESC");
+            }
+            (SortOrder::Relevance, true, Backend::Postgres) => {
+                sql.push(" ORDER BY ts_rank(d.tsv, to_tsquery('simple', ")
+                    .bind(tsquery_terms(&query.terms, any))
+                    .push(")) DESC, t.id DESC");
+            }
+            _ => {
+                sql.push(" ORDER BY t.created_at DESC, t.id DESC");
+            }
+        }
+    }
+
+    /// The embedded search: one page of tickets, the total and the facet counts.
+    pub async fn search_text(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<SearchPage> {
+        if query.filter.departments.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(SearchPage::default());
+        }
+        let mut page = Sql::new("SELECT t.body");
+        self.push_text_source(&mut page, query, false, now);
+        self.push_rank_order(&mut page, query, false);
+        page.push(" LIMIT ").bind(query.limit.max(1)).push(" OFFSET ").bind(query.offset.max(0));
+        let rows = page.query().fetch_all(&self.pool).await?;
+        let tickets = rows.iter().map(decode_body).collect::<Result<Vec<_>>>()?;
+
+        // Every facet in one statement; each ticket has one status, so their sum is the total.
+        let mut facets = Sql::new("");
+        for (i, facet) in crate::domain::search::FACETS.iter().enumerate() {
+            if i > 0 {
+                facets.push(" UNION ALL ");
+            }
+            let column = facet_column(facet);
+            facets.push(&format!("SELECT '{facet}' AS facet, {column} AS value, COUNT(*) AS n"));
+            self.push_text_source(&mut facets, query, false, now);
+            facets.push(&format!(" GROUP BY {column}"));
+        }
+        let rows = facets.query().fetch_all(&self.pool).await?;
+        let mut out = SearchPage { tickets, ..SearchPage::default() };
+        for facet in crate::domain::search::FACETS {
+            out.facets.insert(facet.to_string(), BTreeMap::new());
+        }
+        for row in &rows {
+            let facet = get_string(row, "facet")?;
+            let n = get_i64(row, "n")?;
+            if facet == "status" {
+                out.total += n;
+            }
+            if let Some(value) = get_opt_string(row, "value")? {
+                out.facets.entry(facet).or_default().insert(value, n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tickets sharing any term with the query (and its filters), best first: candidates for
+    /// the duplicate finder, which scores them itself.
+    pub async fn search_any_term(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<Ticket>> {
+        if query.terms.is_empty() && query.phone.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT t.body");
+        self.push_text_source(&mut sql, query, true, now);
+        self.push_rank_order(&mut sql, query, true);
+        sql.push(" LIMIT ").bind(query.limit.max(1));
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        rows.iter().map(decode_body).collect()
+    }
+
+    /// Open tickets since `since` that share the caller, the community, the street or the
+    /// category with a call being typed: the duplicate finder's structured candidates, newest
+    /// first. Each condition has an index of its own.
+    pub async fn similar_candidates(&self, probe: &CandidateProbe, limit: i64) -> Result<Vec<Ticket>> {
+        let mut sql =
+            Sql::new("SELECT body FROM tickets t WHERE t.status NOT IN ('closed', 'merged') AND t.created_at >= ");
+        sql.bind(millis(probe.since)).push(" AND t.id <> ").bind(probe.exclude.unwrap_or(0)).push(" AND (1 = 0");
+        if let Some(phone) = &probe.phone {
+            sql.push(" OR t.caller_phone = ").bind(phone);
+        }
+        if let Some(community) = &probe.community {
+            sql.push(" OR t.community = ").bind(community);
+        }
+        if let Some(street) = &probe.street {
+            sql.push(" OR t.street = ").bind(street);
+        }
+        if let Some(category) = &probe.category {
+            sql.push(" OR t.category = ").bind(category);
+        }
+        sql.push(") ORDER BY t.id DESC LIMIT ").bind(limit.max(1));
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        rows.iter().map(decode_body).collect()
+    }
+}
+
+impl Store {
+    /// Benchmark support: copies the first `base` tickets (and their units) `copies` times,
+    /// with new ids and numbers, inside the database. The copies' JSON bodies keep the
+    /// original's id and number; only the columns are new.
+    pub async fn bench_copy_tickets(&self, base: i64, copies: i64) -> Result<()> {
+        for k in 1..=copies {
+            let offset = base * k;
+            sqlx::query(
+                "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, \
+                 caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, \
+                 returns, redispatches, late_listed, awaiting) \
+                 SELECT id + $1, number || '-c' || $2, status, kind, channel, urgency, category, street, community, \
+                 caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, \
+                 returns, redispatches, late_listed, awaiting FROM tickets WHERE id <= $3",
+            )
+            .bind(offset)
+            .bind(k.to_string())
+            .bind(base)
+            .execute(&self.writer)
+            .await?;
+            sqlx::query(
+                "INSERT INTO ticket_units (department, ticket_id) SELECT department, ticket_id + $1 \
+                 FROM ticket_units WHERE ticket_id <= $2",
+            )
+            .bind(offset)
+            .bind(base)
+            .execute(&self.writer)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What the duplicate finder looks up candidates by.
+#[derive(Debug, Clone)]
+pub struct CandidateProbe {
+    pub phone: Option<String>,
+    pub street: Option<String>,
+    pub community: Option<String>,
+    pub category: Option<String>,
+    pub since: DateTime<Utc>,
+    pub exclude: Option<i64>,
+}

@@ -1,0 +1,298 @@
+//! Search (issue 7): the same workflows on every backend — the embedded index on SQLite and
+//! on PostgreSQL, and Meilisearch where MEILI_URL is set (reported as skipped otherwise).
+
+mod common;
+
+use common::{two_bureaus, Backend, TestClock, TestServer};
+use hotline::config::Config;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Where the index lives for one run of a workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Embedded(Backend),
+    /// Meilisearch, with the tickets in SQLite.
+    Meili,
+}
+
+/// Runs a workflow on the embedded index (SQLite, PostgreSQL) and on Meilisearch.
+macro_rules! every_index {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                use super::Index;
+                use crate::common::Backend;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(Index::Embedded(Backend::Sqlite)).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(Index::Embedded(Backend::Postgres)).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn meilisearch() {
+                    if std::env::var("MEILI_URL").map_or(true, |u| u.is_empty()) {
+                        println!("SKIPPED: {} on Meilisearch — MEILI_URL is not set", stringify!($name));
+                        return;
+                    }
+                    super::$name(Index::Meili).await
+                }
+            }
+        )+
+    };
+}
+
+every_index!(
+    operator_finds_the_same_problem_in_other_words,
+    department_search_is_scoped_inside_the_query,
+    caller_phone_is_searchable_by_the_centre_only,
+    filters_facets_and_pages_agree,
+    a_reindex_rebuilds_the_same_index,
+);
+
+async fn start(index: Index) -> TestServer {
+    match index {
+        Index::Embedded(backend) => TestServer::start(backend).await,
+        Index::Meili => {
+            use rand::Rng;
+            let config = Config {
+                meili_url: std::env::var("MEILI_URL").ok(),
+                meili_key: std::env::var("MEILI_KEY").ok().filter(|k| !k.is_empty()),
+                meili_index: format!("t_{:016x}", rand::thread_rng().gen::<u64>()),
+                ..Config::default()
+            };
+            let server = TestServer::start_with(Backend::Sqlite, TestClock::starting_now(), config).await;
+            server.state.search().prepare().await.expect("Meilisearch settings applied");
+            server
+        }
+    }
+}
+
+fn numbers(page: &Value) -> Vec<String> {
+    page["hits"].as_array().unwrap().iter().map(|h| h["number"].as_str().unwrap().to_string()).collect()
+}
+
+async fn operator_finds_the_same_problem_in_other_words(index: Index) {
+    let server = start(index).await;
+    let operator = server.login("operator").await;
+    let rubbish = operator
+        .log_call(json!({"content": "小区门口清运垃圾不及时，已经堆了三天", "address": "长青苑北门", "route": false}))
+        .await;
+    let lamp = operator.log_call(json!({"content": "路灯不亮，晚上很黑", "route": false})).await;
+    server.index_search().await;
+
+    let (status, page) = operator.get("/api/v1/search?q=垃圾清运").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["backend"], if index == Index::Meili { "meilisearch" } else { "embedded" });
+    assert_eq!(page["total"], 1, "{page}");
+    let hit = &page["hits"][0];
+    assert_eq!(hit["number"], rubbish["number"]);
+    assert_eq!(hit["status"], "received");
+    assert_eq!(hit["status_label"], rubbish["status_label"]);
+    assert!(hit["snippet"].as_str().unwrap().contains("清运垃圾"), "{hit}");
+    assert_eq!(page["facets"]["status"]["received"], 1);
+
+    // The ticket number, and the address, find it too; the other ticket by its own words.
+    let (_, by_number) = operator.get(&format!("/api/v1/search?q={}", rubbish["number"].as_str().unwrap())).await;
+    assert_eq!(numbers(&by_number), vec![rubbish["number"].as_str().unwrap()]);
+    let (_, by_address) = operator.get("/api/v1/search?q=长青苑").await;
+    assert_eq!(numbers(&by_address), vec![rubbish["number"].as_str().unwrap()]);
+    let (_, by_lamp) = operator.get("/api/v1/search?q=路灯").await;
+    assert_eq!(numbers(&by_lamp), vec![lamp["number"].as_str().unwrap()]);
+
+    // A change reaches the index through the outbox: the reply becomes searchable.
+    let dispatcher = server.login("dispatcher").await;
+    let (bureau, _) = two_bureaus();
+    let id = lamp["id"].to_string();
+    dispatcher.act(&id, "dispatch", json!({"lead": bureau})).await;
+    let dept = server.login(&bureau).await;
+    dept.act(&id, "accept", json!({})).await;
+    dept.act(&id, "reply", json!({"outcome": "solved", "text": "已更换灯泡并恢复照明"})).await;
+    server.index_search().await;
+    let (_, by_reply) = operator.get("/api/v1/search?q=更换灯泡").await;
+    assert_eq!(numbers(&by_reply), vec![lamp["number"].as_str().unwrap()]);
+    assert_eq!(by_reply["hits"][0]["status"], "replied");
+    assert_eq!(by_reply["hits"][0]["lead_department"], bureau.as_str());
+    server.stop().await;
+}
+
+async fn department_search_is_scoped_inside_the_query(index: Index) {
+    let server = start(index).await;
+    let operator = server.login("operator").await;
+    let (mine, theirs) = two_bureaus();
+    let mut own = Vec::new();
+    for i in 0..3 {
+        let t = operator.log_call(json!({"content": format!("噪音扰民第{i}次投诉"), "dispatch": {"lead": mine}})).await;
+        own.push(t["number"].as_str().unwrap().to_string());
+    }
+    // More of the other bureau's, and newer: a filter after paging would leave page 1 empty.
+    for i in 0..5 {
+        operator.log_call(json!({"content": format!("噪音扰民第{i}次反映"), "dispatch": {"lead": theirs}})).await;
+    }
+    server.index_search().await;
+
+    let dept = server.login(&mine).await;
+    let (status, page) = dept.get("/api/v1/search?q=噪音扰民&sort=newest&limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 3, "{page}");
+    assert_eq!(numbers(&page), vec![own[2].clone(), own[1].clone()]);
+    assert_eq!(page["facets"]["department"], json!({ mine.as_str(): 3 }));
+    let (_, next) = dept.get("/api/v1/search?q=噪音扰民&sort=newest&limit=2&offset=2").await;
+    assert_eq!(numbers(&next), vec![own[0].clone()]);
+    // Asking for the other bureau's tickets gives nothing, not an error and not theirs.
+    let (status, other) = dept.get(&format!("/api/v1/search?q=噪音扰民&department={theirs}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(other["total"], 0);
+    assert_eq!(other["hits"], json!([]));
+    // The centre sees all eight.
+    let (_, all) = operator.get("/api/v1/search?q=噪音扰民").await;
+    assert_eq!(all["total"], 8);
+    server.stop().await;
+}
+
+async fn caller_phone_is_searchable_by_the_centre_only(index: Index) {
+    let server = start(index).await;
+    let operator = server.login("operator").await;
+    let (bureau, _) = two_bureaus();
+    let t = operator
+        .log_call(json!({"caller_phone": "13900001111", "content": "井盖缺失", "dispatch": {"lead": bureau}}))
+        .await;
+    operator.log_call(json!({"caller_phone": "13900002222", "content": "井盖松动", "route": false})).await;
+    server.index_search().await;
+
+    let (_, found) = operator.get("/api/v1/search?q=13900001111").await;
+    assert_eq!(numbers(&found), vec![t["number"].as_str().unwrap()]);
+    // The department holding the ticket cannot look residents up by phone.
+    let dept = server.login(&bureau).await;
+    let (status, none) = dept.get("/api/v1/search?q=13900001111").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(none["total"], 0, "{none}");
+    let (_, by_words) = dept.get("/api/v1/search?q=井盖").await;
+    assert_eq!(numbers(&by_words), vec![t["number"].as_str().unwrap()]);
+    assert!(by_words["hits"][0].get("caller_phone").is_none());
+    server.stop().await;
+}
+
+async fn filters_facets_and_pages_agree(index: Index) {
+    let server = start(index).await;
+    let operator = server.login("operator").await;
+    let (bureau, _) = two_bureaus();
+    let mut all = Vec::new();
+    for i in 0..5 {
+        let body = if i % 2 == 0 {
+            json!({"content": format!("占道经营第{i}处"), "dispatch": {"lead": bureau}, "kind": "complaint"})
+        } else {
+            json!({"content": format!("占道经营第{i}处"), "route": false, "kind": "suggestion"})
+        };
+        all.push(operator.log_call(body).await["number"].as_str().unwrap().to_string());
+    }
+    server.index_search().await;
+
+    let (_, page) = operator.get("/api/v1/search?q=占道经营").await;
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["facets"]["status"], json!({"dispatched": 3, "received": 2}));
+    assert_eq!(page["facets"]["kind"], json!({"complaint": 3, "suggestion": 2}));
+    let (_, dispatched) = operator.get("/api/v1/search?q=占道经营&status=dispatched").await;
+    assert_eq!(dispatched["total"], 3);
+    assert!(dispatched["hits"].as_array().unwrap().iter().all(|h| h["status"] == "dispatched"));
+    let (_, kinds) = operator.get("/api/v1/search?q=占道经营&kind=suggestion").await;
+    assert_eq!(kinds["total"], 2);
+    let category = common::first_leaf_category();
+    let prefix = category.split('.').next().unwrap();
+    let (_, by_prefix) = operator.get(&format!("/api/v1/search?q=占道经营&category={prefix}")).await;
+    assert_eq!(by_prefix["total"], 5);
+    let (_, future) = operator.get("/api/v1/search?q=占道经营&created_from=2099-01-01").await;
+    assert_eq!(future["total"], 0);
+
+    // Pages of two, newest first, cover every hit once.
+    let mut paged = Vec::new();
+    for offset in [0, 2, 4] {
+        let (_, p) = operator.get(&format!("/api/v1/search?q=占道经营&sort=newest&limit=2&offset={offset}")).await;
+        paged.extend(numbers(&p));
+    }
+    all.reverse();
+    assert_eq!(paged, all);
+    // No text: filters alone, newest first.
+    let (_, listed) = operator.get("/api/v1/search?status=received").await;
+    assert_eq!(listed["total"], 2);
+
+    // Bad input names the parameter.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("offset=-1", "offset"),
+        ("sort=best", "sort"),
+        ("colour=red", "colour"),
+        ("kind=x", "kind"),
+    ] {
+        let (status, body) = operator.get(&format!("/api/v1/search?q=a&{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["field"], field);
+    }
+    server.stop().await;
+}
+
+async fn a_reindex_rebuilds_the_same_index(index: Index) {
+    let server = start(index).await;
+    let operator = server.login("operator").await;
+    for i in 0..4 {
+        operator.log_call(json!({"content": format!("违章停车第{i}辆"), "route": false})).await;
+    }
+    server.index_search().await;
+    let (_, before) = operator.get("/api/v1/search?q=违章停车").await;
+    assert_eq!(before["total"], 4);
+    for _ in 0..2 {
+        let mut last = (0, 0);
+        let n =
+            hotline::search::drain::reindex(&server.store, server.state.search(), |done, total| last = (done, total))
+                .await
+                .unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(last, (4, 4));
+        let (_, after) = operator.get("/api/v1/search?q=违章停车").await;
+        assert_eq!(after["total"], before["total"]);
+        assert_eq!(numbers(&after).len(), 4);
+    }
+    assert_eq!(server.store.search_backlog().await.unwrap(), 0);
+    server.stop().await;
+}
+
+/// A search index that cannot be reached (a real client to a closed port) leaves the updates
+/// queued with the error; they are indexed once it works again. Nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_outage_delays_updates_and_loses_none() {
+    use hotline::search::{drain::drain_once, Search};
+    let (url, _dir) = common::fresh_database(Backend::Sqlite).await;
+    let store = hotline::store::Store::connect(&url, 2, hotline::store::system_clock()).await.unwrap();
+    let catalog = common::catalog();
+    store.sync_departments(&catalog.department_rows()).await.unwrap();
+    hotline::demo::generate_tickets(&store, catalog, 6, 7).await.unwrap();
+    let queued = store.search_backlog().await.unwrap();
+    assert!(queued >= 6, "{queued}");
+
+    let down: Search = std::sync::Arc::new(
+        hotline::search::meili::Meili::new("http://127.0.0.1:9", None, "tickets", store.clone()).unwrap(),
+    );
+    let report = drain_once(&store, &down, store.now()).await.unwrap();
+    assert_eq!(report.indexed, 0);
+    assert!(report.failed > 0 && report.error.is_some(), "{report:?}");
+    assert_eq!(store.search_backlog().await.unwrap(), queued);
+    assert!(store.search_last_error().await.unwrap().is_some());
+
+    let embedded: Search = std::sync::Arc::new(hotline::search::embedded::Embedded::new(store.clone()));
+    // Not before the back-off has passed; then everything goes in.
+    let later = store.now() + chrono::TimeDelta::hours(2);
+    let report = drain_once(&store, &embedded, later).await.unwrap();
+    assert_eq!(report.indexed as i64, queued);
+    assert_eq!(store.search_backlog().await.unwrap(), 0);
+    // Every ticket is in the index: each is found by its number.
+    let ids: Vec<i64> = (1..=queued).collect();
+    for ticket in store.tickets_by_ids(&ids).await.unwrap() {
+        let terms = hotline::search::segment::query_terms(&ticket.number);
+        let page =
+            embedded.search(&hotline::search::SearchRequest { terms, limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(page.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ticket.id]);
+    }
+    store.close().await;
+}
