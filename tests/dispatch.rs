@@ -147,7 +147,8 @@ async fn reload_swaps_rules_atomically_and_refuses_broken_edits(backend: Backend
     let reloads = server.store.system_events("rules_reloaded", 10).await.unwrap();
     let refusals = server.store.system_events("rules_reload_refused", 10).await.unwrap();
     assert!(!reloads.is_empty() && !refusals.is_empty(), "every reload is an event");
-    assert_eq!(reloads[0].2["trigger"], "api");
+    // The file watcher may reload the same edit too; the API's reload is among them.
+    assert!(reloads.iter().any(|r| r.2["trigger"] == "api"), "{reloads:?}");
     server.stop().await;
 }
 

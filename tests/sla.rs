@@ -26,7 +26,9 @@ fn events_of(events: &Value, kind: &str) -> Vec<Value> {
 }
 
 async fn every_clock_says_its_unit_and_instant(backend: Backend) {
-    let server = TestServer::start_with(backend, TestClock::at(MONDAY_MORNING), Config::default()).await;
+    // Before the working day starts, so that the deadlines fall on whole minutes however long
+    // the server takes to start (the test clock runs on).
+    let server = TestServer::start_with(backend, TestClock::at("2026-11-23T08:30:00+08:00"), Config::default()).await;
     let (lead, assist) = two_bureaus();
     let operator = server.login("operator").await;
     let t = operator.log_call(json!({"dispatch": {"lead": lead, "assists": [assist], "policy": "general"}})).await;
