@@ -126,6 +126,7 @@ async fn main() {
             let page = index.search(&request).await.unwrap();
             latencies.push(started.elapsed().as_secs_f64() * 1000.0);
             if round == 0 {
+                eprintln!("{q:?} {:.1} ms, {} hits", latencies.last().unwrap(), page.total);
                 hits.push(format!("{}:{}", if q.is_empty() { "(none)" } else { q }, page.total));
             }
         }
