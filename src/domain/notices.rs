@@ -736,6 +736,6 @@ mod tests {
     #[test]
     fn kinds_have_their_stored_words() {
         let words: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert_eq!(words, ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary"]);
+        assert_eq!(words, ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary", "hotspot"]);
     }
 }
