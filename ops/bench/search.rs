@@ -52,6 +52,7 @@ async fn main() {
     let backend = std::env::args().nth(1).unwrap_or_else(|| "sqlite".into());
     let total: i64 = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
+    sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().unwrap();
     let url = match backend.as_str() {
         "postgres" => {
@@ -62,7 +63,6 @@ async fn main() {
         }
         _ => format!("sqlite://{}/bench.db", dir.path().display()),
     };
-    sqlx::any::install_default_drivers();
     let store = Store::connect(&url, 4, system_clock()).await.unwrap();
     store.sync_departments(&catalog.department_rows()).await.unwrap();
 
@@ -126,6 +126,7 @@ async fn main() {
             let page = index.search(&request).await.unwrap();
             latencies.push(started.elapsed().as_secs_f64() * 1000.0);
             if round == 0 {
+                eprintln!("{q:?} {:.1} ms, {} hits", latencies.last().unwrap(), page.total);
                 hits.push(format!("{}:{}", if q.is_empty() { "(none)" } else { q }, page.total));
             }
         }

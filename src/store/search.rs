@@ -229,7 +229,9 @@ impl Store {
             }
             (None, false, Backend::Sqlite) => {
                 let expr = if any { fts5_any_term(&query.terms) } else { fts5_all_terms(&query.terms) };
-                sql.push(" FROM search_fts JOIN tickets t ON t.id = search_fts.rowid WHERE search_fts MATCH ")
+                // CROSS JOIN makes SQLite run the full-text match once and look the tickets up
+                // by id; left to itself it may scan tickets and re-run the match per row.
+                sql.push(" FROM search_fts CROSS JOIN tickets t WHERE t.id = search_fts.rowid AND search_fts MATCH ")
                     .bind(expr);
             }
             (None, false, Backend::Postgres) => {
@@ -343,19 +345,25 @@ impl Store {
 
 impl Store {
     /// Benchmark support: copies the first `base` tickets (and their units) `copies` times,
-    /// with new ids and numbers, inside the database. The copies' JSON bodies keep the
-    /// original's id and number; only the columns are new.
+    /// with new ids and numbers (in the columns and in the JSON body), inside the database.
     pub async fn bench_copy_tickets(&self, base: i64, copies: i64) -> Result<()> {
+        let body = match self.backend {
+            Backend::Sqlite => "json_set(body, '$.id', id + $1, '$.number', number || '-c' || $2)",
+            Backend::Postgres => {
+                "jsonb_set(jsonb_set(body::jsonb, '{id}', to_jsonb(id + $1)), '{number}', \
+                 to_jsonb(number || '-c' || $2))::text"
+            }
+        };
         for k in 1..=copies {
             let offset = base * k;
-            sqlx::query(
+            sqlx::query(&format!(
                 "INSERT INTO tickets (id, number, status, kind, channel, urgency, category, street, community, \
                  caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, \
                  returns, redispatches, late_listed, awaiting) \
                  SELECT id + $1, number || '-c' || $2, status, kind, channel, urgency, category, street, community, \
-                 caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, body, rule_id, \
+                 caller_phone, lead, created_at, updated_at, accept_due_at, reply_due_at, version, {body}, rule_id, \
                  returns, redispatches, late_listed, awaiting FROM tickets WHERE id <= $3",
-            )
+            ))
             .bind(offset)
             .bind(k.to_string())
             .bind(base)
