@@ -2,8 +2,9 @@
 //! role's main path as its user walks it — the resident submits and tracks a request, the
 //! operator logs a call by keyboard and sees it routed, the department accepts and replies,
 //! its clock turns yellow, the supervisor sees a ticket go from near-due to overdue (red) and
-//! urges it, the operator makes the callback. Screenshots at 1366×768 (and the wall at
-//! 1920×1080) are kept in `target/e2e-screenshots/`.
+//! urges it, the operator makes the callback; a notification mail's link to a ticket opens it
+//! after the login, for its department and the supervisor, and for no other department.
+//! Screenshots at 1366×768 (and the wall at 1920×1080) are kept in `target/e2e-screenshots/`.
 //!
 //! SQLite only, to keep CI time down: the API under the pages is tested on both backends
 //! elsewhere. One browser and one server for the whole file, on a test clock that starts on
@@ -15,7 +16,7 @@ mod common;
 mod browser;
 
 use browser::{keys, Browser};
-use common::{first_leaf_category, first_street, Backend, TestClock, TestServer, PASSWORD};
+use common::{first_leaf_category, first_street, two_bureaus, Backend, TestClock, TestServer, PASSWORD};
 use hotline::config::Config;
 use serde_json::{json, Value};
 
@@ -36,6 +37,7 @@ async fn each_role_walks_its_main_path_in_a_real_browser() {
     let (number, lead) = operator_logs_a_call_by_keyboard_and_sees_it_routed(&server, &browser).await;
     let urgent =
         department_accepts_and_replies_and_sees_its_clock_turn_yellow(&server, &browser, &clock, &number, &lead).await;
+    a_mailed_link_opens_the_ticket_for_those_who_may_see_it(&server, &browser, &urgent, &lead).await;
     supervisor_sees_a_ticket_turn_red_and_urges_it(&server, &browser, &clock, &urgent).await;
     operator_calls_the_resident_back(&server, &browser, &number).await;
     assert!(!tracked.is_empty());
@@ -313,6 +315,65 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
     b.assert_no_horizontal_overflow("the workbench").await;
     b.screenshot("workbench-warning-1366").await;
     urgent_number
+}
+
+/// Every notification mail links to `/tickets/{number}`: after the login it names, the
+/// department sees the ticket selected in its workbench with its history, the supervisor sees
+/// it on its own page; another department's ticket is not there for the department.
+async fn a_mailed_link_opens_the_ticket_for_those_who_may_see_it(
+    server: &TestServer,
+    b: &Browser,
+    number: &str,
+    lead: &str,
+) {
+    let link = format!("/tickets/{number}");
+    b.click("#logout").await;
+    b.wait_for("#login-submit").await;
+    b.open(&link).await;
+    b.wait_for("#login-submit").await;
+    b.until(
+        &format!("location.pathname === '/login' && location.search.includes({:?})", "next=%2Ftickets%2F"),
+        "the login page keeps the link",
+    )
+    .await;
+    b.fill("#username", lead).await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#login-submit").await;
+    b.wait_for("body[data-page=\"ticket\"]").await;
+    b.wait_for(&format!("#queue .ticket-row.selected[data-number=\"{number}\"]")).await;
+    let title = b.text("#detail .detail h3").await;
+    assert!(title.contains(number), "{title}");
+    let department = server.login(lead).await;
+    let (_, events) = department.get(&format!("/api/v1/tickets/{number}/events")).await;
+    b.until(
+        &format!("document.querySelectorAll('#detail .timeline li').length === {}", events.as_array().unwrap().len()),
+        "the whole history is shown",
+    )
+    .await;
+    b.wait_for("#detail .timeline li[data-type=\"accepted\"]").await;
+    b.assert_no_horizontal_overflow("a linked ticket in the workbench").await;
+    b.screenshot("ticket-link-workbench-1366").await;
+
+    let (first, second) = two_bureaus();
+    let other = if first == lead { second } else { first };
+    let foreign = server
+        .login("operator")
+        .await
+        .log_call(json!({"content": "别的部门的工单", "dispatch": {"lead": other}}))
+        .await;
+    b.open(&format!("/tickets/{}", foreign["number"].as_str().unwrap())).await;
+    let missing = b.text("#ticket-missing").await;
+    assert_eq!(missing, "工单不存在或无权查看");
+    b.screenshot("ticket-link-not-found-1366").await;
+
+    b.login("supervisor", PASSWORD, "/wall").await;
+    b.open(&link).await;
+    let title = b.text("#ticket-page .detail h3").await;
+    assert!(title.contains(number), "{title}");
+    b.wait_for("#ticket-page .timeline li[data-type=\"accepted\"]").await;
+    let home = b.js("return document.querySelector('#ticket-home').getAttribute('href');").await;
+    assert_eq!(home, "/wall", "the way on to the supervisor's page");
+    b.screenshot("ticket-link-supervisor-1366").await;
 }
 
 /// `urgent` is due within the hour: near-due now, overdue once the clock passes its deadline.

@@ -173,7 +173,8 @@ async fn each_address_has_a_budget_of_submissions_and_lookups(backend: Backend) 
 async fn the_web_pages_are_served_by_the_binary(backend: Backend) {
     let server = TestServer::start(backend).await;
     let client = reqwest::Client::new();
-    for page in ["/", "/login", "/console", "/workbench", "/wall", "/public", "/track"] {
+    // The last is where every notification mail links (`{public_base_url}/tickets/{number}`).
+    for page in ["/", "/login", "/console", "/workbench", "/wall", "/public", "/track", "/tickets/20261123-000001"] {
         let r = client.get(format!("{}{page}", server.base)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{page}");
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{page}");

@@ -13,6 +13,15 @@ const PAGES = {
   '/track': { load: () => import('./public.js'), public: true, nav: 'nav.track' },
 };
 
+// /tickets/{number}: where every notification mail links. A department sees it in its
+// workbench; the other roles see the ticket on its own with the way to their page.
+const TICKET = /^\/tickets\/([^/]+)$/;
+const STAFF = ['operator', 'dispatcher', 'department', 'supervisor', 'admin'];
+function ticketPage(user) {
+  if (user && user.role === 'department') return { ...PAGES['/workbench'], roles: STAFF };
+  return { load: () => import('./ticket.js'), roles: STAFF, nav: 'ticket.title' };
+}
+
 /** Where a user lands after logging in. */
 export function homeFor(user) {
   if (!user) return '/login';
@@ -57,20 +66,21 @@ async function start() {
     location.replace(homeFor(user));
     return;
   }
-  const page = PAGES[path];
+  const linked = TICKET.exec(path);
+  const page = linked ? ticketPage(user) : PAGES[path];
   if (!page) { location.replace('/'); return; }
   if (!page.public && !user) {
     location.replace('/login?next=' + encodeURIComponent(path));
     return;
   }
-  document.body.dataset.page = path.slice(1);
-  topbar(path);
+  document.body.dataset.page = linked ? 'ticket' : path.slice(1);
+  topbar(linked ? homeFor(user) : path);
   await syncClock();
   setInterval(syncClock, 60000);
   const module = await page.load();
   const main = document.getElementById('app');
   main.replaceChildren();
-  await module.mount(main, { path, user });
+  await module.mount(main, { path, user, number: linked ? decodeURIComponent(linked[1]) : null });
   document.title = `${t(page.nav || 'login.title')} · ${t('app.title')}`;
 }
 

@@ -55,6 +55,25 @@ export function ticketRow(ticket, extra) {
     extra || null);
 }
 
+/**
+ * The ticket a link names by its number, or null when there is none this user may see: the
+ * server answers 404 for another department's ticket as for an unknown one (and 400 for
+ * something that is no ticket number at all).
+ */
+export async function linkedTicket(number) {
+  try {
+    return await get(`/api/v1/tickets/${encodeURIComponent(number)}`);
+  } catch (e) {
+    if (e.status === 404 || e.status === 400) return null;
+    throw e;
+  }
+}
+
+/** What a link to a ticket this user may not see shows. */
+export function missingNote() {
+  return h('p.error#ticket-missing', { role: 'alert' }, t('ticket.missing'));
+}
+
 /** A ticket's full history, oldest first, in a panel. */
 export async function historyPanel(id) {
   const box = h('div.history', h('p.muted', t('common.loading')));

@@ -1,10 +1,11 @@
 // 承办: the department's live queue with each ticket's clocks counting down, and what the
 // department does with a ticket — accept, return, ask for time or a pause, pass down,
-// reply — with the ticket's full history beside it.
+// reply — with the ticket's full history beside it. Opened from a mail's link
+// (/tickets/{number}) it shows that ticket, selected in the queue when it is there.
 import { t } from './i18n.js';
 import { get, post, live, session } from './api.js';
 import { h, toast, errorText, dialog, debounce } from './dom.js';
-import { departmentNames, ticketRow, historyPanel, detailCard } from './tickets.js';
+import { departmentNames, ticketRow, historyPanel, detailCard, linkedTicket, missingNote } from './tickets.js';
 import { liveState } from './app.js';
 
 /** Which actions a status offers (the server decides for good: a refusal is shown). */
@@ -14,7 +15,7 @@ const ACTIONS = {
   suspended: ['resume'],
 };
 
-export async function mount(main) {
+export async function mount(main, { number } = {}) {
   const { list: depts } = await departmentNames();
   const me = session.user || {};
   const subUnits = depts.filter((d) => d.parent && (me.units || []).includes(d.code) && d.code !== me.department);
@@ -141,7 +142,26 @@ export async function mount(main) {
     try { take(await get('/api/v1/dashboard/department')); } catch (e) { toast(errorText(e), 'error'); }
   }
   await refresh();
-  if (queue.length) select(queue[0].id);
+  if (number) {
+    showLinked(number);
+  } else if (queue.length) {
+    select(queue[0].id);
+  }
+
+  // A ticket no longer in the queue (replied, closed) is still shown, with what it offers now.
+  async function showLinked(n) {
+    const queued = queue.find((q) => q.number === n);
+    if (queued) { await select(queued.id); return; }
+    let ticket;
+    try {
+      ticket = await linkedTicket(n);
+    } catch (e) {
+      detailBox.replaceChildren(h('p.error', errorText(e)));
+      return;
+    }
+    if (ticket) await select(ticket.id);
+    else detailBox.replaceChildren(missingNote());
+  }
   // Someone else changed the ticket on screen (urged, decided, reassigned): show it as it is now.
   const reloadSelected = debounce(() => { if (selected !== null && !document.querySelector('dialog[open]')) select(selected); }, 300);
   live(['department'], (msg) => {
