@@ -25,4 +25,4 @@ psql "$pg_url" -qAt -c "SELECT 'DROP SCHEMA \"' || nspname || '\" CASCADE;' FROM
   | psql "$pg_url" -q >/dev/null 2>&1 || true
 
 cargo test --workspace --no-run
-cargo test --workspace -- --test-threads 2
+cargo test --workspace --no-fail-fast -- --test-threads 2

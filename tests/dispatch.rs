@@ -164,15 +164,16 @@ async fn edited_rule_file_takes_effect_without_restart(backend: Backend) {
         "description = \"垃圾清运(修订)",
     );
     let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    // The new rules are in force first, and the reload's event is written just after.
+    let reloads = loop {
         let (_, now) = admin.get("/api/v1/admin/rules").await;
-        if now["version"] != before["version"] {
-            break;
+        let reloads = server.store.system_events("rules_reloaded", 10).await.unwrap();
+        if now["version"] != before["version"] && !reloads.is_empty() {
+            break reloads;
         }
         assert!(Instant::now() < deadline, "the watcher did not reload the edited file");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let reloads = server.store.system_events("rules_reloaded", 10).await.unwrap();
+    };
     assert_eq!(reloads[0].2["trigger"], "file-watch");
     server.stop().await;
 }

@@ -329,8 +329,9 @@ impl TestServer {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
+        // A client of its own: a body the server refuses unread (413) leaves the connection
+        // closing, and a shared pool could hand that connection to the next request.
+        let mut req = Client::new()
             .request(method, format!("{}{}", self.base, path))
             .header("content-type", content_type)
             .body(body);
