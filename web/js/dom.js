@@ -96,7 +96,8 @@ export function clockChip(c) {
   const at = c.deadline?.at;
   const left = h('span.left', { dataset: { due: at || '' } });
   const chip = h('span.clock', { dataset: { state: c.state, due: at || '' }, title: c.deadline_text || '' },
-    h('b', c.stage_label ? t('stage.' + c.stage, {}, c.stage_label) : ''), ' ',
+    // An assisting unit's reply clock reads like the lead's without its owner.
+    h('b', (c.owner === 'assist' ? t('owner.assist') + ' ' : '') + (c.stage_label ? t('stage.' + c.stage, {}, c.stage_label) : '')), ' ',
     h('span.unit', limitText(c.deadline)), ' ',
     h('span.at', t('clock.due', { at: fmtInstant(at) })), ' ', left);
   tickChip(chip);

@@ -87,6 +87,7 @@ const zh = {
   'clock.left': '剩余 {t}', 'clock.late': '超时 {t}', 'clock.due': '截止 {at}', 'clock.paused': '已暂停',
   'time.dh': '{d}天{h}小时',
   'stage.accept': '签收', 'stage.first_contact': '首次联系', 'stage.reply': '办结', 'stage.callback': '回访',
+  'owner.assist': '协办',
 };
 
 const en = {
@@ -175,6 +176,7 @@ const en = {
   'clock.left': '{t} left', 'clock.late': '{t} late', 'clock.due': 'due {at}', 'clock.paused': 'paused',
   'time.dh': '{d}d {h}h',
   'stage.accept': 'Accept', 'stage.first_contact': 'First contact', 'stage.reply': 'Reply', 'stage.callback': 'Callback',
+  'owner.assist': 'Assist',
   'status.received': 'To dispatch', 'status.dispatched': 'To accept', 'status.accepted': 'In progress',
   'status.return_requested': 'Return to review', 'status.suspended': 'Suspended', 'status.replied': 'Replied, callback due',
   'status.closed': 'Closed', 'status.merged': 'Merged',
