@@ -367,9 +367,9 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     println!("hotline listening on http://{}", listener.local_addr()?);
     // The search index must be usable before requests arrive: a Meilisearch that is down or
     // refuses the settings stops start-up with the reason.
-    let search = hotline::search::from_config(&config, &store)?;
+    let state = hotline::http::AppState::new(store.clone(), config, catalog)?;
+    let search = state.search();
     search.prepare().await.map_err(|e| format!("search index ({}): {e}", search.backend()))?;
-    let state = hotline::http::AppState::new(store.clone(), config, catalog);
     // Edits to dispatch_rules/ take effect without a restart; without a watcher the
     // reload endpoint still works.
     let _watcher = hotline::watch::watch_rules(state.clone())

@@ -58,7 +58,7 @@ async fn populated_database(backend: Backend) -> (String, Option<tempfile::TempD
     store.create_users(&users).await.unwrap();
     let config = Config { database_url: url.clone(), ..Config::default() };
     let rules = hotline::catalog::Catalog::load(&common::rules_dir()).unwrap();
-    let state = hotline::http::AppState::new(store.clone(), config, rules);
+    let state = hotline::http::AppState::new(store.clone(), config, rules).expect("search backend");
     hotline::demo::generate_tickets(&state.store, catalog, 60, 7).await.unwrap();
     store.close().await;
     let server =

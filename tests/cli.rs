@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use common::process::ServerProcess;
+use std::process::Command;
 
 fn hotline() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hotline"));
@@ -92,48 +91,13 @@ fn demo_refuses_a_public_address() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
 
-/// Starts `hotline serve`, returning the child and its base URL once it listens.
-#[allow(clippy::zombie_processes)] // the caller waits, in `stop`
-fn start(args: &[&str], db: &str) -> (Child, String) {
-    let mut child = hotline()
-        .args(args)
-        .env("DATABASE_URL", db)
-        .env("HOTLINE_DEMO_TICKETS", "60")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        assert!(Instant::now() < deadline, "server did not start");
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(url) = line.strip_prefix("hotline listening on ") {
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return (child, url.to_string());
-        }
-    }
-}
-
-fn stop(mut child: Child) -> i32 {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test]
 async fn demo_district_serves_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/data/hotline.db", dir.path().display());
-    let (child, base) = start(&["serve", "--demo", "--addr", "127.0.0.1:0"], &db);
+    let demo = [("HOTLINE_DEMO_TICKETS", "60")];
+    let mut server = ServerProcess::start_with(&["--demo"], &db, &demo);
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let login = |user: &str| {
         let client = client.clone();
@@ -159,10 +123,11 @@ async fn demo_district_serves_and_stops_cleanly_on_sigterm() {
     assert_eq!(tickets.len(), 60);
     let statuses: std::collections::HashSet<&str> = tickets.iter().map(|t| t["status"].as_str().unwrap()).collect();
     assert!(statuses.len() >= 4, "the demo shows tickets in many states: {statuses:?}");
-    assert_eq!(stop(child), 0);
+    assert_eq!(server.stop(), 0);
 
     // A second start on the same database keeps what is there.
-    let (child, base) = start(&["serve", "--demo", "--addr", "127.0.0.1:0"], &db);
+    let mut server = ServerProcess::start_with(&["--demo"], &db, &demo);
+    let base = server.base.clone();
     let list: serde_json::Value = client
         .get(format!("{base}/api/v1/tickets?limit=500"))
         .bearer_auth(&token)
@@ -173,7 +138,7 @@ async fn demo_district_serves_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(list["tickets"].as_array().unwrap().len(), 60);
-    assert_eq!(stop(child), 0);
+    assert_eq!(server.stop(), 0);
 }
 
 #[test]

@@ -123,7 +123,8 @@ async fn main() {
     if loaded > 0 {
         println!("reusing the kept database: {loaded} events");
     }
-    for id in (1..=tickets).filter(|_| loaded == 0) {
+    let to_generate = if loaded == 0 { tickets } else { 0 };
+    for id in 1..=to_generate {
         let received_at = first + chrono::Duration::seconds(rng.gen_range(0..arrival_days * 86_400));
         let lead = &units[rng.gen_range(0..units.len())];
         let mut h = History { events: Vec::with_capacity(16), ticket: None, id };
@@ -202,7 +203,7 @@ async fn main() {
         }
         events_total += h.events.len();
         batch.extend(h.events);
-        if batch.len() >= 100_000 || id == tickets {
+        if batch.len() >= 100_000 || id == to_generate {
             store.bulk_load_bench_events(&batch).await.unwrap();
             batch.clear();
         }

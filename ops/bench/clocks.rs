@@ -142,7 +142,8 @@ async fn main() {
     // Move the clock to 2 s before the shared deadline and let the real scheduler run.
     let shift = (first_due - chrono::Utc::now()).num_milliseconds() - 2000;
     offset.store(shift, Ordering::SeqCst);
-    let state = AppState::new(store.clone(), Config::default(), Catalog::load(Path::new("dispatch_rules")).unwrap());
+    let state = AppState::new(store.clone(), Config::default(), Catalog::load(Path::new("dispatch_rules")).unwrap())
+        .expect("search backend");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scheduler = tokio::spawn(hotline::jobs::timers::run(state.clone(), async {
         let _ = stopped.await;

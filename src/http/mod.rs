@@ -53,15 +53,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config, catalog: Catalog) -> AppState {
+    /// Fails only when the search backend the configuration names cannot be set up (a
+    /// Meilisearch URL the client refuses): the server must not quietly index elsewhere.
+    pub fn new(store: Store, config: Config, catalog: Catalog) -> Result<AppState, crate::search::SearchError> {
         let public_limits = Arc::new(public::Limits::new(config.public_submit_per_hour, config.public_track_per_hour));
         let config = Arc::new(config);
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
-        // A bad Meilisearch URL is refused by `Config::validate` first.
-        let search = crate::search::from_config(&config, &store)
-            .unwrap_or_else(|_| std::sync::Arc::new(crate::search::embedded::Embedded::new(store.clone())));
-        AppState {
+        let search = crate::search::from_config(&config, &store)?;
+        Ok(AppState {
             search,
             store: store.clone(),
             live: crate::live::Hub::new(config.live_buffer),
@@ -73,7 +73,7 @@ impl AppState {
             sessions: Arc::new(auth::SessionCache::default()),
             intake: crate::store::intake::Intake::start(store.clone()),
             public_limits,
-        }
+        })
     }
 
     /// The district, calendar, policies and rules in force. A request keeps the one it got

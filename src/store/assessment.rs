@@ -40,11 +40,10 @@ pub struct Assessment {
 impl Store {
     /// Exclusions, oldest first. With a period, only those of tickets that had an event in it.
     pub async fn exclusions(&self, period: Option<Period>) -> Result<Vec<Exclusion>> {
-        let select = EXCLUSION_SELECT;
         let rows = match period {
             Some((from, to)) => {
                 sqlx::query(&format!(
-                    "{select} WHERE ticket_id IN \
+                    "{EXCLUSION_SELECT} WHERE ticket_id IN \
                      (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) ORDER BY id"
                 ))
                 .bind(millis(from))
@@ -52,7 +51,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?
             }
-            None => sqlx::query(&format!("{select} ORDER BY id")).fetch_all(&self.pool).await?,
+            None => sqlx::query(&format!("{EXCLUSION_SELECT} ORDER BY id")).fetch_all(&self.pool).await?,
         };
         rows.iter().map(decode_exclusion).collect()
     }

@@ -191,7 +191,7 @@ impl TestServer {
             seed_users(&store, &catalog).await;
         }
         let config = Config { database_url: url, rules_dir: rules, ..config };
-        let state = AppState::new(store.clone(), config, catalog);
+        let state = AppState::new(store.clone(), config, catalog).expect("search backend");
         let watcher =
             if custom_rules { Some(hotline::watch::watch_rules(state.clone()).expect("watch rules")) } else { None };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -17,6 +17,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts on `database_url` with no configuration but `env` (and JSON logs).
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_with(&[], database_url, env)
+    }
+
+    /// Like [`ServerProcess::start`], with more arguments to `serve` (e.g. `--demo`).
+    pub fn start_with(serve_args: &[&str], database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hotline"));
         command.current_dir(env!("CARGO_MANIFEST_DIR"));
         for (_, var) in hotline::config::ENV_KEYS {
@@ -26,6 +31,7 @@ impl ServerProcess {
             .env_remove("HOTLINE_CONFIG")
             .env_remove("RUST_LOG")
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(serve_args)
             .env("DATABASE_URL", database_url)
             .env("HOTLINE_LOG_FORMAT", "json")
             .envs(env.iter().copied())
@@ -52,13 +58,22 @@ impl ServerProcess {
         ServerProcess { child, base, log }
     }
 
-    /// Stops it as systemd would (SIGTERM) and waits for it to finish.
-    pub fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
+    /// Stops it as systemd would (SIGTERM), waits for it to finish (20 s at most) and returns
+    /// its exit code (-1 when a signal ended it).
+    pub fn stop(&mut self) -> i32 {
+        let code = |status: std::process::ExitStatus| status.code().unwrap_or(-1);
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return code(status);
         }
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for hotline") {
+                return code(status);
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Every log line so far, parsed.
