@@ -296,3 +296,38 @@ async fn an_index_outage_delays_updates_and_loses_none() {
     }
     store.close().await;
 }
+
+/// The index drain and a writer that upserts many outbox entries in one transaction (here a
+/// projection rebuild) run at once without deadlocking: the drain never holds two entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_drain_and_a_projection_rebuild_do_not_deadlock() {
+    use hotline::search::{drain::drain_once, Search};
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (url, _dir) = common::fresh_database(backend).await;
+        let store = hotline::store::Store::connect(&url, 4, hotline::store::system_clock()).await.unwrap();
+        let catalog = common::catalog();
+        store.sync_departments(&catalog.department_rows()).await.unwrap();
+        hotline::demo::generate_tickets(&store, catalog, 300, 11).await.unwrap();
+        let embedded: Search = std::sync::Arc::new(hotline::search::embedded::Embedded::new(store.clone()));
+        let rebuilds = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..8 {
+                    store.rebuild_projections().await.unwrap();
+                }
+            })
+        };
+        let drains = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..8 {
+                    store.queue_all_for_search().await.unwrap();
+                    drain_once(&store, &embedded, store.now()).await.unwrap();
+                }
+            })
+        };
+        rebuilds.await.unwrap();
+        drains.await.unwrap();
+        store.close().await;
+    }
+}

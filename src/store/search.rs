@@ -52,6 +52,9 @@ pub struct SearchPage {
 
 /// Queues index updates for tickets just written, in the writer's transaction.
 pub(super) async fn queue_search(tx: &mut Transaction<'_, Any>, tickets: &[Ticket]) -> Result<()> {
+    // In ticket order, the order every multi-ticket writer takes these rows in.
+    let mut tickets: Vec<&Ticket> = tickets.iter().collect();
+    tickets.sort_by_key(|t| t.id);
     let rows = tickets
         .iter()
         .map(|t| vec![t.id.into(), t.version.into(), millis(t.updated_at).into(), 0i64.into(), 0i64.into()])
@@ -88,14 +91,21 @@ impl Store {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         // The due conditions are repeated outside the sub-select: of two instances racing for
-        // a row, the second re-checks them on the row the first changed, and skips it.
-        let rows = sqlx::query(
+        // a row, the second re-checks them on the row the first changed, and skips it. On
+        // PostgreSQL the rows are taken with SKIP LOCKED: a ticket transaction upserting several
+        // entries holds their row locks, and waiting on them in the scan's order could close a
+        // deadlock cycle with it; an entry in use now is simply claimed on the next round.
+        let skip_locked = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
             "UPDATE search_outbox SET locked_until = $1 WHERE ticket_id IN (SELECT ticket_id FROM search_outbox \
              WHERE next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
-             ORDER BY next_attempt_at, ticket_id LIMIT $3) \
+             ORDER BY next_attempt_at, ticket_id LIMIT $3{skip_locked}) \
              AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
              RETURNING ticket_id, version, attempts",
-        )
+        ))
         .bind(until)
         .bind(now_ms)
         .bind(limit.max(1))
@@ -114,20 +124,23 @@ impl Store {
 
     /// The index now holds these tickets at these versions: their entries are done unless a
     /// later change queued a newer version meanwhile (that one stays, and is released).
+    ///
+    /// Each statement touches one entry and commits on its own: holding several entries' row
+    /// locks at once, in an order of its own, this could deadlock with a ticket transaction
+    /// (or a projection rebuild) upserting the same entries. A crash between the two leaves an
+    /// entry locked until its lease ends, which only delays it.
     pub async fn finish_search(&self, indexed: &[(i64, i64)]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
         for (ticket_id, version) in indexed {
             sqlx::query("DELETE FROM search_outbox WHERE ticket_id = $1 AND version <= $2")
                 .bind(ticket_id)
                 .bind(version)
-                .execute(&mut *tx)
+                .execute(&self.writer)
                 .await?;
             sqlx::query("UPDATE search_outbox SET locked_until = NULL WHERE ticket_id = $1")
                 .bind(ticket_id)
-                .execute(&mut *tx)
+                .execute(&self.writer)
                 .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
