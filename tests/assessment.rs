@@ -299,6 +299,31 @@ async fn month_of_tickets_is_assessed_as_counted_by_hand(backend: Backend) {
     let again = server.store.assessment(&catalog.district, (from, to), &Weights::default()).await.unwrap();
     assert_eq!(format!("\u{feff}{}", to_csv(&again.departments, &catalog.district)), csv);
 
+    // ── A log written before replies recorded their verdict (`late`) is judged from each
+    // ticket's history and the reply clock in force: the same table. ──
+    let mut raw = <sqlx::AnyConnection as sqlx::Connection>::connect(&server.state.config.database_url).await.unwrap();
+    sqlx::query(
+        "UPDATE events SET data = replace(replace(data, ',\"late\":false}', '}'), ',\"late\":true}', '}') \
+         WHERE type = 'replied'",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let with_verdict: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'replied' AND data LIKE '%\"late\"%'")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    assert_eq!(with_verdict, 0, "every reply is as an older server wrote it");
+    sqlx::query("UPDATE counters SET value = 1000000000 WHERE name = 'assessment_facts_from'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let judged_from_history =
+        server.store.assessment(&catalog.district, (from, to), &Weights::default()).await.unwrap();
+    assert_eq!(judged_from_history.departments, again.departments);
+    assert!(again.departments.iter().any(|d| d.total.replies > d.total.replies_on_time), "a late reply is judged");
+
     // ── 撤销核减: the exclusion is listed, withdrawn with a reason, and t6 counts again. ──
     let (status, listed) = supervisor.get("/api/v1/assessment/exclusions?month=2026-11").await;
     assert_eq!(status, StatusCode::OK, "{listed}");

@@ -4,10 +4,10 @@
 //!
 //! Writes `TICKETS` tickets arriving through 2026 (`year`: a city's year, about a twelfth of
 //! them in October) or all in October (`month`: the worst case) through the real state
-//! machine — received, dispatched by hand to one of the district's units,
-//! accepted (some late), replied (some late, some after an extension), called back with a mix
+//! machine — received, dispatched by hand to one of the district's units (some returned and
+//! re-dispatched), accepted (some late), replied (some late, some after an extension), called back with a mix
 //! of answers, some reopened and replied again — and loads their events into a fresh database.
-//! Then times `Store::assessment` for October (with its National Day holiday) (read the histories, fold them, rank), three
+//! Then times `Store::assessment` for October (with its National Day holiday) (read the month's facts, fold them, rank), three
 //! times, and prints Markdown rows for ops/bench/RESULTS.md. PostgreSQL: a database
 //! `bench_assessment` is created and dropped on 127.0.0.1:5432.
 
@@ -154,7 +154,24 @@ async fn main() {
         };
         let mut at = received_at + chrono::Duration::minutes(2);
         h.run(&mut seq, &catalog, &operator, at, Command::Dispatch(assignment));
-        let department = department_actor(lead);
+        let mut department = department_actor(lead);
+        // One in thirty returned (退单) within hours and re-dispatched to another unit.
+        if rng.gen_bool(1.0 / 30.0) {
+            at += chrono::Duration::minutes(rng.gen_range(10..240));
+            h.run(&mut seq, &catalog, &department, at, Command::Return { reason: "不属于本单位职责".into() });
+            let other = &units[(units.iter().position(|u| u == lead).unwrap() + 1) % units.len()];
+            at += chrono::Duration::minutes(rng.gen_range(10..120));
+            let assignment = Assignment {
+                lead: other.clone(),
+                assists: vec![],
+                policy: Some("general".into()),
+                note: None,
+                rule_id: None,
+                rules_version: None,
+            };
+            h.run(&mut seq, &catalog, &supervisor, at, Command::Redispatch(assignment));
+            department = department_actor(other);
+        }
         // Accepted within minutes, or a day later (late) for one ticket in ten.
         at += chrono::Duration::minutes(if rng.gen_bool(0.1) { 1440 } else { rng.gen_range(5..90) });
         h.run(&mut seq, &catalog, &department, at, Command::Accept);

@@ -17,10 +17,16 @@
 //! trickle in, and a published ranking must not move afterwards. The only thing that changes a
 //! past month is an exclusion (核减), which is the point of one.
 //!
-//! To judge a fact, [`assess`] needs what came before it on the same ticket (the reply
-//! deadline in force, whether a return is pending): give it each ticket's events from the
-//! ticket's start, in sequence order per ticket (how tickets interleave does not matter).
-//! `Store::assessment` streams exactly the histories a period needs.
+//! Each fact carries its own verdict, recorded by the state machine when it happened: a reply
+//! whether it was late (`replied.late`), a return whether it went back to the unit that had
+//! passed the ticket down (`returned.back_to`), a re-dispatch whose return it granted
+//! (`redispatched.return_of`), like an acceptance says whether it was late. So the period's
+//! facts alone, in sequence order, give its figures ([`FACT_TYPES`]), and a month is read as
+//! one range of the log. Events written before these verdicts were recorded leave them out;
+//! for those, [`assess`] derives them from what came before on the same ticket (the reply
+//! clock in force, a pending pass-down or return) when it is given each ticket's history from
+//! its start, in sequence order per ticket (how tickets interleave does not matter). The two
+//! agree by construction, and a test checks it. `Store::assessment` chooses what to read.
 //!
 //! # Attribution
 //!
@@ -94,11 +100,10 @@
 //! sub-units' group; unscored units last in each group, in file order.
 
 use super::calendar::china_offset;
-use super::clocks::Owner;
+use super::clocks::{self, AssignmentClock};
 use super::district::{DepartmentKind, District};
 use super::event::{Event, EventKind};
 use super::lifecycle::{DecisionError, MAX_TEXT};
-use super::sla::{Stage, StageClock};
 use super::types::{Satisfaction, Solved};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -263,8 +268,9 @@ struct TicketState {
     passed_down_from: Option<String>,
     /// The department whose return awaits the centre's decision.
     return_request: Option<String>,
-    /// The lead's running reply clock, as last decided.
-    reply_clock: Option<StageClock>,
+    /// The clocks as last decided: a reply written before replies recorded their verdict
+    /// is judged by them.
+    clocks: Vec<AssignmentClock>,
 }
 
 struct Tally<'a> {
@@ -328,21 +334,12 @@ impl Tally<'_> {
     }
 }
 
-/// Whether a reply at `at` met `clock`, the reply deadline in force.
-fn replied_on_time(clock: Option<&StageClock>, at: DateTime<Utc>) -> bool {
-    let Some(clock) = clock else { return true };
-    let mut clock = clock.clone();
-    // Stopping it where the reply stopped it lets the clock judge, to the second and with
-    // suspensions counted, exactly as its own `clocks_changed` will.
-    let _ = clock.stop(at);
-    clock.finished_on_time().unwrap_or(true)
-}
-
 /// What [`assess`] reads, so that a store can leave the rest out and save decoding it: events
-/// of these types (by [`EventKind::name`]), and of the `clocks_changed` events only the
-/// latest before each `replied` of the period (a reply is judged by the reply clock in force
-/// when it came; no other figure reads a clock). A month's `clocks_changed` are most of its
-/// bytes.
+/// of these types (by [`EventKind::name`]) in the period, when they carry their verdicts. For
+/// older events without them, also these types before the period, and of the
+/// `clocks_changed` events the latest before each `replied` of the period (a reply without
+/// its verdict is judged by the reply clock in force when it came). A month's
+/// `clocks_changed` are most of its bytes.
 pub const FACT_TYPES: [&str; 9] = [
     "dispatched",
     "redispatched",
@@ -385,9 +382,10 @@ pub fn assess<E: std::borrow::Borrow<Event>>(
                 s.return_request = None;
                 tally.count(id, at, lead, None, |f| f.assigned += 1);
             }
-            EventKind::Redispatched { lead, .. } => {
+            EventKind::Redispatched { lead, return_of, .. } => {
                 s.passed_down_from = None;
-                if let Some(returned_by) = s.return_request.take() {
+                let granted = s.return_request.take();
+                if let Some(returned_by) = return_of.clone().or(granted) {
                     tally.count(id, at, &returned_by, None, |f| f.returns_valid += 1);
                 }
                 tally.count(id, at, lead, None, |f| f.assigned += 1);
@@ -404,7 +402,7 @@ pub fn assess<E: std::borrow::Borrow<Event>>(
                     f.accepted_automatically += u64::from(*automatic);
                 });
             }
-            EventKind::Returned { department, .. } => match s.passed_down_from.take() {
+            EventKind::Returned { department, back_to, .. } => match back_to.clone().or(s.passed_down_from.take()) {
                 Some(parent) => tally.count(id, at, department, Some(parent.as_str()), |f| {
                     f.returns += 1;
                     f.returns_to_parent += 1;
@@ -418,8 +416,11 @@ pub fn assess<E: std::borrow::Borrow<Event>>(
                 s.return_request = None;
                 tally.count(id, at, department, None, |f| f.returns_rejected += 1);
             }
-            EventKind::Replied { department, .. } => {
-                let on_time = replied_on_time(s.reply_clock.as_ref(), at);
+            EventKind::Replied { department, late, .. } => {
+                let on_time = match late {
+                    Some(late) => !late,
+                    None => clocks::reply_on_time(&s.clocks, at),
+                };
                 tally.count(id, at, department, None, |f| {
                     f.replies += 1;
                     f.replies_on_time += u64::from(on_time);
@@ -447,12 +448,7 @@ pub fn assess<E: std::borrow::Borrow<Event>>(
             EventKind::Reopened { department: Some(department), .. } => {
                 tally.count(id, at, department, None, |f| f.reopens += 1);
             }
-            EventKind::ClocksChanged { clocks, .. } => {
-                s.reply_clock = clocks
-                    .iter()
-                    .rfind(|c| c.owner == Owner::Lead && c.clock.stage == Stage::Reply && c.clock.stopped_at.is_none())
-                    .map(|c| c.clock.clone());
-            }
+            EventKind::ClocksChanged { clocks, .. } => s.clocks.clone_from(clocks),
             _ => {}
         }
     }
@@ -748,8 +744,11 @@ fn ruling_reason(reason: &str, hint: &str) -> Result<String, DecisionError> {
 mod tests {
     use super::*;
     use crate::domain::calendar::SlaDuration;
-    use crate::domain::clocks::AssignmentClock;
+    use crate::domain::clocks::Owner;
     use crate::domain::event::{ActorRef, Received};
+    use crate::domain::sla::{Stage, StageClock};
+    use crate::domain::ticket::Ticket;
+    use crate::domain::types::Status;
     use crate::domain::types::{CallbackFailure, Channel, Kind, Outcome, Role, Urgency};
     use chrono::TimeDelta;
 
@@ -812,6 +811,7 @@ mod tests {
                     rule_id: None,
                     rules_version: None,
                     previous_lead: None,
+                    return_of: None,
                 }
             } else {
                 EventKind::Dispatched {
@@ -867,7 +867,10 @@ mod tests {
                 ticket,
                 at,
                 EventKind::Replied {
-                    department: department.into(), outcome: Outcome::Solved, text: "已处理".into()
+                    department: department.into(),
+                    outcome: Outcome::Solved,
+                    text: "已处理".into(),
+                    late: None,
                 },
             );
             self.push(ticket, at, EventKind::ClocksChanged { clocks: vec![], cause: "replied".into() });
@@ -916,7 +919,11 @@ mod tests {
         }
 
         fn ret(&mut self, ticket: i64, at: DateTime<Utc>, department: &str) {
-            self.push(ticket, at, EventKind::Returned { department: department.into(), reason: "非本单位".into() });
+            self.push(
+                ticket,
+                at,
+                EventKind::Returned { department: department.into(), reason: "非本单位".into(), back_to: None },
+            );
         }
 
         fn pass_down(&mut self, ticket: i64, at: DateTime<Utc>, from: &str, to: &str, due: DateTime<Utc>) {
@@ -1366,12 +1373,24 @@ mod tests {
             stopped_at: None,
             fallback_used: false,
         };
-        assert!(replied_on_time(Some(&clock), bj(10, 20, 9, 0)));
+        let lead = |clock: &StageClock| {
+            vec![AssignmentClock {
+                department: Some("cgw".into()),
+                owner: Owner::Lead,
+                clock: clock.clone(),
+                auto_accept_at: None,
+                warned_at: None,
+                overdue_at: None,
+                late_list_at: None,
+                late_listed_at: None,
+            }]
+        };
+        assert!(clocks::reply_on_time(&lead(&clock), bj(10, 20, 9, 0)));
         clock.paused_at = None;
         clock.remaining = None;
-        assert!(replied_on_time(Some(&clock), bj(10, 2, 9, 0)), "at the deadline is on time");
-        assert!(!replied_on_time(Some(&clock), bj(10, 2, 9, 1)));
-        assert!(replied_on_time(None, bj(10, 2, 9, 1)), "no deadline, nothing missed");
+        assert!(clocks::reply_on_time(&lead(&clock), bj(10, 2, 9, 0)), "at the deadline is on time");
+        assert!(!clocks::reply_on_time(&lead(&clock), bj(10, 2, 9, 1)));
+        assert!(clocks::reply_on_time(&[], bj(10, 2, 9, 1)), "no deadline, nothing missed");
     }
 
     #[test]
@@ -1431,5 +1450,181 @@ mod tests {
         assert_eq!(field(check_exclusion(&t3, "zjw", "理由", &d)), "department");
         assert_eq!(field(check_exclusion(&t3, "cgw", "  ", &d)), "reason");
         assert_eq!(field(check_exclusion(&t3, "cgw", &"长".repeat(MAX_TEXT + 1), &d)), "reason");
+    }
+
+    /// Histories written by the real state machine, with every path whose verdict depends on
+    /// the past: late and on-time acceptances and replies, extensions, suspensions, returns
+    /// to the centre granted or rejected, pass-downs returned to the parent, reopens; spread
+    /// from September into November.
+    fn simulated_log(tickets: i64) -> Vec<Event> {
+        use crate::domain::lifecycle::{decide, Actor, Assignment, CallbackReport, Command, Context};
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let d = district();
+        let units: Vec<String> = d
+            .departments
+            .iter()
+            .filter(|u| u.kind != DepartmentKind::Centre && u.parent.is_none())
+            .map(|u| u.code.clone())
+            .collect();
+        let person = |role: Role, department: Option<&str>| Actor {
+            user_id: 1,
+            username: department.unwrap_or(role.as_str()).into(),
+            role,
+            department: department.map(String::from),
+            units: department.map(|u| vec![u.to_string()]).unwrap_or_default(),
+        };
+        let dispatcher = person(Role::Dispatcher, None);
+        let supervisor = person(Role::Supervisor, None);
+        let operator = person(Role::Operator, None);
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut events: Vec<Event> = Vec::new();
+        for id in 1..=tickets {
+            let mut at = bj(9, 20, 8, 0) + TimeDelta::minutes(rng.gen_range(0..50 * 24 * 60));
+            let mut log = Log::default();
+            log.received(id, at);
+            let mut ticket = crate::domain::ticket::apply(None, &log.events[0]);
+            let mut run = |ticket: &mut Ticket, at: DateTime<Utc>, who: &Actor, command: Command| {
+                let ctx = Context { now: at, actor: who, directory: &d, sla: crate::domain::test_support::sla() };
+                let kinds = decide(ticket, &command, &ctx).unwrap_or_else(|e| panic!("{}: {e}", command.action()));
+                for kind in kinds {
+                    let seq = events.len() as i64 + 1;
+                    let actor =
+                        ActorRef { user_id: 1, username: who.username.clone(), role: who.role, department: None };
+                    let event = Event { seq, ticket_id: id, at, actor, kind };
+                    *ticket = crate::domain::ticket::apply(Some(ticket.clone()), &event);
+                    events.push(event);
+                }
+            };
+            let wait = |rng: &mut StdRng, hours: i64| TimeDelta::minutes(rng.gen_range(1..hours * 60));
+            let assignment = |lead: &str| Assignment {
+                lead: lead.into(),
+                assists: vec![],
+                policy: None,
+                note: None,
+                rule_id: None,
+                rules_version: None,
+            };
+            let mut lead = units[rng.gen_range(0..units.len())].clone();
+            at += wait(&mut rng, 2);
+            run(&mut ticket, at, &dispatcher, Command::Dispatch(assignment(&lead)));
+            if rng.gen_bool(0.15) {
+                at += wait(&mut rng, 30);
+                run(
+                    &mut ticket,
+                    at,
+                    &person(Role::Department, Some(&lead)),
+                    Command::Return { reason: "非本单位".into() },
+                );
+                at += wait(&mut rng, 30);
+                if rng.gen_bool(0.5) {
+                    lead = units.iter().find(|u| **u != lead).unwrap().clone();
+                    run(&mut ticket, at, &dispatcher, Command::Redispatch(assignment(&lead)));
+                } else {
+                    run(&mut ticket, at, &dispatcher, Command::RejectReturn { reason: "属本单位".into() });
+                }
+            }
+            let mut department = person(Role::Department, Some(&lead));
+            at += wait(&mut rng, 40);
+            if ticket.status == Status::Dispatched {
+                run(&mut ticket, at, &department, Command::Accept);
+            }
+            let below: Vec<String> = d.children(&lead).iter().map(|u| u.code.clone()).collect();
+            if !below.is_empty() && rng.gen_bool(0.3) {
+                let sub = below[rng.gen_range(0..below.len())].clone();
+                at += wait(&mut rng, 10);
+                run(&mut ticket, at, &department, Command::PassDown { to: sub.clone(), note: None });
+                let sub_unit = person(Role::Department, Some(&sub));
+                at += wait(&mut rng, 10);
+                if rng.gen_bool(0.5) {
+                    run(&mut ticket, at, &sub_unit, Command::Return { reason: "需上级协调".into() });
+                } else {
+                    run(&mut ticket, at, &sub_unit, Command::Accept);
+                    department = sub_unit;
+                }
+            }
+            if rng.gen_bool(0.15) {
+                at += wait(&mut rng, 60);
+                let request = Command::RequestExtension { reason: "需协调".into(), extra: "3wd".into() };
+                run(&mut ticket, at, &department, request);
+                at += wait(&mut rng, 5);
+                run(&mut ticket, at, &supervisor, Command::DecideExtension { approve: rng.gen_bool(0.7), note: None });
+            }
+            if rng.gen_bool(0.1) {
+                at += wait(&mut rng, 60);
+                run(&mut ticket, at, &department, Command::RequestSuspension { reason: "待鉴定".into() });
+                at += wait(&mut rng, 5);
+                run(&mut ticket, at, &supervisor, Command::DecideSuspension { approve: true, note: None });
+                at += wait(&mut rng, 120);
+                run(&mut ticket, at, &supervisor, Command::Resume);
+            }
+            for round in 0..2 {
+                at += wait(&mut rng, 200);
+                let reply = Command::Reply { outcome: Outcome::Solved, text: "已处理".into() };
+                run(&mut ticket, at, &department, reply);
+                at += wait(&mut rng, 30);
+                let unhappy = round == 0 && rng.gen_bool(0.2);
+                let report = CallbackReport {
+                    reached: true,
+                    failure: None,
+                    solved: Some(if unhappy { Solved::No } else { Solved::Yes }),
+                    satisfaction: Some(if unhappy { Satisfaction::Dissatisfied } else { Satisfaction::Satisfied }),
+                    comment: None,
+                };
+                run(&mut ticket, at, &operator, Command::RecordCallback(report));
+                if ticket.status != Status::Accepted && ticket.status != Status::Dispatched {
+                    break;
+                }
+                if ticket.status == Status::Dispatched {
+                    at += wait(&mut rng, 10);
+                    run(&mut ticket, at, &department, Command::Accept);
+                }
+            }
+        }
+        // Tickets interleave in the log as they do in a server: by time.
+        events.sort_by_key(|e| (e.at, e.seq));
+        events
+    }
+
+    /// Without the verdicts the facts carry: what events written before they were look like.
+    fn without_verdicts(events: &[Event]) -> Vec<Event> {
+        let mut old = events.to_vec();
+        for e in &mut old {
+            match &mut e.kind {
+                EventKind::Replied { late, .. } => *late = None,
+                EventKind::Returned { back_to, .. } => *back_to = None,
+                EventKind::Redispatched { return_of, .. } => *return_of = None,
+                _ => {}
+            }
+        }
+        old
+    }
+
+    #[test]
+    fn recorded_verdicts_agree_with_the_history_and_a_month_needs_only_its_facts() {
+        let log = simulated_log(400);
+        let count = |name: &str, pick: &dyn Fn(&EventKind) -> bool| {
+            log.iter().filter(|e| e.kind.name() == name && pick(&e.kind)).count()
+        };
+        // The simulation walks the paths that need the past to be judged.
+        assert!(count("replied", &|k| matches!(k, EventKind::Replied { late: Some(true), .. })) > 10);
+        assert!(count("replied", &|k| matches!(k, EventKind::Replied { late: Some(false), .. })) > 10);
+        assert!(count("returned", &|k| matches!(k, EventKind::Returned { back_to: Some(_), .. })) > 3);
+        assert!(count("redispatched", &|k| matches!(k, EventKind::Redispatched { return_of: Some(_), .. })) > 3);
+        assert!(count("return_rejected", &|_| true) > 3);
+        assert!(count("suspension_decided", &|_| true) > 3 && count("extension_decided", &|_| true) > 3);
+        let legacy = without_verdicts(&log);
+        let exclusions = [];
+        for month in ["2026-09", "2026-10", "2026-11"] {
+            let period = month_period(month).unwrap();
+            let recorded = assess(&log, period, &district(), &exclusions, &Weights::default());
+            // Judged from each ticket's history, as for events from before the verdicts.
+            let derived = assess(&legacy, period, &district(), &exclusions, &Weights::default());
+            assert_eq!(recorded, derived, "{month}");
+            // The month's facts alone, as the store reads them.
+            let facts =
+                log.iter().filter(|e| FACT_TYPES.contains(&e.kind.name()) && (period.0..period.1).contains(&e.at));
+            assert_eq!(assess(facts, period, &district(), &exclusions, &Weights::default()), recorded, "{month}");
+            assert!(recorded.iter().any(|r| r.total.replies > 0), "{month} has replies");
+        }
     }
 }

@@ -359,6 +359,23 @@ pub fn record_fired(clocks: &mut [AssignmentClock], event: &EventKind, at: DateT
     }
 }
 
+/// Whether a reply at `at` met the lead's running reply clock in `clocks` (the deadline in
+/// force, extensions and suspensions included), judged as the clock judges itself once
+/// stopped: to the second. With no running reply clock there is no deadline to miss.
+pub fn reply_on_time(clocks: &[AssignmentClock], at: DateTime<Utc>) -> bool {
+    let Some(running) = clocks
+        .iter()
+        .rfind(|c| c.owner == Owner::Lead && c.clock.stage == Stage::Reply && c.clock.stopped_at.is_none())
+    else {
+        return true;
+    };
+    let mut clock = running.clock.clone();
+    // Stopping it where the reply stops it judges exactly as the `clocks_changed` that
+    // follows the reply will.
+    let _ = clock.stop(at);
+    clock.finished_on_time().unwrap_or(true)
+}
+
 /// The lead's deadlines, for the columns lists filter on.
 pub fn lead_deadlines(clocks: &[AssignmentClock]) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let accept = clocks

@@ -75,6 +75,11 @@ pub enum EventKind {
         rule_id: Option<String>,
         rules_version: Option<String>,
         previous_lead: Option<String>,
+        /// The department whose return (退单) this re-dispatch grants, when one was pending.
+        /// Recorded so the return can be judged valid from this event alone (see `late` on
+        /// [`EventKind::Replied`]); absent in events written before it was.
+        #[serde(default)]
+        return_of: Option<String>,
     },
     /// 二级派单: a unit passes the ticket down to one of its sub-units.
     PassedDown {
@@ -94,10 +99,14 @@ pub enum EventKind {
         department: String,
         note: Option<String>,
     },
-    /// 退单, with the department's reason.
+    /// 退单, with the department's reason. `back_to`: the unit that passed the ticket down,
+    /// which takes it back without the centre's review (absent for a return to the centre,
+    /// and in events written before it was recorded).
     Returned {
         department: String,
         reason: String,
+        #[serde(default)]
+        back_to: Option<String>,
     },
     /// The centre refused the return: the department keeps the ticket.
     ReturnRejected {
@@ -139,11 +148,16 @@ pub enum EventKind {
         reason: String,
         departments: Vec<String>,
     },
-    /// 办结回复.
+    /// 办结回复. `late`: the reply missed the lead's reply deadline in force
+    /// ([`crate::domain::clocks::reply_on_time`]), recorded when it happened so that the
+    /// assessment reads the verdict instead of re-deriving it from the clocks. `None` only in
+    /// replies written before the verdict was recorded (judged from the clocks then).
     Replied {
         department: String,
         outcome: Outcome,
         text: String,
+        #[serde(default)]
+        late: Option<bool>,
     },
     /// 回访.
     CallbackRecorded {

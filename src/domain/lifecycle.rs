@@ -345,6 +345,7 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 rule_id: a.rule_id.clone(),
                 rules_version: a.rules_version.clone(),
                 previous_lead: t.lead.clone(),
+                return_of: t.return_request.as_ref().map(|r| r.department.clone()),
             }])
         }
         Command::PassDown { to, note: n } => {
@@ -378,7 +379,11 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::Return { reason } => {
             let lead = require_lead(t, actor, action)?;
             require_status(t, action, &[Status::Dispatched, Status::Accepted])?;
-            Ok(vec![EventKind::Returned { department: lead, reason: text("reason", reason, true)? }])
+            Ok(vec![EventKind::Returned {
+                department: lead,
+                reason: text("reason", reason, true)?,
+                back_to: t.passed_down_from.clone(),
+            }])
         }
         Command::RejectReturn { reason } => {
             require_role(actor, action, DISPATCHERS)?;
@@ -499,7 +504,13 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                     ),
                 });
             }
-            Ok(vec![EventKind::Replied { department: lead, outcome: *outcome, text: text("text", body, true)? }])
+            let late = !clocks::reply_on_time(&t.clocks, ctx.now);
+            Ok(vec![EventKind::Replied {
+                department: lead,
+                outcome: *outcome,
+                text: text("text", body, true)?,
+                late: Some(late),
+            }])
         }
         Command::RecordCallback(report) => {
             require_role(actor, action, CENTRE)?;

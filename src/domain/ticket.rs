@@ -270,7 +270,7 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
             t.status = Status::Accepted;
             t.accepted_at = Some(at);
         }
-        EventKind::Returned { department, reason } => {
+        EventKind::Returned { department, reason, .. } => {
             t.returns += 1;
             match t.passed_down_from.take() {
                 // A sub-unit hands it back to the unit that passed it down, which already owns it.

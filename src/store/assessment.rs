@@ -3,7 +3,7 @@
 //! with its audit event in the log.
 
 use super::tickets::decode_event;
-use super::{from_millis, get_i64, get_string, millis, Result, Store, StoreError};
+use super::{from_millis, get_i64, get_opt_i64, get_string, millis, Result, Store, StoreError};
 use crate::domain::assessment::{self, DepartmentScore, Exclusion, Period, Weights};
 use crate::domain::district::District;
 use crate::domain::event::ActorRef;
@@ -168,18 +168,50 @@ impl Store {
                 failure.map_or(Ok(scores), Err)
             })
         };
-        let (from, to) = period;
+        let (from, to) = (millis(period.0), millis(period.1));
         let facts = assessment::FACT_TYPES.map(|t| format!("'{t}'")).join(", ");
-        let sql = format!(
-            "SELECT seq, ticket_id, at, actor, data FROM events \
-             WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
-             AND at < $2 AND (type IN ({facts}) OR seq IN ( \
-                 SELECT (SELECT MAX(c.seq) FROM events c \
-                         WHERE c.ticket_id = r.ticket_id AND c.type = 'clocks_changed' AND c.seq < r.seq) \
-                 FROM events r WHERE r.at >= $1 AND r.at < $2 AND r.type = 'replied')) \
-             ORDER BY ticket_id, seq"
-        );
-        let mut rows = sqlx::query(&sql).bind(millis(from)).bind(millis(to)).fetch(&self.pool);
+        let range = sqlx::query("SELECT MIN(seq) AS lo, MAX(seq) AS hi FROM events WHERE at >= $1 AND at < $2")
+            .bind(from)
+            .bind(to)
+            .fetch_one(&self.pool)
+            .await?;
+        let (lo, hi) = (get_opt_i64(&range, "lo")?, get_opt_i64(&range, "hi")?);
+        let verdicts_from = sqlx::query("SELECT value FROM counters WHERE name = 'assessment_facts_from'")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| get_i64(&r, "value"))
+            .transpose()?;
+        let (sql, first, last) = match (lo, hi) {
+            // The period's facts carry their verdicts: they are all it needs, one range of the
+            // log in sequence order. (Events of the range outside the period, from a clock a
+            // little behind on another instance, are read and not counted.)
+            (Some(lo), Some(hi)) if verdicts_from.is_some_and(|first| lo >= first) => (
+                format!(
+                    "SELECT seq, ticket_id, at, actor, data FROM events \
+                     WHERE seq >= $1 AND seq <= $2 AND type IN ({facts}) AND ticket_id IS NOT NULL ORDER BY seq"
+                ),
+                lo,
+                hi,
+            ),
+            // Events from before the verdicts were recorded: the histories of the period's
+            // tickets, and the reply clock in force before each reply.
+            (Some(_), Some(_)) => (
+                format!(
+                    "SELECT seq, ticket_id, at, actor, data FROM events \
+                     WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
+                     AND at < $2 AND (type IN ({facts}) OR seq IN ( \
+                         SELECT (SELECT MAX(c.seq) FROM events c \
+                                 WHERE c.ticket_id = r.ticket_id AND c.type = 'clocks_changed' AND c.seq < r.seq) \
+                         FROM events r WHERE r.at >= $1 AND r.at < $2 AND r.type = 'replied')) \
+                     ORDER BY ticket_id, seq"
+                ),
+                from,
+                to,
+            ),
+            // Nothing happened in the period: no rows, and every unit still gets its row.
+            _ => ("SELECT seq, ticket_id, at, actor, data FROM events WHERE seq > $1 AND seq < $2".to_string(), 0, 0),
+        };
+        let mut rows = sqlx::query(&sql).bind(first).bind(last).fetch(&self.pool);
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut read = Ok(());
         loop {

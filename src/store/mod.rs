@@ -240,6 +240,10 @@ pub(crate) fn get_string(row: &AnyRow, col: &str) -> Result<String> {
     Ok(row.try_get::<String, _>(col)?)
 }
 
+pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?)
+}
+
 pub(crate) fn get_opt_string(row: &AnyRow, col: &str) -> Result<Option<String>> {
     Ok(row.try_get::<Option<String>, _>(col)?)
 }
