@@ -118,6 +118,16 @@ mod tests {
     use crate::domain::event::{ActorRef, Event, EventKind, Received};
     use crate::domain::types::{Channel, Kind, Role, Urgency};
 
+    /// The lookup (`search::similar`) relies on this: without shared words only the same
+    /// caller or the same community (estate) can make a suggestion, never the street and the
+    /// category together, so tickets sharing only those are found by their words.
+    #[test]
+    fn without_shared_words_only_the_caller_or_the_community_qualifies() {
+        assert!(SAME_CALLER >= MIN_SCORE);
+        assert!(SAME_COMMUNITY + SAME_CATEGORY >= MIN_SCORE);
+        assert!(SAME_STREET + SAME_CATEGORY < MIN_SCORE, "street + category alone would need a street lookup");
+    }
+
     fn ticket(id: i64, phone: &str, street: &str, community: Option<&str>, category: &str) -> Ticket {
         let received = Received {
             number: format!("20261122-{id:06}"),

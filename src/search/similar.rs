@@ -1,5 +1,12 @@
 //! The duplicate finder's lookup: gathers open tickets that might be the same problem (same
-//! caller, same place, same category, shared words) and has `domain::similar` score them.
+//! caller, same place, shared words) and has `domain::similar` score them.
+//!
+//! Candidates come from two places: the caller's and the community's open tickets, and the
+//! index's best matches for the call's words. A ticket sharing only the street and the
+//! category cannot reach [`MIN_SCORE`](crate::domain::similar::MIN_SCORE) without shared words (the weights say so, and a test
+//! in `domain::similar` holds them to it), so it is found by its words or not at all: looking
+//! up every open ticket of the street or of the category as well cost hundreds of candidates,
+//! each segmented, per lookup.
 
 use super::{segment, Search, SearchError, SearchRequest};
 use crate::domain::district::District;
@@ -48,9 +55,7 @@ pub async fn suggest(
         .similar_candidates(
             &CandidateProbe {
                 phone: probe.phone.clone(),
-                street: location.as_ref().map(|l| l.street.clone()),
                 community: location.as_ref().and_then(|l| l.community.clone()),
-                category: probe.category.clone(),
                 since,
                 exclude: draft.exclude,
             },
