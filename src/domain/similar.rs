@@ -22,6 +22,14 @@ pub const MIN_SCORE: f64 = 0.35;
 /// Suggestions shown at most.
 pub const MAX_SUGGESTIONS: usize = 10;
 
+// The lookup (`search::similar`) relies on these: without shared words only the same caller
+// or the same community (estate) can make a suggestion, never the street and the category
+// together, so tickets sharing only those are found by their words. Changing the weights so
+// that they could means looking those tickets up too.
+const _: () = assert!(SAME_CALLER >= MIN_SCORE);
+const _: () = assert!(SAME_COMMUNITY + SAME_CATEGORY >= MIN_SCORE);
+const _: () = assert!(SAME_STREET + SAME_CATEGORY < MIN_SCORE);
+
 /// What is known of the call being typed.
 #[derive(Debug, Clone, Default)]
 pub struct Probe {
@@ -117,16 +125,6 @@ mod tests {
     use super::*;
     use crate::domain::event::{ActorRef, Event, EventKind, Received};
     use crate::domain::types::{Channel, Kind, Role, Urgency};
-
-    /// The lookup (`search::similar`) relies on this: without shared words only the same
-    /// caller or the same community (estate) can make a suggestion, never the street and the
-    /// category together, so tickets sharing only those are found by their words.
-    #[test]
-    fn without_shared_words_only_the_caller_or_the_community_qualifies() {
-        assert!(SAME_CALLER >= MIN_SCORE);
-        assert!(SAME_COMMUNITY + SAME_CATEGORY >= MIN_SCORE);
-        assert!(SAME_STREET + SAME_CATEGORY < MIN_SCORE, "street + category alone would need a street lookup");
-    }
 
     fn ticket(id: i64, phone: &str, street: &str, community: Option<&str>, category: &str) -> Ticket {
         let received = Received {
