@@ -53,6 +53,28 @@ impl History {
     }
 }
 
+/// An event waiting to be written, earliest first: a server writes events in the order they
+/// happen, so the log is in time order, not ticket by ticket.
+struct Pending(Event);
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0.at, self.0.seq) == (other.0.at, other.0.seq)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: BinaryHeap pops the greatest, and the earliest must come out first.
+        (other.0.at, other.0.seq).cmp(&(self.0.at, self.0.seq))
+    }
+}
+
 fn department_actor(code: &str) -> Actor {
     Actor {
         user_id: 100,
@@ -124,8 +146,22 @@ async fn main() {
         println!("reusing the kept database: {loaded} events");
     }
     let to_generate = if loaded == 0 { tickets } else { 0 };
+    // Tickets are numbered as they arrive, and their events are written in the order they
+    // happen (each ticket's history is made at once, then merged into the log by time, as a
+    // server's sequence numbers would have them).
+    let mut arrivals: Vec<i64> = (0..to_generate).map(|_| rng.gen_range(0..arrival_days * 86_400)).collect();
+    arrivals.sort_unstable();
+    let mut pending: std::collections::BinaryHeap<Pending> = std::collections::BinaryHeap::new();
+    let mut written = 0i64;
     for id in 1..=to_generate {
-        let received_at = first + chrono::Duration::seconds(rng.gen_range(0..arrival_days * 86_400));
+        let received_at = first + chrono::Duration::seconds(arrivals[(id - 1) as usize]);
+        // Everything that happened before this call is in the log by now.
+        while pending.peek().is_some_and(|p| p.0.at < received_at) {
+            let mut event = pending.pop().expect("peeked").0;
+            written += 1;
+            event.seq = written;
+            batch.push(event);
+        }
         let lead = &units[rng.gen_range(0..units.len())];
         let mut h = History { events: Vec::with_capacity(16), ticket: None, id };
         let received = Received {
@@ -219,7 +255,13 @@ async fn main() {
             h.run(&mut seq, &catalog, &department, at, reply(&mut rng));
         }
         events_total += h.events.len();
-        batch.extend(h.events);
+        pending.extend(h.events.into_iter().map(Pending));
+        if id == to_generate {
+            batch.extend(std::iter::from_fn(|| pending.pop()).map(|p| {
+                written += 1;
+                Event { seq: written, ..p.0 }
+            }));
+        }
         if batch.len() >= 100_000 || id == to_generate {
             store.bulk_load_bench_events(&batch).await.unwrap();
             batch.clear();
