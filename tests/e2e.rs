@@ -444,7 +444,7 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     let street = common::catalog().district.streets[2].code.clone();
     for i in 0..5 {
         operator
-            .log_call(json!({"kind": "inquiry", "street": street, "content": format!("路面积水第{i}处"),
+            .log_call(json!({"kind": "consult", "street": street, "content": format!("路面积水第{i}处"),
                 "callback_consent": false, "route": false}))
             .await;
     }
