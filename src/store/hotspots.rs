@@ -89,6 +89,7 @@ impl Store {
             window_hours: rise.window_hours,
             count: rise.count,
             baseline: rise.baseline,
+            // At the stored precision, so the live message and the list say the same instant.
             raised_at: from_millis(millis(now)),
             tickets: ids,
             numbers: tickets.iter().map(|(_, n)| n.clone()).collect(),
