@@ -1,5 +1,5 @@
 //! The district as data: reads `dispatch_rules/` (departments, regions, categories, the
-//! working calendar and SLA policies) into the domain's types, and adapts them to the
+//! working calendar, SLA policies and the search words) into the domain's types, and adapts them to the
 //! interfaces the state machine asks for. A catalog is immutable; reloading builds a new one.
 
 use crate::domain::calendar::{Calendar, SlaDuration};
@@ -11,6 +11,7 @@ use crate::domain::intake::Places;
 use crate::domain::lifecycle::{Actor, Context, Directory};
 use crate::domain::rules::{RoutingInput, RuleSet};
 use crate::domain::sla::{SlaPolicies, Stage};
+use crate::search::segment::Segmenter;
 use crate::store::users::DepartmentRow;
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -25,7 +26,13 @@ pub struct Catalog {
     pub rules: RuleSet,
     /// What `hotline rules check` would warn about in the rules now in force.
     pub rule_warnings: Vec<Diagnostic>,
+    /// Query segmentation with the district's own words (`search_words.txt`).
+    pub segmenter: Segmenter,
 }
+
+/// The district's search words. The file may be absent — a rules folder from before it
+/// existed still loads, with jieba's general dictionary alone — but never malformed.
+const SEARCH_WORDS: &str = "search_words.txt";
 
 fn read(dir: &Path, name: &str, diagnostics: &mut Vec<Diagnostic>) -> String {
     let path = dir.join(name);
@@ -62,6 +69,11 @@ impl Catalog {
         }
         years.sort();
         let rule_files = read_rule_files(dir, &mut diagnostics);
+        let search_words = match std::fs::read_to_string(dir.join(SEARCH_WORDS)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(_) => read(dir, SEARCH_WORDS, &mut diagnostics),
+        };
         if !diagnostics.is_empty() {
             return Err(diagnostics);
         }
@@ -74,17 +86,20 @@ impl Catalog {
         let calendar = Calendar::parse(("calendar/hours.toml", &hours), &year_refs);
         let policies = SlaPolicies::parse(("sla_policies.toml", &policies));
         let callbacks = CallbackPolicy::parse(("callbacks.toml", &callbacks));
-        match (district, calendar, policies, callbacks) {
-            (Ok(district), Ok(calendar), Ok(policies), Ok(callbacks)) => {
+        let words = crate::domain::search_words::parse(SEARCH_WORDS, &search_words);
+        match (district, calendar, policies, callbacks, words) {
+            (Ok(district), Ok(calendar), Ok(policies), Ok(callbacks), Ok(words)) => {
                 let names = policies.names();
                 let (rules, rule_warnings) = RuleSet::load(&rule_files, &district, &names)?;
-                Ok(Catalog { district, calendar, policies, callbacks, rules, rule_warnings })
+                let segmenter = Segmenter::new(words);
+                Ok(Catalog { district, calendar, policies, callbacks, rules, rule_warnings, segmenter })
             }
-            (d, c, p, b) => {
+            (d, c, p, b, w) => {
                 diagnostics.extend(d.err().unwrap_or_default());
                 diagnostics.extend(c.err().unwrap_or_default());
                 diagnostics.extend(p.err().unwrap_or_default());
                 diagnostics.extend(b.err().unwrap_or_default());
+                diagnostics.extend(w.err().unwrap_or_default());
                 Err(diagnostics)
             }
         }

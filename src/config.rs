@@ -47,6 +47,11 @@ pub struct Config {
     /// `HOTLINE_MONTHLY_ASSESSMENT_CRON`: when supervisors get last month's ranking (考评) with
     /// the CSV attached.
     pub monthly_assessment_cron: String,
+    /// `HOTLINE_KB_EXPIRY_CRON`: when each department is mailed its knowledge-base articles
+    /// past their validity or ending soon (知识库到期提醒); working days only.
+    pub kb_expiry_cron: String,
+    /// `HOTLINE_KB_EXPIRY_DAYS`: how many days ahead an article's end puts it in that mail.
+    pub kb_expiry_days: i64,
     /// `HOTLINE_LIVE_BUFFER`: events queued per websocket client before it is told to resync.
     pub live_buffer: usize,
     /// `HOTLINE_ASSESSMENT_WEIGHTS`: response / resolution / satisfaction weights of the
@@ -103,6 +108,8 @@ impl Default for Config {
             digest_cron: "0 30 8 * * *".into(),
             weekly_summary_cron: "0 0 9 * * Mon".into(),
             monthly_assessment_cron: "0 0 9 1 * *".into(),
+            kb_expiry_cron: "0 0 8 * * *".into(),
+            kb_expiry_days: 7,
             live_buffer: 1024,
             assessment_weights: "30/35/35".into(),
             login_max_failures: 5,
@@ -149,6 +156,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("digest_cron", "HOTLINE_DIGEST_CRON"),
     ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON"),
     ("monthly_assessment_cron", "HOTLINE_MONTHLY_ASSESSMENT_CRON"),
+    ("kb_expiry_cron", "HOTLINE_KB_EXPIRY_CRON"),
+    ("kb_expiry_days", "HOTLINE_KB_EXPIRY_DAYS"),
     ("live_buffer", "HOTLINE_LIVE_BUFFER"),
     ("assessment_weights", "HOTLINE_ASSESSMENT_WEIGHTS"),
     ("login_max_failures", "HOTLINE_LOGIN_MAX_FAILURES"),
@@ -209,6 +218,8 @@ impl Config {
             "digest_cron" => self.digest_cron = value.into(),
             "weekly_summary_cron" => self.weekly_summary_cron = value.into(),
             "monthly_assessment_cron" => self.monthly_assessment_cron = value.into(),
+            "kb_expiry_cron" => self.kb_expiry_cron = value.into(),
+            "kb_expiry_days" => self.kb_expiry_days = number(key, var, value)?,
             "live_buffer" => self.live_buffer = number(key, var, value)?,
             "assessment_weights" => self.assessment_weights = value.into(),
             "login_max_failures" => self.login_max_failures = number(key, var, value)?,
@@ -258,6 +269,7 @@ impl Config {
             ("digest_cron", "HOTLINE_DIGEST_CRON", &self.digest_cron),
             ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON", &self.weekly_summary_cron),
             ("monthly_assessment_cron", "HOTLINE_MONTHLY_ASSESSMENT_CRON", &self.monthly_assessment_cron),
+            ("kb_expiry_cron", "HOTLINE_KB_EXPIRY_CRON", &self.kb_expiry_cron),
         ] {
             expression.parse::<cron::Schedule>().map_err(|e| {
                 err(key, format!("{expression:?} is not a cron expression ({e}); write sec min hour day month weekday, e.g. \"0 30 8 * * *\" ({var})"))
@@ -319,6 +331,9 @@ impl Config {
         let index_ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
         if self.meili_index.is_empty() || !self.meili_index.chars().all(index_ok) {
             return Err(err("meili_index", "letters, digits, - and _ only (HOTLINE_MEILI_INDEX)"));
+        }
+        if !(0..=365).contains(&self.kb_expiry_days) {
+            return Err(err("kb_expiry_days", "must be between 0 and 365 days (HOTLINE_KB_EXPIRY_DAYS)"));
         }
         if !(1..=365).contains(&self.similar_window_days) {
             return Err(err("similar_window_days", "must be between 1 and 365 days (HOTLINE_SIMILAR_WINDOW_DAYS)"));
@@ -385,6 +400,10 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().key, "digest_cron");
         let bad = Config { assessment_weights: "30/35".into(), ..Config::default() };
         assert_eq!(bad.validate().unwrap_err().key, "assessment_weights");
+        let bad = Config { kb_expiry_cron: "daily".into(), ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "kb_expiry_cron");
+        let bad = Config { kb_expiry_days: -1, ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "kb_expiry_days");
         let bad = Config { public_submit_per_hour: 0, ..Config::default() };
         assert_eq!(bad.validate().unwrap_err().key, "public_submit_per_hour");
     }

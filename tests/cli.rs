@@ -166,6 +166,18 @@ fn rules_check_passes_the_shipped_catalogue_and_points_at_broken_lines() {
 }
 
 #[test]
+fn a_malformed_search_word_is_refused_with_its_line() {
+    let dir = common::rules_copy();
+    let words = dir.path().join("search_words.txt");
+    let text = std::fs::read_to_string(&words).unwrap();
+    let line = text.lines().count() + 2;
+    std::fs::write(&words, format!("{text}\n噪音 很多\n")).unwrap();
+    let (code, out, _) = output(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains(&format!("search_words.txt:{line}:4:")) && out.contains("frequency"), "{out}");
+}
+
+#[test]
 fn rules_explain_names_the_winner_and_the_near_misses() {
     let dir = tempfile::tempdir().unwrap();
     let ticket = dir.path().join("ticket.json");

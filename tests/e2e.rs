@@ -438,6 +438,28 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     b.set_size(1366, 768).await;
     // The assessment table loads for the month, and its CSV is offered.
     b.wait_for("#assessment-table table").await;
+
+    // Five calls about one problem in one street: the hot-spot watch raises it, and the wall
+    // shows the banner at once (pushed, not polled), the street marked on the grid.
+    let street = common::catalog().district.streets[2].code.clone();
+    for i in 0..5 {
+        operator
+            .log_call(json!({"kind": "consult", "street": street, "content": format!("路面积水第{i}处"),
+                "callback_consent": false, "route": false}))
+            .await;
+    }
+    assert!(!hotline::jobs::hotspots::check(&server.state, server.store.now()).await.unwrap().is_empty());
+    b.until(
+        "(() => { const e = document.querySelector('#hotspot-banner'); return e && !e.hidden && e.textContent.includes('未诉先办 热点预警'); })()",
+        "the hot-spot banner appears",
+    )
+    .await;
+    b.until(
+        &format!("document.querySelector('#street-grid .street.alert[data-street=\"{street}\"]')"),
+        "the street is marked",
+    )
+    .await;
+    b.screenshot("wall-hotspot-1366").await;
 }
 
 async fn operator_calls_the_resident_back(server: &TestServer, b: &Browser, number: &str) {

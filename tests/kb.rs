@@ -1,12 +1,21 @@
-//! Knowledge base (知识库, issue 7): departments keep their answers, operators read them out.
+//! Knowledge base (知识库, issue 7): departments keep their answers, operators read them out,
+//! and are reminded by mail of the answers running out.
 
 mod common;
+#[path = "common/smtp_sink.rs"]
+mod smtp_sink;
 
-use common::{Backend, TestServer};
+use common::{Backend, TestClock, TestServer};
+use hotline::config::Config;
+use hotline::jobs::schedule::{jobs, run_once};
 use reqwest::StatusCode;
 use serde_json::json;
+use smtp_sink::SmtpSink;
 
-both_backends!(operators_answer_from_articles_their_departments_keep);
+both_backends!(
+    operators_answer_from_articles_their_departments_keep,
+    each_department_is_mailed_its_articles_to_renew_once_a_day
+);
 
 async fn operators_answer_from_articles_their_departments_keep(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -92,5 +101,53 @@ async fn operators_answer_from_articles_their_departments_keep(backend: Backend)
     let (_, events) = operator.get(&format!("/api/v1/tickets/{}/events", t["id"])).await;
     let resolved = events.as_array().unwrap().iter().find(|e| e["type"] == "resolved_directly").unwrap();
     assert_eq!(resolved["data"]["article_id"], id);
+    server.stop().await;
+}
+
+async fn each_department_is_mailed_its_articles_to_renew_once_a_day(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    // Monday 23 November 2026, an hour before the reminder's run.
+    let clock = TestClock::at("2026-11-23T07:00:00+08:00");
+    let config = Config { smtp_url: Some(sink.url()), ..Config::default() };
+    let server = TestServer::start_with(backend, clock.clone(), config).await;
+    let admin = server.login("admin").await;
+    let (bureau, quiet) = common::two_bureaus();
+    let category = common::first_leaf_category();
+    for (department, question, valid_to) in [
+        (&bureau, "去年的垃圾清运时间", Some("2026-02-01")),
+        (&bureau, "本周停水安排", Some("2026-11-26")),
+        (&bureau, "下月供暖安排", Some("2026-12-31")),
+        (&bureau, "大件垃圾怎么预约清运", None),
+        (&quiet, "明年的停车收费标准", Some("2027-06-30")),
+    ] {
+        let (status, body) = admin
+            .post(
+                "/api/v1/kb/articles",
+                json!({"question": question, "answer": "见公告", "category": category, "department": department,
+                    "valid_from": "2026-01-01", "valid_to": valid_to}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    let job = jobs(&server.state.config).unwrap().into_iter().find(|j| j.name == "kb_expiry").unwrap();
+    let eight = chrono::DateTime::parse_from_rfc3339("2026-11-23T08:00:00+08:00").unwrap().to_utc();
+    assert_eq!(job.next_after(clock.now()), Some(eight), "every morning at 08:00 by default");
+    clock.advance_minutes(60);
+    // Two instances reach the same run: one does it. Run again later that day: nothing new.
+    let (a, b) = tokio::join!(run_once(&server.state, &job, eight), run_once(&server.state, &job, eight));
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|o| o.is_some()).count(), 1);
+    let again = eight + chrono::Duration::hours(2);
+    run_once(&server.state, &job, again).await.unwrap().expect("a run of its own");
+    server.drain_mail().await;
+
+    let mails: Vec<_> = sink.received().into_iter().filter(|m| m.subject().contains("知识库到期提醒")).collect();
+    assert_eq!(mails.len(), 1, "one mail, to the one department with articles to renew");
+    let email = &common::catalog().district.department(&bureau).unwrap().email;
+    assert_eq!(mails[0].rcpt_to, vec![email.clone()]);
+    assert!(mails[0].subject().contains("已过期1条，7日内到期1条"), "{}", mails[0].subject());
+    let body = mails[0].body();
+    assert!(body.contains("去年的垃圾清运时间") && body.contains("本周停水安排"), "{body}");
+    assert!(!body.contains("下月供暖安排") && !body.contains("大件垃圾怎么预约清运"), "{body}");
     server.stop().await;
 }

@@ -50,6 +50,7 @@ every_index!(
     caller_phone_is_searchable_by_the_centre_only,
     filters_facets_and_pages_agree,
     a_reindex_rebuilds_the_same_index,
+    everyday_phrases_find_the_tickets_that_say_them_otherwise,
 );
 
 async fn start(index: Index) -> TestServer {
@@ -289,7 +290,7 @@ async fn an_index_outage_delays_updates_and_loses_none() {
     // Every ticket is in the index: each is found by its number.
     let ids: Vec<i64> = (1..=queued).collect();
     for ticket in store.tickets_by_ids(&ids).await.unwrap() {
-        let terms = hotline::search::segment::query_terms(&ticket.number);
+        let terms = hotline::search::segment::Segmenter::default().query_terms(&ticket.number);
         let page =
             embedded.search(&hotline::search::SearchRequest { terms, limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(page.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ticket.id]);
@@ -330,4 +331,47 @@ async fn the_index_drain_and_a_projection_rebuild_do_not_deadlock() {
         drains.await.unwrap();
         store.close().await;
     }
+}
+
+/// Hotline phrases jieba alone cuts into pieces no ticket holds (路灯不亮 → 路 / 灯不亮): the
+/// district's words (`dispatch_rules/search_words.txt`) make the query ask for the words
+/// residents write, in any order.
+async fn everyday_phrases_find_the_tickets_that_say_them_otherwise(index: Index) {
+    let server = start(index).await;
+    let operator = server.login("operator").await;
+    let mut logged = std::collections::HashMap::new();
+    for (key, content) in [
+        ("lamp_at_night", "小区路灯晚上不亮了，出行不便"),
+        ("lamp", "路灯不亮，晚上很黑"),
+        ("flooded", "积水漫过路面，车辆难行"),
+        ("stall", "店铺门口占道摆摊经营，影响通行"),
+        ("noise", "楼上装修噪音太大，严重扰民"),
+        ("fumes", "楼下饭店油烟扰民，窗户都不敢开"),
+        ("rubbish", "清运垃圾的车三天没来了"),
+        // 占, 道 and 经营 are all here, but nobody occupies the road to trade.
+        ("licence", "道路被占用的审批咨询，店铺经营范围变更"),
+    ] {
+        let t = operator.log_call(json!({"content": content, "address": "长青苑", "route": false})).await;
+        logged.insert(key, t["number"].as_str().unwrap().to_string());
+    }
+    server.index_search().await;
+    for (query, expected) in [
+        ("路灯不亮", &["lamp_at_night", "lamp"][..]),
+        ("路灯晚上不亮", &["lamp_at_night", "lamp"]),
+        ("小区路灯不亮", &["lamp_at_night"]),
+        ("路面积水", &["flooded"]),
+        ("占道经营", &["stall"]),
+        ("噪音扰民", &["noise"]),
+        ("油烟扰民", &["fumes"]),
+        ("垃圾清运", &["rubbish"]),
+    ] {
+        let (status, page) = operator.get(&format!("/api/v1/search?q={query}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let mut found = numbers(&page);
+        found.sort();
+        let mut wanted: Vec<String> = expected.iter().map(|k| logged[k].clone()).collect();
+        wanted.sort();
+        assert_eq!(found, wanted, "{query}: {page}");
+    }
+    server.stop().await;
 }

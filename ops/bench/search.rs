@@ -19,7 +19,7 @@ use hotline::catalog::Catalog;
 use hotline::domain::search::SortOrder;
 use hotline::domain::types::Status;
 use hotline::search::similar::{suggest, Draft};
-use hotline::search::{segment, Search, SearchRequest};
+use hotline::search::{Search, SearchRequest};
 use hotline::store::{system_clock, Store, TicketFilter};
 use sqlx::Connection;
 use std::path::Path;
@@ -115,7 +115,7 @@ async fn main() {
     for round in 0..ROUNDS {
         for (q, filter, sort) in &mix {
             let request = SearchRequest {
-                terms: segment::query_terms(q),
+                terms: catalog.segmenter.query_terms(q),
                 phone: None,
                 filter: filter.clone(),
                 sort: *sort,
@@ -149,7 +149,7 @@ async fn main() {
             exclude: None,
         };
         let started = Instant::now();
-        let suggestions = suggest(&store, &index, &catalog.district, &draft, since).await.unwrap();
+        let suggestions = suggest(&store, &index, &catalog, &draft, since).await.unwrap();
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
         found += suggestions.len();
     }

@@ -6,7 +6,9 @@
 //! window's length. A window rises when it has at least [`MIN_COUNT`] tickets and at least
 //! [`FACTOR`] times the baseline. Pure: the store counts, this decides.
 
+use super::types::Role;
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
 /// Trailing windows watched, in hours.
 pub const WINDOWS_HOURS: [i64; 2] = [6, 24];
@@ -37,6 +39,37 @@ pub struct Rise {
     pub baseline: f64,
     /// The window it belongs to: alerts are raised once per cell, window length and period.
     pub period: i64,
+}
+
+/// A raised hot spot: as stored, as the event log records it (the system event
+/// [`RAISED_EVENT`], which is how every instance's live hub learns of it), and as supervisors
+/// are shown it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Alert {
+    pub id: i64,
+    pub street: String,
+    pub category: String,
+    pub window_hours: i64,
+    /// Tickets in the window.
+    pub count: i64,
+    /// Tickets usually expected in a window of this length.
+    pub baseline: f64,
+    pub raised_at: DateTime<Utc>,
+    /// The ticket ids behind it, oldest first.
+    pub tickets: Vec<i64>,
+    /// Their numbers, in the same order.
+    pub numbers: Vec<String>,
+}
+
+/// The type of the system event a raised alert is logged as.
+pub const RAISED_EVENT: &str = "hotspot_raised";
+
+/// Who is told of hot spots, in the list and live: the supervisors (and admins). Never a
+/// department: an alert names tickets of other units.
+pub const VIEWERS: [Role; 2] = [Role::Supervisor, Role::Admin];
+
+pub fn may_see(role: Role) -> bool {
+    VIEWERS.contains(&role)
 }
 
 /// Where a window starts, and where its baseline starts.
@@ -126,6 +159,12 @@ mod tests {
         // A quiet cell: 5 is enough, 4 never.
         assert_eq!(rises(&[cell(5, 0)], 24, now).len(), 1);
         assert!(rises(&[cell(4, 0)], 24, now).is_empty());
+    }
+
+    #[test]
+    fn only_supervisors_and_admins_are_told() {
+        assert!(may_see(Role::Supervisor) && may_see(Role::Admin));
+        assert!(!may_see(Role::Department) && !may_see(Role::Operator) && !may_see(Role::Dispatcher));
     }
 
     #[test]

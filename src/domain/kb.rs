@@ -2,10 +2,13 @@
 //! expired, and how well it answers a query. Articles are few (hundreds to thousands), so a
 //! query is matched here, on words segmented the same way as ticket search.
 
+use super::calendar::china_offset;
 use super::district::{code_is_within, District};
 use super::lifecycle::Actor;
+use super::notices::{footer, fresh_address, MailKind, OutgoingMail};
 use super::types::Role;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use std::collections::BTreeMap;
 
 pub const MAX_QUESTION: usize = 200;
 pub const MAX_ANSWER: usize = 4000;
@@ -114,6 +117,78 @@ pub fn rank<'a>(
     hits.into_iter().map(|(_, a)| a).collect()
 }
 
+/// The articles each owning department is reminded of at `now`: past their validity, or
+/// ending within `within_days`; soonest end first. An expired article stays on the list until
+/// its department renews it: operators no longer read it out, so the answer is missing.
+pub fn due_for_renewal(articles: &[Article], now: DateTime<Utc>, within_days: i64) -> BTreeMap<&str, Vec<&Article>> {
+    let horizon = now + Duration::days(within_days);
+    let mut due: BTreeMap<&str, Vec<&Article>> = BTreeMap::new();
+    for a in articles.iter().filter(|a| a.text.valid_to.is_some_and(|to| to <= horizon)) {
+        due.entry(a.text.department.as_str()).or_default().push(a);
+    }
+    for list in due.values_mut() {
+        list.sort_by_key(|a| (a.text.valid_to, a.id));
+    }
+    due
+}
+
+/// 知识库到期提醒 to the owning department (its address in the district): the articles past
+/// their validity and those ending within `within_days`. Keyed by department, day and
+/// address, so a run retried or repeated the same day sends once.
+pub fn renewal_notice(
+    department: &str,
+    day: NaiveDate,
+    articles: &[&Article],
+    now: DateTime<Utc>,
+    within_days: i64,
+    district: &District,
+) -> Option<OutgoingMail> {
+    let unit = district.department(department)?;
+    let recipient = fresh_address(&unit.email, &mut Vec::new())?;
+    let (expired, ending): (Vec<&Article>, Vec<&Article>) = articles.iter().partition(|a| a.expired(now));
+    if expired.is_empty() && ending.is_empty() {
+        return None;
+    }
+    let day_text = day.format("%Y-%m-%d");
+    let subject = format!(
+        "【12345】知识库到期提醒 {day_text}：已过期{}条，{within_days}日内到期{}条",
+        expired.len(),
+        ending.len()
+    );
+    let mut body = format!(
+        "{}：\n\n贵单位维护的以下知识库条目已过有效期或即将到期。过期条目话务员不再引用，市民的同类咨询将无法当场答复。\n请核实内容，更新答复并延长有效期；不再适用的请告知管理员。\n",
+        unit.short_name
+    );
+    let ending_title = format!("{within_days}日内到期");
+    for (title, list) in [("已过期", &expired), (ending_title.as_str(), &ending)] {
+        if list.is_empty() {
+            continue;
+        }
+        body.push_str(&format!("\n【{title}】{}条\n", list.len()));
+        for (i, a) in list.iter().enumerate() {
+            let until = a.text.valid_to.map(|t| t.with_timezone(&china_offset()).format("%Y-%m-%d %H:%M").to_string());
+            body.push_str(&format!(
+                "{}. 条目#{} {}\n   有效期至：{}\n",
+                i + 1,
+                a.id,
+                a.text.question,
+                until.unwrap_or_default()
+            ));
+        }
+    }
+    body.push_str(&footer(district));
+    Some(OutgoingMail {
+        kind: MailKind::KbExpiry,
+        ticket_id: None,
+        event_seq: None,
+        dedupe_key: Some(format!("kb_expiry:{department}:{day_text}:{recipient}")),
+        attachment: None,
+        recipient,
+        subject,
+        body,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +230,34 @@ mod tests {
         let all: Vec<i64> = rank(&list, &[], None, true, now).iter().map(|a| a.id).collect();
         assert_eq!(all.len(), 3);
         assert!(list[2].expired(now) && !list[0].expired(now));
+    }
+
+    #[test]
+    fn departments_are_reminded_of_expired_and_soon_ending_articles_once_a_day() {
+        let district = District::demo();
+        let now = at("2026-11-23T00:00:00Z");
+        let mut other = article(5, "别的单位的", "答", "03.02.01", Some("2026-11-01T00:00:00Z"));
+        other.text.department = "jtj".into();
+        let list = [
+            article(1, "去年的清运时间", "每周二", "03.02.01", Some("2026-02-01T00:00:00Z")),
+            article(2, "本周的停水安排", "周三停水", "03.02.01", Some("2026-11-26T00:00:00Z")),
+            article(3, "下月的供暖安排", "照常", "03.02.01", Some("2026-12-23T00:00:00Z")),
+            article(4, "长期有效", "答", "03.02.01", None),
+            other,
+        ];
+        let due = due_for_renewal(&list, now, 7);
+        let ids = |d: &str| due[d].iter().map(|a| a.id).collect::<Vec<_>>();
+        assert_eq!(ids("cgw"), [1, 2], "expired and ending within 7 days, soonest first");
+        assert_eq!(ids("jtj"), [5]);
+        let day = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let mail = renewal_notice("cgw", day, &due["cgw"], now, 7, &district).unwrap();
+        assert_eq!(mail.kind, MailKind::KbExpiry);
+        assert_eq!(mail.recipient, district.department("cgw").unwrap().email);
+        assert!(mail.subject.contains("已过期1条，7日内到期1条"), "{}", mail.subject);
+        assert!(mail.body.contains("条目#1 去年的清运时间") && mail.body.contains("2026-11-26 08:00"), "{}", mail.body);
+        assert!(!mail.body.contains("下月的供暖安排"));
+        assert_eq!(mail.dedupe_key.as_deref(), Some(format!("kb_expiry:cgw:2026-11-23:{}", mail.recipient).as_str()));
+        assert!(renewal_notice("cgw", day, &[], now, 7, &district).is_none());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod privacy;
 pub mod public;
 pub mod rules;
 pub mod search;
+pub mod search_words;
 pub mod similar;
 pub mod sla;
 #[cfg(test)]

@@ -41,10 +41,12 @@ pub enum MailKind {
     MonthlyAssessment,
     /// 热点预警 (未诉先办): intake in a street × category rose well above its baseline.
     Hotspot,
+    /// 知识库到期提醒: a department's knowledge-base articles past or near their validity.
+    KbExpiry,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 8] = [
         MailKind::DispatchNotice,
         MailKind::Urge,
         MailKind::Overdue,
@@ -52,6 +54,7 @@ impl MailKind {
         MailKind::WeeklySummary,
         MailKind::MonthlyAssessment,
         MailKind::Hotspot,
+        MailKind::KbExpiry,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +66,7 @@ impl MailKind {
             MailKind::WeeklySummary => "weekly_summary",
             MailKind::MonthlyAssessment => "monthly_assessment",
             MailKind::Hotspot => "hotspot",
+            MailKind::KbExpiry => "kb_expiry",
         }
     }
 
@@ -75,6 +79,7 @@ impl MailKind {
             MailKind::WeeklySummary => "每周工单汇总",
             MailKind::MonthlyAssessment => "月度考评通报",
             MailKind::Hotspot => "热点预警",
+            MailKind::KbExpiry => "知识库到期提醒",
         }
     }
 }
@@ -827,7 +832,16 @@ mod tests {
         let words: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(
             words,
-            ["dispatch_notice", "urge", "overdue", "digest", "weekly_summary", "monthly_assessment", "hotspot"]
+            [
+                "dispatch_notice",
+                "urge",
+                "overdue",
+                "digest",
+                "weekly_summary",
+                "monthly_assessment",
+                "hotspot",
+                "kb_expiry"
+            ]
         );
     }
 

@@ -109,6 +109,14 @@ pub fn fts5_all_terms(terms: &[String]) -> String {
     terms.iter().map(|t| fts5_phrase(t)).collect::<Vec<_>>().join(" ")
 }
 
+/// The same query for Meilisearch, whose documents hold the same character tokens
+/// (`search::segment::ticket_words`): its phrase syntax is FTS5's, and tokens never hold a
+/// quote, so no escaping differs. With every word required (matching strategy `all`) a hit
+/// holds every term, as on the embedded index.
+pub fn meili_all_terms(terms: &[String]) -> String {
+    fts5_all_terms(terms)
+}
+
 /// An FTS5 query accepting any term (the duplicate finder's candidate search).
 pub fn fts5_any_term(terms: &[String]) -> String {
     terms.iter().map(|t| fts5_phrase(t)).collect::<Vec<_>>().join(" OR ")

@@ -7,7 +7,6 @@ use super::json::ApiJson;
 use super::tickets::{parse_bool, parse_time, reject_unknown};
 use super::AppState;
 use crate::domain::kb::{self, Article, Draft};
-use crate::search::segment;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -67,7 +66,7 @@ pub async fn list_articles(
         None => None,
     };
     let articles = state.store.articles(units.as_deref()).await?;
-    let terms = segment::query_terms(q.get("q").map(String::as_str).unwrap_or(""));
+    let terms = catalog.segmenter.query_terms(q.get("q").map(String::as_str).unwrap_or(""));
     let now = state.store.now();
     let include_expired = parse_bool(&q, "include_expired")?.unwrap_or(false);
     let category = q.get("category").filter(|c| !c.is_empty()).map(String::as_str);

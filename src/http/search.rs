@@ -13,7 +13,7 @@ use crate::domain::search::{self as rules, SortOrder, MAX_LIMIT, MAX_OFFSET, MAX
 use crate::domain::ticket::Ticket;
 use crate::domain::types::{Kind, Status};
 use crate::search::similar::{suggest, Draft};
-use crate::search::{segment, SearchError, SearchRequest};
+use crate::search::{SearchError, SearchRequest};
 use crate::store::TicketFilter;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -170,7 +170,7 @@ pub async fn search(
         ..TicketFilter::default()
     };
     let phone = rules::phone_query(&auth.actor, &text);
-    let terms = if phone.is_some() { Vec::new() } else { segment::query_terms(&text) };
+    let terms = if phone.is_some() { Vec::new() } else { state.catalog().segmenter.query_terms(&text) };
     let request = SearchRequest { terms, phone, filter, sort, limit, offset };
     let page = state.search().search(&request).await?;
     Ok(Json(SearchResponse {
@@ -251,7 +251,7 @@ pub async fn similar(
         exclude: body.exclude,
     };
     let since = state.store.now() - chrono::Duration::days(state.config.similar_window_days);
-    let found = suggest(&state.store, state.search(), &state.catalog().district, &draft, since).await?;
+    let found = suggest(&state.store, state.search(), &state.catalog(), &draft, since).await?;
     Ok(Json(SimilarResponse {
         suggestions: found
             .into_iter()

@@ -1,7 +1,8 @@
 //! The hot-spot watch (未诉先办): every few minutes, intake per street × category over the
 //! trailing windows is compared with its baseline (`domain::hotspots`); a rise is stored
 //! once (also across instances: each run is claimed in `job_runs`, and an alert is unique per
-//! cell, window and period) and mailed to the supervisors with the tickets behind it.
+//! cell, window and period), pushed to the supervisors' live boards (through the event log,
+//! `live`) and mailed to them with the tickets behind it.
 
 use crate::domain::hotspots::{alert_mail, rises, window_bounds, WINDOWS_HOURS};
 use crate::domain::notices::NoticeSettings;
@@ -22,20 +23,21 @@ pub async fn check(state: &AppState, now: DateTime<Utc>) -> Result<Vec<i64>, Sto
         supervisors: &supervisors,
         policies: &catalog.policies,
     };
+    let actor = crate::store::actor_ref(&super::system_actor());
     let mut raised = Vec::new();
     for window_hours in WINDOWS_HOURS {
         let (window_start, baseline_start) = window_bounds(now, window_hours);
         let cells = state.store.intake_cells(baseline_start, window_start, now).await?;
         for rise in rises(&cells, window_hours, now) {
             let tickets = state.store.cell_tickets(&rise.street, &rise.category, window_start).await?;
-            let ids: Vec<i64> = tickets.iter().map(|(id, _)| *id).collect();
-            let Some(id) = state.store.raise_hotspot(&rise, &ids, now).await? else { continue };
-            let numbers: Vec<String> = tickets.into_iter().map(|(_, n)| n).collect();
-            for mail in alert_mail(&rise, id, &numbers, &catalog.district, &settings) {
+            let Some(alert) = state.store.raise_hotspot(&rise, &tickets, &actor, now).await? else { continue };
+            // The supervisors' boards here hear of it now; other instances' by NOTIFY.
+            state.live().wake();
+            for mail in alert_mail(&rise, alert.id, &alert.numbers, &catalog.district, &settings) {
                 state.store.enqueue_mail_now(&mail).await?;
             }
             tracing::info!(street = %rise.street, category = %rise.category, window_hours, count = rise.count, "hot spot raised");
-            raised.push(id);
+            raised.push(alert.id);
         }
     }
     Ok(raised)

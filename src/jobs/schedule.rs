@@ -1,11 +1,14 @@
 //! Cron-scheduled jobs: the daily digest to departments (working days only), the weekly
-//! summary to supervisors and the monthly ranking of departments (考评) to supervisors. Expressions come from the configuration and are read in Beijing
+//! summary to supervisors, the monthly ranking of departments (考评) to supervisors, and the
+//! knowledge-base renewal reminder to the departments owning articles past or near their
+//! validity (working days only). Expressions come from the configuration and are read in Beijing
 //! time. Each run is claimed in `job_runs` first, so with several instances it happens once;
 //! and the mail it queues is keyed by day or week, so even a retried run sends once.
 
 use crate::config::Config;
 use crate::domain::assessment;
 use crate::domain::calendar::{china_offset, DurationUnit, SlaDuration};
+use crate::domain::kb;
 use crate::domain::notices::{
     digest_notice, monthly_assessment_notice, weekly_summary_notice, NoticeSettings, WorkLoad,
 };
@@ -22,6 +25,7 @@ pub enum JobKind {
     DailyDigest,
     WeeklySummary,
     MonthlyAssessment,
+    KbExpiry,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,14 @@ pub fn jobs(config: &Config) -> Result<Vec<ScheduledJob>, String> {
             schedule: parse("monthly_assessment_cron", &config.monthly_assessment_cron)?,
             working_days_only: false,
         },
+        ScheduledJob {
+            name: "kb_expiry",
+            kind: JobKind::KbExpiry,
+            schedule: parse("kb_expiry_cron", &config.kb_expiry_cron)?,
+            // Department mail, like the digest: a reminder on a day off is read on the next
+            // working day anyway, next to that day's.
+            working_days_only: true,
+        },
     ])
 }
 
@@ -103,6 +115,7 @@ pub async fn run_once(state: &AppState, job: &ScheduledJob, at: DateTime<Utc>) -
             JobKind::DailyDigest => daily_digest(state, at).await?,
             JobKind::WeeklySummary => weekly_summary(state, at).await?,
             JobKind::MonthlyAssessment => monthly_assessment(state, at).await?,
+            JobKind::KbExpiry => kb_expiry(state, at).await?,
         }
     };
     state.store.finish_job_run(job.name, at, &outcome).await?;
@@ -186,6 +199,24 @@ async fn monthly_assessment(state: &AppState, at: DateTime<Utc>) -> Result<Strin
     }
     let ranked = ranking.departments.iter().filter(|d| d.rank.is_some()).count();
     Ok(format!("ranking of {month} ({ranked} departments ranked) queued for {queued} supervisors"))
+}
+
+/// 知识库到期提醒: each department owning articles past their validity or ending within
+/// `kb_expiry_days` gets one mail listing them. Keyed by department and day, so a retried run
+/// sends once.
+async fn kb_expiry(state: &AppState, at: DateTime<Utc>) -> Result<String, StoreError> {
+    let catalog = state.catalog();
+    let articles = state.store.articles(None).await?;
+    let within_days = state.config.kb_expiry_days;
+    let due = kb::due_for_renewal(&articles, at, within_days);
+    let day = at.with_timezone(&china_offset()).date_naive();
+    let mut queued = 0;
+    for (department, list) in &due {
+        if let Some(mail) = kb::renewal_notice(department, day, list, at, within_days, &catalog.district) {
+            queued += usize::from(state.store.enqueue_mail_now(&mail).await?.is_some());
+        }
+    }
+    Ok(format!("renewal reminders queued for {queued} of {} departments", due.len()))
 }
 
 /// `2026-10` for any instant in Beijing-time November 2026.

@@ -7,13 +7,19 @@
 //! costs at most a second, never an event. Each client has a bounded queue: a client too slow
 //! to keep up is told to resync and gets fresh views, instead of making the server hold an
 //! ever-growing backlog.
+//!
+//! Besides ticket events, the log carries one system event live clients are told of: a raised
+//! hot spot (`hotspot_raised`, written with the alert by `store::hotspots`), sent to the
+//! supervisors and admins only (`domain::hotspots::may_see`).
 
 pub mod socket;
 pub mod views;
 
 use crate::domain::event::Event;
+use crate::domain::hotspots::Alert;
 use crate::domain::lifecycle::Actor;
 use crate::domain::ticket::Ticket;
+use crate::store::hotspots::Logged;
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -48,20 +54,56 @@ impl LiveEvent {
     }
 }
 
+/// A raised hot spot, its frame serialised once for every supervisor it goes to.
+#[derive(Debug)]
+pub struct LiveHotspot {
+    pub seq: i64,
+    pub alert: Alert,
+    pub frame: std::sync::OnceLock<axum::extract::ws::Utf8Bytes>,
+}
+
+/// What the hub fans out: an entry of the log, in sequence order.
+#[derive(Debug)]
+pub enum Live {
+    /// Boxed: a ticket event carries the whole ticket, a hot spot a few fields.
+    Ticket(Box<LiveEvent>),
+    Hotspot(LiveHotspot),
+}
+
+impl Live {
+    pub fn seq(&self) -> i64 {
+        match self {
+            Live::Ticket(live) => live.event.seq,
+            Live::Hotspot(h) => h.seq,
+        }
+    }
+
+    /// Builds the entry; `ticket` is the ticket a ticket event concerns, as it now is.
+    pub(crate) fn new(logged: Logged, ticket: impl FnOnce(i64) -> Option<Ticket>) -> Live {
+        match logged {
+            Logged::Ticket(event) => {
+                let t = ticket(event.ticket_id);
+                Live::Ticket(Box::new(LiveEvent::new(event, t)))
+            }
+            Logged::Hotspot { seq, alert } => Live::Hotspot(LiveHotspot { seq, alert, frame: Default::default() }),
+        }
+    }
+}
+
 /// A board shared by its viewers: when it was computed, the sequence number it reflects,
 /// and the frame ready to send.
 pub(crate) type BoardSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, i64, axum::extract::ws::Utf8Bytes)>>>;
 
 struct Client {
     actor: Actor,
-    tx: mpsc::Sender<Arc<LiveEvent>>,
+    tx: mpsc::Sender<Arc<Live>>,
     overflowed: Arc<AtomicBool>,
 }
 
 /// What a connection holds: its queue, and the flag the hub raises when the queue overflowed.
 pub struct Subscription {
     pub id: u64,
-    pub rx: mpsc::Receiver<Arc<LiveEvent>>,
+    pub rx: mpsc::Receiver<Arc<Live>>,
     pub overflowed: Arc<AtomicBool>,
     hub: Arc<Hub>,
 }
@@ -122,7 +164,7 @@ impl Hub {
         Subscription { id, rx, overflowed, hub: self.clone() }
     }
 
-    fn fan_out(&self, live: Arc<LiveEvent>) {
+    fn fan_out(&self, live: Arc<Live>) {
         let clients = self.clients.lock().expect("hub lock poisoned");
         for client in clients.values() {
             if !concerns(&client.actor, &live) || client.overflowed.load(Ordering::SeqCst) {
@@ -164,32 +206,33 @@ impl Hub {
         }
         loop {
             let head = self.head().max(0);
-            let events = store.events_after(head, 500).await?;
-            if events.is_empty() {
+            let entries = store.live_log_after(head, 500).await?;
+            if entries.is_empty() {
                 return Ok(());
             }
             let mut tickets: HashMap<i64, Option<Ticket>> = HashMap::new();
-            for event in events {
-                let ticket = match tickets.get(&event.ticket_id) {
-                    Some(t) => t.clone(),
-                    None => {
-                        let t = store.ticket(event.ticket_id).await?;
-                        tickets.insert(event.ticket_id, t.clone());
-                        t
+            for logged in entries {
+                if let Logged::Ticket(event) = &logged {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = tickets.entry(event.ticket_id) {
+                        slot.insert(store.ticket(event.ticket_id).await?);
                     }
-                };
-                let seq = event.seq;
-                self.fan_out(Arc::new(LiveEvent::new(event, ticket)));
+                }
+                let live = Live::new(logged, |id| tickets.get(&id).cloned().flatten());
+                let seq = live.seq();
+                self.fan_out(Arc::new(live));
                 self.head.store(seq, Ordering::SeqCst);
             }
         }
     }
 }
 
-/// Whether a client hears of an event at all: the centre hears everything, a department
-/// only what concerns its units.
-pub fn concerns(actor: &Actor, live: &LiveEvent) -> bool {
-    !actor.is_department() || live.units.iter().any(|u| actor.covers(u))
+/// Whether a client hears of an entry at all: the centre hears of every ticket event, a
+/// department only of what concerns its units; hot spots only those who may see them.
+pub fn concerns(actor: &Actor, live: &Live) -> bool {
+    match live {
+        Live::Ticket(live) => !actor.is_department() || live.units.iter().any(|u| actor.covers(u)),
+        Live::Hotspot(_) => crate::domain::hotspots::may_see(actor.role),
+    }
 }
 
 /// Wakes the hub on every `NOTIFY` from another instance; reconnects by itself when the
@@ -235,8 +278,8 @@ mod tests {
         }
     }
 
-    fn live(seq: i64, units: &[&str]) -> Arc<LiveEvent> {
-        Arc::new(LiveEvent {
+    fn live(seq: i64, units: &[&str]) -> Arc<Live> {
+        Arc::new(Live::Ticket(Box::new(LiveEvent {
             event: Event {
                 seq,
                 ticket_id: 1,
@@ -247,7 +290,7 @@ mod tests {
             ticket: None,
             units: units.iter().map(|u| u.to_string()).collect(),
             frames: Default::default(),
-        })
+        })))
     }
 
     #[test]
@@ -271,10 +314,33 @@ mod tests {
         let mut a = hub.subscribe(actor(Role::Department, Some("cgw")));
         let mut b = hub.subscribe(actor(Role::Department, Some("sthj")));
         hub.fan_out(live(1, &["cgw"]));
-        assert_eq!(a.rx.try_recv().unwrap().event.seq, 1);
+        assert_eq!(a.rx.try_recv().unwrap().seq(), 1);
         assert!(b.rx.try_recv().is_err());
         assert_eq!(hub.client_count(), 2);
         drop(b);
         assert_eq!(hub.client_count(), 1);
+    }
+
+    #[test]
+    fn hot_spots_reach_supervisors_and_never_departments() {
+        let hub = Hub::new(16);
+        let mut supervisor = hub.subscribe(actor(Role::Supervisor, None));
+        let mut operator = hub.subscribe(actor(Role::Operator, None));
+        let mut dept = hub.subscribe(actor(Role::Department, Some("cgw")));
+        let alert = Alert {
+            id: 1,
+            street: "xinhua".into(),
+            category: "03.02.01".into(),
+            window_hours: 6,
+            count: 6,
+            baseline: 0.5,
+            raised_at: chrono::Utc::now(),
+            tickets: vec![1],
+            numbers: vec!["20261122-000001".into()],
+        };
+        hub.fan_out(Arc::new(Live::Hotspot(LiveHotspot { seq: 7, alert, frame: Default::default() })));
+        assert_eq!(supervisor.rx.try_recv().unwrap().seq(), 7);
+        assert!(operator.rx.try_recv().is_err());
+        assert!(dept.rx.try_recv().is_err());
     }
 }

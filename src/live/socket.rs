@@ -9,6 +9,9 @@
 //! * `{"type":"event","seq":n,"ticket_id":…,"event":…,"ticket":…}` for each event the client
 //!   may see, in sequence order, callers masked as in the API;
 //! * `{"type":"gone","seq":n,"ticket_id":…}` when a ticket leaves the client's scope;
+//! * `{"type":"hotspot_alert","seq":n,"alert":{…}}` when a hot spot (未诉先办) is raised, to
+//!   supervisors and admins only: the alert as `GET /api/v1/hotspots` lists it (street,
+//!   category, window, count, baseline, the tickets' ids and numbers);
 //! * `{"type":"view","view":"supervisor","seq":n,"data":…}` whenever a subscribed view changed
 //!   (at most every [`VIEW_DEBOUNCE`]);
 //! * `{"type":"resync","reason":…}` when the client was too slow or resumed from too far back:
@@ -18,9 +21,10 @@
 //! Pings go every [`PING_EVERY`]; a client silent for [`DEAD_AFTER`] is disconnected.
 
 use super::views::{department_view, operator_view, supervisor_view};
-use super::{concerns, LiveEvent, Subscription, MAX_REPLAY};
+use super::{concerns, Live, LiveEvent, LiveHotspot, Subscription, MAX_REPLAY};
 use crate::domain::lifecycle::Actor;
 use crate::domain::types::Role;
+use crate::http::hotspots::HotspotView;
 use crate::http::views::{event_view, ticket_view};
 use crate::http::AppState;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
@@ -131,6 +135,37 @@ async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
     socket.send(Message::Text(text)).await.is_ok()
 }
 
+/// The `hotspot_alert` frame: the alert as `GET /api/v1/hotspots` lists it.
+fn hotspot_message(state: &AppState, hotspot: &LiveHotspot) -> serde_json::Value {
+    let view = HotspotView::of(hotspot.alert.clone(), &state.catalog().district);
+    json!({"type": "hotspot_alert", "seq": hotspot.seq, "alert": view})
+}
+
+/// The frame of one log entry for this client.
+fn frame_text(state: &AppState, actor: &Actor, live: &Live) -> Utf8Bytes {
+    match live {
+        Live::Ticket(live) => event_text(state, actor, live),
+        Live::Hotspot(h) => h.frame.get_or_init(|| Utf8Bytes::from(hotspot_message(state, h).to_string())).clone(),
+    }
+}
+
+/// Sends one entry of the log unless the client had it already or may not hear of it.
+/// `None`: the connection is gone; `Some(true)`: a ticket event went out, so boards may have
+/// changed (a hot spot changes none).
+async fn forward(
+    socket: &mut WebSocket,
+    state: &AppState,
+    actor: &Actor,
+    live: &Live,
+    last_sent: &mut i64,
+) -> Option<bool> {
+    if live.seq() <= *last_sent || !concerns(actor, live) {
+        return Some(false);
+    }
+    *last_sent = live.seq();
+    send_text(socket, frame_text(state, actor, live)).await.then_some(matches!(live, Live::Ticket(_)))
+}
+
 async fn compute_view(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
     let data = match view {
         View::Supervisor => supervisor_view(state).await.map(|v| (v.seq, serde_json::to_value(v))),
@@ -199,14 +234,8 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
         // Events already queued go out before anything else, board refreshes included:
         // otherwise a busy client sends one event per refresh and falls behind.
         while let Ok(live) = subscription.rx.try_recv() {
-            if live.event.seq <= last_sent || !concerns(&actor, &live) {
-                continue;
-            }
-            last_sent = live.event.seq;
-            if !send_text(&mut socket, event_text(&state, &actor, &live)).await {
-                return;
-            }
-            dirty = true;
+            let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent).await else { return };
+            dirty |= changed;
         }
         tokio::select! {
             incoming = socket.recv() => {
@@ -248,14 +277,8 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
             }
             live = subscription.rx.recv() => {
                 let Some(live) = live else { return };
-                if live.event.seq <= last_sent || !concerns(&actor, &live) {
-                    continue;
-                }
-                last_sent = live.event.seq;
-                if !send_text(&mut socket, event_text(&state, &actor, &live)).await {
-                    return;
-                }
-                dirty = true;
+                let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent).await else { return };
+                dirty |= changed;
             }
             _ = debounce.tick(), if dirty => {
                 if Instant::now() < next_view_push {
@@ -296,18 +319,28 @@ async fn replay(socket: &mut WebSocket, state: &AppState, actor: &Actor, after: 
     }
     let mut from = after;
     while from < head {
-        let Ok(events) = state.store.events_after(from, 500).await else { return Some(Some(from)) };
-        if events.is_empty() {
+        let Ok(entries) = state.store.live_log_after(from, 500).await else { return Some(Some(from)) };
+        if entries.is_empty() {
             break;
         }
-        for event in events {
-            if event.seq > head {
+        for logged in entries {
+            let ticket = match &logged {
+                crate::store::hotspots::Logged::Ticket(e) => state.store.ticket(e.ticket_id).await.ok().flatten(),
+                crate::store::hotspots::Logged::Hotspot { .. } => None,
+            };
+            let live = Live::new(logged, |_| ticket);
+            if live.seq() > head {
                 return Some(Some(from));
             }
-            from = event.seq;
-            let ticket = state.store.ticket(event.ticket_id).await.ok().flatten();
-            let live = LiveEvent::new(event, ticket);
-            if concerns(actor, &live) && !send(socket, event_message(state, actor, &live)).await {
+            from = live.seq();
+            if !concerns(actor, &live) {
+                continue;
+            }
+            let message = match &live {
+                Live::Ticket(live) => event_message(state, actor, live),
+                Live::Hotspot(h) => hotspot_message(state, h),
+            };
+            if !send(socket, message).await {
                 return None;
             }
         }

@@ -18,13 +18,6 @@ impl Embedded {
     }
 }
 
-/// The words a ticket is found by: its number, content, address and reply. Not the phone:
-/// that is matched on the ticket row, and only for those allowed to search by it.
-pub fn ticket_words(t: &Ticket) -> String {
-    let text = format!("{} {} {} {}", t.number, t.content, t.address, t.reply.as_deref().unwrap_or(""));
-    segment::index_words(&text).join(" ")
-}
-
 impl SearchIndex for Embedded {
     fn backend(&self) -> &'static str {
         "embedded"
@@ -42,7 +35,7 @@ impl SearchIndex for Embedded {
 
     fn upsert<'a>(&'a self, tickets: &'a [Ticket]) -> BoxFuture<'a, Result<(), SearchError>> {
         async move {
-            let entries: Vec<(i64, String)> = tickets.iter().map(|t| (t.id, ticket_words(t))).collect();
+            let entries: Vec<(i64, String)> = tickets.iter().map(|t| (t.id, segment::ticket_words(t))).collect();
             self.store.write_search_words(&entries).await?;
             Ok(())
         }

@@ -3,18 +3,23 @@
 //! awaited, so a refused setting or document stops start-up or keeps the update queued
 //! in the search outbox with the error, instead of being lost silently.
 //!
-//! Meilisearch segments Chinese itself (with jieba's dictionary), so documents carry the
-//! plain text. Department scope is a filter on `units`, part of the same search request.
+//! Documents carry their text as the embedded index holds it — one token per Chinese
+//! character (`segment::ticket_words`) — and a query asks for each term as a phrase of its
+//! characters. Left to segment Chinese itself, Meilisearch cuts a sentence by its own
+//! dictionary (路灯不亮 → 路 / 灯不亮), and a query word cut otherwise (路灯) would miss it;
+//! by character both backends find the same tickets. Department scope is a filter on
+//! `units`, part of the same search request. An index built before the `words` field needs
+//! `hotline search reindex`.
 
 use super::{SearchError, SearchIndex, SearchPage, SearchRequest};
-use crate::domain::search::{SortOrder, FACETS};
+use crate::domain::search::{meili_all_terms, SortOrder, FACETS};
 use crate::domain::ticket::Ticket;
 use crate::store::{millis, Store};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use meilisearch_sdk::client::Client;
 use meilisearch_sdk::errors::{Error as MeiliError, ErrorCode};
-use meilisearch_sdk::search::Selectors;
+use meilisearch_sdk::search::{MatchingStrategies, Selectors};
 use meilisearch_sdk::settings::Settings;
 use meilisearch_sdk::task_info::TaskInfo;
 use meilisearch_sdk::tasks::Task;
@@ -26,8 +31,9 @@ use std::time::Duration;
 const TASK_TIMEOUT: Duration = Duration::from_secs(120);
 const TASK_POLL: Duration = Duration::from_millis(50);
 
-/// What is searched on: the same fields as the embedded index. The phone is a filter.
-const SEARCHABLE: [&str; 4] = ["content", "address", "reply", "number"];
+/// What is searched on: the same text as the embedded index (number, content, address,
+/// reply). The phone is a filter.
+const SEARCHABLE: [&str; 1] = ["words"];
 
 pub struct Meili {
     client: Client,
@@ -51,9 +57,8 @@ struct Doc {
     lead: Option<String>,
     /// Every unit assigned now: department scope.
     units: Vec<String>,
-    content: String,
-    address: String,
-    reply: String,
+    /// The searched text, one token per Chinese character.
+    words: String,
     caller_phone: String,
     created_at: i64,
 }
@@ -83,9 +88,7 @@ fn doc(t: &Ticket) -> Doc {
         street: t.street.clone(),
         lead: t.lead.clone(),
         units: t.assigned_units().map(String::from).collect(),
-        content: t.content.clone(),
-        address: t.address.clone(),
-        reply: t.reply.clone().unwrap_or_default(),
+        words: super::segment::ticket_words(t),
         caller_phone: t.caller_phone.clone(),
         created_at: millis(t.created_at),
     }
@@ -210,13 +213,14 @@ impl SearchIndex for Meili {
                 return Ok(SearchPage::default());
             }
             let index = self.client.index(&self.index);
-            let text = if request.phone.is_some() { String::new() } else { request.terms.join(" ") };
+            let text = if request.phone.is_some() { String::new() } else { meili_all_terms(&request.terms) };
             let filter = filter_expression(request);
             let facets = ["status", "lead", "street", "category", "kind"];
             let newest = ["created_at:desc", "id:desc"];
             let mut query = index.search();
             query
                 .with_query(&text)
+                .with_matching_strategy(MatchingStrategies::ALL)
                 .with_attributes_to_search_on(&SEARCHABLE)
                 .with_facets(Selectors::Some(&facets))
                 .with_limit(usize::try_from(request.limit.max(1)).unwrap_or(20))
@@ -259,7 +263,7 @@ impl SearchIndex for Meili {
         async move {
             // Meilisearch's default matching strategy ("last") drops words from the end of the
             // query until documents match: hits need not contain every word.
-            let text = request.terms.join(" ");
+            let text = meili_all_terms(&request.terms);
             let filter = filter_expression(request);
             let index = self.client.index(&self.index);
             let mut query = index.search();

@@ -10,20 +10,84 @@
 //! HMM guessing of unknown words is off: it may cut the same characters differently
 //! depending on what surrounds them, and then a query would miss a document it matches.
 //! Without it an unknown word falls apart into single characters, the same way everywhere.
+//!
+//! Where the general dictionary still cuts a hotline phrase badly (路灯不亮 → 路 / 灯不亮, so
+//! 灯不亮 would be required and 小区路灯晚上不亮了 missed), the district's own words
+//! (`dispatch_rules/search_words.txt`, `domain::search_words`) are added: a [`Segmenter`] per
+//! catalogue. Since documents are indexed by character, the words change only how queries are
+//! cut: editing them needs no reindex.
 
 use crate::domain::search::keep_term;
+use crate::domain::search_words::SearchWord;
 use jieba_rs::Jieba;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
-fn jieba() -> &'static Jieba {
-    // Building the dictionary takes a few hundred milliseconds: once per process.
-    static JIEBA: OnceLock<Jieba> = OnceLock::new();
-    JIEBA.get_or_init(Jieba::new)
+/// The general dictionary. Building it takes a few hundred milliseconds: once per process.
+fn base() -> &'static Arc<Jieba> {
+    static BASE: OnceLock<Arc<Jieba>> = OnceLock::new();
+    BASE.get_or_init(|| Arc::new(Jieba::new()))
 }
 
-/// Loads the dictionary now rather than on the first search.
+/// The general dictionary with `words` added. The last one built is kept: catalogues with the
+/// same words (every reload that left the file alone) share it instead of copying the
+/// dictionary again.
+fn with_words(words: &[SearchWord]) -> Arc<Jieba> {
+    if words.is_empty() {
+        return base().clone();
+    }
+    static LAST: Mutex<Option<(Vec<SearchWord>, Arc<Jieba>)>> = Mutex::new(None);
+    let mut last = LAST.lock().expect("segmenter cache poisoned");
+    if let Some((_, jieba)) = last.as_ref().filter(|(built_for, _)| built_for.as_slice() == words) {
+        return jieba.clone();
+    }
+    let mut jieba = Jieba::clone(base());
+    for w in words {
+        jieba.add_word(&w.word, w.freq, w.tag.as_deref());
+    }
+    let jieba = Arc::new(jieba);
+    *last = Some((words.to_vec(), jieba.clone()));
+    jieba
+}
+
+/// Loads the general dictionary now rather than on the first search.
 pub fn warm_up() {
-    let _ = jieba();
+    let _ = base();
+}
+
+/// Cuts queries and texts into words: jieba with the district's own words.
+#[derive(Default)]
+pub struct Segmenter {
+    words: Vec<SearchWord>,
+    jieba: OnceLock<Arc<Jieba>>,
+}
+
+impl Segmenter {
+    pub fn new(words: Vec<SearchWord>) -> Segmenter {
+        Segmenter { words, jieba: OnceLock::new() }
+    }
+
+    /// The district's words, as listed.
+    pub fn words(&self) -> &[SearchWord] {
+        &self.words
+    }
+
+    fn jieba(&self) -> &Jieba {
+        self.jieba.get_or_init(|| with_words(&self.words))
+    }
+
+    /// The words of a query, each of which a hit must contain: the search-engine cut, keeping
+    /// only the finest pieces (垃圾清运 → 垃圾, 清运), so word order and compounds in the
+    /// document do not matter.
+    pub fn query_terms(&self, text: &str) -> Vec<String> {
+        crate::domain::search::finest_terms(
+            self.jieba().cut_for_search(text, false).into_iter().filter_map(|t| keep_term(t.word)),
+        )
+    }
+
+    /// The distinct words of a text, for overlap measures (duplicates, knowledge base).
+    pub fn word_set(&self, text: &str) -> std::collections::BTreeSet<String> {
+        self.jieba().cut(text, false).into_iter().filter_map(|t| keep_term(t.word)).collect()
+    }
 }
 
 /// The tokens a document is indexed under (see `domain::search::index_tokens`): every Chinese
@@ -32,18 +96,12 @@ pub fn index_words(text: &str) -> Vec<String> {
     crate::domain::search::index_tokens(text)
 }
 
-/// The words of a query, each of which a hit must contain: the search-engine cut, keeping
-/// only the finest pieces (垃圾清运 → 垃圾, 清运), so word order and compounds in the
-/// document do not matter.
-pub fn query_terms(text: &str) -> Vec<String> {
-    crate::domain::search::finest_terms(
-        jieba().cut_for_search(text, false).into_iter().filter_map(|t| keep_term(t.word)),
-    )
-}
-
-/// The distinct words of a text, for overlap measures (duplicates, knowledge base).
-pub fn word_set(text: &str) -> std::collections::BTreeSet<String> {
-    jieba().cut(text, false).into_iter().filter_map(|t| keep_term(t.word)).collect()
+/// The text a ticket is found by, as tokens separated by spaces — the same in both backends:
+/// its number, content, address and reply. Not the phone: that is matched on the ticket row,
+/// and only for those allowed to search by it.
+pub fn ticket_words(t: &crate::domain::ticket::Ticket) -> String {
+    let text = format!("{} {} {} {}", t.number, t.content, t.address, t.reply.as_deref().unwrap_or(""));
+    index_words(&text).join(" ")
 }
 
 #[cfg(test)]
@@ -53,6 +111,16 @@ mod tests {
     /// Whether the document holds the term as a phrase, as the index will check.
     fn holds(doc: &str, term: &str) -> bool {
         format!(" {} ", index_words(doc).join(" ")).contains(&format!(" {} ", index_words(term).join(" ")))
+    }
+
+    fn query_terms(text: &str) -> Vec<String> {
+        Segmenter::default().query_terms(text)
+    }
+
+    /// The dictionary shipped in `dispatch_rules/`.
+    fn shipped() -> Segmenter {
+        let text = include_str!("../../dispatch_rules/search_words.txt");
+        Segmenter::new(crate::domain::search_words::parse("search_words.txt", text).expect("the shipped words load"))
     }
 
     #[test]
@@ -77,5 +145,24 @@ mod tests {
         assert!(words.contains(&"000123".to_string()), "{words:?}");
         assert!(!words.iter().any(|w| w == "，" || w == "-"), "{words:?}");
         assert_eq!(query_terms("路灯 路灯"), vec!["路灯".to_string()]);
+    }
+
+    #[test]
+    fn the_districts_words_cut_everyday_phrases_into_words_the_tickets_hold() {
+        // The general dictionary alone: 灯不亮 is required, which this ticket lacks.
+        assert_eq!(query_terms("路灯不亮"), ["路", "灯不亮"]);
+        let words = shipped();
+        for (query, terms, ticket) in [
+            ("路灯不亮", &["路灯", "不亮"][..], "小区路灯晚上不亮了"),
+            ("路面积水", &["路面", "积水"], "积水漫过路面"),
+            ("占道经营", &["占道", "经营"], "店铺门口占道摆摊经营"),
+            ("噪音扰民", &["噪音", "扰民"], "装修噪音严重扰民"),
+            ("油烟扰民", &["油烟", "扰民"], "楼下饭店排油烟扰民"),
+            ("垃圾清运", &["垃圾", "清运"], "清运垃圾不及时"),
+            ("水压低", &["水压", "低"], "六楼水压太低"),
+        ] {
+            assert_eq!(words.query_terms(query), terms, "{query}");
+            assert!(terms.iter().all(|t| holds(ticket, t)), "{query} finds {ticket}");
+        }
     }
 }

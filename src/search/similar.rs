@@ -8,8 +8,8 @@
 //! up every open ticket of the street or of the category as well cost hundreds of candidates,
 //! each segmented, per lookup.
 
-use super::{segment, Search, SearchError, SearchRequest};
-use crate::domain::district::District;
+use super::{Search, SearchError, SearchRequest};
+use crate::catalog::Catalog;
 use crate::domain::similar::{rank, Candidate, Probe, Suggestion};
 use crate::domain::ticket::Ticket;
 use crate::domain::types::Status;
@@ -40,14 +40,15 @@ pub struct Draft {
 pub async fn suggest(
     store: &Store,
     search: &Search,
-    district: &District,
+    catalog: &Catalog,
     draft: &Draft,
     since: DateTime<Utc>,
 ) -> Result<Vec<(Ticket, Suggestion)>, SearchError> {
+    let (district, segmenter) = (&catalog.district, &catalog.segmenter);
     let location = district.locate(&draft.address).or_else(|| district.locate(&draft.content));
     let probe = Probe {
         phone: draft.phone.clone(),
-        words: segment::word_set(&draft.content),
+        words: segmenter.word_set(&draft.content),
         location: location.clone(),
         category: draft.category.clone(),
     };
@@ -80,7 +81,7 @@ pub async fn suggest(
     tickets.dedup_by_key(|t| t.id);
     let candidates: Vec<Candidate> = tickets
         .iter()
-        .map(|t| Candidate { ticket: t, words: segment::word_set(&t.content), location: district.locate(&t.address) })
+        .map(|t| Candidate { ticket: t, words: segmenter.word_set(&t.content), location: district.locate(&t.address) })
         .collect();
     let ranked = rank(&probe, &candidates);
     Ok(ranked

@@ -1,21 +1,11 @@
 //! Hot spots: intake counted per street × category, and the alerts raised.
 
-use super::{from_millis, get_i64, get_string, millis, Result, Store};
-use crate::domain::hotspots::{Cell, Rise, MIN_COUNT};
+use super::{from_millis, get_i64, get_string, millis, Result, Store, StoreError};
+use crate::domain::event::{ActorRef, Event};
+use crate::domain::hotspots::{Alert, Cell, Rise, MIN_COUNT, RAISED_EVENT};
 use chrono::{DateTime, Utc};
-
-/// A raised hot spot as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    pub id: i64,
-    pub street: String,
-    pub category: String,
-    pub window_hours: i64,
-    pub count: i64,
-    pub baseline: f64,
-    pub raised_at: DateTime<Utc>,
-    pub tickets: Vec<i64>,
-}
+use sqlx::Row;
+use std::collections::HashMap;
 
 impl Store {
     /// Intake per street × category since `window_start` and in the baseline before it, for
@@ -63,8 +53,20 @@ impl Store {
         rows.iter().map(|r| Ok((get_i64(r, "id")?, get_string(r, "number")?))).collect()
     }
 
-    /// Records a rise; `None` when this cell, window and period was already raised.
-    pub async fn raise_hotspot(&self, rise: &Rise, tickets: &[i64], now: DateTime<Utc>) -> Result<Option<i64>> {
+    /// Records a rise with the tickets behind it, (id, number); `None` when this cell, window
+    /// and period was already raised. The alert and its `hotspot_raised` system event are
+    /// written in one transaction, so the live hubs of every instance, which tail the event
+    /// log, learn of exactly the alerts stored.
+    pub async fn raise_hotspot(
+        &self,
+        rise: &Rise,
+        tickets: &[(i64, String)],
+        actor: &ActorRef,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Alert>> {
+        let ids: Vec<i64> = tickets.iter().map(|(id, _)| *id).collect();
+        let mut tx = self.writer.begin().await?;
+        let seq = super::tickets::lock_sequence(&mut tx).await? + 1;
         let row = sqlx::query(
             "INSERT INTO hotspot_alerts (street, category, window_hours, period, count, baseline_centi, raised_at, \
              tickets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
@@ -76,10 +78,27 @@ impl Store {
         .bind(rise.count)
         .bind((rise.baseline * 100.0).round() as i64)
         .bind(millis(now))
-        .bind(serde_json::to_string(tickets).unwrap_or_else(|_| "[]".into()))
-        .fetch_optional(&self.writer)
+        .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+        .fetch_optional(&mut *tx)
         .await?;
-        row.map(|r| get_i64(&r, "id")).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let alert = Alert {
+            id: get_i64(&row, "id")?,
+            street: rise.street.clone(),
+            category: rise.category.clone(),
+            window_hours: rise.window_hours,
+            count: rise.count,
+            baseline: rise.baseline,
+            // At the stored precision, so the live message and the list say the same instant.
+            raised_at: from_millis(millis(now)),
+            tickets: ids,
+            numbers: tickets.iter().map(|(_, n)| n.clone()).collect(),
+        };
+        let data = serde_json::to_value(&alert).map_err(|e| StoreError::Corrupt(format!("hotspot alert: {e}")))?;
+        super::dispatch::insert_system_event(&mut tx, seq, RAISED_EVENT, now, actor, &data).await?;
+        self.notify_instances(&mut tx, seq).await?;
+        tx.commit().await?;
+        Ok(Some(alert))
     }
 
     /// Alerts raised since `since`, newest first.
@@ -92,7 +111,8 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let mut alerts = rows
+            .iter()
             .map(|r| {
                 Ok(Alert {
                     id: get_i64(r, "id")?,
@@ -103,8 +123,64 @@ impl Store {
                     baseline: get_i64(r, "baseline_centi")? as f64 / 100.0,
                     raised_at: from_millis(get_i64(r, "raised_at")?),
                     tickets: serde_json::from_str(&get_string(r, "tickets")?)
-                        .map_err(|e| super::StoreError::Corrupt(format!("hotspot tickets: {e}")))?,
+                        .map_err(|e| StoreError::Corrupt(format!("hotspot tickets: {e}")))?,
+                    numbers: Vec::new(),
                 })
+            })
+            .collect::<Result<Vec<Alert>>>()?;
+        let numbers = self.ticket_numbers(alerts.iter().flat_map(|a| a.tickets.iter().copied()).collect()).await?;
+        for alert in &mut alerts {
+            alert.numbers = alert.tickets.iter().map(|id| numbers.get(id).cloned().unwrap_or_default()).collect();
+        }
+        Ok(alerts)
+    }
+
+    /// The numbers of these tickets, by id.
+    async fn ticket_numbers(&self, mut ids: Vec<i64>) -> Result<HashMap<i64, String>> {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut numbers = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut sql = super::Sql::new("SELECT id, number FROM tickets WHERE id IN ");
+            sql.bind_list(chunk);
+            for r in sql.query().fetch_all(&self.pool).await? {
+                numbers.insert(get_i64(&r, "id")?, get_string(&r, "number")?);
+            }
+        }
+        Ok(numbers)
+    }
+}
+
+/// One entry of the log as the live hub fans it out: a ticket event, or a raised hot spot
+/// (the only system event live clients are told of).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Logged {
+    Ticket(Event),
+    Hotspot { seq: i64, alert: Alert },
+}
+
+impl Store {
+    /// The live log after `seq`, in sequence order: ticket events and raised hot spots.
+    pub async fn live_log_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>> {
+        let rows = sqlx::query(
+            "SELECT seq, ticket_id, at, actor, data FROM events WHERE seq > $1 AND (ticket_id IS NOT NULL OR type = $2) \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(seq)
+        .bind(RAISED_EVENT)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| match r.try_get::<Option<i64>, _>("ticket_id")? {
+                Some(_) => Ok(Logged::Ticket(super::tickets::decode_event(r)?)),
+                None => {
+                    let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)
+                        .map_err(|e| StoreError::Corrupt(format!("hotspot event: {e}")))?;
+                    let alert = serde_json::from_value(data["data"].clone())
+                        .map_err(|e| StoreError::Corrupt(format!("hotspot event: {e}")))?;
+                    Ok(Logged::Hotspot { seq: get_i64(r, "seq")?, alert })
+                }
             })
             .collect()
     }

@@ -1,7 +1,8 @@
 // 督办: the supervisor's wall screen, live over the websocket — counts, overdue and near-due
 // lists with urge / supervise, decisions awaiting (returns, extensions, suspensions),
-// department ranking and intake by hour (ECharts), the street grid of hot spots — and the
-// monthly assessment with its CSV.
+// department ranking and intake by hour (ECharts), the street grid of hot spots with a banner
+// when the server raises one (未诉先办 热点预警, pushed over the socket) — and the monthly
+// assessment with its CSV.
 import { t } from './i18n.js';
 import { get, post, optional, live, session } from './api.js';
 import { h, clip, toast, errorText, dialog, fmtInstant, fmtLeft, clockClass, serverNow } from './dom.js';
@@ -29,10 +30,12 @@ export async function mount(main) {
   const rankChart = h('div.chart#rank-chart');
   const streetGrid = h('div.street-grid#street-grid');
   const alertsBox = h('div#hotspot-alerts');
+  const banner = h('div.hotspot-banner#hotspot-banner', { role: 'alert', hidden: true });
   const card = (id, title, ...body) => h('section.card#' + id, h('h3', title, h('span.count')), ...body);
   const month = h("input#month", { type: "month", value: thisMonth() });
   const assessmentBox = h('div#assessment-table');
   main.append(h('div.wall',
+    banner,
     tiles,
     h('div.wall-row',
       card('card-overdue', t('wall.overdue'), overdueBox),
@@ -60,6 +63,7 @@ export async function mount(main) {
     intakeChart.textContent = t('common.unavailable');
   }
   let alerts = null;
+  let streets = [];
 
   function setCount(box, n) {
     box.closest('section').querySelector('h3 .count').textContent = String(n);
@@ -175,6 +179,7 @@ export async function mount(main) {
   }
 
   function renderStreets(byStreet) {
+    streets = byStreet;
     const max = Math.max(1, ...byStreet.map((c) => c.count));
     const alerted = new Set((alerts || []).map((a) => a.street));
     streetGrid.replaceChildren(...byStreet.map((c) => {
@@ -186,14 +191,39 @@ export async function mount(main) {
     }));
   }
 
+  function renderAlerts() {
+    alertsBox.replaceChildren(alerts === null
+      ? h('p.muted.unavailable', t('wall.alerts') + '：' + t('common.unavailable'))
+      : h('div.alerts', alerts.map((a) => h('div.alert-row', clip(`${a.street_name} · ${a.category_name} · ${a.count}（${a.window_hours}h）`)))));
+  }
+
   async function loadAlerts() {
     try {
       const r = await optional('GET', '/api/v1/hotspots');
       alerts = r ? r.alerts || [] : null;
-      alertsBox.replaceChildren(r === null
-        ? h('p.muted.unavailable', t('wall.alerts') + '：' + t('common.unavailable'))
-        : h('div.alerts', alerts.map((a) => h('div.alert-row', clip(`${a.street_name} · ${a.category_name} · ${a.count}（${a.window_hours}h）`)))));
+      renderAlerts();
+      renderStreets(streets);
     } catch (_) { /* the grid still shows */ }
+  }
+
+  // A hot spot raised just now: the banner names it with the tickets behind it, the list
+  // and the street grid take it in at once.
+  function showAlert(a) {
+    alerts = [a, ...(alerts || []).filter((x) => x.id !== a.id)];
+    renderAlerts();
+    renderStreets(streets);
+    const text = t('wall.hotspotText', {
+      street: a.street_name || a.street, category: a.category_name || a.category,
+      hours: a.window_hours, count: a.count, baseline: Number(a.baseline).toFixed(1),
+    });
+    banner.replaceChildren(
+      h('b.banner-title', t('wall.hotspotBanner')),
+      h('span.banner-text', text),
+      h('span.banner-tickets', (a.numbers || []).map((n, i) =>
+        h('a.number', { href: '#', onclick: (e) => { e.preventDefault(); openTicket(a.tickets[i], n); } }, n))),
+      h('button.small.dismiss', { type: 'button', onclick: () => { banner.hidden = true; } }, t('common.close')));
+    banner.dataset.alert = String(a.id);
+    banner.hidden = false;
   }
 
   function thisMonth() {
@@ -239,6 +269,6 @@ export async function mount(main) {
   setInterval(loadAlerts, 60000);
   live(['supervisor'], (msg) => {
     if (msg.type === 'view' && msg.view === 'supervisor') render(msg.data);
-    if (msg.type === 'event' && msg.event && msg.event.type === 'hotspot_raised') loadAlerts();
+    if (msg.type === 'hotspot_alert') showAlert(msg.alert);
   }, liveState);
 }
