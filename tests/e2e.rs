@@ -263,7 +263,7 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
     let clock_text = b.text(&format!("{row} .clock")).await;
     assert!(clock_text.contains("截止") && clock_text.contains("剩余"), "{clock_text}");
     b.click(&row).await;
-    b.click("#act-accept").await;
+    b.click(&format!("#detail[data-number=\"{number}\"] #act-accept")).await;
     b.until(&format!("document.querySelector('{row}[data-status=\"accepted\"]')"), "accepted").await;
     // The rules asked other units to assist: they answer the lead first.
     let (_, accepted) = server.login("supervisor").await.get(&format!("/api/v1/tickets/{number}")).await;
@@ -272,7 +272,7 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
         unit.act(number, "assist-reply", json!({"text": "已配合核实"})).await;
     }
     b.click(&row).await;
-    b.click("#act-reply").await;
+    b.click(&format!("#detail[data-number=\"{number}\"] #act-reply")).await;
     b.wait_for("dialog[open] #reply-text").await;
     b.select("#reply-outcome", "solved").await;
     b.fill("#reply-text", "已联系环卫所，当天完成清运，并约定每日上午清运一次。").await;

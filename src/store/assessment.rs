@@ -170,11 +170,15 @@ impl Store {
         };
         let (from, to) = (millis(period.0), millis(period.1));
         let facts = assessment::FACT_TYPES.map(|t| format!("'{t}'")).join(", ");
-        let range = sqlx::query("SELECT MIN(seq) AS lo, MAX(seq) AS hi FROM events WHERE at >= $1 AND at < $2")
-            .bind(from)
-            .bind(to)
-            .fetch_one(&self.pool)
-            .await?;
+        // COUNT(*) beside them keeps PostgreSQL from turning MIN/MAX into a walk of the primary
+        // key filtered by time (seconds over a year of events); this way both read the
+        // (at, seq) index alone.
+        let range =
+            sqlx::query("SELECT MIN(seq) AS lo, MAX(seq) AS hi, COUNT(*) AS n FROM events WHERE at >= $1 AND at < $2")
+                .bind(from)
+                .bind(to)
+                .fetch_one(&self.pool)
+                .await?;
         let (lo, hi) = (get_opt_i64(&range, "lo")?, get_opt_i64(&range, "hi")?);
         let verdicts_from = sqlx::query("SELECT value FROM counters WHERE name = 'assessment_facts_from'")
             .fetch_optional(&self.pool)

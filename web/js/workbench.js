@@ -47,9 +47,22 @@ export async function mount(main, { number } = {}) {
     return t('wall.what.suspension');
   }
 
+  function clearDetail() {
+    delete detailBox.dataset.ticket;
+    delete detailBox.dataset.number;
+    detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+  }
+
   async function select(id) {
     selected = id;
     render();
+    // Another ticket's buttons must not stay clickable while this one loads: a click there
+    // would act on the ticket shown, not the one just picked.
+    if (detailBox.dataset.ticket !== String(id)) {
+      delete detailBox.dataset.ticket;
+      delete detailBox.dataset.number;
+      detailBox.replaceChildren(h('p.muted', t('common.loading')));
+    }
     let ticket;
     try {
       ticket = await get(`/api/v1/tickets/${id}`);
@@ -64,6 +77,8 @@ export async function mount(main, { number } = {}) {
       : (ACTIONS[ticket.status] || []).filter((a) => a !== 'passDown' || subUnits.length);
     const history = await historyPanel(id);
     if (selected !== id) return; // another ticket was picked meanwhile
+    detailBox.dataset.ticket = String(id);
+    detailBox.dataset.number = ticket.number;
     detailBox.replaceChildren(
       detailCard(ticket),
       h('div.actions#actions', actions.map((a) => h('button#act-' + a, {
@@ -127,7 +142,7 @@ export async function mount(main, { number } = {}) {
         await select(ticket.id);
       } else {
         selected = null;
-        detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+        clearDetail();
       }
     } catch (e) {
       toast(errorText(e), 'error');
@@ -169,7 +184,7 @@ export async function mount(main, { number } = {}) {
     if (msg.type === 'event' && msg.ticket_id === selected) reloadSelected();
     if (msg.type === 'gone' && msg.ticket_id === selected) {
       selected = null;
-      detailBox.replaceChildren(h('p.muted', t('workbench.select')));
+      clearDetail();
     }
   }, liveState);
 }
