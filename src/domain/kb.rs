@@ -21,6 +21,17 @@ pub struct Article {
     pub text: Draft,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// Taken out of use (停用): never offered again, nor mailed about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Retirement>,
+}
+
+/// 停用: who took an article out of use, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Retirement {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: String,
 }
 
 /// An article as an editor writes it.
@@ -49,6 +60,21 @@ impl Article {
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
         self.text.valid_to.is_some_and(|to| to <= now)
     }
+}
+
+/// Checks a retirement: the article must be in use, and the reason said.
+pub fn check_retirement(article: &Article, reason: &str) -> Result<String, Invalid> {
+    if article.retired.is_some() {
+        return Err(Invalid { field: "id", message: format!("article {} is already retired", article.id) });
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Invalid { field: "reason", message: "reason must not be empty: say why the article goes".into() });
+    }
+    if reason.chars().count() > MAX_QUESTION {
+        return Err(Invalid { field: "reason", message: format!("reason is longer than {MAX_QUESTION} characters") });
+    }
+    Ok(reason.to_string())
 }
 
 /// Admins edit every article; a department user the articles of its own unit and below.
@@ -108,6 +134,7 @@ pub fn rank<'a>(
 ) -> Vec<&'a Article> {
     let mut hits: Vec<(u32, &Article)> = articles
         .iter()
+        .filter(|a| a.retired.is_none())
         .filter(|a| include_expired || !a.expired(now))
         .filter(|a| a.text.valid_from <= now || include_expired)
         .filter(|a| category.is_none_or(|c| code_is_within(&a.text.category, c)))
@@ -123,7 +150,7 @@ pub fn rank<'a>(
 pub fn due_for_renewal(articles: &[Article], now: DateTime<Utc>, within_days: i64) -> BTreeMap<&str, Vec<&Article>> {
     let horizon = now + Duration::days(within_days);
     let mut due: BTreeMap<&str, Vec<&Article>> = BTreeMap::new();
-    for a in articles.iter().filter(|a| a.text.valid_to.is_some_and(|to| to <= horizon)) {
+    for a in articles.iter().filter(|a| a.retired.is_none() && a.text.valid_to.is_some_and(|to| to <= horizon)) {
         due.entry(a.text.department.as_str()).or_default().push(a);
     }
     for list in due.values_mut() {
@@ -156,7 +183,7 @@ pub fn renewal_notice(
         ending.len()
     );
     let mut body = format!(
-        "{}：\n\n贵单位维护的以下知识库条目已过有效期或即将到期。过期条目话务员不再引用，市民的同类咨询将无法当场答复。\n请核实内容，更新答复并延长有效期；不再适用的请告知管理员。\n",
+        "{}：\n\n贵单位维护的以下知识库条目已过有效期或即将到期。过期条目话务员不再引用，市民的同类咨询将无法当场答复。\n请核实内容，更新答复并延长有效期；不再适用的请停用（POST /api/v1/kb/articles/{{id}}/retire，写明理由）。\n",
         unit.short_name
     );
     let ending_title = format!("{within_days}日内到期");
@@ -210,7 +237,25 @@ mod tests {
             },
             updated_at: at("2026-01-01T00:00:00Z"),
             updated_by: "admin".into(),
+            retired: None,
         }
+    }
+
+    #[test]
+    fn a_retired_article_is_neither_offered_nor_mailed_about() {
+        let now = at("2026-06-01T00:00:00Z");
+        let mut gone = article(1, "旧的垃圾清运时间", "每周二", "03.02.01", Some("2026-03-01T00:00:00Z"));
+        let kept = article(2, "垃圾清运预约", "拨打预约电话", "03.02.01", Some("2026-06-03T00:00:00Z"));
+        assert_eq!(check_retirement(&gone, "  政策已废止 ").unwrap(), "政策已废止");
+        assert_eq!(check_retirement(&gone, " ").unwrap_err().field, "reason");
+        gone.retired = Some(Retirement { at: now, by: "cgw".into(), reason: "政策已废止".into() });
+        assert_eq!(check_retirement(&gone, "again").unwrap_err().field, "id");
+        let list = [gone, kept];
+        let terms = vec!["垃圾".to_string()];
+        let offered: Vec<i64> = rank(&list, &terms, None, true, now).iter().map(|a| a.id).collect();
+        assert_eq!(offered, [2], "not even among the expired");
+        let due = due_for_renewal(&list, now, 7);
+        assert_eq!(due["cgw"].iter().map(|a| a.id).collect::<Vec<_>>(), [2]);
     }
 
     #[test]

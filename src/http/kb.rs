@@ -4,7 +4,7 @@
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
 use super::json::ApiJson;
-use super::tickets::{parse_bool, parse_time, reject_unknown};
+use super::tickets::{parse_bool, parse_time, reject_unknown, ReasonBody};
 use super::AppState;
 use crate::domain::kb::{self, Article, Draft};
 use axum::extract::{Path, Query, State};
@@ -152,11 +152,42 @@ pub async fn update_article(
     Ok(Json(view(&article, state.store.now())))
 }
 
+/// 停用: take an article out of use, saying why (admins; the department owning it). It is
+/// kept (tickets resolved with it name it) but no longer offered, nor mailed about.
+#[utoipa::path(post, path = "/api/v1/kb/articles/{id}/retire", tag = "search", security(("bearer" = [])),
+    request_body = ReasonBody, params(("id" = i64, Path, description = "article id")),
+    responses((status = 200, body = ArticleView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn retire_article(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<ArticleView>, ApiError> {
+    let current = state.store.article(id).await?.ok_or_else(|| ApiError::not_found("article"))?;
+    if !kb::may_edit(&auth.actor, &current.text.department) {
+        return Err(ApiError::Forbidden(format!("article {id} belongs to {}", current.text.department)));
+    }
+    let reason = kb::check_retirement(&current, &body.reason).map_err(|e| match e.field {
+        "reason" => ApiError::invalid(e.field, e.message),
+        _ => ApiError::Conflict(e.message),
+    })?;
+    let article = state
+        .store
+        .retire_article(id, &auth.actor.username, &reason)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("article {id} is already retired")))?;
+    Ok(Json(view(&article, state.store.now())))
+}
+
 /// Resolving directly (直接办结) names the article read out: it must exist and be in force.
 pub(super) async fn check_article(state: &AppState, article_id: Option<i64>) -> Result<(), ApiError> {
     let Some(id) = article_id else { return Ok(()) };
     match state.store.article(id).await? {
         None => Err(ApiError::invalid("article_id", format!("article_id: no knowledge-base article {id}"))),
+        Some(a) if a.retired.is_some() => {
+            Err(ApiError::invalid("article_id", format!("article_id: article {id} was retired (停用)")))
+        }
         Some(a) if a.expired(state.store.now()) => {
             Err(ApiError::invalid("article_id", format!("article_id: article {id} has expired")))
         }

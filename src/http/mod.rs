@@ -252,6 +252,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(search::similar))
         .routes(routes!(kb::list_articles, kb::add_article))
         .routes(routes!(kb::update_article))
+        .routes(routes!(kb::retire_article))
         .routes(routes!(hotspots::hotspots))
         .split_for_parts()
 }

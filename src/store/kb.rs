@@ -1,12 +1,13 @@
 //! Knowledge-base articles: stored as written, read whole (they are few; matching is the
 //! domain's, `domain::kb`).
 
-use super::{from_millis, get_i64, get_string, millis, Result, Store};
-use crate::domain::kb::{Article, Draft};
+use super::{from_millis, get_i64, get_opt_string, get_string, millis, Result, Store};
+use crate::domain::kb::{Article, Draft, Retirement};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-const COLUMNS: &str = "id, question, answer, category, department, valid_from, valid_to, updated_at, updated_by";
+const COLUMNS: &str = "id, question, answer, category, department, valid_from, valid_to, updated_at, updated_by, \
+                       retired_at, retired_by, retired_reason";
 
 fn decode(row: &AnyRow) -> Result<Article> {
     Ok(Article {
@@ -21,6 +22,14 @@ fn decode(row: &AnyRow) -> Result<Article> {
         },
         updated_at: from_millis(get_i64(row, "updated_at")?),
         updated_by: get_string(row, "updated_by")?,
+        retired: match row.try_get::<Option<i64>, _>("retired_at")? {
+            Some(at) => Some(Retirement {
+                at: from_millis(at),
+                by: get_opt_string(row, "retired_by")?.unwrap_or_default(),
+                reason: get_opt_string(row, "retired_reason")?.unwrap_or_default(),
+            }),
+            None => None,
+        },
     })
 }
 
@@ -60,6 +69,22 @@ impl Store {
         );
         let row =
             bind_draft(sqlx::query(&sql), draft, millis(self.now()), by).bind(id).fetch_optional(&self.writer).await?;
+        row.map(|r| decode(&r)).transpose()
+    }
+
+    /// Takes an article out of use; `None` when there is no such article in use.
+    pub async fn retire_article(&self, id: i64, by: &str, reason: &str) -> Result<Option<Article>> {
+        let sql = format!(
+            "UPDATE kb_articles SET retired_at = $1, retired_by = $2, retired_reason = $3 \
+             WHERE id = $4 AND retired_at IS NULL RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(millis(self.now()))
+            .bind(by)
+            .bind(reason)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?;
         row.map(|r| decode(&r)).transpose()
     }
 
