@@ -68,6 +68,22 @@ pub(super) async fn queue_search(tx: &mut Transaction<'_, Any>, tickets: &[Ticke
     .await
 }
 
+/// Removes an indexed entry, or releases it when a newer version was queued meanwhile.
+async fn finish_entry(tx: &mut Transaction<'_, Any>, ticket_id: i64, version: i64) -> Result<()> {
+    let removed = sqlx::query("DELETE FROM search_outbox WHERE ticket_id = $1 AND version <= $2")
+        .bind(ticket_id)
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+    if removed.rows_affected() == 0 {
+        sqlx::query("UPDATE search_outbox SET locked_until = NULL WHERE ticket_id = $1")
+            .bind(ticket_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The facet's column on the ticket row.
 fn facet_column(facet: &str) -> &'static str {
     match facet {
@@ -125,21 +141,29 @@ impl Store {
     /// The index now holds these tickets at these versions: their entries are done unless a
     /// later change queued a newer version meanwhile (that one stays, and is released).
     ///
-    /// Each statement touches one entry and commits on its own: holding several entries' row
-    /// locks at once, in an order of its own, this could deadlock with a ticket transaction
-    /// (or a projection rebuild) upserting the same entries. A crash between the two leaves an
-    /// entry locked until its lease ends, which only delays it.
+    /// SQLite has one writer, so the batch is one transaction (a commit per entry costs a disk
+    /// flush each). On PostgreSQL each entry is its own transaction: holding several entries'
+    /// row locks at once could close a circle with a ticket transaction upserting two of them
+    /// in the other order (a merge writes both tickets); not waiting for the flush
+    /// (`synchronous_commit = off`) keeps that cheap, and is safe because a finish lost in a
+    /// crash only indexes the ticket again.
     pub async fn finish_search(&self, indexed: &[(i64, i64)]) -> Result<()> {
-        for (ticket_id, version) in indexed {
-            sqlx::query("DELETE FROM search_outbox WHERE ticket_id = $1 AND version <= $2")
-                .bind(ticket_id)
-                .bind(version)
-                .execute(&self.writer)
-                .await?;
-            sqlx::query("UPDATE search_outbox SET locked_until = NULL WHERE ticket_id = $1")
-                .bind(ticket_id)
-                .execute(&self.writer)
-                .await?;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut tx = self.writer.begin().await?;
+                for (ticket_id, version) in indexed {
+                    finish_entry(&mut tx, *ticket_id, *version).await?;
+                }
+                tx.commit().await?;
+            }
+            Backend::Postgres => {
+                for (ticket_id, version) in indexed {
+                    let mut tx = self.writer.begin().await?;
+                    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+                    finish_entry(&mut tx, *ticket_id, *version).await?;
+                    tx.commit().await?;
+                }
+            }
         }
         Ok(())
     }
@@ -170,7 +194,7 @@ impl Store {
     pub async fn queue_all_for_search(&self) -> Result<i64> {
         let done = sqlx::query(
             "INSERT INTO search_outbox (ticket_id, version, queued_at, attempts, next_attempt_at) \
-             SELECT id, version, updated_at, 0, 0 FROM tickets WHERE true \
+             SELECT id, version, updated_at, 0, 0 FROM tickets WHERE true ORDER BY id \
              ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version, next_attempt_at = 0, attempts = 0, \
              locked_until = NULL, last_error = NULL",
         )
