@@ -180,8 +180,8 @@ async fn main() {
             callback_consent: true,
         };
         h.push(&mut seq, received_at, &by_operator, EventKind::Received(received));
-        let assignment = Assignment {
-            lead: lead.clone(),
+        let by_hand = |lead: &str| Assignment {
+            lead: lead.into(),
             assists: vec![],
             policy: Some("general".into()),
             note: None,
@@ -189,7 +189,7 @@ async fn main() {
             rules_version: None,
         };
         let mut at = received_at + chrono::Duration::minutes(2);
-        h.run(&mut seq, &catalog, &operator, at, Command::Dispatch(assignment));
+        h.run(&mut seq, &catalog, &operator, at, Command::Dispatch(by_hand(lead)));
         let mut department = department_actor(lead);
         // One in thirty returned (退单) within hours and re-dispatched to another unit.
         if rng.gen_bool(1.0 / 30.0) {
@@ -197,15 +197,7 @@ async fn main() {
             h.run(&mut seq, &catalog, &department, at, Command::Return { reason: "不属于本单位职责".into() });
             let other = &units[(units.iter().position(|u| u == lead).unwrap() + 1) % units.len()];
             at += chrono::Duration::minutes(rng.gen_range(10..120));
-            let assignment = Assignment {
-                lead: other.clone(),
-                assists: vec![],
-                policy: Some("general".into()),
-                note: None,
-                rule_id: None,
-                rules_version: None,
-            };
-            h.run(&mut seq, &catalog, &supervisor, at, Command::Redispatch(assignment));
+            h.run(&mut seq, &catalog, &supervisor, at, Command::Redispatch(by_hand(other)));
             department = department_actor(other);
         }
         // Accepted within minutes, or a day later (late) for one ticket in ten.

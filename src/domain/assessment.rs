@@ -240,6 +240,12 @@ pub struct DepartmentScore {
     pub rank: Option<u32>,
 }
 
+/// The month the monthly ranking reports on: `2026-10` for any instant in Beijing-time November 2026.
+pub fn previous_month(at: DateTime<Utc>) -> String {
+    let day = at.with_timezone(&china_offset()).date_naive().with_day(1).expect("day 1 exists");
+    (day - chrono::Days::new(1)).format("%Y-%m").to_string()
+}
+
 /// The Beijing-time month `2026-10` as a period.
 pub fn month_period(month: &str) -> Result<Period, String> {
     let bad = || format!("month: \"{month}\" is not a month like 2026-10");
@@ -1391,6 +1397,15 @@ mod tests {
         assert!(clocks::reply_on_time(&lead(&clock), bj(10, 2, 9, 0)), "at the deadline is on time");
         assert!(!clocks::reply_on_time(&lead(&clock), bj(10, 2, 9, 1)));
         assert!(clocks::reply_on_time(&[], bj(10, 2, 9, 1)), "no deadline, nothing missed");
+    }
+
+    #[test]
+    fn the_month_assessed_is_the_one_before_in_beijing_time() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        assert_eq!(previous_month(at("2026-11-01T09:00:00+08:00")), "2026-10");
+        // 23:30 UTC on 31 December is already 1 January in Beijing.
+        assert_eq!(previous_month(at("2026-12-31T23:30:00Z")), "2026-12");
+        assert_eq!(previous_month(at("2027-01-15T09:00:00+08:00")), "2026-12");
     }
 
     #[test]

@@ -62,17 +62,25 @@ impl Article {
     }
 }
 
+/// Why an article cannot be retired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetirementRefused {
+    AlreadyRetired,
+    Invalid(Invalid),
+}
+
 /// Checks a retirement: the article must be in use, and the reason said.
-pub fn check_retirement(article: &Article, reason: &str) -> Result<String, Invalid> {
+pub fn check_retirement(article: &Article, reason: &str) -> Result<String, RetirementRefused> {
     if article.retired.is_some() {
-        return Err(Invalid { field: "id", message: format!("article {} is already retired", article.id) });
+        return Err(RetirementRefused::AlreadyRetired);
     }
+    let invalid = |message: String| RetirementRefused::Invalid(Invalid { field: "reason", message });
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(Invalid { field: "reason", message: "reason must not be empty: say why the article goes".into() });
+        return Err(invalid("reason must not be empty: say why the article goes".into()));
     }
     if reason.chars().count() > MAX_QUESTION {
-        return Err(Invalid { field: "reason", message: format!("reason is longer than {MAX_QUESTION} characters") });
+        return Err(invalid(format!("reason is longer than {MAX_QUESTION} characters")));
     }
     Ok(reason.to_string())
 }
@@ -247,9 +255,12 @@ mod tests {
         let mut gone = article(1, "旧的垃圾清运时间", "每周二", "03.02.01", Some("2026-03-01T00:00:00Z"));
         let kept = article(2, "垃圾清运预约", "拨打预约电话", "03.02.01", Some("2026-06-03T00:00:00Z"));
         assert_eq!(check_retirement(&gone, "  政策已废止 ").unwrap(), "政策已废止");
-        assert_eq!(check_retirement(&gone, " ").unwrap_err().field, "reason");
+        assert!(matches!(
+            check_retirement(&gone, " "),
+            Err(RetirementRefused::Invalid(Invalid { field: "reason", .. }))
+        ));
         gone.retired = Some(Retirement { at: now, by: "cgw".into(), reason: "政策已废止".into() });
-        assert_eq!(check_retirement(&gone, "again").unwrap_err().field, "id");
+        assert_eq!(check_retirement(&gone, "again"), Err(RetirementRefused::AlreadyRetired));
         let list = [gone, kept];
         let terms = vec!["垃圾".to_string()];
         let offered: Vec<i64> = rank(&list, &terms, None, true, now).iter().map(|a| a.id).collect();

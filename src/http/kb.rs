@@ -168,15 +168,12 @@ pub async fn retire_article(
     if !kb::may_edit(&auth.actor, &current.text.department) {
         return Err(ApiError::Forbidden(format!("article {id} belongs to {}", current.text.department)));
     }
-    let reason = kb::check_retirement(&current, &body.reason).map_err(|e| match e.field {
-        "reason" => ApiError::invalid(e.field, e.message),
-        _ => ApiError::Conflict(e.message),
+    let already = || ApiError::Conflict(format!("article {id} is already retired"));
+    let reason = kb::check_retirement(&current, &body.reason).map_err(|refused| match refused {
+        kb::RetirementRefused::AlreadyRetired => already(),
+        kb::RetirementRefused::Invalid(e) => ApiError::invalid(e.field, e.message),
     })?;
-    let article = state
-        .store
-        .retire_article(id, &auth.actor.username, &reason)
-        .await?
-        .ok_or_else(|| ApiError::Conflict(format!("article {id} is already retired")))?;
+    let article = state.store.retire_article(id, &auth.actor.username, &reason).await?.ok_or_else(already)?;
     Ok(Json(view(&article, state.store.now())))
 }
 

@@ -15,7 +15,7 @@ use crate::domain::notices::{
 use crate::domain::ticket::Ticket;
 use crate::http::AppState;
 use crate::store::StoreError;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use cron::Schedule;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -182,7 +182,7 @@ async fn weekly_summary(state: &AppState, at: DateTime<Utc>) -> Result<String, S
 /// the CSV attached. Keyed by month and address, so a retried run sends once.
 async fn monthly_assessment(state: &AppState, at: DateTime<Utc>) -> Result<String, StoreError> {
     let catalog = state.catalog();
-    let month = previous_month(at);
+    let month = assessment::previous_month(at);
     let period = assessment::month_period(&month).expect("previous_month writes a valid month");
     // Validated at start-up, so this cannot fail; the default keeps the job total.
     let weights = state.config.weights().unwrap_or_default();
@@ -217,24 +217,4 @@ async fn kb_expiry(state: &AppState, at: DateTime<Utc>) -> Result<String, StoreE
         }
     }
     Ok(format!("renewal reminders queued for {queued} of {} departments", due.len()))
-}
-
-/// `2026-10` for any instant in Beijing-time November 2026.
-fn previous_month(at: DateTime<Utc>) -> String {
-    let day = at.with_timezone(&china_offset()).date_naive().with_day(1).expect("day 1 exists");
-    (day - chrono::Days::new(1)).format("%Y-%m").to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_month_assessed_is_the_one_before_in_beijing_time() {
-        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
-        assert_eq!(previous_month(at("2026-11-01T09:00:00+08:00")), "2026-10");
-        // 23:30 UTC on 31 December is already 1 January in Beijing.
-        assert_eq!(previous_month(at("2026-12-31T23:30:00Z")), "2026-12");
-        assert_eq!(previous_month(at("2027-01-15T09:00:00+08:00")), "2026-12");
-    }
 }

@@ -147,8 +147,6 @@ impl Store {
     /// chunks to a blocking thread that decodes and folds them, so reading and folding overlap
     /// and memory stays at a few chunks.
     pub async fn assessment(&self, district: &District, period: Period, weights: &Weights) -> Result<Assessment> {
-        use futures::TryStreamExt;
-        const CHUNK: usize = 4096;
         let exclusions = self.exclusions(Some(period)).await?;
         let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<sqlx::any::AnyRow>>(4);
         let fold = {
@@ -168,6 +166,20 @@ impl Store {
                 failure.map_or(Ok(scores), Err)
             })
         };
+        let read = match self.period_facts_query(period).await? {
+            Some((sql, first, last)) => self.stream_rows(&sql, first, last, &chunks).await,
+            // Nothing happened in the period: every unit still gets its row.
+            None => Ok(()),
+        };
+        drop(chunks);
+        let departments = fold.await.map_err(|e| StoreError::Unavailable(format!("assessment thread: {e}")))??;
+        read?;
+        Ok(Assessment { period, weights: *weights, departments, exclusions })
+    }
+
+    /// The query giving what [`Store::assessment`] folds for `period`, with its two bounds;
+    /// `None` when nothing happened in the period.
+    async fn period_facts_query(&self, period: Period) -> Result<Option<(String, i64, i64)>> {
         let (from, to) = (millis(period.0), millis(period.1));
         let facts = assessment::FACT_TYPES.map(|t| format!("'{t}'")).join(", ");
         // COUNT(*) beside them keeps PostgreSQL from turning MIN/MAX into a walk of the primary
@@ -179,68 +191,60 @@ impl Store {
                 .bind(to)
                 .fetch_one(&self.pool)
                 .await?;
-        let (lo, hi) = (get_opt_i64(&range, "lo")?, get_opt_i64(&range, "hi")?);
+        let (Some(lo), Some(hi)) = (get_opt_i64(&range, "lo")?, get_opt_i64(&range, "hi")?) else {
+            return Ok(None);
+        };
         let verdicts_from = sqlx::query("SELECT value FROM counters WHERE name = 'assessment_facts_from'")
             .fetch_optional(&self.pool)
             .await?
             .map(|r| get_i64(&r, "value"))
             .transpose()?;
-        let (sql, first, last) = match (lo, hi) {
+        if verdicts_from.is_some_and(|first| lo >= first) {
             // The period's facts carry their verdicts: they are all it needs, one range of the
             // log in sequence order. (Events of the range outside the period, from a clock a
             // little behind on another instance, are read and not counted.)
-            (Some(lo), Some(hi)) if verdicts_from.is_some_and(|first| lo >= first) => (
-                format!(
-                    "SELECT seq, ticket_id, at, actor, data FROM events \
-                     WHERE seq >= $1 AND seq <= $2 AND type IN ({facts}) AND ticket_id IS NOT NULL ORDER BY seq"
-                ),
-                lo,
-                hi,
-            ),
-            // Events from before the verdicts were recorded: the histories of the period's
-            // tickets, and the reply clock in force before each reply.
-            (Some(_), Some(_)) => (
-                format!(
-                    "SELECT seq, ticket_id, at, actor, data FROM events \
-                     WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
-                     AND at < $2 AND (type IN ({facts}) OR seq IN ( \
-                         SELECT (SELECT MAX(c.seq) FROM events c \
-                                 WHERE c.ticket_id = r.ticket_id AND c.type = 'clocks_changed' AND c.seq < r.seq) \
-                         FROM events r WHERE r.at >= $1 AND r.at < $2 AND r.type = 'replied')) \
-                     ORDER BY ticket_id, seq"
-                ),
-                from,
-                to,
-            ),
-            // Nothing happened in the period: no rows, and every unit still gets its row.
-            _ => ("SELECT seq, ticket_id, at, actor, data FROM events WHERE seq > $1 AND seq < $2".to_string(), 0, 0),
-        };
-        let mut rows = sqlx::query(&sql).bind(first).bind(last).fetch(&self.pool);
+            let sql = format!(
+                "SELECT seq, ticket_id, at, actor, data FROM events \
+                 WHERE seq >= $1 AND seq <= $2 AND type IN ({facts}) AND ticket_id IS NOT NULL ORDER BY seq"
+            );
+            return Ok(Some((sql, lo, hi)));
+        }
+        // Events from before the verdicts were recorded: the histories of the period's
+        // tickets, and the reply clock in force before each reply.
+        let sql = format!(
+            "SELECT seq, ticket_id, at, actor, data FROM events \
+             WHERE ticket_id IN (SELECT ticket_id FROM events WHERE at >= $1 AND at < $2 AND ticket_id IS NOT NULL) \
+             AND at < $2 AND (type IN ({facts}) OR seq IN ( \
+                 SELECT (SELECT MAX(c.seq) FROM events c \
+                         WHERE c.ticket_id = r.ticket_id AND c.type = 'clocks_changed' AND c.seq < r.seq) \
+                 FROM events r WHERE r.at >= $1 AND r.at < $2 AND r.type = 'replied')) \
+             ORDER BY ticket_id, seq"
+        );
+        Ok(Some((sql, from, to)))
+    }
+
+    /// Sends the rows of `sql` (bound to `first`, `last`) in chunks; stops early, without
+    /// error, when the receiver is gone (the folding thread stopped on a bad row and says why).
+    async fn stream_rows(
+        &self,
+        sql: &str,
+        first: i64,
+        last: i64,
+        chunks: &tokio::sync::mpsc::Sender<Vec<sqlx::any::AnyRow>>,
+    ) -> std::result::Result<(), sqlx::Error> {
+        use futures::TryStreamExt;
+        const CHUNK: usize = 4096;
+        let mut rows = sqlx::query(sql).bind(first).bind(last).fetch(&self.pool);
         let mut chunk = Vec::with_capacity(CHUNK);
-        let mut read = Ok(());
-        loop {
-            match rows.try_next().await {
-                Ok(Some(row)) => {
-                    chunk.push(row);
-                    // A closed channel: the folding thread stopped on a bad row and says why.
-                    if chunk.len() == CHUNK && chunks.send(std::mem::take(&mut chunk)).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    read = Err(e);
-                    break;
-                }
+        while let Some(row) = rows.try_next().await? {
+            chunk.push(row);
+            if chunk.len() == CHUNK && chunks.send(std::mem::take(&mut chunk)).await.is_err() {
+                return Ok(());
             }
         }
-        if read.is_ok() && !chunk.is_empty() {
+        if !chunk.is_empty() {
             let _ = chunks.send(chunk).await;
         }
-        drop(rows);
-        drop(chunks);
-        let departments = fold.await.map_err(|e| StoreError::Unavailable(format!("assessment thread: {e}")))??;
-        read?;
-        Ok(Assessment { period, weights: *weights, departments, exclusions })
+        Ok(())
     }
 }

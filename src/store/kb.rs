@@ -1,10 +1,9 @@
 //! Knowledge-base articles: stored as written, read whole (they are few; matching is the
 //! domain's, `domain::kb`).
 
-use super::{from_millis, get_i64, get_opt_string, get_string, millis, Result, Store};
+use super::{from_millis, get_i64, get_opt_i64, get_opt_string, get_string, millis, Result, Store};
 use crate::domain::kb::{Article, Draft, Retirement};
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 const COLUMNS: &str = "id, question, answer, category, department, valid_from, valid_to, updated_at, updated_by, \
                        retired_at, retired_by, retired_reason";
@@ -18,11 +17,11 @@ fn decode(row: &AnyRow) -> Result<Article> {
             category: get_string(row, "category")?,
             department: get_string(row, "department")?,
             valid_from: from_millis(get_i64(row, "valid_from")?),
-            valid_to: row.try_get::<Option<i64>, _>("valid_to")?.map(from_millis),
+            valid_to: get_opt_i64(row, "valid_to")?.map(from_millis),
         },
         updated_at: from_millis(get_i64(row, "updated_at")?),
         updated_by: get_string(row, "updated_by")?,
-        retired: match row.try_get::<Option<i64>, _>("retired_at")? {
+        retired: match get_opt_i64(row, "retired_at")? {
             Some(at) => Some(Retirement {
                 at: from_millis(at),
                 by: get_opt_string(row, "retired_by")?.unwrap_or_default(),

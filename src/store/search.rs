@@ -52,7 +52,9 @@ pub struct SearchPage {
 
 /// Queues index updates for tickets just written, in the writer's transaction.
 pub(super) async fn queue_search(tx: &mut Transaction<'_, Any>, tickets: &[Ticket]) -> Result<()> {
-    // In ticket order, the order every multi-ticket writer takes these rows in.
+    // In ticket order, as a full requeue takes them: two writers upserting several entries
+    // at once (here bulk intake; ticket changes are serialised by the sequence lock) then
+    // cannot wait on each other in a circle.
     let mut tickets: Vec<&Ticket> = tickets.iter().collect();
     tickets.sort_by_key(|t| t.id);
     let rows = tickets
