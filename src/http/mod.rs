@@ -50,6 +50,7 @@ pub struct AppState {
     intake: crate::store::intake::Intake,
     public_limits: Arc<public::Limits>,
     search: crate::search::Search,
+    duplicates: Arc<crate::search::similar::DuplicateFinder>,
 }
 
 impl AppState {
@@ -63,6 +64,7 @@ impl AppState {
         let search = crate::search::from_config(&config, &store)?;
         Ok(AppState {
             search,
+            duplicates: Arc::default(),
             store: store.clone(),
             live: crate::live::Hub::new(config.live_buffer),
             config,
@@ -89,6 +91,10 @@ impl AppState {
     /// The search index (embedded or Meilisearch).
     pub fn search(&self) -> &crate::search::Search {
         &self.search
+    }
+
+    pub fn duplicates(&self) -> &Arc<crate::search::similar::DuplicateFinder> {
+        &self.duplicates
     }
 
     /// The group-commit queue new tickets go through.

@@ -12,7 +12,7 @@ use crate::domain::privacy::validate_phone;
 use crate::domain::search::{self as rules, SortOrder, MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS};
 use crate::domain::ticket::Ticket;
 use crate::domain::types::{Kind, Status};
-use crate::search::similar::{suggest, Draft};
+use crate::search::similar::Draft;
 use crate::search::{SearchError, SearchRequest};
 use crate::store::TicketFilter;
 use axum::extract::{Query, State};
@@ -251,7 +251,7 @@ pub async fn similar(
         exclude: body.exclude,
     };
     let since = state.store.now() - chrono::Duration::days(state.config.similar_window_days);
-    let found = suggest(&state.store, state.search(), &state.catalog(), &draft, since).await?;
+    let found = state.duplicates().suggest(&state.store, state.search(), &state.catalog(), &draft, since).await?;
     Ok(Json(SimilarResponse {
         suggestions: found
             .into_iter()

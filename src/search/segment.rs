@@ -19,7 +19,7 @@
 
 use crate::domain::search::keep_term;
 use crate::domain::search_words::SearchWord;
-use jieba_rs::Jieba;
+use jieba_rs::{Jieba, KeywordExtract, TfIdf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The general dictionary. Building it takes a few hundred milliseconds: once per process.
@@ -49,9 +49,18 @@ fn with_words(words: &[SearchWord]) -> Arc<Jieba> {
     jieba
 }
 
-/// Loads the general dictionary now rather than on the first search.
+/// How much each word says, from jieba's general-corpus IDF table: 希望, 解决, 处理 are in
+/// every complaint and say little; 热水器, 井盖, 渣土车 say what the problem is. Loading it
+/// takes a moment too: once per process.
+fn idf() -> &'static TfIdf {
+    static IDF: OnceLock<TfIdf> = OnceLock::new();
+    IDF.get_or_init(TfIdf::default)
+}
+
+/// Loads the general dictionary and the IDF table now rather than on the first search.
 pub fn warm_up() {
     let _ = base();
+    let _ = idf();
 }
 
 /// Cuts queries and texts into words: jieba with the district's own words.
@@ -82,6 +91,14 @@ impl Segmenter {
         crate::domain::search::finest_terms(
             self.jieba().cut_for_search(text, false).into_iter().filter_map(|t| keep_term(t.word)),
         )
+    }
+
+    /// How much a word says in general Chinese (its IDF in jieba's table; a word the table
+    /// lacks counts as middling). Everyday words of complaints (希望 5.2, 解决 5.3, 处理 5.4)
+    /// score low; words that name a problem (热水器 9.4, 井盖 12.1) high.
+    pub fn idf(&self, word: &str) -> f64 {
+        // The table is not exposed; a text of one word has that word's IDF as its weight.
+        idf().extract_keywords(self.jieba(), word, 1, Vec::new()).first().map_or(0.0, |k| k.weight)
     }
 
     /// The distinct words of a text, for overlap measures (duplicates, knowledge base).
@@ -121,6 +138,18 @@ mod tests {
     fn shipped() -> Segmenter {
         let text = include_str!("../../dispatch_rules/search_words.txt");
         Segmenter::new(crate::domain::search_words::parse("search_words.txt", text).expect("the shipped words load"))
+    }
+
+    #[test]
+    fn everyday_words_say_less_than_the_words_that_name_the_problem() {
+        let segmenter = shipped();
+        for everyday in ["希望", "解决", "处理", "要求", "反映"] {
+            for named in ["热水器", "井盖", "漏水", "渣土车", "噪音"] {
+                assert!(segmenter.idf(everyday) + 2.0 < segmenter.idf(named), "{everyday} vs {named}");
+            }
+        }
+        // A district word the general table lacks is not taken for an everyday one.
+        assert!(segmenter.idf("路灯不亮") > segmenter.idf("希望"));
     }
 
     #[test]

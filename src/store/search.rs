@@ -357,16 +357,12 @@ impl Store {
         // ticket at the window's very edge below that: a duplicate hint there may be missed.
         let text = query.phone.is_none() && !query.terms.is_empty();
         if let (true, Some(from)) = (text, query.filter.created_from) {
-            let first = sqlx::query("SELECT id FROM tickets WHERE created_at >= $1 ORDER BY created_at, id LIMIT 1")
-                .bind(millis(from))
-                .fetch_optional(&self.pool)
-                .await?;
-            let Some(first) = first else { return Ok(Vec::new()) };
+            let Some(first) = self.first_ticket_since(from).await? else { return Ok(Vec::new()) };
             let column = match self.backend {
                 Backend::Sqlite => "search_fts.rowid",
                 Backend::Postgres => "d.ticket_id",
             };
-            sql.push(&format!(" AND {column} >= ")).bind(get_i64(&first, "id")?);
+            sql.push(&format!(" AND {column} >= ")).bind(first);
         }
         self.push_rank_order(&mut sql, query, true);
         sql.push(" LIMIT ").bind(query.limit.max(1));
@@ -374,22 +370,54 @@ impl Store {
         rows.iter().map(decode_body).collect()
     }
 
+    /// What the `limit` newest tickets say (their content): the duplicate finder's sample of
+    /// the centre's everyday words.
+    pub async fn recent_contents(&self, limit: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT body FROM tickets ORDER BY id DESC LIMIT $1")
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| decode_body(row).map(|t| t.content)).collect()
+    }
+
+    /// The id of the first ticket created at or after `since`: ids are given in creation
+    /// order, so a window of time is a range of ids from there, which every index on
+    /// `(…, id)` can seek to. Across instances a clock running behind could number a ticket
+    /// at the window's very edge below it: a duplicate hint there may be missed.
+    async fn first_ticket_since(&self, since: DateTime<Utc>) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT id FROM tickets WHERE created_at >= $1 ORDER BY created_at, id LIMIT 1")
+            .bind(millis(since))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| get_i64(&r, "id")).transpose()
+    }
+
     /// Open tickets since `since` that share the caller or the community with a call being
-    /// typed: the duplicate finder's structured candidates, newest first. Each condition has
-    /// an index of its own.
+    /// typed: the duplicate finder's structured candidates, up to `limit` of each (newest
+    /// first; a ticket sharing both comes twice). One query per condition, each an id range on its own index: with both in one
+    /// query SQLite walked the whole table by id whenever fewer than `limit` matched (seconds
+    /// at a million tickets).
     pub async fn similar_candidates(&self, probe: &CandidateProbe, limit: i64) -> Result<Vec<Ticket>> {
-        let mut sql =
-            Sql::new("SELECT body FROM tickets t WHERE t.status NOT IN ('closed', 'merged') AND t.created_at >= ");
-        sql.bind(millis(probe.since)).push(" AND t.id <> ").bind(probe.exclude.unwrap_or(0)).push(" AND (1 = 0");
-        if let Some(phone) = &probe.phone {
-            sql.push(" OR t.caller_phone = ").bind(phone);
+        let Some(first) = self.first_ticket_since(probe.since).await? else { return Ok(Vec::new()) };
+        let conditions = [("caller_phone", probe.phone.as_ref()), ("community", probe.community.as_ref())];
+        let mut out: Vec<Ticket> = Vec::new();
+        for (column, value) in conditions {
+            let Some(value) = value else { continue };
+            let mut sql = Sql::new(&format!("SELECT body FROM tickets t WHERE t.{column} = "));
+            sql.bind(value)
+                .push(" AND t.id >= ")
+                .bind(first)
+                .push(" AND t.created_at >= ")
+                .bind(millis(probe.since))
+                .push(" AND t.status NOT IN ('closed', 'merged') AND t.id <> ")
+                .bind(probe.exclude.unwrap_or(0))
+                .push(" ORDER BY t.id DESC LIMIT ")
+                .bind(limit.max(1));
+            for row in sql.query().fetch_all(&self.pool).await? {
+                out.push(decode_body(&row)?);
+            }
         }
-        if let Some(community) = &probe.community {
-            sql.push(" OR t.community = ").bind(community);
-        }
-        sql.push(") ORDER BY t.id DESC LIMIT ").bind(limit.max(1));
-        let rows = sql.query().fetch_all(&self.pool).await?;
-        rows.iter().map(decode_body).collect()
+        Ok(out)
     }
 }
 
