@@ -350,11 +350,8 @@ impl Store {
         }
         let mut sql = Sql::new("SELECT t.body");
         self.push_text_source(&mut sql, query, true, now);
-        // Any of a dozen words matches much of the index; ranking every match to keep those of
-        // the window cost seconds at a million tickets. Ids are given in creation order, so
-        // the window starts at its first ticket's id, and the full-text match is bounded by it
-        // (both indexes skip to it). Across instances a clock running behind could number a
-        // ticket at the window's very edge below that: a duplicate hint there may be missed.
+        // Only the window's tickets are ranked: the full-text match is bounded by the window's
+        // first ticket id (both indexes skip to it).
         let text = query.phone.is_none() && !query.terms.is_empty();
         if let (true, Some(from)) = (text, query.filter.created_from) {
             let Some(first) = self.first_ticket_since(from).await? else { return Ok(Vec::new()) };
@@ -394,9 +391,9 @@ impl Store {
 
     /// Open tickets since `since` that share the caller or the community with a call being
     /// typed: the duplicate finder's structured candidates, up to `limit` of each (newest
-    /// first; a ticket sharing both comes twice). One query per condition, each an id range on its own index: with both in one
-    /// query SQLite walked the whole table by id whenever fewer than `limit` matched (seconds
-    /// at a million tickets).
+    /// first; a ticket sharing both comes twice). One query per condition, each an id range on
+    /// its own index: with both in one query SQLite walked the whole table by id whenever fewer
+    /// than `limit` matched (seconds at a million tickets).
     pub async fn similar_candidates(&self, probe: &CandidateProbe, limit: i64) -> Result<Vec<Ticket>> {
         let Some(first) = self.first_ticket_since(probe.since).await? else { return Ok(Vec::new()) };
         let conditions = [("caller_phone", probe.phone.as_ref()), ("community", probe.community.as_ref())];
