@@ -30,6 +30,39 @@ const _: () = assert!(SAME_CALLER >= MIN_SCORE);
 const _: () = assert!(SAME_COMMUNITY + SAME_CATEGORY >= MIN_SCORE);
 const _: () = assert!(SAME_STREET + SAME_CATEGORY < MIN_SCORE);
 
+/// Words a call's text candidates are looked up by, at most: its rarest.
+pub const QUERY_WORDS: usize = 6;
+/// Words this common in general Chinese (希望, 解决, 处理, 尽快, 物业 …) are in most complaints:
+/// looking candidates up by them returned much of the index (and ranking it cost seconds at
+/// a million tickets) without finding the same problem.
+pub const EVERYDAY_IDF: f64 = 7.0;
+/// A word in more than this share of the centre's recent tickets is the centre's everyday
+/// word (来电 from 来电人要求回复, 小区, 住户), whatever general Chinese says of it.
+pub const LOCAL_EVERYDAY_SHARE: f64 = 0.05;
+
+/// How rare a word of the call is: its share of the centre's recent tickets, and its IDF in
+/// general Chinese.
+#[derive(Debug, Clone, Copy)]
+pub struct WordRarity<'a> {
+    pub word: &'a str,
+    pub local_share: f64,
+    pub idf: f64,
+}
+
+/// The words to look text candidates up by: the call's rarest, leaving out everyday words
+/// (in general Chinese or in this centre), single characters and numbers (house numbers;
+/// the place is compared apart). Rarest in the centre first, then in general Chinese.
+pub fn lookup_words<'a>(words: impl IntoIterator<Item = WordRarity<'a>>) -> Vec<String> {
+    let mut rated: Vec<WordRarity> = words
+        .into_iter()
+        .filter(|r| r.word.chars().count() > 1 && !r.word.chars().all(|c| c.is_ascii_digit()))
+        .filter(|r| r.idf >= EVERYDAY_IDF && r.local_share <= LOCAL_EVERYDAY_SHARE)
+        .collect();
+    rated
+        .sort_by(|a, b| a.local_share.total_cmp(&b.local_share).then(b.idf.total_cmp(&a.idf)).then(a.word.cmp(b.word)));
+    rated.into_iter().take(QUERY_WORDS).map(|r| r.word.to_string()).collect()
+}
+
 /// What is known of the call being typed.
 #[derive(Debug, Clone, Default)]
 pub struct Probe {
@@ -220,6 +253,23 @@ mod tests {
         let c =
             Candidate { ticket: &t, words: BTreeSet::new(), location: Some(place("s1", Some("c1"), "长青社区")) };
         assert_eq!(score(&probe, &c).unwrap().reasons, ["同一社区", "同一类别"]);
+    }
+
+    #[test]
+    fn the_rarest_words_are_looked_up_and_everyday_words_not() {
+        let rate = |word, local_share, idf| WordRarity { word, local_share, idf };
+        let words = [
+            rate("希望", 0.0, 5.2),
+            rate("来电", 0.32, 9.5),
+            rate("18", 0.0, 11.9),
+            rate("水", 0.0, 9.0),
+            rate("燃气", 0.02, 8.8),
+            rate("泄漏", 0.0, 9.9),
+            rate("阀门", 0.0, 10.5),
+        ];
+        assert_eq!(lookup_words(words), ["阀门", "泄漏", "燃气"]);
+        let many: Vec<String> = (0..10).map(|i| format!("词{i}")).collect();
+        assert_eq!(lookup_words(many.iter().map(|w| rate(w, 0.0, 9.0))).len(), QUERY_WORDS);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 use super::segment::Segmenter;
 use super::{Search, SearchError, SearchRequest};
 use crate::catalog::Catalog;
-use crate::domain::similar::{rank, Candidate, Probe, Suggestion};
+use crate::domain::similar::{rank, Candidate, Probe, Suggestion, WordRarity};
 use crate::domain::ticket::Ticket;
 use crate::domain::types::Status;
 use crate::store::search::CandidateProbe;
@@ -29,15 +29,6 @@ use std::time::{Duration, Instant};
 const STRUCTURED: i64 = 300;
 /// Text candidates looked at, at most (best first).
 const TEXTUAL: i64 = 100;
-/// Query words used to find text candidates: the call's rarest words.
-const QUERY_WORDS: usize = 6;
-/// Words this common in general Chinese (希望, 解决, 处理, 尽快, 物业 …) are in most complaints:
-/// looking candidates up by them returned much of the index (and ranking it cost seconds at
-/// a million tickets) without finding the same problem.
-const EVERYDAY_IDF: f64 = 7.0;
-/// A word in more than this share of the centre's recent tickets is the centre's everyday
-/// word (来电 from 来电人要求回复, 小区, 住户), whatever general Chinese says of it.
-const LOCAL_EVERYDAY_SHARE: f64 = 0.05;
 /// Recent tickets counted for [`RecentWords`], and how long a count is used.
 const RECENT_SAMPLE: i64 = 2_000;
 /// Fewer recent tickets than this say nothing of the centre's everyday words (in a centre's
@@ -198,18 +189,11 @@ impl DuplicateFinder {
     }
 }
 
-/// The words to look text candidates up by: the call's rarest, leaving out everyday words
-/// (in general Chinese or in this centre), single characters and numbers (house numbers;
-/// the place is compared apart). Rarest in the centre first, then in general Chinese.
+/// The words to look text candidates up by (`domain::similar::lookup_words`), each rated by
+/// its share of the centre's recent tickets and its IDF in general Chinese.
 fn lookup_words(segmenter: &Segmenter, recent: &RecentWords, words: &BTreeSet<String>) -> Vec<String> {
-    let mut rated: Vec<(f64, f64, &String)> = words
-        .iter()
-        .filter(|w| w.chars().count() > 1 && !w.chars().all(|c| c.is_ascii_digit()))
-        .map(|w| (recent.share(w), segmenter.idf(w), w))
-        .filter(|(share, idf, _)| *idf >= EVERYDAY_IDF && *share <= LOCAL_EVERYDAY_SHARE)
-        .collect();
-    rated.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)));
-    rated.into_iter().take(QUERY_WORDS).map(|(_, _, w)| w.clone()).collect()
+    let rated = words.iter().map(|w| WordRarity { word: w, local_share: recent.share(w), idf: segmenter.idf(w) });
+    crate::domain::similar::lookup_words(rated)
 }
 
 #[cfg(test)]
@@ -223,7 +207,7 @@ mod tests {
         let words =
             segmenter.word_set("北塘家园12号楼703室暖气片接口漏水，水已经流到楼下了，希望尽快解决，请紧急处理。");
         let lookup = lookup_words(&segmenter, &none, &words);
-        assert_eq!(lookup.len(), QUERY_WORDS);
+        assert_eq!(lookup.len(), crate::domain::similar::QUERY_WORDS);
         for named in ["暖气片", "漏水", "北塘"] {
             assert!(lookup.iter().any(|w| w == named), "{named} missing from {lookup:?}");
         }
