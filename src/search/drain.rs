@@ -109,7 +109,8 @@ pub fn spawn_drain(
 }
 
 /// Rebuilds the index from scratch: empties it, marks every ticket stale and indexes them
-/// all, calling `progress(done, total)` as it goes. Running it twice gives the same index.
+/// all, calling `progress(done, total)` as it goes; returns how many were indexed (here or by
+/// a running server's drain, which may take part). Running it twice gives the same index.
 pub async fn reindex(store: &Store, index: &Search, mut progress: impl FnMut(u64, u64)) -> Result<u64, SearchError> {
     index.prepare().await?;
     index.clear().await?;
@@ -122,11 +123,18 @@ pub async fn reindex(store: &Store, index: &Search, mut progress: impl FnMut(u64
         if let Some(error) = report.error {
             return Err(SearchError::Remote(error));
         }
-        if report.indexed == 0 {
+        if report.indexed > 0 {
+            done += report.indexed as u64;
+            progress(done.min(total), total);
+            continue;
+        }
+        // Nothing left to claim here; a running server's drain may still hold the rest. The
+        // rebuild is done when nothing waits, whichever instance indexed it.
+        if store.search_backlog().await? == 0 {
             break;
         }
-        done += report.indexed as u64;
-        progress(done.min(total), total);
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(done)
+    progress(total, total);
+    Ok(total)
 }
