@@ -26,3 +26,9 @@ psql "$pg_url" -qAt -c "SELECT 'DROP SCHEMA \"' || nspname || '\" CASCADE;' FROM
 
 cargo test --workspace --no-run
 cargo test --workspace --no-fail-fast -- --test-threads 2
+
+# --- Schema-driven fuzzing (issue 15) ------------------------------------------------------
+# The real server on SQLite and on PostgreSQL, fuzzed from its own OpenAPI document by
+# schemathesis (installed from PyPI when missing), a bounded time per backend: any 5xx or any
+# answer the document does not describe fails the suite. See ops/fuzz.sh.
+ops/fuzz.sh

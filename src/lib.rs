@@ -18,6 +18,7 @@ pub mod notify;
 pub mod report;
 pub mod rules_cli;
 pub mod search;
+pub mod sessions;
 pub mod store;
 pub mod watch;
 

@@ -480,3 +480,35 @@ async fn operator_calls_the_resident_back(server: &TestServer, b: &Browser, numb
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0]["data"]["satisfaction"], "satisfied");
 }
+
+/// `/login?next=…` is where the login page sends the browser afterwards: a path on this site
+/// only. A `next` naming another site (`//evil.example/`, and the backslash form browsers
+/// read the same way) lands on the role's own page instead, on this origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_never_sends_the_browser_to_another_site() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let b = Browser::start(&server.base).await;
+    for next in ["//evil.example/", "/%5Cevil.example/", "/\\evil.example/x", "https://evil.example/"] {
+        b.open("/login").await;
+        b.js("localStorage.removeItem('hotline.token'); localStorage.removeItem('hotline.user');").await;
+        b.open(&format!("/login?next={next}")).await;
+        b.fill("#username", "operator").await;
+        b.fill("#password", PASSWORD).await;
+        b.click("#login-submit").await;
+        b.until(
+            &format!("location.origin === {:?} && document.body.dataset.page === 'console'", server.base),
+            &format!("next={next} must not leave the site"),
+        )
+        .await;
+    }
+    // A path on the site is still followed.
+    b.open("/login").await;
+    b.js("localStorage.removeItem('hotline.token'); localStorage.removeItem('hotline.user');").await;
+    b.open("/login?next=%2Fwall").await;
+    b.fill("#username", "supervisor").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#login-submit").await;
+    b.until("location.pathname === '/wall'", "a same-site next is followed").await;
+    b.stop().await;
+    server.stop().await;
+}

@@ -87,10 +87,12 @@ impl LoginSubject {
     }
 }
 
-/// The subject that is locked out, given the failures each has had within the window; the
-/// username first, as that is what the person can do something about.
-pub fn locked_out<'a>(failures: &'a [(LoginSubject, i64)], limits: &LoginLimits) -> Option<&'a LoginSubject> {
-    failures.iter().find(|(s, n)| *n >= s.limit(limits)).map(|(s, _)| s)
+/// The subject that refuses an attempt, given the attempts each has admitted within the
+/// window counting this one; the username first, as that is what the person can do
+/// something about. Attempts are counted before the password is checked, so no more than
+/// the limit are ever checked, however many arrive at once.
+pub fn refused_by<'a>(attempts: &'a [(LoginSubject, i64)], limits: &LoginLimits) -> Option<&'a LoginSubject> {
+    attempts.iter().find(|(s, n)| *n > s.limit(limits)).map(|(s, _)| s)
 }
 
 /// Whether this failure is the one that locks the subject out (audited once per lockout).
@@ -122,13 +124,13 @@ mod tests {
     }
 
     #[test]
-    fn the_failure_reaching_the_limit_locks_and_the_username_is_named_first() {
+    fn the_attempt_past_the_limit_is_refused_and_the_username_is_named_first() {
         let limits = LoginLimits { per_username: 5, per_address: 20, window_minutes: 15 };
         let user = LoginSubject::Username("operator".into());
         let addr = LoginSubject::Address("10.0.0.7".into());
-        assert_eq!(locked_out(&[(user.clone(), 4), (addr.clone(), 19)], &limits), None);
-        assert_eq!(locked_out(&[(user.clone(), 5), (addr.clone(), 25)], &limits), Some(&user));
-        assert_eq!(locked_out(&[(user.clone(), 1), (addr.clone(), 20)], &limits), Some(&addr));
+        assert_eq!(refused_by(&[(user.clone(), 5), (addr.clone(), 20)], &limits), None);
+        assert_eq!(refused_by(&[(user.clone(), 6), (addr.clone(), 25)], &limits), Some(&user));
+        assert_eq!(refused_by(&[(user.clone(), 1), (addr.clone(), 21)], &limits), Some(&addr));
         assert!(locks_now(&user, 5, &limits) && !locks_now(&user, 6, &limits) && !locks_now(&addr, 5, &limits));
         assert_eq!(user.key(), "user:operator");
         assert_eq!(addr.key(), "address:10.0.0.7");

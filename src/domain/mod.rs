@@ -25,5 +25,6 @@ pub mod similar;
 pub mod sla;
 #[cfg(test)]
 mod test_support;
+pub mod text;
 pub mod ticket;
 pub mod types;

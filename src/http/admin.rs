@@ -2,10 +2,11 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::ApiPath;
 use super::AppState;
 use crate::domain::types::Role;
 use crate::notify::mask_address;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -73,7 +74,7 @@ pub async fn mail_status(State(state): State<AppState>, auth: Auth) -> Result<Js
 pub async fn retry_mail(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MailStatus>, ApiError> {
     auth.require(&[Role::Admin])?;
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("id", "id: the outbox id, a whole number"))?;

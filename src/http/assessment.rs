@@ -3,12 +3,13 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::{ApiPath, ApiQuery};
 use super::json::ApiJson;
 use super::AppState;
 use crate::domain::assessment::{self, DepartmentScore, Exclusion, Period, Weights};
 use crate::domain::event::EventKind;
 use crate::domain::types::Role;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -51,7 +52,7 @@ pub struct AssessmentView {
 pub async fn ranking(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<AssessmentView>, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let (month, period) = month(&q)?;
@@ -75,7 +76,7 @@ pub async fn ranking(
 pub async fn ranking_csv(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let (month, period) = month(&q)?;
@@ -154,7 +155,7 @@ pub async fn add_exclusion(
 pub async fn list_exclusions(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<Vec<Exclusion>>, ApiError> {
     auth.require(&[Role::Supervisor])?;
     let period = if q.contains_key("month") { Some(month(&q)?.1) } else { None };
@@ -178,7 +179,7 @@ pub struct WithdrawalBody {
 pub async fn withdraw_exclusion(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<WithdrawalBody>,
 ) -> Result<Json<Exclusion>, ApiError> {
     auth.require(&[Role::Supervisor])?;

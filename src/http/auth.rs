@@ -6,8 +6,9 @@ use super::json::ApiJson;
 use super::AppState;
 use crate::domain::lifecycle::Actor;
 use crate::domain::types::Role;
+use crate::store::revocations::Revocation;
 use crate::store::User;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -27,7 +28,7 @@ pub fn hash_password(password: &str) -> String {
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    super::passwords::verify_in(password, hash, &mut Vec::new())
 }
 
 /// Opaque to the client; only its SHA-256 is stored.
@@ -41,46 +42,7 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Recently checked sessions, so a busy operator's every request is not a database read.
-/// An entry lives [`SESSION_CACHE_TTL`]; logout removes it here at once, and another
-/// instance notices a logout or expiry within that time.
-#[derive(Default)]
-pub struct SessionCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, CachedSession>>,
-}
-
-/// The user, when the session expires, and when it was read from the database.
-type CachedSession = (User, DateTime<Utc>, std::time::Instant);
-
-pub const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-const SESSION_CACHE_MAX: usize = 10_000;
-
-impl SessionCache {
-    fn get(&self, token_hash: &str, now: DateTime<Utc>) -> Option<User> {
-        let entries = self.entries.lock().expect("session cache poisoned");
-        entries
-            .get(token_hash)
-            .filter(|(_, expires_at, cached)| cached.elapsed() < SESSION_CACHE_TTL && now < *expires_at)
-            .map(|(u, _, _)| u.clone())
-    }
-
-    fn put(&self, token_hash: &str, user: &User, expires_at: DateTime<Utc>) {
-        let mut entries = self.entries.lock().expect("session cache poisoned");
-        if entries.len() >= SESSION_CACHE_MAX {
-            entries.retain(|_, (_, _, cached)| cached.elapsed() < SESSION_CACHE_TTL);
-        }
-        entries.insert(token_hash.to_string(), (user.clone(), expires_at, std::time::Instant::now()));
-    }
-
-    pub fn forget(&self, token_hash: &str) {
-        self.entries.lock().expect("session cache poisoned").remove(token_hash);
-    }
-
-    /// Drops every cached session of a user (disabled, or given a new password).
-    pub fn forget_user(&self, user_id: i64) {
-        self.entries.lock().expect("session cache poisoned").retain(|_, (u, _, _)| u.id != user_id);
-    }
-}
+pub use crate::sessions::{SessionCache, SESSION_CACHE_TTL};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -133,10 +95,11 @@ impl FromRequestParts<AppState> for Auth {
         let user = match state.sessions().get(&hash, state.store.now()) {
             Some(user) => user,
             None => {
+                let generation = state.sessions().generation();
                 let (user, expires_at) = state.store.session_user(&hash).await?.ok_or_else(|| {
                     ApiError::Unauthorized("the token is unknown, expired or logged out; log in again".into())
                 })?;
-                state.sessions().put(&hash, &user, expires_at);
+                state.sessions().put(&hash, &user, expires_at, generation);
                 user
             }
         };
@@ -206,50 +169,62 @@ impl FromRequestParts<AppState> for ClientAddr {
 /// Log in with a username and password; returns a bearer token. Repeated failures lock the
 /// username, or the client address, out for a while (429); each lockout is audited.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody),
+        (status = 429, description = "locked out after repeated failures, or too many logins at once", body = super::error::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(address): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    use crate::domain::accounts::{locked_out, locks_now, LoginSubject};
+    use crate::domain::accounts::{locks_now, refused_by, LoginSubject};
     let username = req.username.trim().to_string();
     let limits = state.config.login_limits();
     let since = state.store.now() - Duration::minutes(limits.window_minutes);
     let subjects = [LoginSubject::Username(username.clone()), LoginSubject::Address(address)];
-    let keys: Vec<String> = subjects.iter().map(LoginSubject::key).collect();
-    let failures: Vec<(LoginSubject, i64)> =
-        subjects.iter().cloned().zip(state.store.login_failures(&keys, since).await?).collect();
-    if let Some(locked) = locked_out(&failures, &limits) {
-        crate::metrics::login_refused("locked_out");
-        return Err(ApiError::TooManyRequests(format!(
-            "too many failed logins for {}; try again in {} minutes or ask an administrator",
-            locked.describe(),
-            limits.window_minutes
-        )));
-    }
-    let user = state.store.user_by_username(&username).await?.filter(|u| u.active);
-    let password = req.password;
-    let hash = user.as_ref().map_or(DUMMY_HASH.to_string(), |u| u.password_hash.clone());
-    // An unknown username costs the same time as a real check, so usernames cannot be
-    // probed by timing.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let Some(user) = user.filter(|_| ok) else {
-        let lockouts: Vec<(String, String)> = failures
-            .iter()
-            .filter(|(s, n)| locks_now(s, n + 1, &limits))
-            .map(|(s, n)| (s.key(), format!("{} failed logins within {} minutes", n + 1, limits.window_minutes)))
-            .collect();
-        if !lockouts.is_empty() {
-            tracing::warn!(subjects = ?lockouts.iter().map(|(s, _)| s).collect::<Vec<_>>(), "login locked out");
+    let keyed: Vec<(String, i64)> = subjects.iter().map(|s| (s.key(), s.limit(&limits))).collect();
+    let keys: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
+    // Counted before the password is checked, atomically in the database: however many
+    // guesses arrive at once, on however many instances, at most the limit are checked.
+    let attempts = match state.store.admit_login_attempt(&keyed, since).await? {
+        Ok(counts) => counts,
+        Err(refusing) => {
+            let locked = &subjects[refusing];
+            crate::metrics::login_refused("locked_out");
+            return Err(ApiError::TooManyRequests(format!(
+                "too many failed logins for {}; try again in {} minutes or ask an administrator",
+                locked.describe(),
+                limits.window_minutes
+            )));
         }
-        state.store.record_login_failure(&keys, since, &lockouts).await?;
+    };
+    debug_assert!(refused_by(&subjects.iter().cloned().zip(attempts).collect::<Vec<_>>(), &limits).is_none());
+    let user = state.store.user_by_username(&username).await?.filter(|u| u.active);
+    // An unknown username costs the same time as a real check, so usernames cannot be
+    // probed by timing; either way the check waits for a free core (`passwords`).
+    let ok = match state.passwords().verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            state.store.give_back_login_attempt(&keys, None).await?;
+            crate::metrics::login_refused("busy");
+            return Err(ApiError::TooManyRequests(busy.to_string()));
+        }
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        let window = limits.window_minutes;
+        let locked = state
+            .store
+            .login_failed(&keys, since, |i, n| {
+                locks_now(&subjects[i], n, &limits).then(|| format!("{n} failed logins within {window} minutes"))
+            })
+            .await?;
+        if !locked.is_empty() {
+            tracing::warn!(subjects = ?locked, "login locked out");
+        }
         crate::metrics::login_refused("wrong_password");
         return Err(ApiError::Unauthorized("wrong username or password".into()));
     };
-    state.store.clear_login_failures(&keys[0]).await?;
+    state.store.give_back_login_attempt(&keys, Some(&keys[0])).await?;
     let token = new_token();
     let expires_at = state.store.now() + Duration::hours(state.config.token_ttl_hours);
     state.store.create_session(&token_hash(&token), user.id, expires_at).await?;
@@ -257,16 +232,21 @@ pub async fn login(
     Ok(Json(LoginResponse { token, expires_at, user: me(&actor, &user.display_name) }))
 }
 
-/// An argon2 hash of a random password, for equal-time refusals.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3nN0bq6hQ2r8Sx1YIL6gGLrCwA3Uq8mJ1sC2x2m5Zxk";
+/// A revocation this instance just stored takes effect here before the answer goes out;
+/// the live hub (woken now) closes its websockets, and every other instance's hub reads it
+/// from the log (`crate::sessions`).
+pub fn revoked(state: &AppState, revocation: Revocation) {
+    state.sessions().revoke(&revocation);
+    state.live().revoke(&revocation);
+    state.live().wake();
+}
 
-/// Revoke the token of this request.
+/// Revoke the token of this request (its websockets close at once, on every instance).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
     state.store.revoke_session(&auth.token_hash).await?;
-    state.sessions().forget(&auth.token_hash);
+    revoked(&state, Revocation { user_id: auth.actor.user_id, token_hash: Some(auth.token_hash) });
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,15 +2,15 @@
 
 use super::auth::{token_hash, Auth};
 use super::error::{ApiError, ErrorBody};
+use super::input::ApiQuery;
 use super::AppState;
 use crate::domain::types::Role;
 use crate::live::views::{self, DepartmentView, OperatorView, SupervisorView};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::Json;
-use std::collections::HashMap;
 
 /// 督办 wall screen: counts, overdue and near-due lists, intake by hour, department figures,
 /// decisions awaiting.
@@ -44,7 +44,7 @@ pub async fn operator(State(state): State<AppState>, auth: Auth) -> Result<Json<
     responses((status = 101, description = "switching to the websocket protocol"), (status = 401, body = ErrorBody)))]
 pub async fn live(
     State(state): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
     ws: WebSocketUpgrade,
     mut parts: LiveAuth,
 ) -> Result<Response, ApiError> {
@@ -67,7 +67,9 @@ pub async fn live(
     // Clients send little (a subscribe now and then): a small read buffer keeps a thousand
     // idle sockets cheap (tungstenite's default is 128 KiB each).
     let ws = ws.read_buffer_size(4096);
-    Ok(ws.on_upgrade(move |socket| crate::live::socket::serve(socket, state, auth.actor, auth.display_name)))
+    Ok(ws.on_upgrade(move |socket| {
+        crate::live::socket::serve(socket, state, auth.actor, auth.display_name, auth.token_hash)
+    }))
 }
 
 /// The bearer header if there is one; the handler falls back to the query string.

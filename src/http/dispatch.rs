@@ -3,6 +3,7 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::ApiQuery;
 use super::json::ApiJson;
 use super::views::{deadline_view, DeadlineView};
 use super::AppState;
@@ -13,10 +14,9 @@ use crate::domain::rules::{Explanation, RoutingInput};
 use crate::domain::sla::Stage;
 use crate::domain::types::{Channel, Kind, Role, Urgency};
 use crate::store::dispatch::RuleOutcome;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -107,10 +107,10 @@ pub struct RuleStats {
 pub async fn stats(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<Vec<RuleStats>>, ApiError> {
     auth.require(&[Role::Dispatcher, Role::Supervisor])?;
-    let since = match q.get("since").filter(|s| !s.is_empty()) {
+    let since = match super::tickets::given(&q, "since")? {
         Some(s) => Some(
             chrono::DateTime::parse_from_rfc3339(s)
                 .map_err(|_| {

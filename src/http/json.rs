@@ -1,4 +1,5 @@
-//! A JSON body extractor whose failures name the field at fault.
+//! A JSON body extractor whose failures name the field at fault, and which refuses control
+//! characters in any string of the body (`domain::text`) before a handler sees it.
 
 use super::error::ApiError;
 use axum::body::Bytes;
@@ -37,6 +38,51 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = deserialize::<T>(bytes)?;
+    if may_hold_control_characters(bytes) {
+        refuse_control_characters(bytes)?;
+    }
+    Ok(value)
+}
+
+/// Whether the raw body could carry a control character in a string: JSON writes one as a
+/// `\u00XX` escape (raw ones are a syntax error), except DEL and the C1 range, which may come
+/// raw. A body without any of these (nearly every body) skips the walk below.
+fn may_hold_control_characters(bytes: &[u8]) -> bool {
+    bytes.windows(4).any(|w| w[0] == b'\\' && w[1] == b'u' && w[2] == b'0' && w[3] == b'0')
+        || bytes.contains(&0x7f)
+        || bytes.windows(2).any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1]))
+}
+
+/// Walks every string of the body, keys included, and names the first that holds a control
+/// character by its path (`content`, `dispatch.assists[1]`).
+fn refuse_control_characters(bytes: &[u8]) -> Result<(), ApiError> {
+    fn walk(value: &serde_json::Value, path: &str) -> Option<(String, usize, char)> {
+        let at = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+        match value {
+            serde_json::Value::String(s) => {
+                crate::domain::text::forbidden_character(s).map(|(i, c)| (path.to_string(), i, c))
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(i, v)| walk(v, &format!("{path}[{i}]")))
+            }
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                crate::domain::text::forbidden_character(k).map(|(i, c)| (at(k), i, c)).or_else(|| walk(v, &at(k)))
+            }),
+            _ => None,
+        }
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
+    match walk(&value, "") {
+        Some((field, i, c)) => {
+            let field = if field.is_empty() { "body".to_string() } else { field };
+            Err(ApiError::bad_request(field.clone(), crate::domain::text::refusal(&field, i, c)))
+        }
+        None => Ok(()),
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -84,5 +130,21 @@ mod tests {
         assert_eq!(field(r#"{"kind":"complaint","content":5}"#).as_deref(), Some("content"));
         assert_eq!(field(r#"{"kind":"complaint"}"#).as_deref(), Some("content"));
         assert_eq!(field(r#"{"kind":"#), None);
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_path_and_line_breaks_pass() {
+        assert_eq!(field(r#"{"kind":"complaint","content":"a\u0000b"}"#).as_deref(), Some("content"));
+        assert_eq!(field("{\"kind\":\"complaint\",\"content\":\"a\u{85}b\"}").as_deref(), Some("content"));
+        assert!(parse::<Body>(r#"{"kind":"complaint","content":"a\nb\u000a\\u0000"}"#.as_bytes()).is_ok());
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Nested {
+            list: Vec<String>,
+        }
+        match parse::<Nested>(r#"{"list":["x","\u001b"]}"#.as_bytes()) {
+            Err(ApiError::BadRequest { field, .. }) => assert_eq!(field.as_deref(), Some("list[1]")),
+            _ => panic!("expected a refusal"),
+        }
     }
 }

@@ -3,11 +3,12 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::{ApiPath, ApiQuery};
 use super::json::ApiJson;
 use super::tickets::{parse_bool, parse_time, reject_unknown, ReasonBody};
 use super::AppState;
 use crate::domain::kb::{self, Article, Draft};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -54,7 +55,7 @@ const ARTICLE_KEYS: &[&str] = &["q", "category", "include_expired", "department"
 pub async fn list_articles(
     State(state): State<AppState>,
     _auth: Auth,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<ArticleList>, ApiError> {
     reject_unknown(&q, ARTICLE_KEYS)?;
     let catalog = state.catalog();
@@ -66,7 +67,10 @@ pub async fn list_articles(
         None => None,
     };
     let articles = state.store.articles(units.as_deref()).await?;
-    let terms = catalog.segmenter.query_terms(q.get("q").map(String::as_str).unwrap_or(""));
+    let terms = match q.get("q") {
+        Some(text) => super::search::words_of(&catalog, text)?,
+        None => Vec::new(),
+    };
     let now = state.store.now();
     let include_expired = parse_bool(&q, "include_expired")?.unwrap_or(false);
     let category = q.get("category").filter(|c| !c.is_empty()).map(String::as_str);
@@ -92,7 +96,8 @@ pub struct ArticleBody {
 /// Reads and checks an article body; an editor must own the department.
 fn draft(state: &AppState, auth: &Auth, body: ArticleBody) -> Result<Draft, ApiError> {
     let time = |key: &str, v: Option<String>| {
-        let q: HashMap<String, String> = v.into_iter().map(|v| (key.to_string(), v)).collect();
+        let q: HashMap<String, String> =
+            v.into_iter().filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)).collect();
         parse_time(&q, key)
             .map_err(|_| ApiError::invalid(key, format!("{key}: an RFC 3339 instant or a date like 2026-11-22")))
     };
@@ -136,7 +141,7 @@ pub async fn add_article(
 pub async fn update_article(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ArticleBody>,
 ) -> Result<Json<ArticleView>, ApiError> {
     let current = state.store.article(id).await?.ok_or_else(|| ApiError::not_found("article"))?;
@@ -161,7 +166,7 @@ pub async fn update_article(
 pub async fn retire_article(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<ArticleView>, ApiError> {
     let current = state.store.article(id).await?.ok_or_else(|| ApiError::not_found("article"))?;

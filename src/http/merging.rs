@@ -3,11 +3,12 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::ApiPath;
 use super::json::ApiJson;
 use super::tickets::{merge_result, resolve_id, visible_ticket, MergeResult};
 use super::AppState;
 use crate::domain::lifecycle::DecisionError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -28,7 +29,7 @@ pub struct UnmergeBody {
 pub async fn unmerge(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<UnmergeBody>,
 ) -> Result<Json<MergeResult>, ApiError> {
     let source = resolve_id(&state, &id).await?;

@@ -27,8 +27,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     Ok(Json(Health { status: "ready" }))
 }
 
+/// One unit of the district (承办单位). Not the department's live board
+/// (`live::views::DepartmentView`), whose schema name that is.
 #[derive(Serialize, ToSchema)]
-pub struct DepartmentView {
+pub struct DepartmentInfo {
     pub code: String,
     pub name: String,
     pub short_name: String,
@@ -38,15 +40,15 @@ pub struct DepartmentView {
 
 /// The department tree, as a flat list with parents.
 #[utoipa::path(get, path = "/api/v1/departments", tag = "meta", security(("bearer" = [])),
-    responses((status = 200, body = Vec<DepartmentView>)))]
-pub async fn departments(State(state): State<AppState>, _auth: super::auth::Auth) -> Json<Vec<DepartmentView>> {
+    responses((status = 200, body = Vec<DepartmentInfo>)))]
+pub async fn departments(State(state): State<AppState>, _auth: super::auth::Auth) -> Json<Vec<DepartmentInfo>> {
     let catalog = state.catalog();
     Json(
         catalog
             .district
             .departments
             .iter()
-            .map(|d| DepartmentView {
+            .map(|d| DepartmentInfo {
                 code: d.code.clone(),
                 name: d.name.clone(),
                 short_name: d.short_name.clone(),

@@ -8,10 +8,13 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod error;
 pub mod hotspots;
+pub mod input;
 pub mod json;
 pub mod kb;
 pub mod merging;
 pub mod meta;
+pub mod openapi;
+pub mod passwords;
 pub mod public;
 pub mod search;
 pub mod tickets;
@@ -47,6 +50,7 @@ pub struct AppState {
     /// than that need not wake it.
     timer_planned: Arc<std::sync::atomic::AtomicI64>,
     sessions: Arc<auth::SessionCache>,
+    passwords: Arc<passwords::PasswordChecks>,
     intake: crate::store::intake::Intake,
     public_limits: Arc<public::Limits>,
     search: crate::search::Search,
@@ -62,17 +66,19 @@ impl AppState {
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
         let search = crate::search::from_config(&config, &store)?;
+        let sessions = Arc::new(auth::SessionCache::default());
         Ok(AppState {
             search,
             duplicates: Arc::default(),
             store: store.clone(),
-            live: crate::live::Hub::new(config.live_buffer),
+            live: crate::live::Hub::new(config.live_buffer, sessions.clone()),
             config,
             catalog,
             reload_error: Arc::new(RwLock::new(None)),
             timer_wake: Arc::new(tokio::sync::Notify::new()),
             timer_planned: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
-            sessions: Arc::new(auth::SessionCache::default()),
+            sessions,
+            passwords: Arc::new(passwords::PasswordChecks::for_this_machine()),
             intake: crate::store::intake::Intake::start(store.clone()),
             public_limits,
         })
@@ -109,6 +115,11 @@ impl AppState {
 
     pub fn sessions(&self) -> &auth::SessionCache {
         &self.sessions
+    }
+
+    /// Password checks, bounded to one per core.
+    pub fn passwords(&self) -> &passwords::PasswordChecks {
+        &self.passwords
     }
 
     pub fn last_reload_error(&self) -> Option<Vec<String>> {
@@ -192,7 +203,7 @@ impl Modify for BearerAuth {
 /// The API routes and the OpenAPI document built from the same declarations, so the
 /// document cannot miss a route.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(auth::login))
@@ -260,7 +271,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kb::update_article))
         .routes(routes!(kb::retire_article))
         .routes(routes!(hotspots::hotspots))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::complete(&mut doc);
+    (router, doc)
 }
 
 pub fn app(state: AppState) -> Router {

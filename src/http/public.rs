@@ -6,18 +6,18 @@
 
 use super::auth::ClientAddr;
 use super::error::{ApiError, ErrorBody};
+use super::input::{ApiPath, ApiQuery};
 use super::json::ApiJson;
 use super::AppState;
 use crate::domain::public::{self, PublicForm, PublicTicket};
 use crate::domain::types::Kind;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use utoipa::ToSchema;
 
@@ -139,8 +139,8 @@ pub async fn submit(
 pub async fn track(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
-    Path(number): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<PublicTicket>, ApiError> {
     Limits::check(&state.public_limits().track, addr, "lookups")?;
     let number = public::check_number(&number).map_err(|m| ApiError::bad_request("number", m))?;

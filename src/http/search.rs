@@ -5,6 +5,7 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::ApiQuery;
 use super::json::ApiJson;
 use super::tickets::{parse_param, parse_statuses, parse_time, reject_unknown, scoped_departments, INTAKE_ROLES};
 use super::AppState;
@@ -15,7 +16,7 @@ use crate::domain::types::{Kind, Status};
 use crate::search::similar::Draft;
 use crate::search::{SearchError, SearchRequest};
 use crate::store::TicketFilter;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,10 @@ impl From<SearchError> for ApiError {
 #[allow(dead_code)]
 pub struct SearchParams {
     /// Words (Chinese is segmented: 垃圾清运 finds 清运垃圾不及时), a ticket number, or — for
-    /// centre roles — a caller's phone.
+    /// centre roles — a caller's phone. Up to 200 characters; when given it must hold a word
+    /// to search for (empty, blank or only punctuation is 400): leave it out to list by the
+    /// filters alone.
+    #[param(min_length = 1, max_length = 200)]
     q: Option<String>,
     /// Comma-separated statuses.
     status: Option<String>,
@@ -53,8 +57,10 @@ pub struct SearchParams {
     /// `relevance` (default) or `newest`.
     sort: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// 0–10000, default 0.
+    #[param(minimum = 0, maximum = 10000)]
     offset: Option<i64>,
 }
 
@@ -124,7 +130,7 @@ fn bounded(
     range: std::ops::RangeInclusive<i64>,
     default: i64,
 ) -> Result<i64, ApiError> {
-    match q.get(key).filter(|s| !s.is_empty()) {
+    match super::tickets::given(q, key)? {
         None => Ok(default),
         Some(v) => match v.parse::<i64>() {
             Ok(n) if range.contains(&n) => Ok(n),
@@ -136,6 +142,19 @@ fn bounded(
     }
 }
 
+/// The words a `q` asks for. A `q` that is empty, blank or only punctuation asks for nothing
+/// and would match everything, so it is refused; leaving `q` out lists by the filters alone.
+pub(super) fn words_of(catalog: &crate::catalog::Catalog, q: &str) -> Result<Vec<String>, ApiError> {
+    let terms = catalog.segmenter.query_terms(q.trim());
+    if terms.is_empty() {
+        return Err(ApiError::bad_request(
+            "q",
+            "q: no words to search for; type a word, a ticket number or a phone number, or leave q out",
+        ));
+    }
+    Ok(terms)
+}
+
 /// Search tickets: Chinese full text over content, address, reply and number (and the
 /// caller's phone for centre roles), filters, facet counts, relevance or newest order, pages.
 /// Departments find only tickets assigned to their units: the scope is part of the query.
@@ -144,7 +163,7 @@ fn bounded(
 pub async fn search(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<SearchResponse>, ApiError> {
     reject_unknown(&q, SEARCH_KEYS)?;
     let catalog = state.catalog();
@@ -152,7 +171,7 @@ pub async fn search(
     if text.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::bad_request("q", format!("q: at most {MAX_QUERY_CHARS} characters")));
     }
-    let sort = match q.get("sort").filter(|s| !s.is_empty()) {
+    let sort = match super::tickets::given(&q, "sort")? {
         Some(s) => s.parse::<SortOrder>().map_err(|e| ApiError::bad_request("sort", format!("sort: {e}")))?,
         None => SortOrder::Relevance,
     };
@@ -170,7 +189,10 @@ pub async fn search(
         ..TicketFilter::default()
     };
     let phone = rules::phone_query(&auth.actor, &text);
-    let terms = if phone.is_some() { Vec::new() } else { state.catalog().segmenter.query_terms(&text) };
+    let terms = match (&phone, q.contains_key("q")) {
+        (Some(_), _) | (None, false) => Vec::new(),
+        (None, true) => words_of(&catalog, &text)?,
+    };
     let request = SearchRequest { terms, phone, filter, sort, limit, offset };
     let page = state.search().search(&request).await?;
     Ok(Json(SearchResponse {

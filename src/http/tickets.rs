@@ -4,6 +4,7 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::{ApiPath, ApiQuery};
 use super::json::ApiJson;
 use super::views::{event_view, ticket_view, EventView, TicketView};
 use super::AppState;
@@ -14,7 +15,7 @@ use crate::domain::rules::Routing;
 use crate::domain::types::{CallbackFailure, Channel, Kind, Outcome, Role, Satisfaction, Solved, Status, Urgency};
 use crate::store::intake::{FollowUp, NewTicket as IntakeTicket};
 use crate::store::{actor_ref, TicketFilter};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -37,11 +38,17 @@ pub struct CreateTicket {
     pub street: Option<String>,
     pub community: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub address: String,
     /// What the resident asks, up to 4000 characters.
+    #[schema(max_length = 4000)]
     pub content: String,
     #[serde(default)]
+    #[schema(max_length = 50)]
     pub caller_name: String,
+    /// A mainland mobile (13812345678), a landline with its area code (010-12345678) or a
+    /// 5–6 digit service number.
+    #[schema(pattern = r"^\s*(1[3-9][0-9]{9}|0[0-9]{2,3}-[0-9]{7,8}|0[0-9]{9,11}|[0-9]{5,6})\s*$")]
     pub caller_phone: String,
     #[serde(default)]
     pub confidential: bool,
@@ -256,7 +263,7 @@ pub(super) fn merge_result(
 pub async fn get_ticket(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TicketView>, ApiError> {
     let id = resolve_id(&state, &id).await?;
     let ticket = visible_ticket(&state, &auth, id).await?;
@@ -270,7 +277,7 @@ pub async fn get_ticket(
 pub async fn ticket_events(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let id = resolve_id(&state, &id).await?;
     let ticket = visible_ticket(&state, &auth, id).await?;
@@ -299,6 +306,7 @@ pub struct ListParams {
     /// From the previous page's `next_cursor`.
     cursor: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -312,14 +320,20 @@ pub(super) fn parse_param<T: std::str::FromStr<Err = String>>(
     q: &HashMap<String, String>,
     key: &str,
 ) -> Result<Option<T>, ApiError> {
-    q.get(key)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.parse::<T>().map_err(|e| ApiError::bad_request(key, format!("{key}: {e}"))))
-        .transpose()
+    given(q, key)?.map(|v| v.parse::<T>().map_err(|e| ApiError::bad_request(key, format!("{key}: {e}")))).transpose()
+}
+
+/// A parameter's value; `key=` with nothing after it is refused rather than read as absent,
+/// so a form that lost its value is told so instead of quietly filtering nothing.
+pub(super) fn given<'a>(q: &'a HashMap<String, String>, key: &str) -> Result<Option<&'a str>, ApiError> {
+    match q.get(key).map(String::as_str) {
+        Some("") => Err(ApiError::bad_request(key, format!("{key}: empty; give a value or leave {key} out"))),
+        other => Ok(other),
+    }
 }
 
 pub(super) fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let Some(v) = q.get(key).filter(|v| !v.is_empty()) else { return Ok(None) };
+    let Some(v) = given(q, key)? else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(Some(t.with_timezone(&Utc)));
     }
@@ -331,8 +345,8 @@ pub(super) fn parse_time(q: &HashMap<String, String>, key: &str) -> Result<Optio
 }
 
 pub(super) fn parse_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
-    match q.get(key).map(String::as_str) {
-        None | Some("") => Ok(None),
+    match given(q, key)? {
+        None => Ok(None),
         Some("true") | Some("1") => Ok(Some(true)),
         Some("false") | Some("0") => Ok(Some(false)),
         Some(other) => Err(ApiError::bad_request(key, format!("{key}: \"{other}\" is not true or false"))),
@@ -409,20 +423,20 @@ const LIST_KEYS: &[&str] = &[
 pub async fn list_tickets(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<TicketList>, ApiError> {
     reject_unknown(&q, LIST_KEYS)?;
     let catalog = state.catalog();
     let statuses = parse_statuses(&q)?;
     let departments = scoped_departments(&auth, &q, &catalog)?;
-    let before_id = match q.get("cursor").filter(|s| !s.is_empty()) {
+    let before_id = match given(&q, "cursor")? {
         Some(c) => Some(
             c.parse::<i64>()
                 .map_err(|_| ApiError::bad_request("cursor", "cursor: use next_cursor from the previous page"))?,
         ),
         None => None,
     };
-    let limit = match q.get("limit").filter(|s| !s.is_empty()) {
+    let limit = match given(&q, "limit")? {
         Some(l) => match l.parse::<i64>() {
             Ok(n) if (1..=500).contains(&n) => n,
             _ => return Err(ApiError::bad_request("limit", "limit: a whole number from 1 to 500")),
@@ -458,7 +472,7 @@ pub async fn list_tickets(
 pub async fn caller_history(
     State(state): State<AppState>,
     auth: Auth,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath<String>,
 ) -> Result<Json<TicketList>, ApiError> {
     auth.require(INTAKE_ROLES)?;
     crate::domain::privacy::validate_phone(&phone).map_err(|m| ApiError::bad_request("phone", m))?;
@@ -509,7 +523,7 @@ macro_rules! transition {
         pub async fn $name(
             State(state): State<AppState>,
             auth: Auth,
-            Path(id): Path<String>,
+            ApiPath(id): ApiPath<String>,
             ApiJson($b): ApiJson<$body>,
         ) -> Result<Json<TicketView>, ApiError> {
             act(&state, &auth, &id, $command).await
@@ -521,7 +535,7 @@ macro_rules! transition {
             params(("id" = String, Path, description = "ticket id or number")),
             responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
                 (status = 409, body = ErrorBody)))]
-        pub async fn $name(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<TicketView>, ApiError> {
+        pub async fn $name(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<String>) -> Result<Json<TicketView>, ApiError> {
             act(&state, &auth, &id, $command).await
         }
     };
@@ -618,7 +632,7 @@ pub struct MergeBody {
 pub async fn resolve(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<ResolveBody>,
 ) -> Result<Json<TicketView>, ApiError> {
     super::kb::check_article(&state, b.article_id).await?;
@@ -716,7 +730,7 @@ transition!(supervise, "/api/v1/tickets/{id}/supervise", "督办.", |b: NoteBody
 pub async fn claim_callback(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TicketView>, ApiError> {
     let ticket_id = resolve_id(&state, &id).await?;
     let ticket = visible_ticket(&state, &auth, ticket_id).await?;
@@ -761,7 +775,7 @@ pub struct Caller {
 pub async fn reveal_caller(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<RevealBody>,
 ) -> Result<Json<Caller>, ApiError> {
     let id = resolve_id(&state, &id).await?;
@@ -790,7 +804,7 @@ pub struct MergeResult {
 pub async fn merge(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<MergeBody>,
 ) -> Result<Json<MergeResult>, ApiError> {
     let source = resolve_id(&state, &id).await?;

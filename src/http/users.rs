@@ -3,13 +3,14 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::ApiPath;
 use super::json::ApiJson;
 use super::AppState;
 use crate::accounts::NewAccount;
 use crate::domain::types::Role;
 use crate::store::accounts::AuditEntry;
 use crate::store::{StoreError, User};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -88,7 +89,7 @@ pub async fn add_user(
 pub async fn set_password(
     State(state): State<AppState>,
     auth: Auth,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<AccountAnswer>, ApiError> {
     auth.require(&[Role::Admin])?;
@@ -96,7 +97,7 @@ pub async fn set_password(
         crate::accounts::set_password(&state.store, &username, body.password, &auth.actor.username)
             .await
             .map_err(no_user(&username))?;
-    state.sessions().forget_user(user.id);
+    super::auth::revoked(&state, crate::store::revocations::Revocation { user_id: user.id, token_hash: None });
     Ok(Json(AccountAnswer { user: user.into(), generated_password }))
 }
 
@@ -107,14 +108,14 @@ pub async fn set_password(
 pub async fn disable_user(
     State(state): State<AppState>,
     auth: Auth,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> Result<Json<UserView>, ApiError> {
     auth.require(&[Role::Admin])?;
     if username == auth.actor.username {
         return Err(ApiError::Conflict("an admin cannot disable their own account".into()));
     }
     let user = state.store.set_active(&username, false, &auth.actor.username).await.map_err(no_user(&username))?;
-    state.sessions().forget_user(user.id);
+    super::auth::revoked(&state, crate::store::revocations::Revocation { user_id: user.id, token_hash: None });
     Ok(Json(user.into()))
 }
 
@@ -125,7 +126,7 @@ pub async fn disable_user(
 pub async fn enable_user(
     State(state): State<AppState>,
     auth: Auth,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> Result<Json<UserView>, ApiError> {
     auth.require(&[Role::Admin])?;
     let user = state.store.set_active(&username, true, &auth.actor.username).await.map_err(no_user(&username))?;

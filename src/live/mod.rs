@@ -10,7 +10,9 @@
 //!
 //! Besides ticket events, the log carries one system event live clients are told of: a raised
 //! hot spot (`hotspot_raised`, written with the alert by `store::hotspots`), sent to the
-//! supervisors and admins only (`domain::hotspots::may_see`).
+//! supervisors and admins only (`domain::hotspots::may_see`); and one the hub acts on itself:
+//! revoked sessions (`sessions_revoked`, `store::revocations`), whose websockets it closes and
+//! whose cached sessions it drops (`crate::sessions`) — on every instance, as it is the log.
 
 pub mod socket;
 pub mod views;
@@ -19,7 +21,9 @@ use crate::domain::event::Event;
 use crate::domain::hotspots::Alert;
 use crate::domain::lifecycle::Actor;
 use crate::domain::ticket::Ticket;
+use crate::sessions::SessionCache;
 use crate::store::hotspots::Logged;
+use crate::store::revocations::Revocation;
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -79,13 +83,17 @@ impl Live {
     }
 
     /// Builds the entry; `ticket` is the ticket a ticket event concerns, as it now is.
-    pub(crate) fn new(logged: Logged, ticket: impl FnOnce(i64) -> Option<Ticket>) -> Live {
+    /// `None` for what no client hears of (a revocation: the hub acts on it instead).
+    pub(crate) fn new(logged: Logged, ticket: impl FnOnce(i64) -> Option<Ticket>) -> Option<Live> {
         match logged {
             Logged::Ticket(event) => {
                 let t = ticket(event.ticket_id);
-                Live::Ticket(Box::new(LiveEvent::new(event, t)))
+                Some(Live::Ticket(Box::new(LiveEvent::new(event, t))))
             }
-            Logged::Hotspot { seq, alert } => Live::Hotspot(LiveHotspot { seq, alert, frame: Default::default() }),
+            Logged::Hotspot { seq, alert } => {
+                Some(Live::Hotspot(LiveHotspot { seq, alert, frame: Default::default() }))
+            }
+            Logged::Revoked { .. } => None,
         }
     }
 }
@@ -96,15 +104,20 @@ pub(crate) type BoardSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, i
 
 struct Client {
     actor: Actor,
+    /// The session the socket was opened with.
+    token_hash: Option<String>,
     tx: mpsc::Sender<Arc<Live>>,
     overflowed: Arc<AtomicBool>,
+    revoked: Arc<Notify>,
 }
 
-/// What a connection holds: its queue, and the flag the hub raises when the queue overflowed.
+/// What a connection holds: its queue, the flag the hub raises when the queue overflowed,
+/// and the signal that its session was revoked (the connection must close).
 pub struct Subscription {
     pub id: u64,
     pub rx: mpsc::Receiver<Arc<Live>>,
     pub overflowed: Arc<AtomicBool>,
+    pub revoked: Arc<Notify>,
     hub: Arc<Hub>,
 }
 
@@ -125,11 +138,14 @@ pub struct Hub {
     head: AtomicI64,
     wake: Notify,
     buffer: usize,
+    /// This instance's session cache, emptied of each revocation the log brings.
+    sessions: Arc<SessionCache>,
 }
 
 impl Hub {
-    pub fn new(buffer: usize) -> Arc<Hub> {
+    pub fn new(buffer: usize, sessions: Arc<SessionCache>) -> Arc<Hub> {
         Arc::new(Hub {
+            sessions,
             boards: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -154,14 +170,40 @@ impl Hub {
 
     /// Registers a client before it reads anything, so nothing committed afterwards is missed.
     pub fn subscribe(self: &Arc<Hub>, actor: Actor) -> Subscription {
+        self.subscribe_session(actor, None)
+    }
+
+    /// Registers a client opened with the session `token_hash`: revoking that session, or
+    /// every session of its user, closes it.
+    pub fn subscribe_session(self: &Arc<Hub>, actor: Actor, token_hash: Option<String>) -> Subscription {
         let (tx, rx) = mpsc::channel(self.buffer);
         let overflowed = Arc::new(AtomicBool::new(false));
+        let revoked = Arc::new(Notify::new());
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         self.clients
             .lock()
             .expect("hub lock poisoned")
-            .insert(id, Client { actor, tx, overflowed: overflowed.clone() });
-        Subscription { id, rx, overflowed, hub: self.clone() }
+            .insert(id, Client { actor, token_hash, tx, overflowed: overflowed.clone(), revoked: revoked.clone() });
+        Subscription { id, rx, overflowed, revoked, hub: self.clone() }
+    }
+
+    /// Tells the connections of a revoked session (or of every session of its user) to close.
+    pub fn revoke(&self, revocation: &Revocation) {
+        let clients = self.clients.lock().expect("hub lock poisoned");
+        for client in clients.values() {
+            let ended = client.actor.user_id == revocation.user_id
+                && (revocation.token_hash.is_none() || client.token_hash == revocation.token_hash);
+            if ended {
+                // A stored permit: the connection closes even if it is busy sending right now.
+                client.revoked.notify_one();
+            }
+        }
+    }
+
+    /// A revocation read from the log: the cached sessions and the connections it ends.
+    fn apply_revocation(&self, revocation: &Revocation) {
+        self.sessions.revoke(revocation);
+        self.revoke(revocation);
     }
 
     fn fan_out(&self, live: Arc<Live>) {
@@ -200,8 +242,14 @@ impl Hub {
 
     async fn catch_up(&self, store: &Store) -> Result<(), crate::store::StoreError> {
         if self.client_count() == 0 {
-            // Nobody is watching: move the head without reading what nobody would receive.
-            self.head.store(store.last_event_seq().await?, Ordering::SeqCst);
+            // Nobody is watching: move the head without reading what nobody would receive,
+            // but the revocations still empty the session cache.
+            let last = store.last_event_seq().await?;
+            for (seq, revocation) in store.revocations_between(self.head().max(0), last).await? {
+                self.apply_revocation(&revocation);
+                self.head.store(seq, Ordering::SeqCst);
+            }
+            self.head.store(last, Ordering::SeqCst);
             return Ok(());
         }
         loop {
@@ -217,9 +265,13 @@ impl Hub {
                         slot.insert(store.ticket(event.ticket_id).await?);
                     }
                 }
-                let live = Live::new(logged, |id| tickets.get(&id).cloned().flatten());
-                let seq = live.seq();
-                self.fan_out(Arc::new(live));
+                let seq = logged.seq();
+                if let Logged::Revoked { revocation, .. } = &logged {
+                    self.apply_revocation(revocation);
+                }
+                if let Some(live) = Live::new(logged, |id| tickets.get(&id).cloned().flatten()) {
+                    self.fan_out(Arc::new(live));
+                }
                 self.head.store(seq, Ordering::SeqCst);
             }
         }
@@ -267,6 +319,7 @@ mod tests {
     use super::*;
     use crate::domain::event::{ActorRef, EventKind};
     use crate::domain::types::Role;
+    use futures::FutureExt;
 
     fn actor(role: Role, unit: Option<&str>) -> Actor {
         Actor {
@@ -295,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_slow_client_overflows_into_a_resync_not_into_memory() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, Default::default());
         let mut slow = hub.subscribe(actor(Role::Supervisor, None));
         for seq in 1..=10 {
             hub.fan_out(live(seq, &["cgw"]));
@@ -310,7 +363,7 @@ mod tests {
 
     #[test]
     fn departments_hear_only_of_their_units_and_clients_leave_on_drop() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, Default::default());
         let mut a = hub.subscribe(actor(Role::Department, Some("cgw")));
         let mut b = hub.subscribe(actor(Role::Department, Some("sthj")));
         hub.fan_out(live(1, &["cgw"]));
@@ -322,8 +375,22 @@ mod tests {
     }
 
     #[test]
+    fn a_revocation_ends_the_sockets_of_its_session_or_of_its_user() {
+        let hub = Hub::new(4, Default::default());
+        let one = hub.subscribe_session(actor(Role::Operator, None), Some("a".into()));
+        let other = hub.subscribe_session(actor(Role::Operator, None), Some("b".into()));
+        let ended = |s: &Subscription| s.revoked.notified().now_or_never().is_some();
+        hub.revoke(&Revocation { user_id: 1, token_hash: Some("a".into()) });
+        assert!(ended(&one) && !ended(&other));
+        hub.revoke(&Revocation { user_id: 2, token_hash: None });
+        assert!(!ended(&other));
+        hub.revoke(&Revocation { user_id: 1, token_hash: None });
+        assert!(ended(&other));
+    }
+
+    #[test]
     fn hot_spots_reach_supervisors_and_never_departments() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, Default::default());
         let mut supervisor = hub.subscribe(actor(Role::Supervisor, None));
         let mut operator = hub.subscribe(actor(Role::Operator, None));
         let mut dept = hub.subscribe(actor(Role::Department, Some("cgw")));

@@ -16,7 +16,10 @@
 //!   (at most every [`VIEW_DEBOUNCE`]);
 //! * `{"type":"resync","reason":…}` when the client was too slow or resumed from too far back:
 //!   fresh views follow, and the stream continues from them;
-//! * `{"type":"error","message":…}`.
+//! * `{"type":"error","message":…}`;
+//! * `{"type":"revoked","message":…}` when the session was logged out, or its account disabled
+//!   or given a new password (on any instance): the server closes the socket right after,
+//!   with code 1008.
 //!
 //! Pings go every [`PING_EVERY`]; a client silent for [`DEAD_AFTER`] is disconnected.
 
@@ -197,9 +200,14 @@ fn event_message(state: &AppState, actor: &Actor, live: &LiveEvent) -> serde_jso
 }
 
 /// Serves one connection until it closes.
-pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display_name: String) {
+pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display_name: String, token_hash: String) {
     // Subscribe before reading anything, so nothing committed from here on can be missed.
-    let mut subscription: Subscription = state.live().subscribe(actor.clone());
+    let mut subscription: Subscription = state.live().subscribe_session(actor.clone(), Some(token_hash.clone()));
+    // A revocation stored between the token's check and this subscription is not missed.
+    if state.store.session_user(&token_hash).await.ok().flatten().is_none() {
+        close_revoked(&mut socket).await;
+        return;
+    }
     let mut last_sent = state.live().head().max(0);
     if !send(&mut socket, json!({"type": "hello", "seq": last_sent, "user": {"username": actor.username, "display_name": display_name, "role": actor.role}})).await {
         return;
@@ -296,6 +304,10 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                     dirty |= !current;
                 }
             }
+            _ = subscription.revoked.notified() => {
+                close_revoked(&mut socket).await;
+                return;
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() > DEAD_AFTER {
                     let _ = socket.send(Message::Close(None)).await;
@@ -307,6 +319,18 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
             }
         }
     }
+}
+
+/// The session ended (logout, disabled account, new password): say so and close, with the
+/// policy-violation code, so nothing more reaches a client that is no longer logged in.
+async fn close_revoked(socket: &mut WebSocket) {
+    let _ = send(
+        socket,
+        json!({"type": "revoked", "message": "the session ended (logged out or the account changed); log in again"}),
+    )
+    .await;
+    let frame = axum::extract::ws::CloseFrame { code: 1008, reason: Utf8Bytes::from_static("session revoked") };
+    let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
 /// Sends what the client missed since `after`. `Some(Some(seq))`: replayed up to `seq`;
@@ -324,11 +348,15 @@ async fn replay(socket: &mut WebSocket, state: &AppState, actor: &Actor, after: 
             break;
         }
         for logged in entries {
+            let seq = logged.seq();
             let ticket = match &logged {
                 crate::store::hotspots::Logged::Ticket(e) => state.store.ticket(e.ticket_id).await.ok().flatten(),
-                crate::store::hotspots::Logged::Hotspot { .. } => None,
+                _ => None,
             };
-            let live = Live::new(logged, |_| ticket);
+            let Some(live) = Live::new(logged, |_| ticket) else {
+                from = seq.min(head);
+                continue;
+            };
             if live.seq() > head {
                 return Some(Some(from));
             }

@@ -1,5 +1,5 @@
 //! Account administration (add, set a password, disable, enable) with its audit trail, and
-//! the failed-login counts lockouts are decided on. Each change and its audit row are one
+//! the login attempts lockouts are decided on. Each change and its audit row are one
 //! transaction; disabling an account or setting its password ends its sessions.
 
 use super::users::{decode_user, USER_COLUMNS};
@@ -120,6 +120,8 @@ impl Store {
                 .bind(user.id)
                 .execute(&mut *tx)
                 .await?;
+            let revocation = super::revocations::Revocation { user_id: user.id, token_hash: None };
+            super::revocations::log_revocation(self, &mut tx, &revocation, actor, now).await?;
         }
         audit(&mut tx, now, action, username, actor, "").await?;
         tx.commit().await?;
@@ -147,49 +149,91 @@ impl Store {
             .collect()
     }
 
-    /// Failed logins of each subject (keys `user:…`, `address:…`) since `since`.
-    pub async fn login_failures(&self, subjects: &[String], since: DateTime<Utc>) -> Result<Vec<i64>> {
+    /// Counts a login attempt against each subject (keys `user:…`, `address:…`, each with its
+    /// limit) before the password is checked, in one transaction whose upserts hold each
+    /// subject's row until it ends, so concurrent attempts, on every instance, are counted
+    /// one after another. A window older than `since` starts again. Returns the attempts
+    /// each subject has admitted in its window, this one included; when one is past its
+    /// limit nothing is counted and `Err(index)` names it.
+    pub async fn admit_login_attempt(
+        &self,
+        subjects: &[(String, i64)],
+        since: DateTime<Utc>,
+    ) -> Result<std::result::Result<Vec<i64>, usize>> {
+        let now = self.now();
+        let mut tx = self.writer.begin().await?;
         let mut counts = Vec::with_capacity(subjects.len());
-        for s in subjects {
-            let row = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE subject = $1 AND at >= $2")
-                .bind(s.as_str())
-                .bind(millis(since))
-                .fetch_one(&self.pool)
-                .await?;
-            counts.push(get_i64(&row, "n")?);
+        for (i, (subject, limit)) in subjects.iter().enumerate() {
+            let row = sqlx::query(
+                "INSERT INTO login_attempts (subject, window_start, attempts, failures) VALUES ($1, $2, 1, 0) \
+                 ON CONFLICT (subject) DO UPDATE SET \
+                 attempts = CASE WHEN login_attempts.window_start < $3 THEN 1 ELSE login_attempts.attempts + 1 END, \
+                 failures = CASE WHEN login_attempts.window_start < $3 THEN 0 ELSE login_attempts.failures END, \
+                 window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END \
+                 RETURNING attempts",
+            )
+            .bind(subject.as_str())
+            .bind(millis(now))
+            .bind(millis(since))
+            .fetch_one(&mut *tx)
+            .await?;
+            let attempts = get_i64(&row, "attempts")?;
+            if attempts > *limit {
+                tx.rollback().await?;
+                return Ok(Err(i));
+            }
+            counts.push(attempts);
         }
-        Ok(counts)
+        tx.commit().await?;
+        Ok(Ok(counts))
     }
 
-    /// Records a failed login against each subject, forgetting every failure older than `since`;
-    /// `lockouts` (subject, detail) are written to the audit in the same transaction.
-    pub async fn record_login_failure(
+    /// The admitted attempt failed: counted as a failure against each subject. `lockout`
+    /// is asked, with the subject's index and its failures in the window, whether this one
+    /// locks it out, and with what detail: such a lockout is audited in the same
+    /// transaction, once. Rows of windows older than `since` are forgotten.
+    pub async fn login_failed(
         &self,
         subjects: &[String],
         since: DateTime<Utc>,
-        lockouts: &[(String, String)],
-    ) -> Result<()> {
+        lockout: impl Fn(usize, i64) -> Option<String>,
+    ) -> Result<Vec<String>> {
         let now = self.now();
         let mut tx = self.writer.begin().await?;
-        // Failures older than the window count for nothing: the table holds one window.
-        sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(millis(since)).execute(&mut *tx).await?;
-        for s in subjects {
-            sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
-                .bind(s.as_str())
-                .bind(millis(now))
-                .execute(&mut *tx)
-                .await?;
+        let mut locked = Vec::new();
+        for (i, subject) in subjects.iter().enumerate() {
+            let row =
+                sqlx::query("UPDATE login_attempts SET failures = failures + 1 WHERE subject = $1 RETURNING failures")
+                    .bind(subject.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(row) = row else { continue };
+            if let Some(detail) = lockout(i, get_i64(&row, "failures")?) {
+                audit(&mut tx, now, "locked_out", subject, "system", &detail).await?;
+                locked.push(subject.clone());
+            }
         }
-        for (subject, detail) in lockouts {
-            audit(&mut tx, now, "locked_out", subject, "system", detail).await?;
-        }
+        sqlx::query("DELETE FROM login_attempts WHERE window_start < $1").bind(millis(since)).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(locked)
     }
 
-    /// A successful login forgets the username's failures.
-    pub async fn clear_login_failures(&self, subject: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE subject = $1").bind(subject).execute(&self.writer).await?;
+    /// The admitted attempt succeeded (`user`) or was never checked: each subject gets its
+    /// attempt back, and with `forget_failures` the username's completed failures are
+    /// forgotten too (attempts being checked at this moment stay counted).
+    pub async fn give_back_login_attempt(&self, subjects: &[String], forget_failures: Option<&str>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for subject in subjects {
+            let sql = if forget_failures == Some(subject.as_str()) {
+                "UPDATE login_attempts SET attempts = CASE WHEN attempts - 1 - failures > 0 \
+                 THEN attempts - 1 - failures ELSE 0 END, failures = 0 WHERE subject = $1"
+            } else {
+                "UPDATE login_attempts SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+                 WHERE subject = $1"
+            };
+            sqlx::query(sql).bind(subject.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

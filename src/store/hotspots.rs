@@ -156,24 +156,47 @@ impl Store {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Logged {
     Ticket(Event),
-    Hotspot { seq: i64, alert: Alert },
+    Hotspot {
+        seq: i64,
+        alert: Alert,
+    },
+    /// Sessions ended (logout, disable, new password): no client hears of it, the hub acts.
+    Revoked {
+        seq: i64,
+        revocation: super::revocations::Revocation,
+    },
+}
+
+impl Logged {
+    pub fn seq(&self) -> i64 {
+        match self {
+            Logged::Ticket(e) => e.seq,
+            Logged::Hotspot { seq, .. } | Logged::Revoked { seq, .. } => *seq,
+        }
+    }
 }
 
 impl Store {
-    /// The live log after `seq`, in sequence order: ticket events and raised hot spots.
+    /// The live log after `seq`, in sequence order: ticket events, raised hot spots and
+    /// revoked sessions.
     pub async fn live_log_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>> {
         let rows = sqlx::query(
-            "SELECT seq, ticket_id, at, actor, data FROM events WHERE seq > $1 AND (ticket_id IS NOT NULL OR type = $2) \
-             ORDER BY seq LIMIT $3",
+            "SELECT seq, ticket_id, type, at, actor, data FROM events \
+             WHERE seq > $1 AND (ticket_id IS NOT NULL OR type = $2 OR type = $3) ORDER BY seq LIMIT $4",
         )
         .bind(seq)
         .bind(RAISED_EVENT)
+        .bind(super::revocations::REVOKED_EVENT)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| match r.try_get::<Option<i64>, _>("ticket_id")? {
                 Some(_) => Ok(Logged::Ticket(super::tickets::decode_event(r)?)),
+                None if get_string(r, "type")? == super::revocations::REVOKED_EVENT => Ok(Logged::Revoked {
+                    seq: get_i64(r, "seq")?,
+                    revocation: super::revocations::decode(&get_string(r, "data")?)?,
+                }),
                 None => {
                     let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)
                         .map_err(|e| StoreError::Corrupt(format!("hotspot event: {e}")))?;

@@ -20,6 +20,7 @@ pub mod intake;
 pub mod jobs;
 pub mod kb;
 pub mod outbox;
+pub mod revocations;
 pub mod search;
 mod sql;
 mod tickets;

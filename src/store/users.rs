@@ -132,13 +132,23 @@ impl Store {
         row.map(|r| Ok((decode_user(&r)?, super::from_millis(get_i64(&r, "expires_at")?)))).transpose()
     }
 
+    /// Logs a session out; the revocation is logged for every instance (`revocations`).
     pub async fn revoke_session(&self, token_hash: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(millis(self.now()))
-            .bind(token_hash)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let now = self.now();
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING user_id",
+        )
+        .bind(millis(now))
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let revocation =
+            super::revocations::Revocation { user_id: get_i64(&row, "user_id")?, token_hash: Some(token_hash.into()) };
+        super::revocations::log_revocation(self, &mut tx, &revocation, "logout", now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Mirrors the department files into the database: adds and updates, never deletes

@@ -24,11 +24,22 @@ export function mount(main) {
     try {
       const r = await api('POST', '/api/v1/auth/login', { username: username.value.trim(), password: password.value });
       session.save(r.token, r.user);
-      const next = new URLSearchParams(location.search).get('next');
-      location.assign(next && next.startsWith('/') ? next : homeFor(r.user));
+      location.assign(sameOriginPath(new URLSearchParams(location.search).get('next'), location.origin) || homeFor(r.user));
     } catch (e) {
       message.textContent = e.status === 401 ? t('login.failed') : errorText(e);
       password.select();
     }
   }
+}
+
+// Where `next` may send the browser after login: a path on this site, never another site.
+// `//evil.example/`, `/\\evil.example`, `https://evil.example` and `javascript:` all resolve
+// to another origin (or none) and are refused; the answer is the path, query and fragment
+// only, so nothing but this origin is ever assigned.
+export function sameOriginPath(next, origin) {
+  if (!next || !next.startsWith('/')) return null;
+  let url;
+  try { url = new URL(next, origin); } catch { return null; }
+  if (url.origin !== origin) return null;
+  return url.pathname + url.search + url.hash;
 }
