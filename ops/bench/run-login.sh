@@ -52,12 +52,14 @@ for backend in $BACKENDS; do
   done
 done
 
+# Before the results file is opened for appending (which makes the tree differ).
+code="$(git rev-parse --short HEAD)$(git diff --quiet || echo ' + uncommitted changes')"
 {
   echo
   echo "## $(date -u '+%Y-%m-%d %H:%M') UTC — login storm, $LOGINS logins at once, $RUNS runs per backend${NOTE:+ — $NOTE}"
   echo
   echo "- Machine: \`nproc\` = $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(free -g | awk '/Mem:/ {print "total " $2 " GiB, available " $7 " GiB"}'); Linux $(uname -r)"
-  echo "- Code: commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' + uncommitted changes'), $PROFILE build"
+  echo "- Code: commit $code, $PROFILE build"
   echo "- Command: \`LOGINS=$LOGINS KNOWN_SHARE=$KNOWN_SHARE RUNS=$RUNS BACKENDS=\"$BACKENDS\" PROFILE=$PROFILE ops/bench/run-login.sh\`; per run, on a fresh database:"
   echo "  \`HOTLINE_CLIENT_IP_HEADER=x-forwarded-for HOTLINE_LOGIN_MAX_FAILURES=100000 HOTLINE_LOGIN_MAX_FAILURES_PER_ADDRESS=100000 hotline serve --demo\` then"
   echo "  \`bench_login --base-url … --server-pid PID --logins $LOGINS --known-share $KNOWN_SHARE\`"
