@@ -341,6 +341,16 @@ async fn department_accepts_and_replies_and_sees_its_clock_turn_yellow(
     // Its clocks count down with their unit and instant.
     let clock_text = b.text(&format!("{row} .clock")).await;
     assert!(clock_text.contains("截止") && clock_text.contains("剩余"), "{clock_text}");
+    // The queue is searched, narrowed and ordered: the number finds the one ticket.
+    b.fill("#queue-q", number).await;
+    b.until("document.querySelectorAll('#queue .ticket-row').length === 1", "the search narrows the queue").await;
+    b.select("#queue-filter", "accepted").await;
+    b.until("document.querySelectorAll('#queue .ticket-row').length === 0", "not yet accepted").await;
+    b.select("#queue-filter", "dispatched").await;
+    b.wait_for(&row).await;
+    b.screenshot("workbench-search-1366").await;
+    b.fill("#queue-q", "").await;
+    b.select("#queue-filter", "all").await;
     b.click(&row).await;
     b.click(&format!("#detail[data-number=\"{number}\"] #act-accept")).await;
     b.until(&format!("document.querySelector('{row}[data-status=\"accepted\"]')"), "accepted").await;
@@ -455,6 +465,42 @@ async fn a_mailed_link_opens_the_ticket_for_those_who_may_see_it(
     b.screenshot("ticket-link-supervisor-1366").await;
 }
 
+/// A department writes an article for its knowledge base and retires an outdated one.
+async fn department_keeps_its_knowledge_base(server: &TestServer, b: &Browser, lead: &str) {
+    b.login(lead, PASSWORD, "/workbench").await;
+    b.open("/kb").await;
+    b.wait_for("#kb-new").await;
+    b.click("#kb-new").await;
+    b.wait_for("dialog[open] #kb-question").await;
+    b.fill("#kb-question", "周末垃圾清运时间").await;
+    b.fill("#kb-answer", "周六、周日照常清运，上午9点前完成。").await;
+    b.fill("#kb-category", "ljqy").await;
+    b.keys(keys::ENTER).await;
+    b.until("document.querySelector('#kb-category').dataset.value === '01.01.01'", "the category by pinyin").await;
+    let owner = b.js("return document.querySelector('#kb-department').dataset.value;").await;
+    assert_eq!(owner, json!(lead), "its own unit keeps it");
+    b.screenshot("kb-new-article-1366").await;
+    b.click("#kb-save").await;
+    b.until(
+        "[...document.querySelectorAll('#kb-list .kb-row')].some(r => r.textContent.includes('周末垃圾清运时间'))",
+        "the article is listed",
+    )
+    .await;
+    let department = server.login(lead).await;
+    let (_, mine) = department.get(&format!("/api/v1/kb/articles?department={lead}")).await;
+    let article = mine["articles"].as_array().unwrap().iter().find(|a| a["question"] == "周末垃圾清运时间").cloned().unwrap();
+    let id = article["id"].as_i64().unwrap();
+    b.click(&format!("#kb-list .kb-row[data-id=\"{id}\"] .kb-retire")).await;
+    b.wait_for("#kb-retire-reason").await;
+    b.fill("#kb-retire-reason", "清运时间已调整").await;
+    b.click("#kb-retire-confirm").await;
+    b.until(&format!("!document.querySelector('#kb-list .kb-row[data-id=\"{id}\"]')"), "a retired article leaves the list").await;
+    let (_, retired) = department.get(&format!("/api/v1/kb/articles?department={lead}&include_expired=true")).await;
+    assert!(retired["articles"].as_array().unwrap().iter().all(|a| a["id"] != id), "{retired}");
+    b.assert_no_horizontal_overflow("the knowledge base").await;
+    b.screenshot("kb-list-1366").await;
+}
+
 /// `urgent` is due within the hour: near-due now, overdue once the clock passes its deadline.
 async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     server: &TestServer,
@@ -510,13 +556,50 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     assert_eq!(decided.len(), 1);
     assert_eq!(decided[0]["data"]["approved"], true, "{}", decided[0]);
 
+    // A utility outage (水电气暖: 24 h to reply) is returned; 改派 from the wall keeps its policy
+    // (preselected, with the deadline it gives), the new unit chosen by name.
+    let (first, second) = common::two_bureaus();
+    let other = if first == lead { second } else { first };
+    let other_name = common::catalog().district.department(&other).unwrap().short_name.clone();
+    let outage =
+        operator.log_call(json!({"content": "整栋楼停水一天了", "dispatch": {"lead": lead, "policy": "utility"}})).await;
+    let outage_number = outage["number"].as_str().unwrap();
+    dept.act(outage_number, "return", json!({"reason": "停水应由供水公司处理，本单位无权处置，已告知来电人耐心等待"})).await;
+    let returned = format!("#decisions .due-row[data-number=\"{outage_number}\"]");
+    b.click(&format!("{returned} button.approve")).await;
+    b.wait_for("dialog[open] #assign-lead").await;
+    assert_eq!(b.js("return document.querySelector('#assign-policy').value;").await, json!("utility"), "the ticket's policy");
+    let offered = b.text("#assign-policy option:checked").await;
+    assert!(offered.contains("水电气暖") && offered.contains("24小时"), "{offered}");
+    let deadlines = b.text("#assign-deadlines").await;
+    assert!(deadlines.contains("24小时"), "{deadlines}");
+    b.fill("#assign-lead", &other_name).await;
+    b.keys(keys::ENTER).await;
+    b.until(&format!("document.querySelector('#assign-lead').dataset.value === '{other}'"), "the unit by name").await;
+    b.screenshot("wall-redispatch-1366").await;
+    b.click("dialog[open] button.primary").await;
+    b.until(&format!("!document.querySelector('{returned}')"), "a re-dispatched return leaves the list").await;
+    let (_, moved) = supervisor.get(&format!("/api/v1/tickets/{outage_number}")).await;
+    assert_eq!((moved["lead"].as_str(), moved["sla_policy"].as_str()), (Some(other.as_str()), Some("utility")), "{moved}");
+
+    // The wall screen: everything live fits 1920×1080, no scrollbar; the assessment has its own view.
     b.set_size(1920, 1080).await;
     b.until("document.documentElement.clientWidth >= 1800", "the wall screen size").await;
     b.assert_no_horizontal_overflow("the wall at 1920").await;
+    b.until(
+        "document.documentElement.scrollHeight <= window.innerHeight",
+        "the live wall fits 1080 px without a scrollbar",
+    )
+    .await;
     b.screenshot("wall-overdue-1920").await;
-    b.set_size(1366, 768).await;
+    b.click("#view-assessment").await;
     // The assessment table loads for the month, and its CSV is offered.
     b.wait_for("#assessment-table table").await;
+    b.until("document.documentElement.scrollHeight <= window.innerHeight", "the assessment view fits too").await;
+    b.screenshot("wall-assessment-1920").await;
+    b.click("#view-live").await;
+    b.set_size(1366, 768).await;
+    b.until("document.documentElement.scrollHeight <= window.innerHeight", "the wall fits 1366×768 too").await;
 
     // Five calls about one problem in one street: the hot-spot watch raises it, and the wall
     // shows the banner at once (pushed, not polled), the street marked on the grid.
@@ -546,6 +629,9 @@ async fn operator_calls_the_resident_back(server: &TestServer, b: &Browser, numb
     b.keys(&format!("{}3{}", keys::ALT, keys::RELEASE)).await;
     let row = format!("#callback-queue .ticket-row[data-number=\"{number}\"]");
     b.wait_for(&row).await;
+    // The call is made knowing what the resident asked, not only what was replied.
+    let asked = b.text(&format!("{row} .cb-complaint")).await;
+    assert!(asked.contains(&LONG[..30]), "the original complaint is shown: {asked}");
     b.click(&format!("{row} button.claim")).await;
     b.wait_for("dialog[open] select[name=satisfaction]").await;
     b.select("dialog[open] select[name=satisfaction]", "satisfied").await;

@@ -137,7 +137,8 @@ pub fn life_plan(kind: &str, routed: bool, rng: &mut StdRng) -> Vec<(f64, DemoSt
     }
     at += reply_after;
     plan.push((at, Reply));
-    at += rng.gen_range(2.0..26.0);
+    // 回访 within the next working day or two.
+    at += rng.gen_range(4.0..48.0);
     plan.push((at, Callback { satisfied: rng.gen_bool(0.88) }));
     plan.sort_by(|a, b| a.0.total_cmp(&b.0));
     plan

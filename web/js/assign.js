@@ -43,7 +43,7 @@ export async function assignDialog({ title, submit, departments, lead = '', poli
   showDeadlines();
   const error = h('p.field-error#assign-error', { role: 'alert' });
   return new Promise((resolve) => {
-    const form = h('form.dialog', { method: 'dialog' },
+    const form = h('form.dialog', { method: 'dialog', novalidate: true },
       h('h3', title),
       note ? h('p.muted', note) : null,
       h('label.field', h('span', t('console.lead')), leadBox),

@@ -59,7 +59,7 @@ export async function mount(main) {
     const to = h('input#kb-to', { type: 'date', name: 'valid_to', value: a ? day(a.valid_to) : '' });
     const error = h('p.field-error#kb-error', { role: 'alert' });
     return new Promise((resolve) => {
-      const form = h('form.dialog.kb-editor', { method: 'dialog' },
+      const form = h('form.dialog.kb-editor', { method: 'dialog', novalidate: true },
         h('h3', t(a ? 'kb.edit' : 'kb.new')),
         h('label.field', h('span', t('kb.question')), question),
         h('label.field', h('span', t('kb.answer')), answer),
@@ -100,7 +100,7 @@ export async function mount(main) {
     const reason = h('textarea#kb-retire-reason', { name: 'reason', rows: 3 });
     const error = h('p.field-error', { role: 'alert' });
     return new Promise((resolve) => {
-      const form = h('form.dialog', { method: 'dialog' },
+      const form = h('form.dialog', { method: 'dialog', novalidate: true },
         h('h3', `${t('kb.retire')}：${a.question}`), h('p.muted', t('kb.retire.why')),
         h('label.field', h('span', t('common.reason')), reason), error,
         h('div.actions', h('button.primary#kb-retire-confirm', { type: 'submit' }, t('kb.retire')),

@@ -12,7 +12,9 @@ let serial = 0;
 /** Choices for categories from GET /api/v1/categories (leaves only). */
 export function categoryChoices(categories) {
   return categories.filter((c) => c.leaf).map((c) => ({
-    value: c.code, label: c.name, detail: c.path, initials: c.initials || '', words: [c.name, c.path, c.path.replace(/\//g, '')],
+    value: c.code, label: c.name, detail: c.path, initials: c.initials || '',
+    // 城乡建设 / 市政设施 / 路灯故障 is typed 市政设施/路灯 or 市政设施路灯.
+    words: [c.name, c.path, c.path.replace(/\s*\/\s*/g, '/'), c.path.replace(/[\s/]/g, '')],
   }));
 }
 
