@@ -282,7 +282,13 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     let row = format!("#manual-queue .ticket-row[data-number=\"{manual_number}\"]");
     b.click(&format!("{row} button.primary")).await;
     b.wait_for("dialog[open] #assign-lead").await;
+    // The rules' suggestion is pre-filled by its name, the code only on hover.
+    b.until("document.querySelector('#assign-lead').dataset.value", "the rules' suggestion").await;
+    let prefilled = b.js("const i = document.querySelector('#assign-lead'); return [i.value, i.dataset.value];").await;
+    let suggested = common::catalog().district.department(prefilled[1].as_str().unwrap()).unwrap();
+    assert_eq!(prefilled[0], json!(suggested.short_name), "the unit's name, not its code");
     // Nothing chosen: the dialog says so, in Chinese, and sends nothing.
+    b.js("const i = document.querySelector('#assign-lead'); i.value = ''; i.dispatchEvent(new Event('input'));").await;
     b.click("dialog[open] button.primary").await;
     let refused = b.text("#assign-error").await;
     assert_eq!(refused, "请从列表中选择承办单位");
@@ -626,12 +632,16 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
 
 async fn operator_calls_the_resident_back(server: &TestServer, b: &Browser, number: &str) {
     b.login("operator", PASSWORD, "/console").await;
+    // The console takes keys once it has put the focus on the phone field.
+    b.until("document.activeElement && document.activeElement.id === 'f-phone'", "the console is ready").await;
     b.keys(&format!("{}3{}", keys::ALT, keys::RELEASE)).await;
+    b.until("!document.querySelector('#panel-callbacks').hidden", "Alt+3 shows the callbacks").await;
     let row = format!("#callback-queue .ticket-row[data-number=\"{number}\"]");
     b.wait_for(&row).await;
     // The call is made knowing what the resident asked, not only what was replied.
     let asked = b.text(&format!("{row} .cb-complaint")).await;
     assert!(asked.contains(&LONG[..30]), "the original complaint is shown: {asked}");
+    b.screenshot("console-callbacks-1366").await;
     b.click(&format!("{row} button.claim")).await;
     b.wait_for("dialog[open] select[name=satisfaction]").await;
     b.select("dialog[open] select[name=satisfaction]", "satisfied").await;
