@@ -7,9 +7,9 @@
 use crate::catalog::Catalog;
 use crate::domain::demo_gen::{self, DemoStep, DemoTicketDraft};
 use crate::domain::demo_kb;
-use crate::domain::rules::RoutingInput;
 use crate::domain::event::{EventKind, Received};
 use crate::domain::lifecycle::{self, Actor, Assignment, CallbackReport, Command};
+use crate::domain::rules::RoutingInput;
 use crate::domain::types::{Outcome, Role, Satisfaction, Solved};
 use crate::http::auth::hash_password;
 use crate::store::{actor_ref, NewUser, Store, StoreError};
@@ -124,10 +124,8 @@ pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, se
     let dispatcher = centre_actor(Role::Dispatcher, 2);
     let supervisor = centre_actor(Role::Supervisor, 3);
     let articles = store.articles(None).await?;
-    let at = |ms: i64| {
-        let store = store.with_clock(Arc::new(move || crate::store::from_millis(ms)));
-        store
-    };
+    // The store as it was at one instant of the demo's past: each step is written then.
+    let at = |ms: i64| store.with_clock(Arc::new(move || crate::store::from_millis(ms)));
     for (i, draft) in drafts.into_iter().enumerate() {
         let created_ms = start_ms + step_ms * (i as i64 + 1);
         let created = crate::store::from_millis(created_ms);
@@ -181,7 +179,9 @@ pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, se
             let (actor, command) = match step {
                 DemoStep::ResolveDirectly => {
                     let article = articles.iter().find(|a| a.text.category == draft.category);
-                    let answer = article.map_or("已根据相关政策向来电人解释说明。".to_string(), |a| a.text.answer.clone());
+                    let answer = article.map_or("已根据相关政策向来电人解释说明。".to_string(), |a| {
+                        a.text.answer.clone()
+                    });
                     (
                         operator.clone(),
                         Command::ResolveDirectly {
@@ -198,30 +198,41 @@ pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, se
                 DemoStep::Accept => (department_actor(catalog, &lead), Command::Accept),
                 DemoStep::Return => (
                     department_actor(catalog, &lead),
-                    Command::Return { reason: "经核实，该问题不属于本单位职责范围，建议转属地街道协调处理。".into() },
+                    Command::Return {
+                        reason: "经核实，该问题不属于本单位职责范围，建议转属地街道协调处理。".into()
+                    },
                 ),
                 DemoStep::ReviewReturn { redispatch } => match office.filter(|o| redispatch && *o != lead) {
                     Some(office) => (dispatcher.clone(), Command::Redispatch(by_hand(office))),
                     None => (
                         dispatcher.clone(),
-                        Command::RejectReturn { reason: "经核实属于贵单位职责范围，请按规定办理。".into() },
+                        Command::RejectReturn {
+                            reason: "经核实属于贵单位职责范围，请按规定办理。".into()
+                        },
                     ),
                 },
                 DemoStep::RequestExtension => (
                     department_actor(catalog, &lead),
-                    Command::RequestExtension { reason: "需协调相关单位现场勘查，申请延长办理时间。".into(), extra: "3wd".into() },
+                    Command::RequestExtension {
+                        reason: "需协调相关单位现场勘查，申请延长办理时间。".into(),
+                        extra: "3wd".into(),
+                    },
                 ),
                 DemoStep::DecideExtension { approve } => {
                     (supervisor.clone(), Command::DecideExtension { approve, note: None })
                 }
-                DemoStep::Supervise => (supervisor.clone(), Command::Supervise { note: Some("已超期，请加快办理".into()) }),
+                DemoStep::Supervise => {
+                    (supervisor.clone(), Command::Supervise { note: Some("已超期，请加快办理".into()) })
+                }
                 DemoStep::Reply => {
                     // Assisting units answer the lead first, as the lifecycle asks.
                     let waiting: Vec<_> =
                         ticket.assists.iter().filter(|a| a.replied_at.is_none() && !a.waived).cloned().collect();
                     for assist in waiting {
                         let unit = department_actor(catalog, &assist.department);
-                        let command = Command::AssistReply { text: "已配合现场核实，情况已告知主办单位。".into() };
+                        let command = Command::AssistReply {
+                            text: "已配合现场核实，情况已告知主办单位。".into()
+                        };
                         if let Some(t) = play(&at(step_ms), &ticket, &unit, &command, catalog).await? {
                             ticket = t;
                         }
@@ -240,7 +251,11 @@ pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, se
                         reached: true,
                         failure: None,
                         solved: Some(if satisfied { Solved::Yes } else { Solved::No }),
-                        satisfaction: Some(if satisfied { Satisfaction::Satisfied } else { Satisfaction::Dissatisfied }),
+                        satisfaction: Some(if satisfied {
+                            Satisfaction::Satisfied
+                        } else {
+                            Satisfaction::Dissatisfied
+                        }),
                         comment: None,
                     }),
                 ),
@@ -268,7 +283,9 @@ async fn play(
     command: &Command,
     catalog: &Catalog,
 ) -> Result<Option<crate::domain::ticket::Ticket>, StoreError> {
-    match store.change_ticket(ticket.id, actor, |t, now| lifecycle::decide(t, command, &catalog.context(actor, now))).await
+    match store
+        .change_ticket(ticket.id, actor, |t, now| lifecycle::decide(t, command, &catalog.context(actor, now)))
+        .await
     {
         Ok(change) => Ok(Some(change.ticket)),
         Err(StoreError::Rejected(_)) | Err(StoreError::NotFound) => Ok(None),

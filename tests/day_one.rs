@@ -43,8 +43,7 @@ async fn redispatch_keeps_the_policy_unless_the_dispatcher_picks_another(backend
     let changed = dispatcher.act(number, "redispatch", json!({"lead": first, "policy": "general"})).await;
     assert_eq!(changed["sla_policy"], "general");
     let (_, events) = dispatcher.get(&format!("/api/v1/tickets/{number}/events")).await;
-    let redispatches: Vec<&Value> =
-        events.as_array().unwrap().iter().filter(|e| e["type"] == "redispatched").collect();
+    let redispatches: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["type"] == "redispatched").collect();
     assert_eq!(redispatches.len(), 2);
     assert!(redispatches[0]["data"].get("previous_policy").is_none(), "unchanged: {}", redispatches[0]);
     assert_eq!(redispatches[1]["data"]["previous_policy"], "utility", "{}", redispatches[1]);

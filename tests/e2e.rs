@@ -136,9 +136,8 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     let earlier = operator
         .log_call(json!({"caller_phone": "13812345678", "category": "01.02.03", "content": "小区路灯不亮，上次反映过"}))
         .await;
-    let rubbish = operator
-        .log_call(json!({"caller_phone": "13812345678", "address": "", "content": "楼下垃圾桶没人清运"}))
-        .await;
+    let rubbish =
+        operator.log_call(json!({"caller_phone": "13812345678", "address": "", "content": "楼下垃圾桶没人清运"})).await;
     let category = first_leaf_category();
     let street = first_street();
     let (_, preview) = operator
@@ -169,8 +168,14 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     )
     .await;
     // The tab order follows the form: name, kind, urgency, confidential, callback consent, category, street, address, content.
-    for (text, next) in [("", "f-name"), ("王女士", "f-kind"), ("", "f-urgency"), ("", "f-confidential"), ("", "f-consent"), ("", "f-category")]
-    {
+    for (text, next) in [
+        ("", "f-name"),
+        ("王女士", "f-kind"),
+        ("", "f-urgency"),
+        ("", "f-confidential"),
+        ("", "f-consent"),
+        ("", "f-category"),
+    ] {
         b.keys(&format!("{text}{}", keys::TAB)).await;
         b.until(&format!("document.activeElement.id === '{next}'"), &format!("Tab reaches {next}")).await;
     }
@@ -179,7 +184,8 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     b.until("document.querySelector('#f-category').getAttribute('aria-expanded') === 'true'", "the list opens").await;
     b.screenshot("console-category-search-1366").await;
     b.keys(&format!("{}{}{}", keys::ARROW_DOWN, keys::ARROW_UP, keys::ENTER)).await;
-    b.until(&format!("document.querySelector('#f-category').dataset.value === '{category}'"), "垃圾清运 is chosen").await;
+    b.until(&format!("document.querySelector('#f-category').dataset.value === '{category}'"), "垃圾清运 is chosen")
+        .await;
     let shown = b.js("return document.querySelector('#f-category').value;").await;
     assert!(shown.as_str().unwrap().ends_with("垃圾清运") && !shown.as_str().unwrap().contains(&category), "{shown}");
     b.keys(keys::TAB).await;
@@ -224,13 +230,17 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
         "Alt+N starts a new call",
     )
     .await;
-    assert_eq!(b.js("return document.querySelector('#call-result').textContent.trim();").await, json!(""),
-        "the last call's confirmation does not stay under a fresh form");
+    assert_eq!(
+        b.js("return document.querySelector('#call-result').textContent.trim();").await,
+        json!(""),
+        "the last call's confirmation does not stay under a fresh form"
+    );
     b.keys("13700000009").await;
     // By pinyin initials: ljqy is 垃圾清运.
     b.fill("#f-category", "ljqy").await;
     b.keys(keys::ENTER).await;
-    b.until(&format!("document.querySelector('#f-category').dataset.value === '{category}'"), "ljqy chooses 垃圾清运").await;
+    b.until(&format!("document.querySelector('#f-category').dataset.value === '{category}'"), "ljqy chooses 垃圾清运")
+        .await;
     b.fill("#f-content", "咨询垃圾分类投放时间").await;
     b.keys(&format!("{}r{}", keys::ALT, keys::RELEASE)).await;
     b.until("document.activeElement.id === 'f-answer'", "Alt+R opens the answer").await;
@@ -294,9 +304,14 @@ async fn operator_logs_a_call_by_keyboard_and_sees_it_routed(server: &TestServer
     assert_eq!(refused, "请从列表中选择承办单位");
     // The unit by its name; the policy offered with its deadlines, the default preselected.
     b.fill("#assign-lead", &lead_name).await;
-    b.until("document.querySelector('#assign-lead').getAttribute('aria-expanded') === 'true'", "units are offered").await;
+    b.until("document.querySelector('#assign-lead').getAttribute('aria-expanded') === 'true'", "units are offered")
+        .await;
     b.keys(keys::ENTER).await;
-    b.until(&format!("document.querySelector('#assign-lead').dataset.value === '{lead}'"), "the unit is chosen by name").await;
+    b.until(
+        &format!("document.querySelector('#assign-lead').dataset.value === '{lead}'"),
+        "the unit is chosen by name",
+    )
+    .await;
     assert_eq!(b.js("return document.querySelector('#assign-policy').value;").await, json!("general"));
     let deadlines = b.text("#assign-deadlines").await;
     assert!(deadlines.contains("5个工作日") && deadlines.contains("2026-"), "{deadlines}");
@@ -494,13 +509,18 @@ async fn department_keeps_its_knowledge_base(server: &TestServer, b: &Browser, l
     .await;
     let department = server.login(lead).await;
     let (_, mine) = department.get(&format!("/api/v1/kb/articles?department={lead}")).await;
-    let article = mine["articles"].as_array().unwrap().iter().find(|a| a["question"] == "周末垃圾清运时间").cloned().unwrap();
+    let article =
+        mine["articles"].as_array().unwrap().iter().find(|a| a["question"] == "周末垃圾清运时间").cloned().unwrap();
     let id = article["id"].as_i64().unwrap();
     b.click(&format!("#kb-list .kb-row[data-id=\"{id}\"] .kb-retire")).await;
     b.wait_for("#kb-retire-reason").await;
     b.fill("#kb-retire-reason", "清运时间已调整").await;
     b.click("#kb-retire-confirm").await;
-    b.until(&format!("!document.querySelector('#kb-list .kb-row[data-id=\"{id}\"]')"), "a retired article leaves the list").await;
+    b.until(
+        &format!("!document.querySelector('#kb-list .kb-row[data-id=\"{id}\"]')"),
+        "a retired article leaves the list",
+    )
+    .await;
     let (_, retired) = department.get(&format!("/api/v1/kb/articles?department={lead}&include_expired=true")).await;
     assert!(retired["articles"].as_array().unwrap().iter().all(|a| a["id"] != id), "{retired}");
     b.assert_no_horizontal_overflow("the knowledge base").await;
@@ -567,14 +587,20 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     let (first, second) = common::two_bureaus();
     let other = if first == lead { second } else { first };
     let other_name = common::catalog().district.department(&other).unwrap().short_name.clone();
-    let outage =
-        operator.log_call(json!({"content": "整栋楼停水一天了", "dispatch": {"lead": lead, "policy": "utility"}})).await;
+    let outage = operator
+        .log_call(json!({"content": "整栋楼停水一天了", "dispatch": {"lead": lead, "policy": "utility"}}))
+        .await;
     let outage_number = outage["number"].as_str().unwrap();
-    dept.act(outage_number, "return", json!({"reason": "停水应由供水公司处理，本单位无权处置，已告知来电人耐心等待"})).await;
+    dept.act(outage_number, "return", json!({"reason": "停水应由供水公司处理，本单位无权处置，已告知来电人耐心等待"}))
+        .await;
     let returned = format!("#decisions .due-row[data-number=\"{outage_number}\"]");
     b.click(&format!("{returned} button.approve")).await;
     b.wait_for("dialog[open] #assign-lead").await;
-    assert_eq!(b.js("return document.querySelector('#assign-policy').value;").await, json!("utility"), "the ticket's policy");
+    assert_eq!(
+        b.js("return document.querySelector('#assign-policy').value;").await,
+        json!("utility"),
+        "the ticket's policy"
+    );
     let offered = b.text("#assign-policy option:checked").await;
     assert!(offered.contains("水电气暖") && offered.contains("24小时"), "{offered}");
     let deadlines = b.text("#assign-deadlines").await;
@@ -586,7 +612,11 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     b.click("dialog[open] button.primary").await;
     b.until(&format!("!document.querySelector('{returned}')"), "a re-dispatched return leaves the list").await;
     let (_, moved) = supervisor.get(&format!("/api/v1/tickets/{outage_number}")).await;
-    assert_eq!((moved["lead"].as_str(), moved["sla_policy"].as_str()), (Some(other.as_str()), Some("utility")), "{moved}");
+    assert_eq!(
+        (moved["lead"].as_str(), moved["sla_policy"].as_str()),
+        (Some(other.as_str()), Some("utility")),
+        "{moved}"
+    );
 
     // The wall screen: everything live fits 1920×1080, no scrollbar; the assessment has its own view.
     b.set_size(1920, 1080).await;

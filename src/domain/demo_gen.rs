@@ -82,16 +82,22 @@ pub enum DemoStep {
     /// 退单 by the lead, "not ours".
     Return,
     /// The return reviewed: 改派 to another unit, or the return rejected (驳回).
-    ReviewReturn { redispatch: bool },
+    ReviewReturn {
+        redispatch: bool,
+    },
     /// 申请延期, and a supervisor's decision some hours later.
     RequestExtension,
-    DecideExtension { approve: bool },
+    DecideExtension {
+        approve: bool,
+    },
     /// 督办 on a ticket running late.
     Supervise,
     /// 办结回复.
     Reply,
     /// 回访: reached, and whether the resident was satisfied.
-    Callback { satisfied: bool },
+    Callback {
+        satisfied: bool,
+    },
 }
 
 /// A demo ticket's life: each step with how many hours after intake it happens. The demo

@@ -62,9 +62,7 @@ pub const ARTICLES: &[DemoArticle] = &[
 
 /// Articles whose category or department the district lacks (an edited taxonomy) are skipped.
 pub fn usable(district: &District) -> impl Iterator<Item = &'static DemoArticle> + '_ {
-    ARTICLES
-        .iter()
-        .filter(|a| district.is_leaf_category(a.category) && district.department(a.department).is_some())
+    ARTICLES.iter().filter(|a| district.is_leaf_category(a.category) && district.department(a.department).is_some())
 }
 
 #[cfg(test)]

@@ -161,12 +161,7 @@ pub fn public_view(t: &Ticket, district: &District) -> PublicTicket {
     let steps = vec![
         Step { stage: "received", label: "已受理", at: Some(t.created_at), done: true },
         Step { stage: "dispatched", label: "已转交承办单位", at: t.dispatched_at, done: dispatched },
-        Step {
-            stage: "in_progress",
-            label: "办理中",
-            at: t.accepted_at,
-            done: t.accepted_at.is_some() || answered,
-        },
+        Step { stage: "in_progress", label: "办理中", at: t.accepted_at, done: t.accepted_at.is_some() || answered },
         Step { stage: "replied", label: "已答复", at: t.replied_at, done: answered },
         Step { stage: "closed", label: "已办结", at: t.closed_at, done: t.status == Status::Closed },
     ];

@@ -159,7 +159,13 @@ pub fn score(probe: &Probe, candidate: &Candidate) -> Option<Suggestion> {
         mergeable = true;
     }
     let score = (score.min(1.0) * 100.0).round() / 100.0;
-    (score >= MIN_SCORE && !reasons.is_empty()).then_some(Suggestion { ticket_id: t.id, score, reasons, points, mergeable })
+    (score >= MIN_SCORE && !reasons.is_empty()).then_some(Suggestion {
+        ticket_id: t.id,
+        score,
+        reasons,
+        points,
+        mergeable,
+    })
 }
 
 /// The best suggestions, highest score first (newer first among equals).

@@ -83,11 +83,13 @@ export function clockClass(state, atIso) {
 }
 
 const UNITS = { wd: 'working day', wh: 'working hour', h: 'hour', d: 'day', m: 'minute' };
-/** The limit in words: the server's Chinese label, or `5 working days` from `5wd` in English. */
+const UNITS_ZH = { wd: '个工作日', wh: '个工作小时', h: '小时', d: '天', m: '分钟' };
+/** The limit in words: `5个工作日`, or `5 working days` in English, from `5wd`. */
 export function limitText(deadline) {
   if (!deadline) return '';
-  const m = lang === 'en' && /^(\d+)(wd|wh|h|d|m)$/.exec(deadline.duration || '');
-  if (m) return `${m[1]} ${UNITS[m[2]]}${m[1] === '1' ? '' : 's'}`;
+  const m = /^(\d+)(wd|wh|h|d|m)$/.exec(deadline.duration || '');
+  if (m && lang === 'en') return `${m[1]} ${UNITS[m[2]]}${m[1] === '1' ? '' : 's'}`;
+  if (m && !deadline.label) return m[1] + UNITS_ZH[m[2]];
   return deadline.label || deadline.duration || '';
 }
 

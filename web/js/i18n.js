@@ -252,6 +252,7 @@ Object.assign(en, {
   'event.callback_unreachable': 'Callback: not reached', 'event.late_listed': 'Late list',
   'event.calendar_changed': 'Calendar changed', 'event.reply_followed': 'Reply followed', 'event.unmerged': 'Unmerged',
   'wall.view.live': 'Live',
+  'note.办结时限将至, 系统自动催办': 'Reply due soon: urged automatically', 'note.办结超期, 自动督办': 'Reply overdue: supervised automatically',
   'workbench.find': 'Search number, content, category or address', 'workbench.filter': 'Show', 'workbench.sort': 'Order',
   'workbench.filter.all': 'All', 'workbench.filter.dispatched': 'To accept', 'workbench.filter.accepted': 'In progress',
   'workbench.filter.overdue': 'Overdue', 'workbench.filter.pending': 'Awaiting decision', 'workbench.filter.suspended': 'Suspended',

@@ -1,7 +1,7 @@
 // What every page shows of a ticket: its summary, its clocks, and its full history.
 import { t, lang } from './i18n.js';
 import { get } from './api.js';
-import { h, clip, clockChip, fmtInstant, statusLabel, errorText } from './dom.js';
+import { h, clip, clockChip, fmtInstant, statusLabel, errorText, limitText } from './dom.js';
 import { loadPolicies, policyLabel } from './assign.js';
 
 const EVENT_ZH = {
@@ -113,10 +113,11 @@ function summary(e) {
   if (d.satisfaction) parts.push(t('satisfaction.' + d.satisfaction, {}, d.satisfaction));
   if (d.to) parts.push('→ ' + deptName(d.to));
   if (d.reason) parts.push(d.reason);
-  if (d.note) parts.push(d.note);
+  // The server's own notes (system urges and supervision) are stable sentences the page translates.
+  if (d.note) parts.push(t('note.' + d.note, {}, d.note));
   if (d.text) parts.push(d.text);
   if (d.answer) parts.push(d.answer);
-  if (d.extra) parts.push('+' + d.extra);
+  if (d.extra) parts.push('+' + limitText({ duration: d.extra }));
   if (d.stage) parts.push(t('stage.' + d.stage, {}, d.stage));
   if (d.approved !== undefined) parts.push(d.approved ? '✔' : '✘');
   if (e.type === 'received' && d.content) parts.push(d.content);
