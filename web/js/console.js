@@ -273,13 +273,17 @@ export async function mount(main) {
   }
 
   // ---- routing preview ----
+  // Answers may come back out of order: only the latest request's answer is shown.
+  let previewSeq = 0;
   const loadPreview = debounce(async () => {
+    const seq = ++previewSeq;
     const b = body();
     if (!b.category && !b.content.trim()) return;
     const req = { kind: b.kind, channel: 'phone', urgency: b.urgency, category: b.category, address: b.address, content: b.content };
     if (b.street) req.street = b.street;
     try {
       const p = await post('/api/v1/dispatch/preview', req);
+      if (seq !== previewSeq) return;
       previewBox.replaceChildren(renderPreview(p));
       if (!form.classList.contains('saved')) result.replaceChildren();
     } catch (e) {
@@ -309,7 +313,9 @@ export async function mount(main) {
   }
 
   // ---- similar tickets (the search service; 暂不可用 until it is there) ----
+  let similarSeq = 0;
   const loadSimilar = debounce(async () => {
+    const seq = ++similarSeq;
     const b = body();
     if (!b.content.trim() && !phoneOk(b.caller_phone)) return;
     const req = { content: b.content, address: b.address, kind: b.kind };
@@ -317,6 +323,7 @@ export async function mount(main) {
     if (leafByCode[b.category]) req.category = b.category;
     try {
       const r = await optional('POST', '/api/v1/tickets/similar', req);
+      if (seq !== similarSeq) return;
       if (r === null) { similarBox.replaceChildren(h('p.muted.unavailable', t('common.unavailable.long'))); return; }
       const list = r.suggestions || [];
       mergeable.clear();
