@@ -5,15 +5,16 @@
 //! callback …) so the demo shows every state a centre sees.
 
 use crate::catalog::Catalog;
-use crate::domain::demo_gen::{self, DemoTicketDraft};
+use crate::domain::demo_gen::{self, DemoStep, DemoTicketDraft};
+use crate::domain::demo_kb;
 use crate::domain::event::{EventKind, Received};
 use crate::domain::lifecycle::{self, Actor, Assignment, CallbackReport, Command};
+use crate::domain::rules::RoutingInput;
 use crate::domain::types::{Outcome, Role, Satisfaction, Solved};
 use crate::http::auth::hash_password;
 use crate::store::{actor_ref, NewUser, Store, StoreError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 pub const DEMO_PASSWORD: &str = "hotline-demo";
@@ -82,125 +83,214 @@ fn department_actor(catalog: &Catalog, code: &str) -> Actor {
     }
 }
 
-/// Generates `count` tickets and moves each a random way along its life.
+/// The demo's knowledge base: an article for each of the commonest questions, owned by the
+/// unit that keeps it, if the knowledge base is empty. Returns how many it added.
+pub async fn ensure_articles(store: &Store, catalog: &Catalog) -> Result<usize, StoreError> {
+    if !store.articles(None).await?.is_empty() {
+        return Ok(0);
+    }
+    let now = store.now();
+    let mut added = 0;
+    for a in demo_kb::usable(&catalog.district) {
+        let draft = crate::domain::kb::Draft {
+            question: a.question.into(),
+            answer: a.answer.into(),
+            category: a.category.into(),
+            department: a.department.into(),
+            valid_from: now - chrono::Duration::days(60),
+            valid_to: a.valid_days.map(|d| now + chrono::Duration::days(d)),
+        };
+        store.add_article(&draft, "admin").await?;
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// Generates `count` tickets over the last 30 days and lives each one's life up to now.
 ///
-/// Tickets are spread over the last 30 days, oldest first, so the demo has history: some
-/// overdue, some closed, some still waiting for a callback.
+/// Each ticket is routed by the dispatch rules in force, as a call is (the ones no rule
+/// matches go to the manual queue and a dispatcher places them); then its life plan
+/// ([`demo_gen::life_plan`]) is played up to the present, each step at its own time, so the
+/// data ages as a real centre's does: today's tickets wait to be accepted, last week's are in
+/// hand, last month's are called back and closed, and returns are reviewed within hours.
 pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, seed: u64) -> Result<usize, StoreError> {
     let drafts = demo_gen::generate(&catalog.district, count, seed);
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let end = store.now();
     let span_ms = 30 * 24 * 3600 * 1000i64;
     let step_ms = span_ms / count.max(1) as i64;
-    let demo_time = Arc::new(AtomicI64::new(end.timestamp_millis() - span_ms));
-    let clock_time = demo_time.clone();
-    let store = &store.with_clock(Arc::new(move || crate::store::from_millis(clock_time.load(Ordering::Relaxed))));
+    let start_ms = end.timestamp_millis() - span_ms;
     let operator = centre_actor(Role::Operator, 1);
     let dispatcher = centre_actor(Role::Dispatcher, 2);
     let supervisor = centre_actor(Role::Supervisor, 3);
-    for draft in drafts {
-        demo_time.fetch_add(step_ms, Ordering::Relaxed);
-        let ticket = store
+    let articles = store.articles(None).await?;
+    // The store as it was at one instant of the demo's past: each step is written then.
+    let at = |ms: i64| store.with_clock(Arc::new(move || crate::store::from_millis(ms)));
+    for (i, draft) in drafts.into_iter().enumerate() {
+        let created_ms = start_ms + step_ms * (i as i64 + 1);
+        let created = crate::store::from_millis(created_ms);
+        let input = RoutingInput {
+            kind: draft.kind,
+            category: &draft.category,
+            content: &draft.content,
+            address: &draft.address,
+            street: Some(&draft.street),
+            community: draft.community.as_deref(),
+            channel: draft.channel,
+            urgency: draft.urgency,
+            received_at: created,
+        };
+        let routing = catalog.rules.route(&input, &catalog.district);
+        let mut received = received(String::new(), &draft);
+        let assignment = routing.decision().map(|d| {
+            if let Some(u) = d.urgency.as_deref().and_then(|u| u.parse().ok()) {
+                received.urgency = u;
+            }
+            Assignment {
+                lead: d.lead.clone(),
+                assists: d.assist.clone(),
+                policy: Some(d.policy.clone()),
+                note: None,
+                rule_id: Some(d.rule_id.clone()),
+                rules_version: Some(catalog.rules.version().to_string()),
+            }
+        });
+        let plan = demo_gen::life_plan(draft.kind, assignment.is_some(), &mut rng);
+        let resolves = plan.first().is_some_and(|(_, s)| *s == DemoStep::ResolveDirectly);
+        let routed = assignment.clone().filter(|_| !resolves);
+        let mut ticket = at(created_ms)
             .create_ticket(
                 &actor_ref(&operator),
-                |number, _| Ok(EventKind::Received(received(number, &draft))),
-                |_, _| Ok(vec![]),
+                |number, _| Ok(EventKind::Received(Received { number, ..received })),
+                |t, now| match routed {
+                    Some(a) => lifecycle::decide(t, &Command::Dispatch(a), &catalog.context(&operator, now)),
+                    None => Ok(vec![]),
+                },
             )
             .await?
             .ticket;
-        let lead = match draft.street.as_str() {
-            s if rng.gen_bool(0.5) => catalog.district.street_office(s).map(|d| d.code.clone()),
-            _ => None,
-        }
-        .or_else(|| {
-            let bureaus: Vec<&str> = catalog
-                .district
-                .departments
-                .iter()
-                .filter(|d| {
-                    matches!(
-                        d.kind,
-                        crate::domain::district::DepartmentKind::Bureau
-                            | crate::domain::district::DepartmentKind::Utility
+        for (hours, step) in plan {
+            let step_ms = created_ms + (hours * 3600e3) as i64;
+            if step_ms > end.timestamp_millis() {
+                break;
+            }
+            let lead = ticket.lead.clone().unwrap_or_default();
+            let office = catalog.district.street_office(&draft.street).map(|d| d.code.clone());
+            let (actor, command) = match step {
+                DemoStep::ResolveDirectly => {
+                    let article = articles.iter().find(|a| a.text.category == draft.category);
+                    let answer = article.map_or("已根据相关政策向来电人解释说明。".to_string(), |a| {
+                        a.text.answer.clone()
+                    });
+                    (
+                        operator.clone(),
+                        Command::ResolveDirectly {
+                            answer,
+                            callback_consent: rng.gen_bool(0.3),
+                            article_id: article.map(|a| a.id),
+                        },
                     )
-                })
-                .map(|d| d.code.as_str())
-                .collect();
-            bureaus.get(rng.gen_range(0..bureaus.len().max(1))).map(|s| s.to_string())
-        });
-        let Some(lead) = lead else { continue };
-        // How far along its life this ticket gets: most are somewhere in the middle.
-        let stage = rng.gen_range(0..10);
-        let lead_actor = department_actor(catalog, &lead);
-        let mut steps: Vec<(Actor, Command)> = Vec::new();
-        if stage == 0 {
-            if draft.kind == "consult" {
-                steps.push((
-                    operator.clone(),
-                    Command::ResolveDirectly {
-                        answer: "已按知识库答复市民。".into(),
-                        callback_consent: rng.gen_bool(0.3),
-                        article_id: None,
+                }
+                DemoStep::DispatchByHand => {
+                    let Some(office) = office else { break };
+                    (dispatcher.clone(), Command::Dispatch(by_hand(office)))
+                }
+                DemoStep::Accept => (department_actor(catalog, &lead), Command::Accept),
+                DemoStep::Return => (
+                    department_actor(catalog, &lead),
+                    Command::Return {
+                        reason: "经核实，该问题不属于本单位职责范围，建议转属地街道协调处理。".into()
                     },
-                ));
-            }
-        } else {
-            steps.push((
-                dispatcher.clone(),
-                Command::Dispatch(Assignment {
-                    lead: lead.clone(),
-                    assists: vec![],
-                    policy: None,
-                    note: None,
-                    rule_id: None,
-                    rules_version: None,
-                }),
-            ));
-            if stage >= 3 {
-                steps.push((lead_actor.clone(), Command::Accept));
-            }
-            if stage == 4 {
-                steps.push((lead_actor.clone(), Command::Return { reason: "经核实不属于本单位职责范围。".into() }));
-            }
-            if stage >= 6 {
-                steps.push((
-                    lead_actor.clone(),
-                    Command::Reply {
-                        outcome: Outcome::Solved, text: "已安排工作人员现场处理，问题已解决。".into()
+                ),
+                DemoStep::ReviewReturn { redispatch } => match office.filter(|o| redispatch && *o != lead) {
+                    Some(office) => (dispatcher.clone(), Command::Redispatch(by_hand(office))),
+                    None => (
+                        dispatcher.clone(),
+                        Command::RejectReturn {
+                            reason: "经核实属于贵单位职责范围，请按规定办理。".into()
+                        },
+                    ),
+                },
+                DemoStep::RequestExtension => (
+                    department_actor(catalog, &lead),
+                    Command::RequestExtension {
+                        reason: "需协调相关单位现场勘查，申请延长办理时间。".into(),
+                        extra: "3wd".into(),
                     },
-                ));
-            }
-            if stage >= 8 {
-                let happy = rng.gen_bool(0.85);
-                steps.push((
+                ),
+                DemoStep::DecideExtension { approve } => {
+                    (supervisor.clone(), Command::DecideExtension { approve, note: None })
+                }
+                DemoStep::Supervise => {
+                    (supervisor.clone(), Command::Supervise { note: Some("已超期，请加快办理".into()) })
+                }
+                DemoStep::Reply => {
+                    // Assisting units answer the lead first, as the lifecycle asks.
+                    let waiting: Vec<_> =
+                        ticket.assists.iter().filter(|a| a.replied_at.is_none() && !a.waived).cloned().collect();
+                    for assist in waiting {
+                        let unit = department_actor(catalog, &assist.department);
+                        let command = Command::AssistReply {
+                            text: "已配合现场核实，情况已告知主办单位。".into()
+                        };
+                        if let Some(t) = play(&at(step_ms), &ticket, &unit, &command, catalog).await? {
+                            ticket = t;
+                        }
+                    }
+                    let explained = draft.kind == "consult" || rng.gen_bool(0.15);
+                    let (outcome, text) = if explained {
+                        (Outcome::Explained, "已联系来电人，就有关政策和办理流程作了解释说明，来电人表示理解。")
+                    } else {
+                        (Outcome::Solved, "已安排工作人员现场核实处理，问题已解决，并已电话告知来电人。")
+                    };
+                    (department_actor(catalog, &lead), Command::Reply { outcome, text: text.into() })
+                }
+                DemoStep::Callback { satisfied } => (
                     operator.clone(),
                     Command::RecordCallback(CallbackReport {
                         reached: true,
                         failure: None,
-                        solved: Some(if happy { Solved::Yes } else { Solved::No }),
-                        satisfaction: Some(if happy { Satisfaction::Satisfied } else { Satisfaction::Dissatisfied }),
+                        solved: Some(if satisfied { Solved::Yes } else { Solved::No }),
+                        satisfaction: Some(if satisfied {
+                            Satisfaction::Satisfied
+                        } else {
+                            Satisfaction::Dissatisfied
+                        }),
                         comment: None,
                     }),
-                ));
+                ),
+            };
+            match play(&at(step_ms), &ticket, &actor, &command, catalog).await? {
+                Some(t) => ticket = t,
+                // A step the ticket's state does not allow (a callback it does not get): its
+                // life ends here.
+                None => break,
             }
-            if stage == 5 && rng.gen_bool(0.5) {
-                steps.push((supervisor.clone(), Command::Supervise { note: Some("重点关注".into()) }));
-            }
-        }
-        let mut step_at = demo_time.load(Ordering::Relaxed);
-        for (actor, command) in steps {
-            // Each step a few hours after the one before, never past the present.
-            step_at = (step_at + rng.gen_range(600_000..6 * 3600 * 1000)).min(end.timestamp_millis());
-            let at = step_at;
-            let step_store = store.with_clock(Arc::new(move || crate::store::from_millis(at)));
-            step_store
-                .change_ticket(ticket.id, &actor, |t, now| {
-                    lifecycle::decide(t, &command, &catalog.context(&actor, now))
-                })
-                .await?;
         }
     }
     Ok(count)
+}
+
+fn by_hand(lead: String) -> Assignment {
+    Assignment { lead, assists: vec![], policy: None, note: None, rule_id: None, rules_version: None }
+}
+
+/// One step through the ordinary write path; `None` when the state machine refuses it.
+async fn play(
+    store: &Store,
+    ticket: &crate::domain::ticket::Ticket,
+    actor: &Actor,
+    command: &Command,
+    catalog: &Catalog,
+) -> Result<Option<crate::domain::ticket::Ticket>, StoreError> {
+    match store
+        .change_ticket(ticket.id, actor, |t, now| lifecycle::decide(t, command, &catalog.context(actor, now)))
+        .await
+    {
+        Ok(change) => Ok(Some(change.ticket)),
+        Err(StoreError::Rejected(_)) | Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn received(number: String, d: &DemoTicketDraft) -> Received {

@@ -354,6 +354,7 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     store.sync_departments(&catalog.department_rows()).await?;
     if demo {
         if hotline::demo::ensure_users(&store, &catalog).await? {
+            hotline::demo::ensure_articles(&store, &catalog).await?;
             let n = hotline::demo::generate_tickets(&store, &catalog, config.demo_tickets, 12345).await?;
             tracing::info!(tickets = n, "demo district loaded");
         }

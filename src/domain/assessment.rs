@@ -814,6 +814,7 @@ mod tests {
                     assists: vec![],
                     note: None,
                     sla_policy: None,
+                    previous_policy: None,
                     rule_id: None,
                     rules_version: None,
                     previous_lead: None,

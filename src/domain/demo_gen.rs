@@ -70,6 +70,86 @@ pub fn generate(district: &District, count: usize, seed: u64) -> Vec<DemoTicketD
 
 // ---------------------------------------------------------------------------------------------
 
+/// One thing that happens to a demo ticket after it is received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoStep {
+    /// 直接办结: an enquiry answered from the knowledge base while the caller waits.
+    ResolveDirectly,
+    /// 人工派单: a dispatcher places a ticket no rule matched (to its street office).
+    DispatchByHand,
+    /// 签收 by the lead.
+    Accept,
+    /// 退单 by the lead, "not ours".
+    Return,
+    /// The return reviewed: 改派 to another unit, or the return rejected (驳回).
+    ReviewReturn {
+        redispatch: bool,
+    },
+    /// 申请延期, and a supervisor's decision some hours later.
+    RequestExtension,
+    DecideExtension {
+        approve: bool,
+    },
+    /// 督办 on a ticket running late.
+    Supervise,
+    /// 办结回复.
+    Reply,
+    /// 回访: reached, and whether the resident was satisfied.
+    Callback {
+        satisfied: bool,
+    },
+}
+
+/// A demo ticket's life: each step with how many hours after intake it happens. The demo
+/// keeps the steps that fall before the present, so the data ages as a real centre's does:
+/// the last hours' tickets wait to be accepted, last week's are being handled, last month's
+/// are called back and closed. Reviews and decisions come within working hours of being asked
+/// — a return does not wait for weeks — and a few replies run late, as they do.
+pub fn life_plan(kind: &str, routed: bool, rng: &mut StdRng) -> Vec<(f64, DemoStep)> {
+    use DemoStep::*;
+    let mut plan = Vec::new();
+    if kind == "consult" && rng.gen_bool(0.45) {
+        plan.push((0.0, ResolveDirectly));
+        return plan;
+    }
+    let mut at = 0.0;
+    if !routed {
+        at += rng.gen_range(0.2..2.0);
+        plan.push((at, DispatchByHand));
+    }
+    // 签收 within the 2 working hours, a few late.
+    at += if rng.gen_bool(0.9) { rng.gen_range(0.1..1.8) } else { rng.gen_range(2.0..5.0) };
+    if rng.gen_bool(0.08) {
+        // Not theirs: returned soon after it arrived, reviewed the same working day.
+        plan.push((at, Return));
+        at += rng.gen_range(0.5..6.0);
+        let redispatch = rng.gen_bool(0.7);
+        plan.push((at, ReviewReturn { redispatch }));
+        at += rng.gen_range(0.2..2.0);
+    }
+    plan.push((at, Accept));
+    let late = rng.gen_bool(0.07);
+    if rng.gen_bool(0.06) {
+        at += rng.gen_range(20.0..60.0);
+        plan.push((at, RequestExtension));
+        at += rng.gen_range(1.0..8.0);
+        plan.push((at, DecideExtension { approve: rng.gen_bool(0.8) }));
+    }
+    // Most replies within the five working days (a week of calendar time); a few run late
+    // and are supervised.
+    let reply_after = if late { rng.gen_range(190.0..330.0) } else { rng.gen_range(4.0..140.0) };
+    if late {
+        plan.push((at + 170.0, Supervise));
+    }
+    at += reply_after;
+    plan.push((at, Reply));
+    // 回访 within the next working day or two.
+    at += rng.gen_range(4.0..48.0);
+    plan.push((at, Callback { satisfied: rng.gen_bool(0.88) }));
+    plan.sort_by(|a, b| a.0.total_cmp(&b.0));
+    plan
+}
+
 /// Complaints and requests for help dominate a real centre's intake; praise is rare.
 const KIND_WEIGHTS: [u32; 6] = [17, 24, 36, 12, 8, 3];
 const CHANNEL_WEIGHTS: [u32; 5] = [60, 12, 3, 15, 10];
@@ -782,6 +862,35 @@ mod tests {
 
     fn code_is_below(code: &str, ancestor: &str) -> bool {
         super::super::district::code_is_within(code, ancestor)
+    }
+
+    #[test]
+    fn demo_tickets_age_as_a_real_centres_do() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let plans: Vec<Vec<(f64, DemoStep)>> =
+            (0..3000).map(|i| life_plan(KINDS[i % KINDS.len()], i % 7 != 0, &mut rng)).collect();
+        for plan in &plans {
+            assert!(plan.windows(2).all(|w| w[0].0 <= w[1].0), "in time order: {plan:?}");
+            // A return is reviewed within the working day, never left for weeks.
+            for (i, (at, step)) in plan.iter().enumerate() {
+                if *step == DemoStep::Return {
+                    let (reviewed, next) = plan[i + 1];
+                    assert!(matches!(next, DemoStep::ReviewReturn { .. }) && reviewed - at <= 6.0, "{plan:?}");
+                }
+                if *step == DemoStep::RequestExtension {
+                    assert!(plan[i + 1].0 - at <= 8.0, "{plan:?}");
+                }
+            }
+        }
+        let replied_within = |hours: f64| {
+            let replied: Vec<f64> =
+                plans.iter().filter_map(|p| p.iter().find(|(_, s)| *s == DemoStep::Reply).map(|(at, _)| *at)).collect();
+            replied.iter().filter(|at| **at <= hours).count() as f64 / replied.len() as f64
+        };
+        let on_time = replied_within(24.0 * 7.0);
+        assert!((0.85..0.97).contains(&on_time), "most replies within a week, some late: {on_time}");
+        let resolved = plans.iter().filter(|p| p[0].1 == DemoStep::ResolveDirectly).count();
+        assert!(resolved > 100 && resolved < 500, "enquiries answered on the spot: {resolved}");
     }
 
     #[test]

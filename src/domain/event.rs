@@ -72,6 +72,10 @@ pub enum EventKind {
         assists: Vec<String>,
         note: Option<String>,
         sla_policy: Option<String>,
+        /// The policy the ticket had, when this re-dispatch changed it (absent: unchanged, or
+        /// an event written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_policy: Option<String>,
         rule_id: Option<String>,
         rules_version: Option<String>,
         previous_lead: Option<String>,

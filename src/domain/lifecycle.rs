@@ -337,11 +337,14 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 });
             }
             let policy = check_assignment(t, a, ctx)?;
+            // Recorded only when the dispatcher changed it, so the history can say so.
+            let previous_policy = t.sla_policy.clone().filter(|p| *p != policy);
             Ok(vec![EventKind::Redispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
                 note: note("note", &a.note)?,
                 sla_policy: Some(policy),
+                previous_policy,
                 rule_id: a.rule_id.clone(),
                 rules_version: a.rules_version.clone(),
                 previous_lead: t.lead.clone(),
@@ -625,7 +628,13 @@ fn check_assignment(t: &Ticket, a: &Assignment, ctx: &Context) -> Result<String,
     if let Some(dup) = a.assists.iter().find(|d| !seen.insert(d.as_str())) {
         return Err(DecisionError::Invalid { field: "assists", message: format!("{dup} is listed twice") });
     }
-    let policy = a.policy.clone().unwrap_or_else(|| ctx.sla.default_policy(t).name.clone());
+    // A re-dispatch keeps the policy the ticket has (a utility outage stays on utility time)
+    // unless the dispatcher names another; a first dispatch takes the default for its urgency.
+    let policy = a
+        .policy
+        .clone()
+        .or_else(|| t.sla_policy.clone().filter(|p| ctx.sla.policies.get(p).is_some()))
+        .unwrap_or_else(|| ctx.sla.default_policy(t).name.clone());
     if ctx.sla.policies.get(&policy).is_none() {
         return Err(DecisionError::Invalid { field: "policy", message: format!("unknown SLA policy \"{policy}\"") });
     }

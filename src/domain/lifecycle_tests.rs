@@ -174,6 +174,46 @@ fn return_is_reviewed_then_redispatched_or_rejected() {
 }
 
 #[test]
+fn redispatch_keeps_the_tickets_policy_unless_the_dispatcher_picks_another() {
+    let mut w = World::new();
+    let cgw = actor(Role::Department, Some("cgw"));
+    let dispatcher = actor(Role::Dispatcher, None);
+    let utility = Assignment {
+        lead: "cgw".into(),
+        assists: vec![],
+        policy: Some("utility".into()),
+        note: None,
+        rule_id: Some("manholes".into()),
+        rules_version: None,
+    };
+    w.act(&dispatcher, Command::Dispatch(utility)).unwrap();
+    w.act(&cgw, Command::Return { reason: "井盖属燃气公司".into() }).unwrap();
+    let to_street = |policy: Option<&str>| Assignment {
+        lead: "jd-xinhua".into(),
+        assists: vec![],
+        policy: policy.map(String::from),
+        note: None,
+        rule_id: None,
+        rules_version: None,
+    };
+    let events = w.act(&dispatcher, Command::Redispatch(to_street(None))).unwrap();
+    assert_eq!(w.ticket.sla_policy.as_deref(), Some("utility"), "改派 keeps 水电气暖 (24 h), not 一般 (5 wd)");
+    let EventKind::Redispatched { sla_policy, previous_policy, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((sla_policy.as_deref(), previous_policy.as_deref()), (Some("utility"), None), "unchanged");
+    let reply_due = w.ticket.reply_due_at.unwrap();
+    assert!(reply_due - w.now <= Duration::hours(24), "the reply is due within 24 hours: {reply_due}");
+
+    // The dispatcher picks another policy: the event says which it replaced.
+    w.act(&actor(Role::Department, Some("jd-xinhua")), Command::Return { reason: "需专业单位".into() }).unwrap();
+    let mut back = to_street(Some("general"));
+    back.lead = "cgw".into();
+    let events = w.act(&dispatcher, Command::Redispatch(back)).unwrap();
+    let EventKind::Redispatched { sla_policy, previous_policy, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((sla_policy.as_deref(), previous_policy.as_deref()), (Some("general"), Some("utility")));
+    assert_eq!(w.ticket.sla_policy.as_deref(), Some("general"));
+}
+
+#[test]
 fn pass_down_goes_to_a_sub_unit_which_can_hand_it_back() {
     let mut w = World::new();
     let street = actor(Role::Department, Some("jd-xinhua"));

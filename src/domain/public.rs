@@ -15,7 +15,7 @@ use super::district::District;
 use super::intake::{self, NewTicket};
 use super::lifecycle::{Actor, DecisionError};
 use super::ticket::Ticket;
-use super::types::{Channel, Kind, Role, Status, Urgency};
+use super::types::{Channel, Kind, Outcome, Role, Status, Urgency};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -114,6 +114,8 @@ pub fn last4_matches(phone: &str, last4: &str) -> bool {
 /// One step of the request's progress as a resident reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Step {
+    /// `received`, `dispatched`, `in_progress`, `replied`, `closed`: pages translate it.
+    pub stage: &'static str,
     /// 已受理 / 已转交承办单位 / 办理中 / 已答复 / 已办结
     pub label: &'static str,
     pub at: Option<DateTime<Utc>>,
@@ -128,12 +130,15 @@ pub struct PublicTicket {
     /// status, since returns, suspensions and reviews are the centre's business.
     pub stage: &'static str,
     pub stage_label: &'static str,
+    /// The kind's code (`complaint` …): pages translate codes, the labels are the Chinese.
+    pub kind: Kind,
     pub kind_label: &'static str,
     pub category: Option<String>,
     /// The unit handling it (its short name), once dispatched.
     pub department: Option<String>,
     pub submitted_at: DateTime<Utc>,
     pub replied_at: Option<DateTime<Utc>>,
+    pub outcome: Option<Outcome>,
     pub outcome_label: Option<&'static str>,
     /// The department's reply, once the request is answered.
     pub reply: Option<String>,
@@ -154,16 +159,17 @@ pub fn public_view(t: &Ticket, district: &District) -> PublicTicket {
     let answered = matches!(t.status, Status::Replied | Status::Closed) && t.reply.is_some();
     let dispatched = t.dispatched_at.is_some() || t.resolved_directly;
     let steps = vec![
-        Step { label: "已受理", at: Some(t.created_at), done: true },
-        Step { label: "已转交承办单位", at: t.dispatched_at, done: dispatched },
-        Step { label: "办理中", at: t.accepted_at, done: t.accepted_at.is_some() || answered },
-        Step { label: "已答复", at: t.replied_at, done: answered },
-        Step { label: "已办结", at: t.closed_at, done: t.status == Status::Closed },
+        Step { stage: "received", label: "已受理", at: Some(t.created_at), done: true },
+        Step { stage: "dispatched", label: "已转交承办单位", at: t.dispatched_at, done: dispatched },
+        Step { stage: "in_progress", label: "办理中", at: t.accepted_at, done: t.accepted_at.is_some() || answered },
+        Step { stage: "replied", label: "已答复", at: t.replied_at, done: answered },
+        Step { stage: "closed", label: "已办结", at: t.closed_at, done: t.status == Status::Closed },
     ];
     PublicTicket {
         number: t.number.clone(),
         stage,
         stage_label,
+        kind: t.kind,
         kind_label: t.kind.label(),
         category: district.category_path(&t.category),
         department: t
@@ -174,6 +180,7 @@ pub fn public_view(t: &Ticket, district: &District) -> PublicTicket {
             .map(|d| d.short_name.clone()),
         submitted_at: t.created_at,
         replied_at: t.replied_at.filter(|_| answered),
+        outcome: t.outcome.filter(|_| answered),
         outcome_label: t.outcome.filter(|_| answered).map(|o| o.label()),
         reply: t.reply.clone().filter(|_| answered),
         steps,

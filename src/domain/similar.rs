@@ -3,7 +3,14 @@
 //!
 //! Each sign adds to the score (capped at 1): the same caller, the same place (estate, then
 //! community, then street), similar words, the same category. A suggestion needs a score of
-//! at least [`MIN_SCORE`]; the reasons are shown to the operator in Chinese.
+//! at least [`MIN_SCORE`]; the reasons are shown to the operator in Chinese, each with the
+//! points it added, so the score explains itself.
+//!
+//! Being shown is not being offered a merge (并单): a merge joins two tickets about one
+//! problem, so it is offered only when the problem matches — the same category or similar
+//! words ([`Suggestion::mergeable`]). The same caller or the same place alone shows the
+//! earlier ticket (the caller may well be calling about it) but never offers to merge: a
+//! resident's street-light call is not their garbage complaint.
 
 use super::district::Location;
 use super::ticket::Ticket;
@@ -86,6 +93,10 @@ pub struct Suggestion {
     pub ticket_id: i64,
     pub score: f64,
     pub reasons: Vec<&'static str>,
+    /// What each reason added to the score (0–1), in the order of `reasons`.
+    pub points: Vec<f64>,
+    /// The problem matches (same category or similar words): a merge may be offered.
+    pub mergeable: bool,
 }
 
 /// How many of the shorter text's words the other has (0–1). Single characters are left
@@ -123,25 +134,38 @@ pub fn score(probe: &Probe, candidate: &Candidate) -> Option<Suggestion> {
     let t = candidate.ticket;
     let mut score = 0.0;
     let mut reasons = Vec::new();
+    let mut points = Vec::new();
+    let mut mergeable = false;
+    let mut add = |p: f64, reason| {
+        score += p;
+        reasons.push(reason);
+        points.push((p * 100.0).round() / 100.0);
+    };
     if probe.phone.as_deref().is_some_and(|p| !p.is_empty() && p == t.caller_phone) {
-        score += SAME_CALLER;
-        reasons.push("同一来电人");
+        add(SAME_CALLER, "同一来电人");
     }
     if let Some((s, reason)) = probe.location.as_ref().and_then(|l| place_score(l, t, candidate.location.as_ref())) {
-        score += s;
-        reasons.push(reason);
+        add(s, reason);
     }
     let overlap = word_overlap(&probe.words, &candidate.words);
-    score += TEXT * overlap;
+    // A few shared words are no sign of the same problem and count nothing: the score is
+    // the sum of the reasons shown.
     if overlap >= TEXT_REASON {
-        reasons.push("内容相似");
+        add(TEXT * overlap, "内容相似");
+        mergeable = true;
     }
     if probe.category.as_deref().is_some_and(|c| c == t.category) {
-        score += SAME_CATEGORY;
-        reasons.push("同一类别");
+        add(SAME_CATEGORY, "同一类别");
+        mergeable = true;
     }
     let score = (score.min(1.0) * 100.0).round() / 100.0;
-    (score >= MIN_SCORE && !reasons.is_empty()).then_some(Suggestion { ticket_id: t.id, score, reasons })
+    (score >= MIN_SCORE && !reasons.is_empty()).then_some(Suggestion {
+        ticket_id: t.id,
+        score,
+        reasons,
+        points,
+        mergeable,
+    })
 }
 
 /// The best suggestions, highest score first (newer first among equals).
@@ -235,6 +259,31 @@ mod tests {
         assert_eq!(ranked[0].ticket_id, 2);
         assert_eq!(ranked[0].reasons, ["同一小区", "内容相似", "同一类别"]);
         assert_eq!(ranked[0].score, 0.85);
+    }
+
+    #[test]
+    fn the_same_caller_alone_shows_the_earlier_ticket_but_offers_no_merge() {
+        // The caller's garbage complaint while a street light is being typed: shown, since
+        // they may call about it, but not the same problem.
+        let garbage = ticket(6, "13812345678", "s1", Some("c1"), "01.01.01");
+        let probe = Probe {
+            phone: Some("13812345678".into()),
+            words: words(&["路灯", "不亮", "小区", "晚上"]),
+            location: None,
+            category: Some("01.02.03".into()),
+        };
+        let c = Candidate { ticket: &garbage, words: words(&["垃圾", "清运", "小区", "门口"]), location: None };
+        let s = score(&probe, &c).unwrap();
+        assert_eq!(s.reasons, ["同一来电人"]);
+        assert_eq!(s.score, 0.45, "a shared everyday word adds nothing unexplained");
+        assert!(!s.mergeable, "the same caller alone is no reason to merge: {s:?}");
+        // The same caller about the same kind of problem may be merged, and the score says why.
+        let lights = ticket(7, "13812345678", "s1", Some("c1"), "01.02.03");
+        let c = Candidate { ticket: &lights, words: words(&["路灯", "不亮"]), location: None };
+        let s = score(&probe, &c).unwrap();
+        assert!(s.mergeable);
+        assert_eq!(s.reasons, ["同一来电人", "内容相似", "同一类别"]);
+        assert_eq!(s.points, [0.45, 0.4, 0.15]);
     }
 
     #[test]

@@ -683,7 +683,7 @@ mod tests {
 
         let urgent = policies.get("urgent").unwrap();
         assert_eq!((urgent.accept.within, urgent.reply.within), (dur("30m"), dur("2h")));
-        assert_eq!(urgent.label, "紧急");
+        assert_eq!(urgent.label, "紧急诉求");
         assert_eq!(policies.get("utility").unwrap().reply.within, dur("24h"));
         let general = policies.get("general").unwrap();
         assert_eq!(general.reply, StageLimit { within: dur("5wd"), warning: WarningPoint::Before(dur("1wd")) });

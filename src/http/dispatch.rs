@@ -53,6 +53,59 @@ pub struct Preview {
     /// The reply deadline the ticket would get if logged now.
     pub reply_deadline: Option<DeadlineView>,
     pub accept_deadline: Option<DeadlineView>,
+    /// The winning rule in words (its description), for the operator: the id is for the
+    /// catalogue's editors.
+    pub rule_description: Option<String>,
+    /// The winning policy as people read it: its label and reply limit, `一般诉求 5个工作日`.
+    pub policy_label: Option<String>,
+}
+
+/// A policy as the dispatch dialogs offer it: its words, and the deadlines it would give a
+/// ticket assigned now.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyChoice {
+    pub name: String,
+    /// `一般诉求 5个工作日`.
+    pub label: String,
+    pub accept_deadline: DeadlineView,
+    pub reply_deadline: DeadlineView,
+    /// What a ticket gets when nobody names a policy.
+    pub default: bool,
+}
+
+/// The SLA policies (时限标准), with the deadlines each would give a ticket dispatched now.
+#[utoipa::path(get, path = "/api/v1/dispatch/policies", tag = "dispatch", security(("bearer" = [])),
+    responses((status = 200, body = Vec<PolicyChoice>)))]
+pub async fn policies(State(state): State<AppState>, _auth: Auth) -> Json<Vec<PolicyChoice>> {
+    let catalog = state.catalog();
+    let now = state.store.now();
+    let default = catalog.policies.default_policy().name.clone();
+    let deadline = |name: &str, stage: Stage| {
+        let limit = catalog.policies.get(name).map(|p| p.limit(stage).within);
+        let at = limit.map(|l| catalog.calendar.due(now, l).at).unwrap_or(now);
+        deadline_view(&catalog, Some(name), stage, at, now)
+    };
+    Json(
+        catalog
+            .policies
+            .iter()
+            .map(|p| PolicyChoice {
+                name: p.name.clone(),
+                label: policy_label(&catalog, &p.name),
+                accept_deadline: deadline(&p.name, Stage::Accept),
+                reply_deadline: deadline(&p.name, Stage::Reply),
+                default: p.name == default,
+            })
+            .collect(),
+    )
+}
+
+/// `一般诉求 5个工作日`: the policy's label and its reply limit; the name when unknown.
+pub fn policy_label(catalog: &Catalog, name: &str) -> String {
+    match catalog.policies.get(name) {
+        Some(p) => format!("{} {}", p.label, p.reply.within.zh_label()),
+        None => name.to_string(),
+    }
 }
 
 /// Where a ticket being typed would go, and why (the operator's routing preview).
@@ -86,7 +139,10 @@ pub async fn preview(
         })
     };
     let (reply_deadline, accept_deadline) = (deadline(Stage::Reply), deadline(Stage::Accept));
-    Ok(Json(Preview { explanation, reply_deadline, accept_deadline }))
+    let decision = explanation.decision.decision();
+    let rule_description = decision.and_then(|d| catalog.rules.rule(&d.rule_id)).map(|r| r.description.clone());
+    let policy_label = decision.map(|d| policy_label(&catalog, &d.policy));
+    Ok(Json(Preview { explanation, reply_deadline, accept_deadline, rule_description, policy_label }))
 }
 
 #[derive(Serialize, ToSchema)]

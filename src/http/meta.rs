@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::domain::initials::initials;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -36,6 +37,8 @@ pub struct DepartmentInfo {
     pub short_name: String,
     pub kind: String,
     pub parent: Option<String>,
+    /// Pinyin initials of the short name (区城管委 → `qcgw`), for search boxes.
+    pub initials: String,
 }
 
 /// The department tree, as a flat list with parents.
@@ -54,6 +57,7 @@ pub async fn departments(State(state): State<AppState>, _auth: super::auth::Auth
                 short_name: d.short_name.clone(),
                 kind: d.kind.as_str().to_string(),
                 parent: d.parent.clone(),
+                initials: initials(&d.short_name),
             })
             .collect(),
     )
@@ -65,6 +69,8 @@ pub struct CategoryView {
     pub name: String,
     pub path: String,
     pub leaf: bool,
+    /// Pinyin initials of the name (路灯故障 → `ldgz`), for search boxes.
+    pub initials: String,
 }
 
 /// The category taxonomy.
@@ -81,6 +87,7 @@ pub async fn categories(State(state): State<AppState>, _auth: super::auth::Auth)
                 name: c.name.clone(),
                 path: d.category_path(&c.code).unwrap_or_else(|| c.name.clone()),
                 leaf: d.is_leaf_category(&c.code),
+                initials: initials(&c.name),
             })
             .collect(),
     )

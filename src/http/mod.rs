@@ -243,6 +243,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::merge))
         .routes(routes!(merging::unmerge))
         .routes(routes!(dispatch::preview))
+        .routes(routes!(dispatch::policies))
         .routes(routes!(dispatch::stats))
         .routes(routes!(dispatch::rules_status))
         .routes(routes!(dispatch::reload))

@@ -242,6 +242,11 @@ pub struct SimilarSuggestion {
     pub score: f64,
     /// 同一来电人, 同一小区, 同一社区, 同一街道, 内容相似, 同一类别.
     pub reasons: Vec<&'static str>,
+    /// What each reason added to the score, in the order of `reasons`.
+    pub points: Vec<f64>,
+    /// The problem matches (same category or similar words), so a merge (并单) may be offered;
+    /// the same caller or place alone only shows the ticket.
+    pub mergeable: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -290,6 +295,8 @@ pub async fn similar(
                 },
                 score: s.score,
                 reasons: s.reasons,
+                points: s.points,
+                mergeable: s.mergeable,
             })
             .collect(),
     }))

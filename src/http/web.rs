@@ -19,7 +19,7 @@ struct Assets;
 /// The pages the shell answers; the script shows the one named by the path.
 /// `/tickets/{number}` is the one ticket a notification mail links to (`domain::notices`).
 pub const PAGES: &[&str] =
-    &["/", "/login", "/console", "/workbench", "/wall", "/public", "/track", "/tickets/{number}"];
+    &["/", "/login", "/console", "/workbench", "/wall", "/kb", "/public", "/track", "/tickets/{number}"];
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new().route("/assets/{*path}", get(asset));

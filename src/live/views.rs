@@ -48,6 +48,8 @@ pub struct DueItem {
     pub category_path: Option<String>,
     /// The reply deadline, RFC 3339 in +08:00.
     pub due_at: String,
+    /// The limit's code, e.g. `5wd` (pages translate it).
+    pub limit: Option<String>,
     /// E.g. `5个工作日`.
     pub limit_label: Option<String>,
     /// Negative when overdue, in working minutes for working-time limits.
@@ -107,6 +109,7 @@ fn due_item(state: &AppState, t: &Ticket, now: DateTime<Utc>) -> DueItem {
         department_name: t.lead.as_deref().and_then(|l| catalog.district.department(l)).map(|d| d.short_name.clone()),
         category_path: catalog.district.category_path(&t.category),
         due_at: t.reply_due_at.map(format_local).unwrap_or_default(),
+        limit: reply.map(|c| c.clock.limit.to_string()),
         limit_label: reply.map(|c| c.clock.limit.zh_label()),
         minutes_left: reply.map_or(0, |c| c.clock.time_left(now, &catalog.calendar).num_minutes()),
         supervised: t.supervised,

@@ -24,6 +24,8 @@ pub mod keys {
     pub const ALT: &str = "\u{E00A}";
     pub const ENTER: &str = "\u{E007}";
     pub const TAB: &str = "\u{E004}";
+    pub const ARROW_UP: &str = "\u{E013}";
+    pub const ARROW_DOWN: &str = "\u{E015}";
     /// Releases the modifier keys held down so far.
     pub const RELEASE: &str = "\u{E000}";
 }

@@ -9,6 +9,7 @@ const PAGES = {
   '/console': { load: () => import('./console.js'), roles: ['operator', 'dispatcher', 'supervisor', 'admin'], nav: 'nav.console' },
   '/workbench': { load: () => import('./workbench.js'), roles: ['department'], nav: 'nav.workbench' },
   '/wall': { load: () => import('./wall.js'), roles: ['supervisor', 'admin', 'dispatcher'], nav: 'nav.wall' },
+  '/kb': { load: () => import('./kb.js'), roles: ['operator', 'dispatcher', 'department', 'supervisor', 'admin'], nav: 'nav.kb' },
   '/public': { load: () => import('./public.js'), public: true, nav: 'nav.public' },
   '/track': { load: () => import('./public.js'), public: true, nav: 'nav.track' },
 };

@@ -6,6 +6,8 @@ import { get, post, optional, live, session } from './api.js';
 import { h, clip, debounce, toast, errorText, fmtInstant, dialog, statusLabel, limitText } from './dom.js';
 import { departmentNames, deptName, ticketRow, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
+import { picker, categoryChoices } from './picker.js';
+import { assignDialog, loadPolicies, policyLabel } from './assign.js';
 
 const KINDS = ['consult', 'help', 'complaint', 'report', 'suggestion', 'praise'];
 const MAX_CONTENT = 4000;
@@ -16,6 +18,10 @@ export async function mount(main) {
   ]);
   const leaves = categories.filter((c) => c.leaf);
   const leafByCode = Object.fromEntries(leaves.map((c) => [c.code, c]));
+  // The category by name, path, code or pinyin initials (picker.js), never a bare code.
+  const categoryBox = picker({ id: 'f-category', name: 'category', items: categoryChoices(categories),
+    placeholder: t('console.category.hint'), required: true, label: t('console.category') });
+  loadPolicies();
 
   // ---- the call form, in tab order ----
   const f = {
@@ -23,8 +29,7 @@ export async function mount(main) {
     name: h('input#f-name', { name: 'caller_name', autocomplete: 'off', maxlength: 50 }),
     confidential: h('input#f-confidential', { type: 'checkbox', name: 'confidential' }),
     kind: h('select#f-kind', { name: 'kind' }, KINDS.map((k) => h('option', { value: k }, t('kind.' + k)))),
-    category: h('input#f-category', { name: 'category', list: 'category-list', autocomplete: 'off',
-      placeholder: t('console.category.hint'), required: true }),
+    category: categoryBox.input,
     street: h('select#f-street', { name: 'street' }, h('option', { value: '' }, t('console.street.auto')),
       streets.map((s) => h('option', { value: s.code }, s.name))),
     address: h('input#f-address', { name: 'address', autocomplete: 'off', maxlength: 200 }),
@@ -35,7 +40,6 @@ export async function mount(main) {
     answer: h('textarea#f-answer', { name: 'answer', rows: 3, placeholder: t('console.answer.hint') }),
   };
   f.kind.value = 'complaint';
-  const categoryList = h('datalist#category-list', leaves.map((c) => h('option', { value: `${c.code} ${c.path}` })));
   const errors = {};
   const field = (key, label, input, cls = '') => {
     errors[key] = h('span.field-error', { id: 'err-' + key });
@@ -58,7 +62,7 @@ export async function mount(main) {
     h('div.row2', field('caller_phone', t('console.phone'), f.phone), field('caller_name', t('console.name'), f.name)),
     h('div.row3', field('kind', t('console.kind'), f.kind), field('urgency', t('console.urgency'), f.urgency),
       h('div.checks', check(t('console.confidential'), f.confidential), check(t('console.consent'), f.consent))),
-    field('category', t('console.category'), f.category), categoryList,
+    field('category', t('console.category'), categoryBox),
     h('div.row2', field('street', t('console.street'), f.street), field('address', t('console.address'), f.address)),
     field('content', t('console.content'), f.content),
     resolveBox,
@@ -137,7 +141,7 @@ export async function mount(main) {
   }
 
   // ---- values and checks ----
-  const categoryCode = () => f.category.value.trim().split(/\s+/)[0] || '';
+  const categoryCode = () => categoryBox.value;
   const phoneValue = () => f.phone.value.trim();
   const phoneOk = (p) => /^1[3-9]\d{9}$/.test(p) || /^0\d{2,3}-?\d{7,8}$/.test(p) || /^\d{5,6}$/.test(p);
 
@@ -216,7 +220,10 @@ export async function mount(main) {
 
   function reset() {
     form.classList.remove('saved');
-    for (const k of ['phone', 'name', 'category', 'address', 'content', 'answer']) f[k].value = '';
+    result.replaceChildren();
+    categoryBox.clear();
+    mergeable.clear();
+    for (const k of ['phone', 'name', 'address', 'content', 'answer']) f[k].value = '';
     f.confidential.checked = false;
     f.consent.checked = true;
     f.kind.value = 'complaint';
@@ -249,22 +256,36 @@ export async function mount(main) {
   }, 250);
   f.phone.addEventListener('input', () => { loadHistory(); loadSimilar(); });
 
+  // Tickets the duplicate finder says are the same problem (same category or words): only
+  // these are offered a merge; the caller's other tickets are shown, never merged.
+  const mergeable = new Set();
+  function offerMerges() {
+    historyBox.querySelectorAll('.ticket-row').forEach((row) => {
+      const b = row.querySelector('button.merge');
+      if (b) b.hidden = !mergeable.has(Number(row.dataset.id));
+    });
+  }
   function rowActions(tk) {
     const open = !['closed', 'merged'].includes(tk.status);
     return h('div.row-actions',
-      open ? h('button.small.merge', { type: 'button', onclick: () => save({ andNew: true, mergeInto: tk }) }, t('console.merge')) : null,
+      open ? h('button.small.merge', { type: 'button', hidden: !mergeable.has(tk.id), onclick: () => save({ andNew: true, mergeInto: tk }) }, t('console.merge')) : null,
       h('button.small', { type: 'button', onclick: () => openHistory(tk) }, t('common.history')));
   }
 
   // ---- routing preview ----
+  // Answers may come back out of order: only the latest request's answer is shown.
+  let previewSeq = 0;
   const loadPreview = debounce(async () => {
+    const seq = ++previewSeq;
     const b = body();
     if (!b.category && !b.content.trim()) return;
     const req = { kind: b.kind, channel: 'phone', urgency: b.urgency, category: b.category, address: b.address, content: b.content };
     if (b.street) req.street = b.street;
     try {
       const p = await post('/api/v1/dispatch/preview', req);
+      if (seq !== previewSeq) return;
       previewBox.replaceChildren(renderPreview(p));
+      if (!form.classList.contains('saved')) result.replaceChildren();
     } catch (e) {
       previewBox.replaceChildren(h('p.error', errorText(e)));
     }
@@ -282,17 +303,19 @@ export async function mount(main) {
     const dl = (k, v) => [h('dt', k), h('dd', v)];
     const deadline = (x) => (x ? `${limitText(x)} · ${fmtInstant(x.at, true)}` : '—');
     return h('div.preview.routed',
-      h('p.lead#preview-lead', deptName(d.lead), d.assist && d.assist.length ? h('span.muted', ' + ' + d.assist.map(deptName).join('、')) : null),
+      h('p.lead#preview-lead', { title: d.lead }, deptName(d.lead), d.assist && d.assist.length ? h('span.muted', ' + ' + d.assist.map(deptName).join('、')) : null),
       h('dl',
-        dl(t('console.preview.rule'), clip(d.rule_id)),
-        dl(t('console.preview.policy'), d.policy),
+        dl(t('console.preview.rule'), h('span#preview-rule', { title: d.rule_id }, clip(p.rule_description || d.rule_id))),
+        dl(t('console.preview.policy'), h('span#preview-policy', { title: d.policy }, policyLabel(d.policy) || p.policy_label || d.policy)),
         dl(t('console.preview.accept'), deadline(p.accept_deadline)),
         dl(t('console.preview.reply'), h('span#preview-reply', deadline(p.reply_deadline))),
         d.street ? dl(t('console.street'), (streets.find((s) => s.code === d.street) || {}).name || d.street) : []));
   }
 
   // ---- similar tickets (the search service; 暂不可用 until it is there) ----
+  let similarSeq = 0;
   const loadSimilar = debounce(async () => {
+    const seq = ++similarSeq;
     const b = body();
     if (!b.content.trim() && !phoneOk(b.caller_phone)) return;
     const req = { content: b.content, address: b.address, kind: b.kind };
@@ -300,18 +323,27 @@ export async function mount(main) {
     if (leafByCode[b.category]) req.category = b.category;
     try {
       const r = await optional('POST', '/api/v1/tickets/similar', req);
+      if (seq !== similarSeq) return;
       if (r === null) { similarBox.replaceChildren(h('p.muted.unavailable', t('common.unavailable.long'))); return; }
       const list = r.suggestions || [];
-      similarBox.replaceChildren(list.length ? h('div.list', list.map((s) => h('div.suggestion',
+      mergeable.clear();
+      for (const s of list) if (s.mergeable) mergeable.add(s.ticket.id);
+      offerMerges();
+      // The score explains itself: each reason with what it added.
+      const why = (s) => (s.reasons || []).map((x, i) => `${t('reason.' + x, {}, x)} +${Math.round(((s.points || [])[i] || 0) * 100)}%`).join('、');
+      similarBox.replaceChildren(list.length ? h('div.list', list.map((s) => h('div.suggestion', { dataset: { number: s.ticket.number, mergeable: String(!!s.mergeable) } },
         h('div.row-head', h('span.number', s.ticket.number), h('span.score', Math.round((s.score || 0) * 100) + '%'),
-          clip((s.reasons || []).join('、'), 'reasons')),
+          clip(why(s), 'reasons')),
         h('div.row-body', clip(s.ticket.content, 'content')),
-        rowActions({ ...s.ticket, status: s.ticket.status })))) : h('p.muted', t('console.similar.none')));
+        s.mergeable ? rowActions({ ...s.ticket, status: s.ticket.status })
+          : h('div.row-actions', h('span.muted.small', t('console.similar.showOnly')),
+            h('button.small', { type: 'button', onclick: () => openHistory(s.ticket) }, t('common.history')))))) : h('p.muted', t('console.similar.none')));
     } catch (e) {
       similarBox.replaceChildren(h('p.error', errorText(e)));
     }
   }, 500);
   for (const k of ['content', 'address', 'category']) f[k].addEventListener('input', loadSimilar);
+  f.category.addEventListener('change', loadSimilar);
 
   // ---- knowledge base ----
   const searchKb = debounce(async () => {
@@ -336,14 +368,14 @@ export async function mount(main) {
     f.answer.value = a.answer;
     articleId = a.id;
     if (!f.content.value.trim()) f.content.value = a.question;
-    if (a.category && leafByCode[a.category] && !categoryCode()) f.category.value = `${a.category} ${leafByCode[a.category].path}`;
+    if (a.category && leafByCode[a.category] && !categoryCode()) categoryBox.set(a.category, false);
     f.answer.focus();
   }
 
   async function openHistory(tk) {
     const panel = await historyPanel(tk.id);
     const full = await get(`/api/v1/tickets/${tk.id}`).catch(() => tk);
-    await dialog(tk.number, [{ name: 'x', label: '', input: h('div.history-wrap', detailCard(full), panel) }], t('common.close'));
+    await dialog(tk.number, [{ name: 'x', label: '', input: h('div.history-wrap', detailCard(full), panel) }], t('common.close'), { cancel: false });
   }
 
   // ---- ticket search (the search service; 暂不可用 until it is there) ----
@@ -380,23 +412,18 @@ export async function mount(main) {
   }
 
   async function dispatchDialog(tk) {
-    let suggestion = '';
+    let suggestion = { lead: '', policy: '' };
     try {
       const p = await post('/api/v1/dispatch/preview', { kind: tk.kind, category: tk.category, address: tk.address,
         content: tk.content, channel: tk.channel, urgency: tk.urgency });
-      if (p.decision && p.decision.outcome === 'routed') suggestion = p.decision.lead;
+      if (p.decision && p.decision.outcome === 'routed') suggestion = { lead: p.decision.lead, policy: p.decision.policy };
     } catch (_) { /* no suggestion */ }
-    const lead = h('input', { list: 'dept-list', value: suggestion, required: true });
-    const policy = h('input', { placeholder: 'general' });
-    const values = await dialog(`${t('console.dispatch')} ${tk.number}`, [
-      { name: 'lead', label: t('console.lead'), input: h('span', lead, h('datalist#dept-list', depts.map((d) => h('option', { value: d.code }, d.name)))) },
-      { name: 'policy', label: t('console.policy'), input: policy }], t('console.dispatch'));
+    const values = await assignDialog({ title: `${t('console.dispatch')} ${tk.number}`, submit: t('console.dispatch'),
+      departments: depts, lead: suggestion.lead, policy: suggestion.policy || (tk.urgency === 'urgent' ? 'urgent' : '') });
     if (!values) return;
-    const body = { lead: lead.value.trim() };
-    if (policy.value.trim()) body.policy = policy.value.trim();
     try {
-      await post(`/api/v1/tickets/${tk.id}/dispatch`, body);
-      toast(t('console.dispatched', { n: tk.number, d: deptName(body.lead) }), 'ok');
+      await post(`/api/v1/tickets/${tk.id}/dispatch`, values);
+      toast(t('console.dispatched', { n: tk.number, d: deptName(values.lead) }), 'ok');
     } catch (e) {
       toast(errorText(e), 'error');
     }
@@ -412,6 +439,7 @@ export async function mount(main) {
         h('span.muted', t('console.cb.from') + ' ' + fmtInstant(cb.next_call_at)),
         claimedByOther ? h('span.badge', t('console.cb.claimedBy', { u: cb.claimed_by })) : null,
         h('span.muted', [tk.caller_name, tk.caller_phone].filter(Boolean).join(' '))),
+      h('div.row-body.cb-complaint', clip(t('console.cb.asked') + '：' + (tk.content || ''), 'content')),
       h('div.row-body', clip(t('console.cb.reply') + '：' + (tk.reply || ''), 'content')),
       h('div.row-actions',
         mine ? null : h('button.small.claim', { type: 'button', disabled: claimedByOther, onclick: () => claim(tk) }, t('console.cb.claim')),

@@ -83,11 +83,13 @@ export function clockClass(state, atIso) {
 }
 
 const UNITS = { wd: 'working day', wh: 'working hour', h: 'hour', d: 'day', m: 'minute' };
-/** The limit in words: the server's Chinese label, or `5 working days` from `5wd` in English. */
+const UNITS_ZH = { wd: '个工作日', wh: '个工作小时', h: '小时', d: '天', m: '分钟' };
+/** The limit in words: `5个工作日`, or `5 working days` in English, from `5wd`. */
 export function limitText(deadline) {
   if (!deadline) return '';
-  const m = lang === 'en' && /^(\d+)(wd|wh|h|d|m)$/.exec(deadline.duration || '');
-  if (m) return `${m[1]} ${UNITS[m[2]]}${m[1] === '1' ? '' : 's'}`;
+  const m = /^(\d+)(wd|wh|h|d|m)$/.exec(deadline.duration || '');
+  if (m && lang === 'en') return `${m[1]} ${UNITS[m[2]]}${m[1] === '1' ? '' : 's'}`;
+  if (m && !deadline.label) return m[1] + UNITS_ZH[m[2]];
   return deadline.label || deadline.duration || '';
 }
 
@@ -122,13 +124,23 @@ export function toast(message, kind = 'info') {
   setTimeout(() => el.remove(), kind === 'error' ? 8000 : 4000);
 }
 
-/** An API failure in words: the field it names, and the server's sentence. */
+const HAN = /[\u3400-\u9fff]/;
+/**
+ * An API failure in the page's language: the field it names, and the server's sentence when
+ * it is in the page's language (the API's English sentences are for integrators), else the
+ * page's own words for what went wrong (the full sentence stays in the console log).
+ */
 export function errorText(e) {
   if (!e || !e.status) return String(e && e.message || e);
   const b = e.body || {};
-  const field = b.field ? t('field.' + b.field, {}, b.field) + '：' : '';
-  const generic = t('http.' + e.status, {}, '');
-  return `${field}${generic ? generic + ' — ' : ''}${b.message || ''}`;
+  const field = b.field ? t('field.' + b.field, {}, b.field) : '';
+  const message = b.message || '';
+  const sameLanguage = message && (lang === 'en' ? !HAN.test(message) : HAN.test(message));
+  if (!sameLanguage && message) console.info('server:', message);
+  const generic = t('http.' + e.status, {}, t('http.other'));
+  const own = !sameLanguage && field && (e.status === 422 || e.status === 400) ? t('msg.fieldInvalid', { f: field }) : '';
+  const text = sameLanguage ? `${generic} — ${message}` : own || generic;
+  return field && !own ? `${field}：${text}` : text;
 }
 
 export function debounce(fn, ms) {
@@ -140,15 +152,18 @@ export function statusLabel(ticket) {
   return t('status.' + ticket.status, {}, ticket.status_label || ticket.status);
 }
 
-/** A modal form: resolves with the form's values, or null when cancelled (Esc). */
-export function dialog(title, fields, submitLabel) {
+/**
+ * A modal form: resolves with the form's values, or null when cancelled (Esc). A dialog that
+ * only shows something (`{ cancel: false }`) has one button, 关闭.
+ */
+export function dialog(title, fields, submitLabel, { cancel = true } = {}) {
   return new Promise((resolve) => {
     const form = h('form.dialog', { method: 'dialog' },
       h('h3', title),
       fields.map((f) => h('label.field', h('span', f.label), f.input)),
       h('div.actions',
         h('button.primary', { type: 'submit' }, submitLabel || t('common.ok')),
-        h('button', { type: 'button', onclick: () => close(null) }, t('common.cancel'))));
+        cancel ? h('button', { type: 'button', onclick: () => close(null) }, t('common.cancel')) : null));
     const dlg = h('dialog', form);
     const close = (v) => { dlg.close(); dlg.remove(); resolve(v); };
     form.addEventListener('submit', (ev) => {

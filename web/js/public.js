@@ -134,13 +134,13 @@ function track(main) {
 function result(r) {
   const dl = (k, v) => (v ? [h('dt', k), h('dd', v)] : []);
   return h('div.track-result',
-    h('h3', r.number, ' ', h('span.badge.stage-' + r.stage + '#track-stage', r.stage_label)),
+    h('h3', r.number, ' ', h('span.badge.stage-' + r.stage + '#track-stage', t('public.stage.' + r.stage, {}, r.stage_label))),
     h('dl',
-      dl(t('public.kind'), r.kind_label),
+      dl(t('public.kind'), t('kind.' + r.kind, {}, r.kind_label)),
       dl(t('public.category'), r.category),
       dl(t('public.submitted'), fmtInstant(r.submitted_at, true)),
       dl(t('public.dept'), r.department),
-      dl(t('public.outcome'), r.outcome_label)),
+      dl(t('public.outcome'), r.outcome ? t('outcome.' + r.outcome, {}, r.outcome_label) : null)),
     r.reply ? h('div.reply#track-reply', h('b', t('public.reply') + '：'), h('p', r.reply)) : null,
-    h('ol.steps', r.steps.map((s) => h('li', { class: s.done ? 'done' : '' }, h('b', s.label), s.at ? h('span.muted', fmtInstant(s.at, true)) : null))));
+    h('ol.steps', r.steps.map((s) => h('li', { class: s.done ? 'done' : '' }, h('b', t('public.stage.' + s.stage, {}, s.label)), s.at ? h('span.muted', fmtInstant(s.at, true)) : null))));
 }

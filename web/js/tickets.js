@@ -1,7 +1,8 @@
 // What every page shows of a ticket: its summary, its clocks, and its full history.
 import { t, lang } from './i18n.js';
 import { get } from './api.js';
-import { h, clip, clockChip, fmtInstant, statusLabel, errorText } from './dom.js';
+import { h, clip, clockChip, fmtInstant, statusLabel, errorText, limitText } from './dom.js';
+import { loadPolicies, policyLabel } from './assign.js';
 
 const EVENT_ZH = {
   received: '受理', resolved_directly: '直接办结', dispatched: '派单', redispatched: '改派', passed_down: '下派',
@@ -15,8 +16,8 @@ const EVENT_ZH = {
 };
 
 export function eventLabel(type) {
-  if (lang === 'en') return type.replace(/_/g, ' ');
-  return EVENT_ZH[type] || type;
+  if (lang === 'en') return t('event.' + type, {}, type.replace(/_/g, ' '));
+  return EVENT_ZH[type] || t('event.' + type, {}, type);
 }
 
 let departments = null;
@@ -78,7 +79,7 @@ export function missingNote() {
 export async function historyPanel(id) {
   const box = h('div.history', h('p.muted', t('common.loading')));
   try {
-    const events = await get(`/api/v1/tickets/${id}/events`);
+    const [events] = await Promise.all([get(`/api/v1/tickets/${id}/events`), loadPolicies()]);
     box.replaceChildren(h('ol.timeline', events.map((e) => h('li', { dataset: { type: e.type } },
       h('span.when', fmtInstant(e.at, true)),
       h('b', eventLabel(e.type)),
@@ -94,16 +95,34 @@ function summary(e) {
   const d = e.data || {};
   const parts = [];
   if (d.lead) parts.push(deptName(d.lead));
+  // 改派 that changed the deadline policy says from which to which (who: the actor column).
+  if (e.type === 'redispatched' && d.previous_policy) {
+    parts.push(t('history.policyChanged', { from: policyLabel(d.previous_policy), to: policyLabel(d.sla_policy) }));
+  } else if ((e.type === 'dispatched' || e.type === 'redispatched') && d.sla_policy) {
+    parts.push(t('field.policy') + ' ' + policyLabel(d.sla_policy));
+  }
+  // 时限变更: what caused it and the deadlines now running.
+  if (e.type === 'clocks_changed') {
+    parts.push(t('history.cause', { c: eventLabel(d.cause) }));
+    for (const c of (d.clocks || []).filter((c) => !c.stopped_at && c.due_at)) {
+      const who = c.department ? deptName(c.department) + ' ' : '';
+      parts.push(`${who}${t('stage.' + c.stage)} ${t('clock.due', { at: fmtInstant(c.due_at) })}${c.paused_at ? ' (' + t('clock.paused') + ')' : ''}`);
+    }
+  }
+  if (d.outcome) parts.push(t('outcome.' + d.outcome, {}, d.outcome));
+  if (d.satisfaction) parts.push(t('satisfaction.' + d.satisfaction, {}, d.satisfaction));
   if (d.to) parts.push('→ ' + deptName(d.to));
   if (d.reason) parts.push(d.reason);
-  if (d.note) parts.push(d.note);
+  // The server's own notes (system urges and supervision) are stable sentences the page translates.
+  if (d.note) parts.push(t('note.' + d.note, {}, d.note));
   if (d.text) parts.push(d.text);
   if (d.answer) parts.push(d.answer);
-  if (d.extra) parts.push('+' + d.extra);
+  if (d.extra) parts.push('+' + limitText({ duration: d.extra }));
   if (d.stage) parts.push(t('stage.' + d.stage, {}, d.stage));
   if (d.approved !== undefined) parts.push(d.approved ? '✔' : '✘');
   if (e.type === 'received' && d.content) parts.push(d.content);
-  return parts.length ? clip(parts.join(' · '), 'what') : null;
+  // Whole, wrapped: a return's reason or a reply is read in full, not cut off.
+  return parts.length ? h('span.what.wrap', parts.join(' · ')) : null;
 }
 
 /** Ticket details: what was asked, where, who, and the clocks. */

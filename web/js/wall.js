@@ -5,9 +5,10 @@
 // assessment with its CSV.
 import { t } from './i18n.js';
 import { get, post, optional, live, session } from './api.js';
-import { h, clip, toast, errorText, dialog, fmtInstant, fmtLeft, clockClass, serverNow } from './dom.js';
+import { h, clip, toast, errorText, dialog, fmtInstant, fmtLeft, clockClass, serverNow, limitText } from './dom.js';
 import { departmentNames, deptName, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
+import { assignDialog } from './assign.js';
 
 function loadECharts() {
   if (window.echarts) return Promise.resolve(window.echarts);
@@ -34,8 +35,13 @@ export async function mount(main) {
   const card = (id, title, ...body) => h('section.card#' + id, h('h3', title, h('span.count')), ...body);
   const month = h("input#month", { type: "month", value: thisMonth() });
   const assessmentBox = h('div#assessment-table');
-  main.append(h('div.wall',
+  // Two views, so the live one fits a wall screen with no scrollbar: 实时 (counts, lists,
+  // charts, streets) and 月度考评 (the assessment table), switched by the buttons or Alt+1/2.
+  const viewLive = h('button.small#view-live', { type: 'button', onclick: () => showView('live') }, t('wall.view.live'), h('kbd', 'Alt+1'));
+  const viewAssessment = h('button.small#view-assessment', { type: 'button', onclick: () => showView('assessment') }, t('wall.assessment'), h('kbd', 'Alt+2'));
+  const wall = h('div.wall.live-view',
     banner,
+    h('div.wall-views', viewLive, viewAssessment),
     tiles,
     h('div.wall-row',
       card('card-overdue', t('wall.overdue'), overdueBox),
@@ -50,10 +56,27 @@ export async function mount(main) {
       h('div.toolbar', h('label.inline', t('wall.month'), ' ', month),
         h('button#assessment-load', { type: 'button', onclick: loadAssessment }, t('wall.load')),
         h('button#assessment-csv', { type: 'button', onclick: downloadCsv }, t('wall.csv'))),
-      assessmentBox)));
+      assessmentBox));
+  main.append(wall);
+  function showView(which) {
+    wall.classList.toggle('live-view', which === 'live');
+    wall.classList.toggle('assessment-view', which === 'assessment');
+    wall.querySelectorAll('.tiles, .wall-row').forEach((el) => { el.hidden = which !== 'live'; });
+    wall.querySelector('#card-assessment').hidden = which !== 'assessment';
+    viewLive.classList.toggle('active', which === 'live');
+    viewAssessment.classList.toggle('active', which === 'assessment');
+    if (which === 'live') Object.values(charts).forEach((c) => c.resize());
+  }
+  document.addEventListener('keydown', (e) => {
+    if (e.altKey && (e.code === 'Digit1' || e.code === 'Digit2')) {
+      e.preventDefault();
+      showView(e.code === 'Digit1' ? 'live' : 'assessment');
+    }
+  });
 
   let echarts = null;
   let charts = {};
+  showView('live');
   try {
     echarts = await loadECharts();
     charts.intake = echarts.init(intakeChart, null, { renderer: 'canvas' });
@@ -74,7 +97,7 @@ export async function mount(main) {
     const state = kind === 'overdue' ? 'overdue' : 'warning';
     const left = h('span.left');
     const chip = h('span.clock.' + clockClass(state, item.due_at), { dataset: { due: item.due_at, state } },
-      h('span.unit', item.limit_label || ''), ' ', h('span.at', t('clock.due', { at: fmtInstant(item.due_at) })), ' ', left);
+      h('span.unit', limitText({ duration: item.limit, label: item.limit_label })), ' ', h('span.at', t('clock.due', { at: fmtInstant(item.due_at) })), ' ', left);
     left.textContent = fmtLeft(Date.parse(item.due_at) - serverNow());
     return h('div.due-row', { dataset: { id: item.id, number: item.number } },
       h('div.row-head', h('a.number', { href: '#', onclick: (e) => { e.preventDefault(); openTicket(item.id, item.number); } }, item.number),
@@ -112,12 +135,13 @@ export async function mount(main) {
     let path; let body;
     if (p.what === 'return') {
       if (approve) {
-        const lead = h('input', { list: 'wall-dept-list', required: true });
-        const v = await dialog(`${t('wall.redispatch')} ${p.number}`, [{ name: 'lead', label: t('console.lead'),
-          input: h('span', lead, h('datalist#wall-dept-list', depts.map((d) => h('option', { value: d.code }, d.name)))) }],
-          t('wall.redispatch'));
+        // 改派 keeps the ticket's policy unless the dispatcher picks another (assign.js).
+        const ticket = await get(`/api/v1/tickets/${p.id}`).catch(() => ({}));
+        const v = await assignDialog({ title: `${t('wall.redispatch')} ${p.number}`, submit: t('wall.redispatch'),
+          departments: depts, policy: ticket.sla_policy || '', exclude: p.department,
+          note: `${t('wall.returnedBy', { d: deptName(p.department) })}：${p.reason || ''}` });
         if (!v) return;
-        path = 'redispatch'; body = { lead: lead.value.trim() };
+        path = 'redispatch'; body = v;
       } else {
         const v = await dialog(t('wall.reject'), [{ name: 'reason', label: t('common.reason'), input: h('textarea', { required: true }) }]);
         if (!v) return;
@@ -137,7 +161,7 @@ export async function mount(main) {
 
   async function openTicket(id, number) {
     const [ticket, panel] = await Promise.all([get(`/api/v1/tickets/${id}`).catch(() => null), historyPanel(id)]);
-    await dialog(number, [{ name: 'x', label: '', input: h('div.history-wrap', ticket ? detailCard(ticket) : null, panel) }], t('common.close'));
+    await dialog(number, [{ name: 'x', label: '', input: h('div.history-wrap', ticket ? detailCard(ticket) : null, panel) }], t('common.close'), { cancel: false });
   }
 
   function render(v) {

@@ -24,13 +24,45 @@ export async function mount(main, { number } = {}) {
 
   const listBox = h('div.list#queue');
   const detailBox = h('div#detail', h('p.muted', t('workbench.select')));
+  // The queue found, narrowed and ordered: words of the number, content, category or address;
+  // which tickets; most urgent first (the default), newest or oldest.
+  const find = h('input#queue-q', { type: 'search', placeholder: t('workbench.find'), 'aria-label': t('workbench.find') });
+  const show = h('select#queue-filter', { 'aria-label': t('workbench.filter') },
+    ['all', 'dispatched', 'accepted', 'overdue', 'pending', 'suspended'].map((k) => h('option', { value: k }, t('workbench.filter.' + k))));
+  const order = h('select#queue-sort', { 'aria-label': t('workbench.sort') },
+    ['due', 'newest', 'oldest'].map((k) => h('option', { value: k }, t('workbench.sort.' + k))));
+  for (const el of [find, show, order]) el.addEventListener(el === find ? 'input' : 'change', () => render());
   main.append(h('div.workbench',
-    h('section.card.queue-card', h('h3', t('workbench.queue'), h('span.count#queue-count')), listBox),
+    h('section.card.queue-card', h('h3', t('workbench.queue'), h('span.count#queue-count')),
+      h('div.toolbar.queue-tools', find, show, order), listBox),
     h('section.card.detail-card', detailBox)));
 
+  const dueOf = (tk) => Math.min(...(tk.clock_views || []).filter((c) => c.state !== 'stopped' && c.deadline)
+    .map((c) => Date.parse(c.deadline.at)), Infinity);
+  function visible() {
+    const words = find.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const now = Date.now();
+    const kept = queue.filter((tk) => {
+      const hay = [tk.number, tk.content, tk.category_path, tk.address].join(' ').toLowerCase();
+      if (!words.every((w) => hay.includes(w))) return false;
+      switch (show.value) {
+        case 'dispatched': case 'accepted': case 'suspended': return tk.status === show.value;
+        case 'overdue': return tk.overdue || dueOf(tk) < now;
+        case 'pending': return !!(tk.pending_extension || tk.pending_suspension || tk.return_request);
+        default: return true;
+      }
+    });
+    const created = (tk) => Date.parse(tk.created_at);
+    if (order.value === 'newest') kept.sort((a, b) => created(b) - created(a));
+    else if (order.value === 'oldest') kept.sort((a, b) => created(a) - created(b));
+    else kept.sort((a, b) => dueOf(a) - dueOf(b));
+    return kept;
+  }
+
   function render() {
-    main.querySelector('#queue-count').textContent = String(queue.length);
-    listBox.replaceChildren(...(queue.length ? queue.map((tk) => {
+    const shown = visible();
+    main.querySelector('#queue-count').textContent = shown.length === queue.length ? String(queue.length) : `${shown.length}/${queue.length}`;
+    listBox.replaceChildren(...(shown.length ? shown.map((tk) => {
       const row = ticketRow(tk, tk.pending_extension || tk.pending_suspension || tk.return_request
         ? h('span.badge', t('workbench.pending', { w: pendingWhat(tk) })) : null);
       row.tabIndex = 0;
@@ -38,7 +70,7 @@ export async function mount(main, { number } = {}) {
       row.addEventListener('click', () => select(tk.id));
       row.addEventListener('keydown', (e) => { if (e.key === 'Enter') select(tk.id); });
       return row;
-    }) : [h('p.muted', t('workbench.empty'))]));
+    }) : [h('p.muted', t(queue.length ? 'workbench.noMatch' : 'workbench.empty'))]));
   }
 
   function pendingWhat(tk) {
