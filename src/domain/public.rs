@@ -68,6 +68,7 @@ pub fn validate(form: PublicForm, places: &dyn intake::Places) -> Result<NewTick
             caller_phone: form.phone,
             confidential: false,
             callback_consent: true,
+            call_id: None,
         },
         places,
     )

@@ -157,23 +157,34 @@ impl Store {
 pub enum Logged {
     Ticket(Event),
     Hotspot { seq: i64, alert: Alert },
+    /// A call ringing at an operator's seat (`call_ringing`, the screen-pop) or a seat
+    /// changing state (`seat_changed`, the wall): `store::cti`.
+    Cti { seq: i64, kind: String, data: serde_json::Value },
 }
 
 impl Store {
-    /// The live log after `seq`, in sequence order: ticket events and raised hot spots.
+    /// The live log after `seq`, in sequence order: ticket events, raised hot spots, and the
+    /// CTI system events (screen-pops, seat changes).
     pub async fn live_log_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>> {
         let rows = sqlx::query(
-            "SELECT seq, ticket_id, at, actor, data FROM events WHERE seq > $1 AND (ticket_id IS NOT NULL OR type = $2) \
-             ORDER BY seq LIMIT $3",
+            "SELECT seq, ticket_id, type, at, actor, data FROM events WHERE seq > $1 \
+             AND (ticket_id IS NOT NULL OR type IN ($2, $3, $4)) ORDER BY seq LIMIT $5",
         )
         .bind(seq)
         .bind(RAISED_EVENT)
+        .bind(super::cti::CALL_RINGING)
+        .bind(super::cti::SEAT_CHANGED)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| match r.try_get::<Option<i64>, _>("ticket_id")? {
                 Some(_) => Ok(Logged::Ticket(super::tickets::decode_event(r)?)),
+                None if get_string(r, "type")? != RAISED_EVENT => {
+                    let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)
+                        .map_err(|e| StoreError::Corrupt(format!("cti event: {e}")))?;
+                    Ok(Logged::Cti { seq: get_i64(r, "seq")?, kind: get_string(r, "type")?, data: data["data"].clone() })
+                }
                 None => {
                     let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)
                         .map_err(|e| StoreError::Corrupt(format!("hotspot event: {e}")))?;

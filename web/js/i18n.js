@@ -202,6 +202,29 @@ Object.assign(zh, {
   'failure.no_answer': '无人接听', 'failure.busy': '占线', 'failure.wrong_number': '号码错误',
 });
 
+// 坐席 (seats, screen-pop, call figures: web/js/seats.js).
+Object.assign(zh, {
+  'seat.title': '坐席', 'seat.extension': '分机号', 'seat.signIn': '签入', 'seat.signOut': '签出', 'seat.break': '小休',
+  'seat.ready': '置闲', 'seat.at': '分机 {e}', 'seat.board': '坐席监控', 'seat.none': '没有签入的坐席',
+  'seat.state.idle': '空闲', 'seat.state.ringing': '振铃', 'seat.state.on_call': '通话', 'seat.state.wrap_up': '话后处理',
+  'seat.state.break': '小休', 'seat.state.signed_out': '签出',
+  'seat.pop.ringing': '来电', 'seat.pop.withheld': '号码隐藏', 'seat.pop.repeat': '重复来电', 'seat.pop.confidential': '保密',
+  'seat.pop.history': '历史工单 {n} 件，在办 {o} 件',
+  'seat.fig.offered': '呼入量', 'seat.fig.answered': '接通量', 'seat.fig.abandoned': '放弃量', 'seat.fig.within15': '15秒接通率',
+  'seat.fig.answerRate': '接通率', 'seat.fig.wait': '平均等待', 'seat.fig.talk': '平均通话', 'seat.fig.handling': '平均处理',
+});
+Object.assign(en, {
+  'seat.title': 'Seat', 'seat.extension': 'Extension', 'seat.signIn': 'Sign in', 'seat.signOut': 'Sign out', 'seat.break': 'Break',
+  'seat.ready': 'Ready', 'seat.at': 'Extension {e}', 'seat.board': 'Seats', 'seat.none': 'No seat signed in',
+  'seat.state.idle': 'Idle', 'seat.state.ringing': 'Ringing', 'seat.state.on_call': 'On call', 'seat.state.wrap_up': 'Wrap-up',
+  'seat.state.break': 'Break', 'seat.state.signed_out': 'Signed out',
+  'seat.pop.ringing': 'Call', 'seat.pop.withheld': 'Number withheld', 'seat.pop.repeat': 'Repeat caller',
+  'seat.pop.confidential': 'Confidential', 'seat.pop.history': '{n} earlier tickets, {o} open',
+  'seat.fig.offered': 'Offered', 'seat.fig.answered': 'Answered', 'seat.fig.abandoned': 'Abandoned',
+  'seat.fig.within15': 'Answered ≤15 s', 'seat.fig.answerRate': 'Answer rate', 'seat.fig.wait': 'Avg wait',
+  'seat.fig.talk': 'Avg talk', 'seat.fig.handling': 'Avg handling',
+});
+
 const dictionaries = { zh, en };
 const KEY = 'hotline.lang';
 

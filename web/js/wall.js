@@ -8,6 +8,7 @@ import { get, post, optional, live, session } from './api.js';
 import { h, clip, toast, errorText, dialog, fmtInstant, fmtLeft, clockClass, serverNow } from './dom.js';
 import { departmentNames, deptName, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
+import { seatBoard } from './seats.js';
 
 function loadECharts() {
   if (window.echarts) return Promise.resolve(window.echarts);
@@ -34,9 +35,11 @@ export async function mount(main) {
   const card = (id, title, ...body) => h('section.card#' + id, h('h3', title, h('span.count')), ...body);
   const month = h("input#month", { type: "month", value: thisMonth() });
   const assessmentBox = h('div#assessment-table');
+  const seats = seatBoard();
   main.append(h('div.wall',
     banner,
     tiles,
+    seats.element,
     h('div.wall-row',
       card('card-overdue', t('wall.overdue'), overdueBox),
       card('card-near', t('wall.nearDue'), nearBox),
@@ -270,5 +273,6 @@ export async function mount(main) {
   live(['supervisor'], (msg) => {
     if (msg.type === 'view' && msg.view === 'supervisor') render(msg.data);
     if (msg.type === 'hotspot_alert') showAlert(msg.alert);
+    seats.message(msg);
   }, liveState);
 }
