@@ -74,7 +74,6 @@ async fn pbx_tokens_and_field_checks_guard_the_event_interface(backend: Backend)
         (ringing("c-1", -5.0, "12", "8001"), "caller"),
         (event("c-1", "rang", -5.0, json!({})), "event"),
         (event("c-1", "hangup", -5.0, json!({"cause": "tired"})), "cause"),
-        (event("c-1", "hangup", -5.0, json!({"cause": "caller_hangup"})), "event"),
         (json!({"call_id": "c-1", "event": "ringing"}), "at"),
         (json!({"call_id": "c-1", "event": "ringing", "at": "now", "colour": "red"}), "colour"),
     ];

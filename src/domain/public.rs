@@ -218,6 +218,7 @@ mod tests {
                 caller_phone: "13812345678".into(),
                 confidential: false,
                 callback_consent: true,
+                call_id: None,
             }),
         };
         crate::domain::ticket::apply(None, &event)

@@ -8,7 +8,7 @@
 //! same transaction as the change they announce.
 
 use super::{from_millis, get_i64, get_string, millis, Result, Store, StoreError};
-use crate::domain::cti::calls::{self, CallEvent, CallEventError, CallEventKind, CallOutcome, CallRecord};
+use crate::domain::cti::calls::{self, CallEvent, CallEventError, CallEventKind, CallRecord};
 use crate::domain::cti::missed::{self, MissedCall, MissedStatus};
 use crate::domain::cti::seats::{self, Operator, Seat, SeatError, SeatState};
 use crate::domain::event::ActorRef;
@@ -228,9 +228,9 @@ impl Store {
                 }
             }
             // The missed-call list.
-            let was = before.as_ref().map(|c| c.outcome);
             if let Some(caller) = call.caller.as_deref() {
-                if missed::is_missed(&call) && was != Some(CallOutcome::Abandoned) {
+                // Missed once it is known to be (a hang-up stored before its ring had no caller yet).
+                if missed::is_missed(&call) && !before.as_ref().is_some_and(missed::is_missed) {
                     let open = open_missed(&mut tx, caller).await?;
                     if let Some(entry) = missed::add(open.as_ref(), &call) {
                         write_missed(&mut tx, &entry).await?;

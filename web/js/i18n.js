@@ -212,6 +212,9 @@ Object.assign(zh, {
   'seat.pop.history': '历史工单 {n} 件，在办 {o} 件',
   'seat.fig.offered': '呼入量', 'seat.fig.answered': '接通量', 'seat.fig.abandoned': '放弃量', 'seat.fig.within15': '15秒接通率',
   'seat.fig.answerRate': '接通率', 'seat.fig.wait': '平均等待', 'seat.fig.talk': '平均通话', 'seat.fig.handling': '平均处理',
+  'seat.missed': '漏接回拨', 'seat.missed.none': '没有待回拨的漏接来电', 'seat.missed.claim': '认领',
+  'seat.missed.line': '漏接 {n} 次 · 最长等待 {w} 秒 · 今日来电 {d} 次 · 已回拨 {a} 次',
+  'seat.missed.reached': '已接通', 'seat.missed.no_answer': '无人接听', 'seat.missed.busy': '占线', 'seat.missed.wrong_number': '空号/错号',
 });
 Object.assign(en, {
   'seat.title': 'Seat', 'seat.extension': 'Extension', 'seat.signIn': 'Sign in', 'seat.signOut': 'Sign out', 'seat.break': 'Break',
@@ -223,6 +226,10 @@ Object.assign(en, {
   'seat.fig.offered': 'Offered', 'seat.fig.answered': 'Answered', 'seat.fig.abandoned': 'Abandoned',
   'seat.fig.within15': 'Answered ≤15 s', 'seat.fig.answerRate': 'Answer rate', 'seat.fig.wait': 'Avg wait',
   'seat.fig.talk': 'Avg talk', 'seat.fig.handling': 'Avg handling',
+  'seat.missed': 'Missed calls', 'seat.missed.none': 'No missed call to return', 'seat.missed.claim': 'Claim',
+  'seat.missed.line': 'missed {n}× · longest wait {w} s · {d} calls today · {a} call-backs',
+  'seat.missed.reached': 'Reached', 'seat.missed.no_answer': 'No answer', 'seat.missed.busy': 'Busy',
+  'seat.missed.wrong_number': 'Wrong number',
 });
 
 const dictionaries = { zh, en };

@@ -22,7 +22,14 @@ export function seatBar({ onPop }) {
   const state = h('span#seat-state');
   const buttons = h('span.seat-actions');
   const popBox = h('div.screen-pop#screen-pop', { hidden: true, role: 'alert' });
-  const element = h('div.card.seat-bar#seat-bar', h('strong', t('seat.title')), ' ', state, ' ', buttons, popBox);
+  const missedCount = h('span.count');
+  const missedBox = h('div.missed-list#missed-list', { hidden: true });
+  const missedBtn = h('button.small#missed-toggle', { type: 'button', onclick: () => {
+    missedBox.hidden = !missedBox.hidden;
+    if (!missedBox.hidden) loadMissed();
+  } }, t('seat.missed'), missedCount);
+  const element = h('div.card.seat-bar#seat-bar', h('strong', t('seat.title')), ' ', state, ' ', buttons, missedBtn,
+    popBox, missedBox);
   let current = null;
   let callId = null;
 
@@ -64,6 +71,39 @@ export function seatBar({ onPop }) {
     popBox.hidden = false;
     onPop && onPop(pop);
   }
+
+  // 漏接回拨: claim a number, call it, record what happened (like the callback queue).
+  async function loadMissed() {
+    try {
+      const { missed } = await get('/api/v1/cti/missed');
+      missedCount.textContent = missed.length ? String(missed.length) : '';
+      if (missedBox.hidden) return;
+      missedBox.replaceChildren(missed.length ? h('div.list', missed.map(missedRow)) : h('p.muted', t('seat.missed.none')));
+    } catch (_) {
+      missedCount.textContent = '';
+    }
+  }
+  function missedRow(m) {
+    const me = m.claimed_by && m.claimed_until && new Date(m.claimed_until) > serverNow();
+    const act = (outcome) => h('button.small', { type: 'button', onclick: () => outcomeOf(m, outcome) }, t('seat.missed.' + outcome));
+    return h('div.row.missed-row', { 'data-caller': m.caller },
+      h('span.number', m.caller), ' ',
+      h('span.muted', t('seat.missed.line', { n: m.calls, w: m.longest_wait_secs, d: m.calls_today, a: m.attempts })), ' ',
+      h('span.muted', fmtInstant(m.last_at)), ' ',
+      me ? h('span', act('reached'), act('no_answer'), act('busy'), act('wrong_number'))
+        : h('button.small', { type: 'button', onclick: () => claimMissed(m) }, t('seat.missed.claim')),
+      m.claimed_by ? h('span.muted', ' ' + m.claimed_by) : null);
+  }
+  async function claimMissed(m) {
+    try { await post(`/api/v1/cti/missed/${m.id}/claim`, {}); } catch (e) { toast(errorText(e), 'error'); }
+    loadMissed();
+  }
+  async function outcomeOf(m, outcome) {
+    try { await post(`/api/v1/cti/missed/${m.id}/outcome`, { outcome }); } catch (e) { toast(errorText(e), 'error'); }
+    loadMissed();
+  }
+  loadMissed();
+  setInterval(loadMissed, 30000);
 
   get('/api/v1/cti/seat').then((r) => render(r.seat)).catch(() => render(null));
   return {

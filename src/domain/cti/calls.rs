@@ -21,10 +21,11 @@
 //! others once per call): a PBX that retries, or resends a day of events, changes nothing.
 //!
 //! **Any order.** The record is folded from the set of events a call has, sorted by their
-//! own times, so `answered` arriving before `ringing` gives the same call. What cannot be
-//! (a hang-up before the call began, an answer before that phone rang, a ring after the
-//! hang-up, a call longer than a day, a time far in the future or the distant past) is
-//! refused naming the field, and nothing of it is stored.
+//! own times, so `answered` or even `hangup` arriving before `ringing` gives the same call
+//! once all are in. What cannot be — a hang-up timed before the call rang (a ring after the
+//! hang-up), an answer before that phone rang or after the hang-up, a call longer than a day,
+//! a time more than 5 minutes ahead of our clock or more than 7 days old — is refused naming
+//! the field, and nothing of it is stored.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -471,11 +472,6 @@ fn check_consistent(record: &CallRecord) -> Result<(), CallEventError> {
         if end - record.started_at > MAX_CALL {
             return Err(refuse("at", "a call cannot last more than 24 hours; check the PBX's clock"));
         }
-        let only_hangup = record.rings.is_empty() && record.answered.is_none() && record.caller.is_none();
-        if only_hangup {
-            // Stored alone it would be a call without a caller: the PBX must say it rang first.
-            return Err(refuse("event", "a hang-up for a call that never rang or queued; send its ringing or queued event first"));
-        }
     }
     for answer in record.answered.iter().chain(&record.answered_after_transfer) {
         if let Some(ring) = record.rings.iter().find(|r| r.extension == answer.extension) {
@@ -561,7 +557,9 @@ mod tests {
     fn impossible_sequences_are_refused_naming_the_field() {
         assert_eq!(fold(&[ev("ringing", 10), ev("hangup", 5)]).unwrap_err().field, "at");
         assert_eq!(fold(&[ev("ringing", 10), ev("answered", 5)]).unwrap_err().field, "at");
-        assert_eq!(fold(&[ev("hangup", 5)]).unwrap_err().field, "event");
+        // A hang-up arriving first is kept: the ring may still be on its way.
+        let alone = fold(&[ev("hangup", 5)]).unwrap();
+        assert_eq!((alone.outcome, alone.caller.as_deref()), (CallOutcome::Abandoned, None));
         let mut late = raw("hangup", 0);
         late.at = (now() - Duration::seconds(100) + Duration::hours(25)).to_rfc3339();
         // Checked against a clock a day on, so only the length is wrong.

@@ -206,8 +206,10 @@ pub fn on_call_event(seat: &Seat, call: &CallRecord, event: &CallEvent, wrap_up:
     }
     let ext = seat.extension.as_str();
     let ours = seat.call_id.as_deref() == Some(call.call_id.as_str());
-    // An event older than the seat's own state, about another call, is stale.
-    if !ours && event.at < seat.since {
+    // An event older than the seat's own state, about another call while the seat is busy
+    // with one, is stale: it must not take the seat from the call it has.
+    let busy = matches!(seat.state, SeatState::Ringing | SeatState::OnCall | SeatState::WrapUp);
+    if !ours && busy && event.at < seat.since {
         return None;
     }
     let with_call = |state: SeatState, since: DateTime<Utc>| Seat {
