@@ -66,7 +66,16 @@ struct Args {
 struct Killed(Child);
 
 impl Drop for Killed {
+    /// Kamailio's workers outlive a main process killed outright: SIGTERM first (it stops
+    /// its workers), SIGKILL only if it is still there after 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        for _ in 0..250 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

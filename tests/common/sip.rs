@@ -41,8 +41,20 @@ pub struct Program {
 }
 
 impl Drop for Program {
+    /// Stops the whole process group: Kamailio's workers outlive a main process killed
+    /// outright, so the group is asked to stop (SIGTERM, Kamailio then stops its workers), and
+    /// whatever is left after 5 s is killed.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.child.wait();
     }
 }
@@ -56,6 +68,8 @@ impl Program {
 fn spawn(name: &str, mut command: Command, dir: &std::path::Path) -> Program {
     let log = dir.join(format!("{name}.log"));
     let file = std::fs::File::create(&log).unwrap();
+    // A process group of its own, so that dropping the handle stops its children too.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let child = command
         .stdin(Stdio::null())
         .stdout(file.try_clone().unwrap())
