@@ -257,17 +257,29 @@ impl Config {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let Some((name, token)) = entry.split_once('=') else {
-                return Err(err("cti_pbx_tokens", "write name=token pairs separated by commas, e.g. main=0123456789abcdef (HOTLINE_CTI_PBX_TOKENS)"));
+                return Err(err(
+                    "cti_pbx_tokens",
+                    "write name=token pairs separated by commas, e.g. main=0123456789abcdef (HOTLINE_CTI_PBX_TOKENS)",
+                ));
             };
             let (name, token) = (name.trim(), token.trim());
-            if name.is_empty() || name.len() > 32 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(err("cti_pbx_tokens", format!("PBX name {name:?}: 1 to 32 letters, digits, - or _ (HOTLINE_CTI_PBX_TOKENS)")));
+            if name.is_empty()
+                || name.len() > 32
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(err(
+                    "cti_pbx_tokens",
+                    format!("PBX name {name:?}: 1 to 32 letters, digits, - or _ (HOTLINE_CTI_PBX_TOKENS)"),
+                ));
             }
             if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c == ',') {
                 return Err(err("cti_pbx_tokens", format!("the token of PBX {name:?} must be at least 16 characters without spaces (HOTLINE_CTI_PBX_TOKENS)")));
             }
             if pairs.iter().any(|(n, t)| n == name || t == token) {
-                return Err(err("cti_pbx_tokens", format!("PBX {name:?} or its token is listed twice (HOTLINE_CTI_PBX_TOKENS)")));
+                return Err(err(
+                    "cti_pbx_tokens",
+                    format!("PBX {name:?} or its token is listed twice (HOTLINE_CTI_PBX_TOKENS)"),
+                ));
             }
             pairs.push((name.to_string(), token.to_string()));
         }
@@ -426,13 +438,19 @@ mod tests {
 
     #[test]
     fn pbx_tokens_are_name_token_pairs_checked_at_start() {
-        let c = Config { cti_pbx_tokens: Some("main=0123456789abcdef, backup=fedcba9876543210".into()), ..Config::default() };
+        let c = Config {
+            cti_pbx_tokens: Some("main=0123456789abcdef, backup=fedcba9876543210".into()),
+            ..Config::default()
+        };
         assert_eq!(c.pbx_tokens().unwrap().len(), 2);
         for bad in ["main", "main=short", "m a=0123456789abcdef", "a=0123456789abcdef,a=0123456789abcdeX"] {
             let c = Config { cti_pbx_tokens: Some(bad.into()), ..Config::default() };
             assert_eq!(c.validate().unwrap_err().key, "cti_pbx_tokens", "{bad}");
         }
-        assert_eq!(Config { cti_wrap_up_secs: -1, ..Config::default() }.validate().unwrap_err().key, "cti_wrap_up_secs");
+        assert_eq!(
+            Config { cti_wrap_up_secs: -1, ..Config::default() }.validate().unwrap_err().key,
+            "cti_wrap_up_secs"
+        );
     }
 
     #[test]

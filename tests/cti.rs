@@ -14,11 +14,8 @@ use std::time::Duration;
 pub const PBX_TOKEN: &str = "test-pbx-token-0123456789";
 
 async fn server(backend: Backend) -> TestServer {
-    let config = Config {
-        cti_pbx_tokens: Some(format!("test-pbx={PBX_TOKEN}")),
-        cti_wrap_up_secs: 2,
-        ..Config::default()
-    };
+    let config =
+        Config { cti_pbx_tokens: Some(format!("test-pbx={PBX_TOKEN}")), cti_wrap_up_secs: 2, ..Config::default() };
     TestServer::start_with(backend, TestClock::starting_now(), config).await
 }
 
@@ -86,7 +83,10 @@ async fn pbx_tokens_and_field_checks_guard_the_event_interface(backend: Backend)
     let (status, answer) = post_events(
         &server,
         Some(PBX_TOKEN),
-        json!([ringing("c-2", -5.0, "13812345678", "8001"), event("c-2", "hangup", -10.0, json!({"cause": "caller_hangup"}))]),
+        json!([
+            ringing("c-2", -5.0, "13812345678", "8001"),
+            event("c-2", "hangup", -10.0, json!({"cause": "caller_hangup"}))
+        ]),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
@@ -156,10 +156,12 @@ async fn a_ring_pops_the_callers_history_at_that_operators_console_only(backend:
 
     // Answered, then over: the seat goes through a call into wrap-up, then idle by itself.
     accepted(&server, event("call-a", "answered", -0.2, json!({"extension": "8001"}))).await;
-    wait_for(&mut wall_socket, Duration::from_secs(10), |m| m["type"] == "seat" && m["seat"]["state"] == "on_call").await;
+    wait_for(&mut wall_socket, Duration::from_secs(10), |m| m["type"] == "seat" && m["seat"]["state"] == "on_call")
+        .await;
     accepted(&server, event("call-a", "hangup", 0.0, json!({"cause": "operator_hangup"}))).await;
     let (m, _) =
-        wait_for(&mut wall_socket, Duration::from_secs(10), |m| m["type"] == "seat" && m["seat"]["state"] == "wrap_up").await;
+        wait_for(&mut wall_socket, Duration::from_secs(10), |m| m["type"] == "seat" && m["seat"]["state"] == "wrap_up")
+            .await;
     assert!(m["seat"]["wrap_until"].is_string());
     tokio::time::sleep(Duration::from_millis(2300)).await;
     let (_, board) = supervisor.get("/api/v1/cti/seats").await;
@@ -218,8 +220,12 @@ async fn a_resent_day_and_events_out_of_order_give_the_same_calls(backend: Backe
     assert_eq!(t["within_15s_rate"], 0.5);
     assert_eq!(t["average_talk_secs"], 120.0);
     assert_eq!(t["average_handling_secs"], 122.0, "talk + cti_wrap_up_secs");
-    let op = stats_after["by_operator"].as_array().unwrap().iter().find(|o| o["operator"] == "operator").unwrap().clone();
-    assert_eq!((op["offered"].clone(), op["answered"].clone(), op["abandoned"].clone()), (json!(2), json!(1), json!(1)));
+    let op =
+        stats_after["by_operator"].as_array().unwrap().iter().find(|o| o["operator"] == "operator").unwrap().clone();
+    assert_eq!(
+        (op["offered"].clone(), op["answered"].clone(), op["abandoned"].clone()),
+        (json!(2), json!(1), json!(1))
+    );
     server.stop().await;
 }
 
@@ -227,17 +233,27 @@ async fn a_ticket_logged_during_a_call_shows_the_call_and_its_recording(backend:
     let server = server(backend).await;
     let operator = server.login("operator").await;
     sign_in(&operator, "8001").await;
-    accepted(&server, json!([ringing("t-1", -30.0, "13812345678", "8001"), event("t-1", "answered", -25.0, json!({"extension": "8001"}))])).await;
+    accepted(
+        &server,
+        json!([
+            ringing("t-1", -30.0, "13812345678", "8001"),
+            event("t-1", "answered", -25.0, json!({"extension": "8001"}))
+        ]),
+    )
+    .await;
     let mut body = common::sample_ticket();
     body["call_id"] = json!("no-such-call");
     let (status, refused) = operator.post("/api/v1/tickets", body.clone()).await;
     assert_eq!((status, refused["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("call_id")));
     let ticket = operator.log_call(json!({"call_id": "t-1"})).await;
     let id = ticket["id"].as_i64().unwrap();
-    accepted(&server, json!([
-        event("t-1", "hangup", -2.0, json!({"cause": "caller_hangup"})),
-        event("t-1", "recording", -1.0, json!({"recording_url": "https://rec.example/t-1.wav"})),
-    ]))
+    accepted(
+        &server,
+        json!([
+            event("t-1", "hangup", -2.0, json!({"cause": "caller_hangup"})),
+            event("t-1", "recording", -1.0, json!({"recording_url": "https://rec.example/t-1.wav"})),
+        ]),
+    )
     .await;
     let (_, history) = operator.get(&format!("/api/v1/tickets/{id}/events")).await;
     assert_eq!(history[0]["type"], "received");
@@ -255,20 +271,26 @@ async fn missed_calls_gather_per_number_and_are_worked_like_callbacks(backend: B
     let operator = server.login("operator").await;
     let dispatcher = server.login("dispatcher").await;
     sign_in(&operator, "8001").await;
-    accepted(&server, json!([
-        event("m-1", "queued", -600.0, json!({"caller": "13900000002"})),
-        event("m-1", "hangup", -590.0, json!({"cause": "caller_hangup"})),
-        ringing("m-2", -300.0, "13900000002", "8001"),
-        event("m-2", "hangup", -260.0, json!({"cause": "no_answer"})),
-        event("m-3", "queued", -200.0, json!({"caller": "anonymous"})),
-        event("m-3", "hangup", -190.0, json!({"cause": "caller_hangup"})),
-    ]))
+    accepted(
+        &server,
+        json!([
+            event("m-1", "queued", -600.0, json!({"caller": "13900000002"})),
+            event("m-1", "hangup", -590.0, json!({"cause": "caller_hangup"})),
+            ringing("m-2", -300.0, "13900000002", "8001"),
+            event("m-2", "hangup", -260.0, json!({"cause": "no_answer"})),
+            event("m-3", "queued", -200.0, json!({"caller": "anonymous"})),
+            event("m-3", "hangup", -190.0, json!({"cause": "caller_hangup"})),
+        ]),
+    )
     .await;
     let (_, list) = operator.get("/api/v1/cti/missed").await;
     let missed = list["missed"].as_array().unwrap();
     assert_eq!(missed.len(), 1, "one entry per number; a withheld number is not called back: {list}");
     let entry = &missed[0];
-    assert_eq!((entry["caller"].clone(), entry["calls"].clone(), entry["longest_wait_secs"].clone()), (json!("13900000002"), json!(2), json!(40)));
+    assert_eq!(
+        (entry["caller"].clone(), entry["calls"].clone(), entry["longest_wait_secs"].clone()),
+        (json!("13900000002"), json!(2), json!(40))
+    );
     assert_eq!(entry["calls_today"], 2);
     let id = entry["id"].as_i64().unwrap();
     let (status, _) = operator.post(&format!("/api/v1/cti/missed/{id}/outcome"), json!({"outcome": "reached"})).await;
@@ -282,15 +304,34 @@ async fn missed_calls_gather_per_number_and_are_worked_like_callbacks(backend: B
     let (status, bad) = operator.post(&format!("/api/v1/cti/missed/{id}/outcome"), json!({"outcome": "maybe"})).await;
     assert_eq!((status, bad["field"].clone()), (StatusCode::BAD_REQUEST, json!("outcome")));
     operator.post(&format!("/api/v1/cti/missed/{id}/claim"), json!({})).await;
-    let (_, done) = operator.post(&format!("/api/v1/cti/missed/{id}/outcome"), json!({"outcome": "reached", "note": "已回电"})).await;
-    assert_eq!((done["status"].clone(), done["closure"].clone(), done["attempts"].clone()), (json!("closed"), json!("reached"), json!(2)));
+    let (_, done) = operator
+        .post(&format!("/api/v1/cti/missed/{id}/outcome"), json!({"outcome": "reached", "note": "已回电"}))
+        .await;
+    assert_eq!(
+        (done["status"].clone(), done["closure"].clone(), done["attempts"].clone()),
+        (json!("closed"), json!("reached"), json!(2))
+    );
     let (_, open) = operator.get("/api/v1/cti/missed").await;
     assert_eq!(open["missed"], json!([]));
     // A new missed call from the number opens a new entry; getting through later closes it.
-    accepted(&server, json!([ringing("m-4", -100.0, "13900000002", "8001"), event("m-4", "hangup", -90.0, json!({"cause": "caller_hangup"}))])).await;
+    accepted(
+        &server,
+        json!([
+            ringing("m-4", -100.0, "13900000002", "8001"),
+            event("m-4", "hangup", -90.0, json!({"cause": "caller_hangup"}))
+        ]),
+    )
+    .await;
     let (_, open) = operator.get("/api/v1/cti/missed").await;
     assert_eq!(open["missed"].as_array().unwrap().len(), 1);
-    accepted(&server, json!([ringing("m-5", -50.0, "13900000002", "8001"), event("m-5", "answered", -45.0, json!({"extension": "8001"}))])).await;
+    accepted(
+        &server,
+        json!([
+            ringing("m-5", -50.0, "13900000002", "8001"),
+            event("m-5", "answered", -45.0, json!({"extension": "8001"}))
+        ]),
+    )
+    .await;
     let (_, open) = operator.get("/api/v1/cti/missed").await;
     assert_eq!(open["missed"], json!([]), "the resident got through");
     let (_, closed) = operator.get("/api/v1/cti/missed?closed=true").await;

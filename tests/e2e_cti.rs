@@ -30,7 +30,8 @@ async fn a_ringing_call_pops_on_the_operators_console_and_the_saved_ticket_links
     b.wait_for("#seat-bar").await;
     b.fill("#seat-extension", "8001").await;
     b.click("#seat-sign-in").await;
-    b.until("document.querySelector('#seat-state').textContent.includes('8001')", "the seat bar shows the extension").await;
+    b.until("document.querySelector('#seat-state').textContent.includes('8001')", "the seat bar shows the extension")
+        .await;
     b.until("document.querySelector('#seat-state').textContent.includes('空闲')", "the seat is idle").await;
     b.until("document.querySelector('#live-state.on')", "the live socket is open").await;
     // The server registers the socket with the hub just after the upgrade the browser saw.

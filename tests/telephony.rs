@@ -71,14 +71,17 @@ async fn sip_calls_pop_screens_and_become_records_missed_calls_and_statistics(ba
     // The wall saw 8001 ring, go on the call and into wrap-up.
     let mut states = Vec::new();
     while !states.contains(&"wrap_up".to_string()) {
-        let (m, _) = wait_for(&mut wall, Duration::from_secs(20), |m| m["type"] == "seat" && m["seat"]["extension"] == "8001").await;
+        let (m, _) =
+            wait_for(&mut wall, Duration::from_secs(20), |m| m["type"] == "seat" && m["seat"]["extension"] == "8001")
+                .await;
         states.push(m["seat"]["state"].as_str().unwrap().to_string());
     }
     assert_eq!(states, ["ringing", "on_call", "wrap_up"]);
 
     // Call 2: 13900000002 dials; round robin rings 8002, which never answers; the caller gives
     // up after 1.5 s. Only the dispatcher at 8002 gets the pop.
-    let call = place_call(dir.path(), "call-2", call_args(&kamailio, "caller_gives_up.xml", "12345", "13900000002", 1500));
+    let call =
+        place_call(dir.path(), "call-2", call_args(&kamailio, "caller_gives_up.xml", "12345", "13900000002", 1500));
     let (pop2, _) = wait_for(&mut other_socket, Duration::from_secs(20), |m| m["type"] == "screen_pop").await;
     assert_eq!(pop2["pop"]["caller"], "13900000002");
     assert_eq!(pop2["pop"]["extension"], "8002");
@@ -123,9 +126,14 @@ async fn sip_calls_pop_screens_and_become_records_missed_calls_and_statistics(ba
 
     let (_, stats) = supervisor.get("/api/v1/cti/stats").await;
     let total = &stats["total"];
-    assert_eq!((total["offered"].clone(), total["answered"].clone(), total["abandoned"].clone()), (json!(2), json!(1), json!(1)), "{stats}");
+    assert_eq!(
+        (total["offered"].clone(), total["answered"].clone(), total["abandoned"].clone()),
+        (json!(2), json!(1), json!(1)),
+        "{stats}"
+    );
     assert_eq!(total["answered_within_15s"], 1);
-    let by = |name: &str| stats["by_operator"].as_array().unwrap().iter().find(|o| o["operator"] == name).cloned().unwrap();
+    let by =
+        |name: &str| stats["by_operator"].as_array().unwrap().iter().find(|o| o["operator"] == name).cloned().unwrap();
     assert_eq!(by("operator")["answered"], 1);
     assert_eq!((by("dispatcher")["offered"].clone(), by("dispatcher")["abandoned"].clone()), (json!(1), json!(1)));
     drop(kamailio);

@@ -221,7 +221,16 @@ async fn run(args: Args) -> Result<(), String> {
     let s = |p: &str| scenarios.join("sipp").join(p).display().to_string();
     let _phone = Killed(sipp(
         "phones",
-        &["-sf".into(), s("operator_answer.xml"), "-p".into(), phone_port.to_string(), "-d".into(), args.ring_ms.to_string(), "-s".into(), "op".into()],
+        &[
+            "-sf".into(),
+            s("operator_answer.xml"),
+            "-p".into(),
+            phone_port.to_string(),
+            "-d".into(),
+            args.ring_ms.to_string(),
+            "-s".into(),
+            "op".into(),
+        ],
     )?);
     for i in 0..args.operators {
         let ext = (args.first_extension + i).to_string();
@@ -265,7 +274,8 @@ async fn run(args: Args) -> Result<(), String> {
         text.push_str(&format!("{}\n", 13_900_000_000u64 + u64::from(i)));
     }
     std::fs::write(&inf, text).map_err(|e| e.to_string())?;
-    let scenario = std::fs::read_to_string(s("caller_talk.xml")).map_err(|e| e.to_string())?.replace("[caller]", "[field0]");
+    let scenario =
+        std::fs::read_to_string(s("caller_talk.xml")).map_err(|e| e.to_string())?.replace("[caller]", "[field0]");
     let caller_xml = dir.join("caller_bench.xml");
     std::fs::write(&caller_xml, scenario).map_err(|e| e.to_string())?;
 
@@ -310,7 +320,10 @@ async fn run(args: Args) -> Result<(), String> {
     let stat = std::fs::read_to_string(dir.join("callers.csv.stat")).unwrap_or_default();
     let completed = successful_calls(&stat).unwrap_or(0);
 
-    let day = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).format("%Y-%m-%d").to_string();
+    let day = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m-%d")
+        .to_string();
     let list: Value = client
         .get(format!("{base}/api/v1/cti/calls?date={day}"))
         .bearer_auth(&admin)

@@ -87,13 +87,14 @@ pub struct EventsAnswer {
 #[utoipa::path(post, path = "/api/v1/cti/events", tag = "cti", security(("bearer" = [])), request_body = RawCallEvent,
     responses((status = 200, body = EventsAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub async fn post_events(State(state): State<AppState>, Pbx(pbx): Pbx, body: Bytes) -> Result<Json<EventsAnswer>, ApiError> {
+pub async fn post_events(
+    State(state): State<AppState>,
+    Pbx(pbx): Pbx,
+    body: Bytes,
+) -> Result<Json<EventsAnswer>, ApiError> {
     let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    let raws: Vec<RawCallEvent> = if batch {
-        super::json::parse(&body)?
-    } else {
-        vec![super::json::parse::<RawCallEvent>(&body)?]
-    };
+    let raws: Vec<RawCallEvent> =
+        if batch { super::json::parse(&body)? } else { vec![super::json::parse::<RawCallEvent>(&body)?] };
     if raws.is_empty() {
         return Err(ApiError::bad_request("events", "the array holds no events"));
     }
@@ -176,7 +177,8 @@ pub async fn sign_in(
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<Json<SeatView>, ApiError> {
     auth.require(INTAKE_ROLES)?;
-    let extension = calls::check_extension("extension", &body.extension).map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let extension =
+        calls::check_extension("extension", &body.extension).map_err(|e| ApiError::invalid(e.field, e.message))?;
     let operator = Operator {
         user_id: auth.actor.user_id,
         username: auth.actor.username.clone(),
@@ -276,7 +278,11 @@ async fn call_view(state: &AppState, call: CallRecord) -> Result<CallView, ApiEr
 /// the tickets logged during it (centre roles).
 #[utoipa::path(get, path = "/api/v1/cti/calls/{call_id}", tag = "cti", security(("bearer" = [])),
     params(("call_id" = String, Path)), responses((status = 200, body = CallView), (status = 404, body = ErrorBody)))]
-pub async fn get_call(State(state): State<AppState>, auth: Auth, Path(call_id): Path<String>) -> Result<Json<CallView>, ApiError> {
+pub async fn get_call(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(call_id): Path<String>,
+) -> Result<Json<CallView>, ApiError> {
     auth.require(CENTRE)?;
     let call = state.store.call(&call_id).await?.ok_or_else(|| ApiError::not_found("call"))?;
     Ok(Json(call_view(&state, call).await?))
@@ -312,7 +318,11 @@ pub struct CallList {
 /// The calls of one day (Beijing time), oldest first (centre roles).
 #[utoipa::path(get, path = "/api/v1/cti/calls", tag = "cti", security(("bearer" = [])), params(DayParams),
     responses((status = 200, body = CallList), (status = 400, body = ErrorBody)))]
-pub async fn list_calls(State(state): State<AppState>, auth: Auth, Query(q): Query<DayParams>) -> Result<Json<CallList>, ApiError> {
+pub async fn list_calls(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<DayParams>,
+) -> Result<Json<CallList>, ApiError> {
     auth.require(CENTRE)?;
     let (from, to) = day_range(&state, q.date.as_deref())?;
     let mut calls = Vec::new();
@@ -327,7 +337,11 @@ pub async fn list_calls(State(state): State<AppState>, auth: Auth, Query(q): Que
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/calls", tag = "cti", security(("bearer" = [])),
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = CallList), (status = 404, body = ErrorBody)))]
-pub async fn ticket_calls(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<CallList>, ApiError> {
+pub async fn ticket_calls(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<CallList>, ApiError> {
     auth.require(CENTRE)?;
     let id = resolve_id(&state, &id).await?;
     visible_ticket(&state, &auth, id).await?;
@@ -343,7 +357,9 @@ pub async fn call_for_ticket(state: &AppState, call_id: Option<&str>) -> Result<
     let Some(id) = call_id.map(str::trim) else { return Ok(None) };
     match state.store.call(id).await? {
         Some(_) => Ok(Some(id.to_string())),
-        None => Err(ApiError::invalid("call_id", format!("there is no call {id:?}; use the call id of the screen-pop"))),
+        None => {
+            Err(ApiError::invalid("call_id", format!("there is no call {id:?}; use the call id of the screen-pop")))
+        }
     }
 }
 
@@ -391,7 +407,9 @@ pub async fn screen_pop(state: &AppState, actor: &Actor, data: &serde_json::Valu
         None => Vec::new(),
     };
     let earlier_calls = match callable {
-        Some(phone) => state.store.calls_from(phone, since, 50).await?.iter().filter(|c| c.call_id != call_id).count() as i64,
+        Some(phone) => {
+            state.store.calls_from(phone, since, 50).await?.iter().filter(|c| c.call_id != call_id).count() as i64
+        }
         None => 0,
     };
     let call = state.store.call(&call_id).await?;
@@ -427,7 +445,11 @@ pub async fn screen_pop(state: &AppState, actor: &Actor, data: &serde_json::Valu
 /// wall's roles): for a console that opened after the ring.
 #[utoipa::path(get, path = "/api/v1/cti/calls/{call_id}/pop", tag = "cti", security(("bearer" = [])),
     params(("call_id" = String, Path)), responses((status = 200, body = ScreenPop), (status = 404, body = ErrorBody)))]
-pub async fn call_pop(State(state): State<AppState>, auth: Auth, Path(call_id): Path<String>) -> Result<Json<ScreenPop>, ApiError> {
+pub async fn call_pop(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(call_id): Path<String>,
+) -> Result<Json<ScreenPop>, ApiError> {
     auth.require(CENTRE)?;
     let call = state.store.call(&call_id).await?.ok_or_else(|| ApiError::not_found("call"))?;
     let ring = call.rings.last();
@@ -466,7 +488,11 @@ pub struct MissedList {
 /// 漏接回拨: numbers whose calls ended unanswered, one entry per number, longest waiting first.
 #[utoipa::path(get, path = "/api/v1/cti/missed", tag = "cti", security(("bearer" = [])), params(MissedParams),
     responses((status = 200, body = MissedList), (status = 403, body = ErrorBody)))]
-pub async fn missed_list(State(state): State<AppState>, auth: Auth, Query(q): Query<MissedParams>) -> Result<Json<MissedList>, ApiError> {
+pub async fn missed_list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<MissedParams>,
+) -> Result<Json<MissedList>, ApiError> {
     auth.require(CENTRE)?;
     let (today, _) = day_range(&state, None)?;
     let mut missed = Vec::new();
@@ -480,7 +506,11 @@ pub async fn missed_list(State(state): State<AppState>, auth: Auth, Query(q): Qu
 /// 认领: take a missed call to call back (one operator at a time, for 10 minutes).
 #[utoipa::path(post, path = "/api/v1/cti/missed/{id}/claim", tag = "cti", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = MissedCall), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn claim_missed(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> Result<Json<MissedCall>, ApiError> {
+pub async fn claim_missed(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<MissedCall>, ApiError> {
     auth.require(INTAKE_ROLES)?;
     let username = auth.actor.username.clone();
     let entry = state
@@ -529,7 +559,11 @@ pub async fn missed_outcome(
 /// `domain::cti::stats`.
 #[utoipa::path(get, path = "/api/v1/cti/stats", tag = "cti", security(("bearer" = [])), params(DayParams),
     responses((status = 200, body = CallStats), (status = 400, body = ErrorBody)))]
-pub async fn call_stats(State(state): State<AppState>, auth: Auth, Query(q): Query<DayParams>) -> Result<Json<CallStats>, ApiError> {
+pub async fn call_stats(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<DayParams>,
+) -> Result<Json<CallStats>, ApiError> {
     auth.require(CENTRE)?;
     let (from, to) = day_range(&state, q.date.as_deref())?;
     let calls = state.store.calls_between(from, to, 1_000_000).await?;

@@ -45,7 +45,10 @@ fn system_actor() -> ActorRef {
 }
 
 async fn seat_at(tx: &mut Transaction<'_, Any>, extension: &str) -> Result<Option<Seat>> {
-    let row = sqlx::query("SELECT body FROM cti_seats WHERE extension = $1").bind(extension).fetch_optional(&mut **tx).await?;
+    let row = sqlx::query("SELECT body FROM cti_seats WHERE extension = $1")
+        .bind(extension)
+        .fetch_optional(&mut **tx)
+        .await?;
     row.map(|r| serde_json::from_str(&get_string(&r, "body")?).map_err(|e| corrupt("seat", e))).transpose()
 }
 
@@ -105,13 +108,14 @@ async fn write_missed(tx: &mut Transaction<'_, Any>, entry: &MissedCall) -> Resu
         MissedStatus::Closed => "closed",
     };
     if entry.id == 0 {
-        let row = sqlx::query("INSERT INTO cti_missed (caller, status, last_at, body) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(&entry.caller)
-            .bind(status)
-            .bind(millis(entry.last_at))
-            .bind(body)
-            .fetch_one(&mut **tx)
-            .await?;
+        let row =
+            sqlx::query("INSERT INTO cti_missed (caller, status, last_at, body) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(&entry.caller)
+                .bind(status)
+                .bind(millis(entry.last_at))
+                .bind(body)
+                .fetch_one(&mut **tx)
+                .await?;
         get_i64(&row, "id")
     } else {
         sqlx::query("UPDATE cti_missed SET status = $1, last_at = $2, body = $3 WHERE id = $4")
@@ -157,7 +161,9 @@ impl Store {
                     None => {
                         return refuse(CallEventError {
                             field: field.into(),
-                            message: format!("extension {ext} is unknown: no operator has ever signed in at it (坐席签入)"),
+                            message: format!(
+                                "extension {ext} is unknown: no operator has ever signed in at it (坐席签入)"
+                            ),
                         })
                     }
                     Some(seat) if field == "extension" && seat.state != SeatState::SignedOut => {
@@ -192,7 +198,9 @@ impl Store {
                 .await?;
             let all = rows
                 .iter()
-                .map(|r| serde_json::from_str::<CallEvent>(&get_string(r, "body")?).map_err(|e| corrupt("call event", e)))
+                .map(|r| {
+                    serde_json::from_str::<CallEvent>(&get_string(r, "body")?).map_err(|e| corrupt("call event", e))
+                })
                 .collect::<Result<Vec<_>>>()?;
             let call = match calls::fold(&all) {
                 Ok(call) => call,
@@ -253,7 +261,8 @@ impl Store {
 
     async fn write_call(&self, tx: &mut Transaction<'_, Any>, call: &CallRecord, now: DateTime<Utc>) -> Result<()> {
         let body = serde_json::to_string(call).map_err(|e| corrupt("call record", e))?;
-        let outcome = serde_json::to_value(call.outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let outcome =
+            serde_json::to_value(call.outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         sqlx::query(
             "INSERT INTO cti_calls (call_id, caller, started_at, answered_at, ended_at, outcome, operator, updated_at, body) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (call_id) DO UPDATE SET caller = $2, started_at = $3, \
@@ -275,40 +284,49 @@ impl Store {
 
     /// One call record.
     pub async fn call(&self, call_id: &str) -> Result<Option<CallRecord>> {
-        let row = sqlx::query("SELECT body FROM cti_calls WHERE call_id = $1").bind(call_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT body FROM cti_calls WHERE call_id = $1")
+            .bind(call_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| decode_call(&r)).transpose()
     }
 
     /// Call records that started in [from, to), oldest first.
     pub async fn calls_between(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<Vec<CallRecord>> {
-        let rows = sqlx::query("SELECT body FROM cti_calls WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at LIMIT $3")
-            .bind(millis(from))
-            .bind(millis(to))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT body FROM cti_calls WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at LIMIT $3",
+        )
+        .bind(millis(from))
+        .bind(millis(to))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode_call).collect()
     }
 
     /// Calls from `caller` that started since `since`, newest first.
     pub async fn calls_from(&self, caller: &str, since: DateTime<Utc>, limit: i64) -> Result<Vec<CallRecord>> {
-        let rows = sqlx::query("SELECT body FROM cti_calls WHERE caller = $1 AND started_at >= $2 ORDER BY started_at DESC LIMIT $3")
-            .bind(caller)
-            .bind(millis(since))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT body FROM cti_calls WHERE caller = $1 AND started_at >= $2 ORDER BY started_at DESC LIMIT $3",
+        )
+        .bind(caller)
+        .bind(millis(since))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode_call).collect()
     }
 
     /// Links a ticket to the call it was logged during.
     pub async fn link_call_ticket(&self, call_id: &str, ticket_id: i64) -> Result<()> {
-        sqlx::query("INSERT INTO cti_call_tickets (call_id, ticket_id, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(call_id)
-            .bind(ticket_id)
-            .bind(millis(self.now()))
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "INSERT INTO cti_call_tickets (call_id, ticket_id, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(call_id)
+        .bind(ticket_id)
+        .bind(millis(self.now()))
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -351,8 +369,12 @@ impl Store {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| serde_json::from_str::<Seat>(&get_string(&r, "body")?).map_err(|e| corrupt("seat", e)).map(|s| s.as_of(self.now())))
-            .transpose()
+        row.map(|r| {
+            serde_json::from_str::<Seat>(&get_string(&r, "body")?)
+                .map_err(|e| corrupt("seat", e))
+                .map(|s| s.as_of(self.now()))
+        })
+        .transpose()
     }
 
     /// 坐席签入 at `extension` (leaving any other seat the operator held).
@@ -361,11 +383,12 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let first_seq = super::tickets::lock_sequence(&mut tx).await?;
         let mut seq = first_seq;
-        let held = sqlx::query("SELECT body FROM cti_seats WHERE user_id = $1 AND state <> 'signed_out' AND extension <> $2")
-            .bind(operator.user_id)
-            .bind(extension)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let held =
+            sqlx::query("SELECT body FROM cti_seats WHERE user_id = $1 AND state <> 'signed_out' AND extension <> $2")
+                .bind(operator.user_id)
+                .bind(extension)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(row) = held {
             let old: Seat = serde_json::from_str(&get_string(&row, "body")?).map_err(|e| corrupt("seat", e))?;
             match seats::sign_out(&old, now) {
@@ -440,7 +463,8 @@ impl Store {
     ) -> Result<Result<MissedCall, missed::MissedError>> {
         let now = self.now();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query("SELECT id, body FROM cti_missed WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+        let row =
+            sqlx::query("SELECT id, body FROM cti_missed WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
         let Some(row) = row else { return Err(StoreError::NotFound) };
         let entry = decode_missed(&row)?;
         let next = match change(&entry, now) {
@@ -453,7 +477,11 @@ impl Store {
     }
 
     /// Call-ringing and seat-changed system events after `seq` (for tests and replay).
-    pub async fn cti_log_after(&self, seq: i64, limit: i64) -> Result<Vec<(i64, String, DateTime<Utc>, serde_json::Value)>> {
+    pub async fn cti_log_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, DateTime<Utc>, serde_json::Value)>> {
         let rows = sqlx::query(
             "SELECT seq, type, at, data FROM events WHERE seq > $1 AND ticket_id IS NULL AND type IN ($2, $3) ORDER BY seq LIMIT $4",
         )

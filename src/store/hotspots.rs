@@ -156,10 +156,17 @@ impl Store {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Logged {
     Ticket(Event),
-    Hotspot { seq: i64, alert: Alert },
+    Hotspot {
+        seq: i64,
+        alert: Alert,
+    },
     /// A call ringing at an operator's seat (`call_ringing`, the screen-pop) or a seat
     /// changing state (`seat_changed`, the wall): `store::cti`.
-    Cti { seq: i64, kind: String, data: serde_json::Value },
+    Cti {
+        seq: i64,
+        kind: String,
+        data: serde_json::Value,
+    },
 }
 
 impl Store {
@@ -183,7 +190,11 @@ impl Store {
                 None if get_string(r, "type")? != RAISED_EVENT => {
                     let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)
                         .map_err(|e| StoreError::Corrupt(format!("cti event: {e}")))?;
-                    Ok(Logged::Cti { seq: get_i64(r, "seq")?, kind: get_string(r, "type")?, data: data["data"].clone() })
+                    Ok(Logged::Cti {
+                        seq: get_i64(r, "seq")?,
+                        kind: get_string(r, "type")?,
+                        data: data["data"].clone(),
+                    })
                 }
                 None => {
                     let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)

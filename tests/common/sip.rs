@@ -148,7 +148,13 @@ pub fn run_sipp(dir: &std::path::Path, name: &str, args: &[String], limit: Durat
 
 /// An operator's phone: listens on its own port with `scenario`, and registers `extension`
 /// at Kamailio (retrying while Kamailio starts).
-pub fn operator_phone(dir: &std::path::Path, kamailio: &Kamailio, extension: u32, scenario_file: &str, extra: &[&str]) -> Program {
+pub fn operator_phone(
+    dir: &std::path::Path,
+    kamailio: &Kamailio,
+    extension: u32,
+    scenario_file: &str,
+    extra: &[&str],
+) -> Program {
     let port = free_udp_port();
     let mut args: Vec<String> =
         vec!["-sf".into(), scenario(scenario_file), "-p".into(), port.to_string(), "-s".into(), extension.to_string()];
@@ -176,7 +182,9 @@ pub fn operator_phone(dir: &std::path::Path, kamailio: &Kamailio, extension: u32
     loop {
         match run_sipp(dir, &format!("register-{extension}"), &register, Duration::from_secs(5)) {
             Ok(()) => return phone,
-            Err(e) if Instant::now() > deadline => panic!("extension {extension} did not register: {e}\n{}", kamailio.program.log_text()),
+            Err(e) if Instant::now() > deadline => {
+                panic!("extension {extension} did not register: {e}\n{}", kamailio.program.log_text())
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }

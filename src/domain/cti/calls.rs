@@ -256,7 +256,10 @@ pub fn check(raw: &RawCallEvent, now: DateTime<Utc>) -> Result<CallEvent, CallEv
         "hangup" => {
             let cause = raw.cause.as_deref().map(str::trim).unwrap_or_default();
             let cause = HangupCause::parse(cause).ok_or_else(|| {
-                refuse("cause", format!("{cause:?} is not one of caller_hangup, operator_hangup, no_answer, busy, failed"))
+                refuse(
+                    "cause",
+                    format!("{cause:?} is not one of caller_hangup, operator_hangup, no_answer, busy, failed"),
+                )
             })?;
             CallEventKind::Hangup { cause }
         }
@@ -385,7 +388,8 @@ pub fn fold(events: &[CallEvent]) -> Result<CallRecord, CallEventError> {
     // millisecond still fold as ring-then-answer.
     sorted.sort_by_key(|e| (e.at, order(&e.kind)));
     let first = sorted.first().ok_or_else(|| refuse("call_id", "a call needs at least one event"))?;
-    let timed: Vec<&&CallEvent> = sorted.iter().filter(|e| !matches!(e.kind, CallEventKind::Recording { .. })).collect();
+    let timed: Vec<&&CallEvent> =
+        sorted.iter().filter(|e| !matches!(e.kind, CallEventKind::Recording { .. })).collect();
     let started_at = timed.first().map(|e| e.at).unwrap_or(first.at);
     let mut record = CallRecord {
         call_id: first.call_id.clone(),
@@ -522,8 +526,9 @@ mod tests {
 
     #[test]
     fn a_ring_answer_hangup_call_has_wait_and_talk() {
-        let call = fold(&[ev("queued", 0), ev("ringing", 4), ev("answered", 9), ev("hangup", 129), ev("recording", 130)])
-            .unwrap();
+        let call =
+            fold(&[ev("queued", 0), ev("ringing", 4), ev("answered", 9), ev("hangup", 129), ev("recording", 130)])
+                .unwrap();
         assert_eq!(call.outcome, CallOutcome::Answered);
         assert_eq!(call.wait(), Some(Duration::seconds(9)));
         assert_eq!(call.talk(), Some(Duration::seconds(120)));
@@ -578,9 +583,15 @@ mod tests {
         assert_eq!(field(check(&raw("ringing", -8 * 86400), now())), "at", "eight days ago");
         assert_eq!(field(check(&RawCallEvent { caller: Some("12".into()), ..raw("ringing", 0) }, now())), "caller");
         assert_eq!(field(check(&RawCallEvent { caller: None, ..raw("ringing", 0) }, now())), "caller");
-        assert_eq!(field(check(&RawCallEvent { extension: Some("80a1".into()), ..raw("ringing", 0) }, now())), "extension");
+        assert_eq!(
+            field(check(&RawCallEvent { extension: Some("80a1".into()), ..raw("ringing", 0) }, now())),
+            "extension"
+        );
         assert_eq!(field(check(&RawCallEvent { cause: Some("tired".into()), ..raw("hangup", 0) }, now())), "cause");
-        assert_eq!(field(check(&RawCallEvent { recording_url: Some("ftp://x".into()), ..raw("recording", 0) }, now())), "recording_url");
+        assert_eq!(
+            field(check(&RawCallEvent { recording_url: Some("ftp://x".into()), ..raw("recording", 0) }, now())),
+            "recording_url"
+        );
         assert_eq!(field(check(&raw("transferred", 0), now())), "to_extension");
         let withheld = check(&RawCallEvent { caller: Some("Anonymous".into()), ..raw("ringing", 0) }, now()).unwrap();
         assert!(matches!(withheld.kind, CallEventKind::Ringing { ref caller, .. } if caller == ANONYMOUS));

@@ -233,7 +233,8 @@ pub fn on_call_event(seat: &Seat, call: &CallRecord, event: &CallEvent, wrap_up:
         if !ours && matches!(seat.state, SeatState::OnCall) {
             return None;
         }
-        let since = call.answered_after_transfer.iter().chain(&call.answered).find(|r| r.extension == ext).map(|r| r.at);
+        let since =
+            call.answered_after_transfer.iter().chain(&call.answered).find(|r| r.extension == ext).map(|r| r.at);
         with_call(SeatState::OnCall, since.unwrap_or(event.at))
     } else if call.answered_by(ext) {
         // Transferred away: wrap up from the transfer.
@@ -326,7 +327,8 @@ mod tests {
     fn a_call_takes_the_seat_through_ringing_call_and_wrap_up_back_to_idle() {
         let seat = sign_in(None, "8001", &op(), t(0)).unwrap();
         assert_eq!(seat.state, SeatState::Idle);
-        let states = run(seat.clone(), &[ev("ringing", 10, "8001"), ev("answered", 14, "8001"), ev("hangup", 74, "8001")]);
+        let states =
+            run(seat.clone(), &[ev("ringing", 10, "8001"), ev("answered", 14, "8001"), ev("hangup", 74, "8001")]);
         assert_eq!(states, [SeatState::Ringing, SeatState::OnCall, SeatState::WrapUp]);
         let stored = [ev("ringing", 10, "8001"), ev("answered", 14, "8001"), ev("hangup", 74, "8001")];
         let mut s = seat;

@@ -220,9 +220,9 @@ mod tests {
     #[test]
     fn the_figures_follow_their_written_formulas() {
         let calls = vec![
-            call("a", 0, 5, Some(100), "op1"),   // answered in 5 s, talked 100 s
-            call("b", 10, 20, Some(200), "op1"), // answered in 20 s
-            call("c", 20, 30, None, "op2"),      // abandoned after 30 s
+            call("a", 0, 5, Some(100), "op1"),    // answered in 5 s, talked 100 s
+            call("b", 10, 20, Some(200), "op1"),  // answered in 20 s
+            call("c", 20, 30, None, "op2"),       // abandoned after 30 s
             call("d", 3600, 15, Some(60), "op2"), // 11:00, answered in exactly 15 s
         ];
         let mut ongoing = call("e", 40, 0, None, "op2");
