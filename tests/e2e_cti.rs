@@ -65,6 +65,22 @@ async fn a_ringing_call_pops_on_the_operators_console_and_the_saved_ticket_links
     let (_, ticket) = operator.get(&format!("/api/v1/tickets/{number}")).await;
     let (_, calls) = operator.get(&format!("/api/v1/tickets/{}/calls", ticket["id"])).await;
     assert_eq!(calls["calls"][0]["call_id"], "e2e-call-1", "the saved ticket is linked to the call: {calls}");
+    // The call ends and its recording is reported: the ticket's history shows the link.
+    let later = chrono::Utc::now().to_rfc3339();
+    let done = json!([
+        {"call_id": "e2e-call-1", "event": "answered", "at": at, "extension": "8001"},
+        {"call_id": "e2e-call-1", "event": "hangup", "at": later, "cause": "caller_hangup"},
+        {"call_id": "e2e-call-1", "event": "recording", "at": later, "recording_url": "https://rec.example/e2e-call-1.wav"},
+    ]);
+    let (status, body) = server.request(Method::POST, "/api/v1/cti/events", Some(TOKEN), Some(done)).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    b.open(&format!("/tickets/{number}")).await;
+    b.until(
+        "document.querySelector('#ticket-calls a.recording[href=\"https://rec.example/e2e-call-1.wav\"]')",
+        "the ticket's history links the call's recording",
+    )
+    .await;
+    b.screenshot("ticket-call-recording-1366").await;
 
     b.login("supervisor", PASSWORD, "/wall").await;
     b.wait_for("#seat-board").await;

@@ -176,3 +176,18 @@ export function seatBoard() {
     },
   };
 }
+
+/** The calls a ticket was logged during, each with its recording (来电录音); null when none or not allowed. */
+export async function callsPanel(ticketId) {
+  try {
+    const { calls } = await get(`/api/v1/tickets/${ticketId}/calls`);
+    if (!calls.length) return null;
+    return h('div.ticket-calls#ticket-calls', h('h4', t('seat.calls')), calls.map((c) => h('p.ticket-call', { 'data-call': c.call_id },
+      h('span', fmtInstant(c.started_at)), ' ', h('span.number', c.caller || ''), ' ',
+      h('span.muted', t('seat.call.line', { w: c.wait_secs ?? '—', s: c.talk_secs ?? '—' })), ' ',
+      c.recording_url ? h('a.recording', { href: c.recording_url, target: '_blank', rel: 'noopener' }, t('seat.recording'))
+        : h('span.muted', t('seat.noRecording')))));
+  } catch (_) {
+    return null;
+  }
+}
