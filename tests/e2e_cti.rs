@@ -82,6 +82,7 @@ async fn a_ringing_call_pops_on_the_operators_console_and_the_saved_ticket_links
     .await;
     b.screenshot("ticket-call-recording-1366").await;
 
+    b.set_size(1920, 1080).await;
     b.login("supervisor", PASSWORD, "/wall").await;
     b.wait_for("#seat-board").await;
     b.until("document.querySelector('#seat-tiles [data-extension=\"8001\"]')", "the wall shows the seat").await;
