@@ -379,7 +379,7 @@ async fn run(args: Args) -> Result<(), String> {
 fn successful_calls(stat: &str) -> Option<u64> {
     let mut lines = stat.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next()?.split(';').collect();
-    let last: Vec<&str> = lines.last()?.split(';').collect();
+    let last: Vec<&str> = lines.next_back()?.split(';').collect();
     let col = header.iter().position(|h| *h == "SuccessfulCall(C)")?;
     last.get(col)?.trim().parse().ok()
 }
