@@ -24,6 +24,7 @@ BACKENDS=${BACKENDS:-sqlite postgres}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 RESULTS=${RESULTS:-ops/bench/RESULTS.md}
 NOTE=${NOTE:-}
+PROFILE=${PROFILE:-release}   # PROFILE=debug measures the debug build (when a release build is out of reach)
 
 if ! command -v kamailio >/dev/null 2>&1 || ! command -v sipp >/dev/null 2>&1 \
     || ! ls /usr/lib/x86_64-linux-gnu/kamailio/modules/http_client.so >/dev/null 2>&1; then
@@ -38,9 +39,13 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain -- src migrations Cargo.toml ops/bench/cti.rs ops/kamailio 2>/dev/null | wc -l)
 src="$PWD"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-echo "== building release (hotline + bench_cti)"
-cargo build --release --bin hotline --example bench_cti
-cp "$target_dir/release/hotline" "$target_dir/release/examples/bench_cti" "$out/bin/"
+echo "== building $PROFILE (hotline + bench_cti)"
+if [[ "$PROFILE" == release ]]; then
+  cargo build --release --bin hotline --example bench_cti
+else
+  cargo build --bin hotline --example bench_cti
+fi
+cp "$target_dir/$PROFILE/hotline" "$target_dir/$PROFILE/examples/bench_cti" "$out/bin/"
 server_bin="$out/bin/hotline"
 gen_bin="$out/bin/bench_cti"
 
@@ -86,8 +91,8 @@ pg_version=$(psql "$PG_URL/postgres" -qAt -c 'SHOW server_version' 2>/dev/null |
   echo
   echo "- Machine: \`nproc\` = $(nproc), CPU: $cpu_model; \`free -g\`: $mem_line; $(uname -sr)"
   echo "- Software: $(rustc --version 2>/dev/null || echo rustc ?), PostgreSQL $pg_version, $(kamailio -v 2>/dev/null | head -1), SIPp $(sipp -v 2>/dev/null | sed -n 's/.*SIPp \(v[^ -]*\).*/\1/p' | head -1)"
-  echo "- Code: commit $commit$( [[ $dirty -gt 0 ]] && echo ", with $dirty uncommitted change(s) at build time")"
-  echo "- Command: \`RATE=$RATE DURATION=$DURATION OPERATORS=$OPERATORS TALK_MS=$TALK_MS RING_MS=$RING_MS RUNS=$RUNS BACKENDS=\"$BACKENDS\" ops/bench/run-cti.sh\`"
+  echo "- Code: commit $commit$( [[ $dirty -gt 0 ]] && echo ", with $dirty uncommitted change(s) at build time"), **$PROFILE build**"
+  echo "- Command: \`PROFILE=$PROFILE RATE=$RATE DURATION=$DURATION OPERATORS=$OPERATORS TALK_MS=$TALK_MS RING_MS=$RING_MS RUNS=$RUNS BACKENDS=\"$BACKENDS\" ops/bench/run-cti.sh\`"
   echo "- What is measured (ops/bench/cti.rs): SIPp callers → Kamailio (hunts the next free extension, posts queued / ringing /"
   echo "  answered / hangup with http_client) → the server; one SIPp phone answers every extension after ${RING_MS} ms; calls"
   echo "  talk ${TALK_MS} ms. ring→pop = operator's socket reads \`screen_pop\` − the ringing event's time (Kamailio's clock, same"
