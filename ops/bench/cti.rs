@@ -15,9 +15,10 @@
 //! * ring-to-screen-pop latency: the moment an operator's socket reads `screen_pop` minus the
 //!   `ringing` event's time as Kamailio stamped it when it sent the INVITE to the phone (same
 //!   machine, same clock), p50 / p99 / max;
-//! * events lost: each call Kamailio handled must give 4 events (queued, ringing, answered,
-//!   hangup); lost = 4 × calls SIPp completed − the events the call records hold; and
-//!   screen-pops missing = calls − pops received;
+//! * events lost: each answered call must give 4 events (queued, ringing, answered, hangup),
+//!   each call refused because every operator was busy 2 (queued, hangup); lost = 4 × calls
+//!   SIPp completed + 2 × calls it saw fail − the events the call records hold; and
+//!   screen-pops missing = calls completed − pops received;
 //! * server CPU per call: the server's utime+stime (/proc/PID/stat, `--server-pid`) over the
 //!   calling phase and the 10 s after it, divided by the calls; Kamailio's likewise.
 //!
@@ -318,7 +319,10 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let kamailio_cpu = (tree_ticks(kamailio_pid).saturating_sub(kamailio_before)) as f64 / 100.0;
     let stat = std::fs::read_to_string(dir.join("callers.csv.stat")).unwrap_or_default();
-    let completed = successful_calls(&stat).unwrap_or(0);
+    let completed = stat_column(&stat, "SuccessfulCall(C)").unwrap_or(0);
+    // A call that finds every operator busy is answered 480 by Kamailio: a failed call for
+    // SIPp, a missed call (queued, hangup: 2 events) for the server.
+    let refused = stat_column(&stat, "FailedCall(C)").unwrap_or(0);
 
     let day = chrono::Utc::now()
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
@@ -341,10 +345,14 @@ async fn run(args: Args) -> Result<(), String> {
     let pops = pops.lock().unwrap().clone();
     let mut latencies: Vec<f64> = pops.iter().map(|(_, ms)| *ms).collect();
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let lost = (4 * completed as i64) - events as i64;
+    let expected = 4 * completed + 2 * refused;
+    let lost = expected as i64 - events as i64;
     println!("sipp exit: {status}; calling phase {:.1} s", calling.as_secs_f64());
-    println!("calls completed by SIPp: {completed}; call records: {}; answered: {answered}", bench_records.len());
-    println!("events expected: {}; stored: {events}; lost: {lost}", 4 * completed);
+    println!(
+        "calls completed by SIPp: {completed}, refused (all busy): {refused}; call records: {}; answered: {answered}",
+        bench_records.len()
+    );
+    println!("events expected: {expected}; stored: {events}; lost: {lost}");
     println!(
         "screen-pops: {} (missing {}); ring→pop p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),
@@ -359,7 +367,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     println!("kamailio CPU: {kamailio_cpu:.2} s = {:.2} ms per call", per_call(kamailio_cpu));
     println!(
-        "RESULT calls={completed} records={} answered={answered} events_lost={lost} pops={} pop_p50_ms={:.1} pop_p99_ms={:.1} pop_max_ms={:.1} server_cpu_ms_per_call={:.2} kamailio_cpu_ms_per_call={:.2}",
+        "RESULT calls={completed} refused={refused} records={} answered={answered} events_lost={lost} pops={} pop_p50_ms={:.1} pop_p99_ms={:.1} pop_max_ms={:.1} server_cpu_ms_per_call={:.2} kamailio_cpu_ms_per_call={:.2}",
         bench_records.len(),
         latencies.len(),
         percentile(&latencies, 0.5),
@@ -375,11 +383,11 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The "SuccessfulCall(C)" column of SIPp's last statistics line.
-fn successful_calls(stat: &str) -> Option<u64> {
+/// A cumulative column of SIPp's last statistics line.
+fn stat_column(stat: &str, name: &str) -> Option<u64> {
     let mut lines = stat.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next()?.split(';').collect();
     let last: Vec<&str> = lines.next_back()?.split(';').collect();
-    let col = header.iter().position(|h| *h == "SuccessfulCall(C)")?;
+    let col = header.iter().position(|h| *h == name)?;
     last.get(col)?.trim().parse().ok()
 }
