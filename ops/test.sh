@@ -14,6 +14,14 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
 fi
 
+# The telephony tests (tests/telephony.rs) start a real SIP server (Kamailio, with the
+# http_client module from kamailio-utils-modules) and real SIP phones (SIPp) on loopback.
+if ! command -v kamailio >/dev/null 2>&1 || ! command -v sipp >/dev/null 2>&1 \
+    || ! ls /usr/lib/x86_64-linux-gnu/kamailio/modules/http_client.so >/dev/null 2>&1; then
+  echo "Installing kamailio, kamailio-utils-modules and sip-tester for the telephony tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio kamailio-utils-modules sip-tester
+fi
+
 pg_url="${HOTLINE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "PostgreSQL is not running; starting it"

@@ -87,6 +87,13 @@ pub struct Config {
     pub meili_index: String,
     /// `HOTLINE_SIMILAR_WINDOW_DAYS`: how far back the duplicate finder looks for open tickets.
     pub similar_window_days: i64,
+    /// `HOTLINE_CTI_PBX_TOKENS`: the telephone systems allowed to post call events
+    /// (`POST /api/v1/cti/events`), as `name=token` pairs separated by commas
+    /// (`main=3f9c…,backup=77ad…`); each token at least 16 characters. Unset: call events are refused.
+    pub cti_pbx_tokens: Option<String>,
+    /// `HOTLINE_CTI_WRAP_UP_SECS`: how long a seat stays in 话后处理 (wrap-up) after a call
+    /// before it is idle again by itself; also what average handling time adds to talk time.
+    pub cti_wrap_up_secs: i64,
 }
 
 impl Default for Config {
@@ -123,6 +130,8 @@ impl Default for Config {
             meili_key: None,
             meili_index: "tickets".into(),
             similar_window_days: 30,
+            cti_pbx_tokens: None,
+            cti_wrap_up_secs: 30,
         }
     }
 }
@@ -171,6 +180,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("meili_key", "MEILI_KEY"),
     ("meili_index", "HOTLINE_MEILI_INDEX"),
     ("similar_window_days", "HOTLINE_SIMILAR_WINDOW_DAYS"),
+    ("cti_pbx_tokens", "HOTLINE_CTI_PBX_TOKENS"),
+    ("cti_wrap_up_secs", "HOTLINE_CTI_WRAP_UP_SECS"),
 ];
 
 impl Config {
@@ -233,9 +244,46 @@ impl Config {
             "meili_key" => self.meili_key = Some(value.into()),
             "meili_index" => self.meili_index = value.into(),
             "similar_window_days" => self.similar_window_days = number(key, var, value)?,
+            "cti_pbx_tokens" => self.cti_pbx_tokens = Some(value.into()),
+            "cti_wrap_up_secs" => self.cti_wrap_up_secs = number(key, var, value)?,
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
+    }
+
+    /// The telephone systems (PBX name, token) allowed to post call events.
+    pub fn pbx_tokens(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        let Some(text) = self.cti_pbx_tokens.as_deref().filter(|t| !t.trim().is_empty()) else { return Ok(Vec::new()) };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some((name, token)) = entry.split_once('=') else {
+                return Err(err(
+                    "cti_pbx_tokens",
+                    "write name=token pairs separated by commas, e.g. main=0123456789abcdef (HOTLINE_CTI_PBX_TOKENS)",
+                ));
+            };
+            let (name, token) = (name.trim(), token.trim());
+            if name.is_empty()
+                || name.len() > 32
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(err(
+                    "cti_pbx_tokens",
+                    format!("PBX name {name:?}: 1 to 32 letters, digits, - or _ (HOTLINE_CTI_PBX_TOKENS)"),
+                ));
+            }
+            if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c == ',') {
+                return Err(err("cti_pbx_tokens", format!("the token of PBX {name:?} must be at least 16 characters without spaces (HOTLINE_CTI_PBX_TOKENS)")));
+            }
+            if pairs.iter().any(|(n, t)| n == name || t == token) {
+                return Err(err(
+                    "cti_pbx_tokens",
+                    format!("PBX {name:?} or its token is listed twice (HOTLINE_CTI_PBX_TOKENS)"),
+                ));
+            }
+            pairs.push((name.to_string(), token.to_string()));
+        }
+        Ok(pairs)
     }
 
     /// Checks every key; the first problem found is returned with how to fix it.
@@ -338,6 +386,10 @@ impl Config {
         if !(1..=365).contains(&self.similar_window_days) {
             return Err(err("similar_window_days", "must be between 1 and 365 days (HOTLINE_SIMILAR_WINDOW_DAYS)"));
         }
+        self.pbx_tokens()?;
+        if !(0..=3600).contains(&self.cti_wrap_up_secs) {
+            return Err(err("cti_wrap_up_secs", "must be between 0 and 3600 seconds (HOTLINE_CTI_WRAP_UP_SECS)"));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
         }
@@ -382,6 +434,23 @@ mod tests {
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn pbx_tokens_are_name_token_pairs_checked_at_start() {
+        let c = Config {
+            cti_pbx_tokens: Some("main=0123456789abcdef, backup=fedcba9876543210".into()),
+            ..Config::default()
+        };
+        assert_eq!(c.pbx_tokens().unwrap().len(), 2);
+        for bad in ["main", "main=short", "m a=0123456789abcdef", "a=0123456789abcdef,a=0123456789abcdeX"] {
+            let c = Config { cti_pbx_tokens: Some(bad.into()), ..Config::default() };
+            assert_eq!(c.validate().unwrap_err().key, "cti_pbx_tokens", "{bad}");
+        }
+        assert_eq!(
+            Config { cti_wrap_up_secs: -1, ..Config::default() }.validate().unwrap_err().key,
+            "cti_wrap_up_secs"
+        );
     }
 
     #[test]

@@ -308,5 +308,6 @@ fn received(number: String, d: &DemoTicketDraft) -> Received {
         caller_phone: d.caller_phone.clone(),
         confidential: d.confidential,
         callback_consent: true,
+        call_id: None,
     }
 }

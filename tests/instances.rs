@@ -56,6 +56,7 @@ async fn tickets_logged_three_hours_ago(url: &str, catalog: &Catalog, n: usize) 
             caller_phone: "13812345678".into(),
             confidential: false,
             callback_consent: true,
+            call_id: None,
         };
         let assignment = Assignment {
             lead: lead.clone(),

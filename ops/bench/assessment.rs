@@ -178,6 +178,7 @@ async fn main() {
             caller_phone: "13812345678".into(),
             confidential: false,
             callback_consent: true,
+            call_id: None,
         };
         h.push(&mut seq, received_at, &by_operator, EventKind::Received(received));
         let by_hand = |lead: &str| Assignment {

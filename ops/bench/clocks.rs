@@ -118,6 +118,7 @@ async fn main() {
             caller_phone: "13812345678".into(),
             confidential: false,
             callback_consent: false,
+            call_id: None,
         };
         let a = Assignment {
             lead: lead.clone(),

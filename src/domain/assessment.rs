@@ -802,6 +802,7 @@ mod tests {
                     caller_phone: "13800000000".into(),
                     confidential: false,
                     callback_consent: true,
+                    call_id: None,
                 }),
             );
         }

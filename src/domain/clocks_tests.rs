@@ -60,6 +60,7 @@ impl Life {
                 caller_phone: "13812345678".into(),
                 confidential: false,
                 callback_consent: true,
+                call_id: None,
             }),
         };
         Life { ticket: apply(None, &e), now }

@@ -44,6 +44,10 @@ pub struct Received {
     pub caller_phone: String,
     pub confidential: bool,
     pub callback_consent: bool,
+    /// The telephone call (CTI call id) the ticket was logged during, if any: the ticket's
+    /// history names it, and its call record (with the recording) is linked to the ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

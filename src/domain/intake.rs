@@ -32,6 +32,8 @@ pub struct NewTicket {
     pub caller_phone: String,
     pub confidential: bool,
     pub callback_consent: bool,
+    /// The call the ticket is logged during (checked against the call records by the caller).
+    pub call_id: Option<String>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> DecisionError {
@@ -137,6 +139,7 @@ mod tests {
             caller_phone: "13812345678".into(),
             confidential: false,
             callback_consent: true,
+            call_id: None,
         }
     }
 

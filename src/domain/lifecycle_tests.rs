@@ -62,6 +62,7 @@ impl World {
                 caller_phone: "13812345678".into(),
                 confidential: true,
                 callback_consent: true,
+                call_id: None,
             }),
         };
         World { ticket: apply(None, &received), now, seq: 1 }
@@ -396,6 +397,7 @@ fn masked_received_event_hides_the_caller() {
         caller_phone: "13812345678".into(),
         confidential: true,
         callback_consent: true,
+        call_id: None,
     });
     let EventKind::Received(r) = e.masked() else { panic!() };
     assert_eq!(r.caller_phone, "138****5678");

@@ -6,6 +6,7 @@ pub mod assessment;
 pub mod calendar;
 pub mod callbacks;
 pub mod clocks;
+pub mod cti;
 pub mod demo_gen;
 pub mod demo_kb;
 pub mod diagnostic;

@@ -665,6 +665,7 @@ mod tests {
             caller_phone: "13812345678".into(),
             confidential,
             callback_consent: true,
+            call_id: None,
         });
         apply(None, &event(1, kind))
     }

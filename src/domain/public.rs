@@ -68,6 +68,7 @@ pub fn validate(form: PublicForm, places: &dyn intake::Places) -> Result<NewTick
             caller_phone: form.phone,
             confidential: false,
             callback_consent: true,
+            call_id: None,
         },
         places,
     )
@@ -224,6 +225,7 @@ mod tests {
                 caller_phone: "13812345678".into(),
                 confidential: false,
                 callback_consent: true,
+                call_id: None,
             }),
         };
         crate::domain::ticket::apply(None, &event)

@@ -198,6 +198,7 @@ mod tests {
             caller_phone: phone.into(),
             confidential: false,
             callback_consent: true,
+            call_id: None,
         };
         let actor = ActorRef { user_id: 1, username: "op".into(), role: Role::Operator, department: None };
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00+08:00").unwrap().to_utc()

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod assessment;
 pub mod auth;
+pub mod cti;
 pub mod dashboard;
 pub mod dispatch;
 pub mod error;
@@ -187,7 +188,7 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "public", description = "网上诉求: residents submit and track without login"), (name = "meta"), (name = "search", description = "Search, duplicates (并单), knowledge base, hot spots"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "public", description = "网上诉求: residents submit and track without login"), (name = "meta"), (name = "search", description = "Search, duplicates (并单), knowledge base, hot spots"), (name = "cti", description = "Telephone: call events from the PBX, seats (坐席), screen-pop, missed calls (漏接回拨), call statistics"))
 )]
 struct ApiDoc;
 
@@ -272,6 +273,21 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kb::update_article))
         .routes(routes!(kb::retire_article))
         .routes(routes!(hotspots::hotspots))
+        .routes(routes!(cti::post_events))
+        .routes(routes!(cti::my_seat))
+        .routes(routes!(cti::sign_in))
+        .routes(routes!(cti::sign_out))
+        .routes(routes!(cti::take_break))
+        .routes(routes!(cti::ready))
+        .routes(routes!(cti::seat_board))
+        .routes(routes!(cti::list_calls))
+        .routes(routes!(cti::get_call))
+        .routes(routes!(cti::call_pop))
+        .routes(routes!(cti::ticket_calls))
+        .routes(routes!(cti::missed_list))
+        .routes(routes!(cti::claim_missed))
+        .routes(routes!(cti::missed_outcome))
+        .routes(routes!(cti::call_stats))
         .split_for_parts();
     openapi::complete(&mut doc);
     (router, doc)

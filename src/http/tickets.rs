@@ -61,6 +61,8 @@ pub struct CreateTicket {
     /// `false` leaves the ticket in the dispatchers' queue without asking the rules.
     #[serde(default = "yes")]
     pub route: bool,
+    /// The call (CTI call id, from the screen-pop) the ticket is logged during: links the two.
+    pub call_id: Option<String>,
 }
 
 fn default_channel() -> Channel {
@@ -136,6 +138,7 @@ pub async fn create_ticket(
             caller_phone: body.caller_phone,
             confidential: body.confidential,
             callback_consent: body.callback_consent,
+            call_id: super::cti::call_for_ticket(&state, body.call_id.as_deref()).await?,
         },
         &catalog.district,
     )?;
@@ -145,7 +148,13 @@ pub async fn create_ticket(
     if let Some(r) = &body.resolve {
         super::kb::check_article(&state, r.article_id).await?;
     }
+    let call_id = draft.call_id.clone();
     let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route).await?;
+    if let Some(call_id) = call_id {
+        // After the ticket's commit: the received event already names the call, so a link
+        // lost here is recoverable from the log; the table is what lookups use.
+        state.store.link_call_ticket(&call_id, created.ticket.ticket.id).await?;
+    }
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -214,6 +223,7 @@ fn received(number: String, t: NewTicket) -> Received {
         caller_phone: t.caller_phone,
         confidential: t.confidential,
         callback_consent: t.callback_consent,
+        call_id: t.call_id,
     }
 }
 

@@ -10,7 +10,10 @@
 //!
 //! Besides ticket events, the log carries one system event live clients are told of: a raised
 //! hot spot (`hotspot_raised`, written with the alert by `store::hotspots`), sent to the
-//! supervisors and admins only (`domain::hotspots::may_see`); and one the hub acts on itself:
+//! supervisors and admins only (`domain::hotspots::may_see`); the telephone's two
+//! (`store::cti`): `call_ringing`, the screen-pop, to the one operator signed in at the ringing
+//! extension; `seat_changed`, to the wall's viewers (`domain::cti::sees_seats`), a department
+//! hearing of neither; and one the hub acts on itself:
 //! revoked sessions (`sessions_revoked`, `store::revocations`), whose websockets it closes and
 //! whose cached sessions it drops (`crate::sessions`) — on every instance, as it is the log.
 
@@ -66,12 +69,29 @@ pub struct LiveHotspot {
     pub frame: std::sync::OnceLock<axum::extract::ws::Utf8Bytes>,
 }
 
+/// A CTI system event: a screen-pop for one operator (`call_ringing`) or a seat change for
+/// the wall (`seat_changed`).
+#[derive(Debug)]
+pub struct LiveCti {
+    pub seq: i64,
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+impl LiveCti {
+    /// The operator a screen-pop is for.
+    pub fn target_user(&self) -> Option<i64> {
+        (self.kind == crate::store::cti::CALL_RINGING).then(|| self.data["user_id"].as_i64()).flatten()
+    }
+}
+
 /// What the hub fans out: an entry of the log, in sequence order.
 #[derive(Debug)]
 pub enum Live {
     /// Boxed: a ticket event carries the whole ticket, a hot spot a few fields.
     Ticket(Box<LiveEvent>),
     Hotspot(LiveHotspot),
+    Cti(LiveCti),
 }
 
 impl Live {
@@ -79,6 +99,7 @@ impl Live {
         match self {
             Live::Ticket(live) => live.event.seq,
             Live::Hotspot(h) => h.seq,
+            Live::Cti(c) => c.seq,
         }
     }
 
@@ -94,6 +115,7 @@ impl Live {
                 Some(Live::Hotspot(LiveHotspot { seq, alert, frame: Default::default() }))
             }
             Logged::Revoked { .. } => None,
+            Logged::Cti { seq, kind, data } => Some(Live::Cti(LiveCti { seq, kind, data })),
         }
     }
 }
@@ -284,6 +306,10 @@ pub fn concerns(actor: &Actor, live: &Live) -> bool {
     match live {
         Live::Ticket(live) => !actor.is_department() || live.units.iter().any(|u| actor.covers(u)),
         Live::Hotspot(_) => crate::domain::hotspots::may_see(actor.role),
+        Live::Cti(c) => match c.target_user() {
+            Some(user) => crate::domain::cti::hears_screen_pop(actor.role, actor.user_id, user),
+            None => crate::domain::cti::sees_seats(actor.role),
+        },
     }
 }
 

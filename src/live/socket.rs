@@ -12,6 +12,12 @@
 //! * `{"type":"hotspot_alert","seq":n,"alert":{…}}` when a hot spot (未诉先办) is raised, to
 //!   supervisors and admins only: the alert as `GET /api/v1/hotspots` lists it (street,
 //!   category, window, count, baseline, the tickets' ids and numbers);
+//! * `{"type":"screen_pop","seq":n,"pop":{…}}` to the one operator signed in at an extension
+//!   the moment a call rings there: the call (id, caller, dialled number, queue), the caller's
+//!   earlier and open tickets, whether they called in the last 24 h (重复来电), and whether any
+//!   of their tickets is confidential (保密) — `GET /api/v1/cti/calls/{id}/pop` answers the same;
+//! * `{"type":"seat","seq":n,"seat":{…}}` to supervisors, admins and dispatchers whenever a
+//!   seat changes state (坐席监控);
 //! * `{"type":"view","view":"supervisor","seq":n,"data":…}` whenever a subscribed view changed
 //!   (at most every [`VIEW_DEBOUNCE`]);
 //! * `{"type":"resync","reason":…}` when the client was too slow or resumed from too far back:
@@ -149,6 +155,7 @@ fn frame_text(state: &AppState, actor: &Actor, live: &Live) -> Utf8Bytes {
     match live {
         Live::Ticket(live) => event_text(state, actor, live),
         Live::Hotspot(h) => h.frame.get_or_init(|| Utf8Bytes::from(hotspot_message(state, h).to_string())).clone(),
+        Live::Cti(_) => unreachable!("CTI frames are built per client in forward"),
     }
 }
 
@@ -166,7 +173,25 @@ async fn forward(
         return Some(false);
     }
     *last_sent = live.seq();
+    if let Live::Cti(cti) = live {
+        // Built per client: a screen-pop goes to one operator and carries what is known of
+        // the caller at the moment it is sent.
+        return send(socket, cti_message(state, actor, cti).await).await.then_some(false);
+    }
     send_text(socket, frame_text(state, actor, live)).await.then_some(matches!(live, Live::Ticket(_)))
+}
+
+/// The frame of a CTI system event: `{"type":"screen_pop","seq":n,"pop":{…}}` for the operator
+/// whose phone rings, `{"type":"seat","seq":n,"seat":{…}}` for the wall.
+async fn cti_message(state: &AppState, actor: &Actor, cti: &super::LiveCti) -> serde_json::Value {
+    if cti.target_user().is_some() {
+        match crate::http::cti::screen_pop(state, actor, &cti.data).await {
+            Ok(pop) => json!({"type": "screen_pop", "seq": cti.seq, "pop": pop}),
+            Err(e) => json!({"type": "error", "message": format!("screen-pop unavailable: {e}")}),
+        }
+    } else {
+        json!({"type": "seat", "seq": cti.seq, "seat": crate::http::cti::seat_view(&cti.data, state.store.now())})
+    }
 }
 
 async fn compute_view(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
@@ -367,6 +392,7 @@ async fn replay(socket: &mut WebSocket, state: &AppState, actor: &Actor, after: 
             let message = match &live {
                 Live::Ticket(live) => event_message(state, actor, live),
                 Live::Hotspot(h) => hotspot_message(state, h),
+                Live::Cti(c) => cti_message(state, actor, c).await,
             };
             if !send(socket, message).await {
                 return None;

@@ -165,28 +165,37 @@ pub enum Logged {
         seq: i64,
         revocation: super::revocations::Revocation,
     },
+    /// A call ringing at an operator's seat (`call_ringing`, the screen-pop) or a seat
+    /// changing state (`seat_changed`, the wall): `store::cti`.
+    Cti {
+        seq: i64,
+        kind: String,
+        data: serde_json::Value,
+    },
 }
 
 impl Logged {
     pub fn seq(&self) -> i64 {
         match self {
             Logged::Ticket(e) => e.seq,
-            Logged::Hotspot { seq, .. } | Logged::Revoked { seq, .. } => *seq,
+            Logged::Hotspot { seq, .. } | Logged::Revoked { seq, .. } | Logged::Cti { seq, .. } => *seq,
         }
     }
 }
 
 impl Store {
-    /// The live log after `seq`, in sequence order: ticket events, raised hot spots and
-    /// revoked sessions.
+    /// The live log after `seq`, in sequence order: ticket events, raised hot spots, revoked
+    /// sessions and the CTI system events (screen-pops, seat changes).
     pub async fn live_log_after(&self, seq: i64, limit: i64) -> Result<Vec<Logged>> {
         let rows = sqlx::query(
-            "SELECT seq, ticket_id, type, at, actor, data FROM events \
-             WHERE seq > $1 AND (ticket_id IS NOT NULL OR type = $2 OR type = $3) ORDER BY seq LIMIT $4",
+            "SELECT seq, ticket_id, type, at, actor, data FROM events WHERE seq > $1 \
+             AND (ticket_id IS NOT NULL OR type IN ($2, $3, $4, $5)) ORDER BY seq LIMIT $6",
         )
         .bind(seq)
         .bind(RAISED_EVENT)
         .bind(super::revocations::REVOKED_EVENT)
+        .bind(super::cti::CALL_RINGING)
+        .bind(super::cti::SEAT_CHANGED)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -197,6 +206,15 @@ impl Store {
                     seq: get_i64(r, "seq")?,
                     revocation: super::revocations::decode(&get_string(r, "data")?)?,
                 }),
+                None if get_string(r, "type")? != RAISED_EVENT => {
+                    let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)
+                        .map_err(|e| StoreError::Corrupt(format!("cti event: {e}")))?;
+                    Ok(Logged::Cti {
+                        seq: get_i64(r, "seq")?,
+                        kind: get_string(r, "type")?,
+                        data: data["data"].clone(),
+                    })
+                }
                 None => {
                     let data: serde_json::Value = serde_json::from_str(&get_string(r, "data")?)
                         .map_err(|e| StoreError::Corrupt(format!("hotspot event: {e}")))?;

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod assessment;
 pub mod copy;
+pub mod cti;
 pub mod dashboard;
 pub mod dispatch;
 pub mod gauges;

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod sip;
 
 use hotline::catalog::Catalog;
 use hotline::config::Config;

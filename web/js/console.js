@@ -8,6 +8,7 @@ import { departmentNames, deptName, ticketRow, historyPanel, detailCard } from '
 import { liveState } from './app.js';
 import { picker, categoryChoices } from './picker.js';
 import { assignDialog, loadPolicies, policyLabel } from './assign.js';
+import { seatBar } from './seats.js';
 
 const KINDS = ['consult', 'help', 'complaint', 'report', 'suggestion', 'praise'];
 const MAX_CONTENT = 4000;
@@ -98,7 +99,14 @@ export async function mount(main) {
   const tabs = h('div.tabs', { role: 'tablist' },
     TABS.map((k, i) => h('button.tab#tab-' + k, { type: 'button', role: 'tab',
       onclick: () => show(k) }, t('console.tab.' + k), counts[k] || null, h('kbd', 'Alt+' + (i + 1)))));
-  main.append(h('div.console', tabs, panels.call, panels.manual, panels.callbacks, panels.search));
+  // 坐席: the phone rings → the caller's number and call id go into a fresh form.
+  const cti = seatBar({ onPop: (pop) => {
+    reset(true);
+    f.phone.value = pop.new_ticket.caller_phone || '';
+    f.phone.dispatchEvent(new Event('input'));
+    f.phone.focus();
+  } });
+  main.append(h('div.console', cti.element, tabs, panels.call, panels.manual, panels.callbacks, panels.search));
 
   function show(which) {
     for (const [k, p] of Object.entries(panels)) p.hidden = k !== which;
@@ -166,6 +174,7 @@ export async function mount(main) {
       confidential: f.confidential.checked, callback_consent: f.consent.checked,
     };
     if (f.street.value) b.street = f.street.value;
+    if (cti.callId()) b.call_id = cti.callId();
     return b;
   }
 
@@ -218,7 +227,8 @@ export async function mount(main) {
     if (!form.classList.contains('saved')) result.querySelector('#new-call').focus();
   }
 
-  function reset() {
+  function reset(keepCall) {
+    if (keepCall !== true) cti.clear();
     form.classList.remove('saved');
     result.replaceChildren();
     categoryBox.clear();
@@ -496,6 +506,7 @@ export async function mount(main) {
   await refresh();
   live(['operator'], (msg) => {
     if (msg.type === 'view' && msg.view === 'operator') renderQueues(msg.data);
+    cti.message(msg);
   }, liveState);
   f.phone.focus();
 }

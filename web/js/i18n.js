@@ -265,6 +265,38 @@ Object.assign(en, {
   'kb.intro.editor': 'Operators read these answers out when they answer a call on the spot. Keep them right and renew them before they expire; retire outdated ones.',
   'kb.intro.reader': 'Operators read these answers out when they answer a call on the spot.',
 });
+// 坐席 (seats, screen-pop, call figures: web/js/seats.js).
+Object.assign(zh, {
+  'seat.title': '坐席', 'seat.extension': '分机号', 'seat.signIn': '签入', 'seat.signOut': '签出', 'seat.break': '小休',
+  'seat.ready': '置闲', 'seat.at': '分机 {e}', 'seat.board': '坐席监控', 'seat.none': '没有签入的坐席',
+  'seat.state.idle': '空闲', 'seat.state.ringing': '振铃', 'seat.state.on_call': '通话', 'seat.state.wrap_up': '话后处理',
+  'seat.state.break': '小休', 'seat.state.signed_out': '签出',
+  'seat.pop.ringing': '来电', 'seat.pop.withheld': '号码隐藏', 'seat.pop.repeat': '重复来电', 'seat.pop.confidential': '保密',
+  'seat.pop.history': '历史工单 {n} 件，在办 {o} 件',
+  'seat.fig.offered': '呼入量', 'seat.fig.answered': '接通量', 'seat.fig.abandoned': '放弃量', 'seat.fig.within15': '15秒接通率',
+  'seat.fig.answerRate': '接通率', 'seat.fig.wait': '平均等待', 'seat.fig.talk': '平均通话', 'seat.fig.handling': '平均处理',
+  'seat.calls': '来电记录', 'seat.call.line': '等待 {w} 秒 · 通话 {s} 秒', 'seat.recording': '录音', 'seat.noRecording': '暂无录音',
+  'seat.missed': '漏接回拨', 'seat.missed.none': '没有待回拨的漏接来电', 'seat.missed.claim': '认领',
+  'seat.missed.line': '漏接 {n} 次 · 最长等待 {w} 秒 · 今日来电 {d} 次 · 已回拨 {a} 次',
+  'seat.missed.reached': '已接通', 'seat.missed.no_answer': '无人接听', 'seat.missed.busy': '占线', 'seat.missed.wrong_number': '空号/错号',
+});
+Object.assign(en, {
+  'seat.title': 'Seat', 'seat.extension': 'Extension', 'seat.signIn': 'Sign in', 'seat.signOut': 'Sign out', 'seat.break': 'Break',
+  'seat.ready': 'Ready', 'seat.at': 'Extension {e}', 'seat.board': 'Seats', 'seat.none': 'No seat signed in',
+  'seat.state.idle': 'Idle', 'seat.state.ringing': 'Ringing', 'seat.state.on_call': 'On call', 'seat.state.wrap_up': 'Wrap-up',
+  'seat.state.break': 'Break', 'seat.state.signed_out': 'Signed out',
+  'seat.pop.ringing': 'Call', 'seat.pop.withheld': 'Number withheld', 'seat.pop.repeat': 'Repeat caller',
+  'seat.pop.confidential': 'Confidential', 'seat.pop.history': '{n} earlier tickets, {o} open',
+  'seat.fig.offered': 'Offered', 'seat.fig.answered': 'Answered', 'seat.fig.abandoned': 'Abandoned',
+  'seat.fig.within15': 'Answered ≤15 s', 'seat.fig.answerRate': 'Answer rate', 'seat.fig.wait': 'Avg wait',
+  'seat.fig.talk': 'Avg talk', 'seat.fig.handling': 'Avg handling',
+  'seat.calls': 'Calls', 'seat.call.line': 'waited {w} s · talked {s} s', 'seat.recording': 'Recording',
+  'seat.noRecording': 'No recording yet',
+  'seat.missed': 'Missed calls', 'seat.missed.none': 'No missed call to return', 'seat.missed.claim': 'Claim',
+  'seat.missed.line': 'missed {n}× · longest wait {w} s · {d} calls today · {a} call-backs',
+  'seat.missed.reached': 'Reached', 'seat.missed.no_answer': 'No answer', 'seat.missed.busy': 'Busy',
+  'seat.missed.wrong_number': 'Wrong number',
+});
 
 const dictionaries = { zh, en };
 const KEY = 'hotline.lang';

@@ -3,6 +3,7 @@ import { t, lang } from './i18n.js';
 import { get } from './api.js';
 import { h, clip, clockChip, fmtInstant, statusLabel, errorText, limitText } from './dom.js';
 import { loadPolicies, policyLabel } from './assign.js';
+import { callsPanel } from './seats.js';
 
 const EVENT_ZH = {
   received: '受理', resolved_directly: '直接办结', dispatched: '派单', redispatched: '改派', passed_down: '下派',
@@ -80,11 +81,13 @@ export async function historyPanel(id) {
   const box = h('div.history', h('p.muted', t('common.loading')));
   try {
     const [events] = await Promise.all([get(`/api/v1/tickets/${id}/events`), loadPolicies()]);
+    // Logged during a call: the call and its recording (centre roles; null for the others).
+    const calls = events.some((e) => e.type === 'received' && e.data && e.data.call_id) ? await callsPanel(id) : null;
     box.replaceChildren(h('ol.timeline', events.map((e) => h('li', { dataset: { type: e.type } },
       h('span.when', fmtInstant(e.at, true)),
       h('b', eventLabel(e.type)),
       h('span.who', e.actor ? e.actor.username : ''),
-      summary(e)))));
+      summary(e)))), calls);
   } catch (e) {
     box.replaceChildren(h('p.error', errorText(e)));
   }

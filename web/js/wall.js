@@ -9,6 +9,7 @@ import { h, clip, toast, errorText, dialog, fmtInstant, fmtLeft, clockClass, ser
 import { departmentNames, deptName, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
 import { assignDialog } from './assign.js';
+import { seatBoard } from './seats.js';
 
 function loadECharts() {
   if (window.echarts) return Promise.resolve(window.echarts);
@@ -35,6 +36,7 @@ export async function mount(main) {
   const card = (id, title, ...body) => h('section.card#' + id, h('h3', title, h('span.count')), ...body);
   const month = h("input#month", { type: "month", value: thisMonth() });
   const assessmentBox = h('div#assessment-table');
+  const seats = seatBoard();
   // Two views, so the live one fits a wall screen with no scrollbar: 实时 (counts, lists,
   // charts, streets) and 月度考评 (the assessment table), switched by the buttons or Alt+1/2.
   const viewLive = h('button.small#view-live', { type: 'button', onclick: () => showView('live') }, t('wall.view.live'), h('kbd', 'Alt+1'));
@@ -43,6 +45,7 @@ export async function mount(main) {
     banner,
     h('div.wall-views', viewLive, viewAssessment),
     tiles,
+    seats.element,
     h('div.wall-row',
       card('card-overdue', t('wall.overdue'), overdueBox),
       card('card-near', t('wall.nearDue'), nearBox),
@@ -294,5 +297,6 @@ export async function mount(main) {
   live(['supervisor'], (msg) => {
     if (msg.type === 'view' && msg.view === 'supervisor') render(msg.data);
     if (msg.type === 'hotspot_alert') showAlert(msg.alert);
+    seats.message(msg);
   }, liveState);
 }
