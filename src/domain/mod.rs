@@ -22,6 +22,7 @@ pub mod rules;
 pub mod search;
 pub mod search_words;
 pub mod similar;
+pub mod suggest;
 pub mod sla;
 #[cfg(test)]
 mod test_support;

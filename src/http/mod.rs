@@ -14,6 +14,7 @@ pub mod merging;
 pub mod meta;
 pub mod public;
 pub mod search;
+pub mod suggest;
 pub mod tickets;
 pub mod users;
 pub mod views;
@@ -51,6 +52,7 @@ pub struct AppState {
     public_limits: Arc<public::Limits>,
     search: crate::search::Search,
     duplicates: Arc<crate::search::similar::DuplicateFinder>,
+    suggester: Arc<crate::suggest::Suggester>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
         Ok(AppState {
             search,
             duplicates: Arc::default(),
+            suggester: Arc::default(),
             store: store.clone(),
             live: crate::live::Hub::new(config.live_buffer),
             config,
@@ -95,6 +98,11 @@ impl AppState {
 
     pub fn duplicates(&self) -> &Arc<crate::search::similar::DuplicateFinder> {
         &self.duplicates
+    }
+
+    /// Intake assistance: the category model in force.
+    pub fn suggester(&self) -> &Arc<crate::suggest::Suggester> {
+        &self.suggester
     }
 
     /// The group-commit queue new tickets go through.
@@ -260,6 +268,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kb::update_article))
         .routes(routes!(kb::retire_article))
         .routes(routes!(hotspots::hotspots))
+        .routes(routes!(suggest::suggest))
+        .routes(routes!(suggest::accuracy))
         .split_for_parts()
 }
 

@@ -54,6 +54,9 @@ pub struct CreateTicket {
     /// `false` leaves the ticket in the dispatchers' queue without asking the rules.
     #[serde(default = "yes")]
     pub route: bool,
+    /// The category suggestions the operator was shown (`POST /api/v1/tickets/suggest`), so
+    /// that intake counts whether one was taken.
+    pub suggestion: Option<super::suggest::SuggestionShown>,
 }
 
 fn default_channel() -> Channel {
@@ -138,7 +141,14 @@ pub async fn create_ticket(
     if let Some(r) = &body.resolve {
         super::kb::check_article(&state, r.article_id).await?;
     }
+    if let Some(shown) = &body.suggestion {
+        shown.validate(&catalog.district)?;
+    }
+    let chosen = draft.category.clone();
     let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route).await?;
+    if let Some(shown) = &body.suggestion {
+        super::suggest::record_shown(&state, created.ticket.ticket.id, &chosen, shown).await;
+    }
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod kb;
 pub mod outbox;
 pub mod search;
+pub mod suggest;
 mod sql;
 mod tickets;
 pub mod users;

@@ -6,6 +6,7 @@ import { get, post, optional, live, session } from './api.js';
 import { h, clip, debounce, toast, errorText, fmtInstant, dialog, statusLabel, limitText } from './dom.js';
 import { departmentNames, deptName, ticketRow, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
+import { attachSuggestions } from './suggest.js';
 
 const KINDS = ['consult', 'help', 'complaint', 'report', 'suggestion', 'praise'];
 const MAX_CONTENT = 4000;
@@ -53,12 +54,15 @@ export async function mount(main) {
   const resolveBtn = h('button#resolve', { type: 'button', onclick: () => toggleResolve() },
     t('console.resolve'), h('kbd', 'Alt+R'));
   const result = h('div.result#call-result', { role: 'status' });
+  const callPanel = h('section.console-grid#panel-call');
+  const suggestions = attachSuggestions(f, leafByCode, callPanel);
+  const suggestBox = suggestions.box;
 
   const form = h('form.card.call-form#call-form', { onsubmit: (e) => { e.preventDefault(); save({ andNew: false }); } },
     h('div.row2', field('caller_phone', t('console.phone'), f.phone), field('caller_name', t('console.name'), f.name)),
     h('div.row3', field('kind', t('console.kind'), f.kind), field('urgency', t('console.urgency'), f.urgency),
       h('div.checks', check(t('console.confidential'), f.confidential), check(t('console.consent'), f.consent))),
-    field('category', t('console.category'), f.category), categoryList,
+    field('category', t('console.category'), f.category), categoryList, suggestBox,
     h('div.row2', field('street', t('console.street'), f.street), field('address', t('console.address'), f.address)),
     field('content', t('console.content'), f.content),
     resolveBox,
@@ -84,7 +88,7 @@ export async function mount(main) {
   const searchInput = h('input#search-q', { type: 'search', placeholder: t('console.search.hint'), 'aria-label': t('console.tab.search') });
   const searchBox = h('div.queue#search-results');
   const panels = {
-    call: h('section.console-grid#panel-call', form, side),
+    call: (callPanel.append(form, side), callPanel),
     manual: h('section.card#panel-manual', { hidden: true }, manualBox),
     callbacks: h('section.card#panel-callbacks', { hidden: true }, callbackBox),
     search: h('section.card#panel-search', { hidden: true }, searchInput, searchBox),
@@ -162,6 +166,8 @@ export async function mount(main) {
       confidential: f.confidential.checked, callback_consent: f.consent.checked,
     };
     if (f.street.value) b.street = f.street.value;
+    const shown = suggestions.shown();
+    if (shown) b.suggestion = shown;
     return b;
   }
 
@@ -226,6 +232,7 @@ export async function mount(main) {
     toggleResolve(false);
     clearErrors();
     previewBox.replaceChildren(h('p.muted', t('console.preview.type')));
+    suggestions.clear();
     similarBox.replaceChildren(h('p.muted', '—'));
     historyBox.replaceChildren(h('p.muted', t('console.history.type')));
     show('call');

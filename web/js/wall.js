@@ -8,6 +8,7 @@ import { get, post, optional, live, session } from './api.js';
 import { h, clip, toast, errorText, dialog, fmtInstant, fmtLeft, clockClass, serverNow } from './dom.js';
 import { departmentNames, deptName, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
+import { accuracyPanel } from './suggest.js';
 
 function loadECharts() {
   if (window.echarts) return Promise.resolve(window.echarts);
@@ -50,7 +51,8 @@ export async function mount(main) {
       h('div.toolbar', h('label.inline', t('wall.month'), ' ', month),
         h('button#assessment-load', { type: 'button', onclick: loadAssessment }, t('wall.load')),
         h('button#assessment-csv', { type: 'button', onclick: downloadCsv }, t('wall.csv'))),
-      assessmentBox)));
+      assessmentBox),
+    accuracyPanel()));
 
   let echarts = null;
   let charts = {};
