@@ -146,7 +146,9 @@ pub fn answer_with(model: &Model, version: i64, catalog: &Catalog, call: &Call<'
         urgency: "normal",
         received_at: call.now,
     };
-    let urgency = suggest::urgency(&catalog.rules, district, &categories[..categories.len().min(3)], &input);
+    // Under the best suggestion only: a less likely category's emergency rule (井盖 缺失 for a
+    // call about a dark street) would cry wolf.
+    let urgency = suggest::urgency(&catalog.rules, district, &categories[..categories.len().min(1)], &input);
     let notice = categories.is_empty().then_some(Notice::NoKnownWords);
     Answer { categories, place, urgency, model_version: version, notice }
 }

@@ -31,7 +31,7 @@ impl Store {
     /// Up to `limit` tickets with ids above `after`, oldest first: content and final
     /// category (the ticket row's, which follows every correction).
     pub async fn suggest_examples(&self, after: i64, limit: i64) -> Result<Vec<Example>> {
-        let rows = sqlx::query("SELECT id, content, category FROM tickets WHERE id > $1 ORDER BY id LIMIT $2")
+        let rows = sqlx::query("SELECT id, category, body FROM tickets WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -40,7 +40,7 @@ impl Store {
             .map(|r| {
                 Ok(Example {
                     id: get_i64(r, "id")?,
-                    content: get_string(r, "content")?,
+                    content: super::tickets::decode_body(r)?.content,
                     category: get_string(r, "category")?,
                 })
             })

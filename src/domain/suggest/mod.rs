@@ -174,8 +174,8 @@ pub struct UrgencyHint {
     pub why: String,
 }
 
-/// Asks the rules about the call filed under each suggested category in turn (best first): the
-/// first whose winning rule raises urgency to urgent gives the hint.
+/// Asks the rules about the call filed under each of `suggested` in turn (the caller passes the
+/// best one, or several): the first whose winning rule raises urgency to urgent gives the hint.
 pub fn urgency(
     rules: &RuleSet,
     district: &District,
