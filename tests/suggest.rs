@@ -85,7 +85,8 @@ async fn bad_input_gets_an_empty_answer_and_stores_nothing(backend: Backend) {
         assert_eq!(a["urgency"], Value::Null);
     }
     // Mixed scripts with Chinese in them are a call like any other.
-    let (_, a) = operator.post("/api/v1/tickets/suggest", json!({"content": "家里WiFi宽带老是断网, network down"})).await;
+    let (_, a) =
+        operator.post("/api/v1/tickets/suggest", json!({"content": "家里WiFi宽带老是断网, network down"})).await;
     assert_eq!(codes(&a)[0], "03.04.02", "{a}");
     // A malformed body is the usual 400 naming the field.
     let (status, e) = operator.post("/api/v1/tickets/suggest", json!({"content": 5})).await;
@@ -104,7 +105,8 @@ async fn training_learns_the_centres_tickets_once_across_instances(backend: Back
     // 鼓包 is no word of categories.toml: only the centre's own tickets can teach it.
     let (_, before) = operator.post("/api/v1/tickets/suggest", json!({"content": "墙皮鼓包"})).await;
     assert!(!codes(&before).contains(&"02.02.01".to_string()), "{before}");
-    for content in ["卧室墙皮鼓包脱落，怀疑楼上渗漏", "厨房墙皮鼓包了", "客厅墙皮大面积鼓包"] {
+    for content in ["卧室墙皮鼓包脱落，怀疑楼上渗漏", "厨房墙皮鼓包了", "客厅墙皮大面积鼓包"]
+    {
         operator.log_call(json!({"category": "02.02.01", "content": content, "kind": "help"})).await;
     }
     operator.log_call(json!({"category": "01.02.03", "content": "路灯不亮"})).await;
@@ -126,7 +128,8 @@ async fn training_learns_the_centres_tickets_once_across_instances(backend: Back
     // Another instance on the same database answers with the same version.
     let url = server.state.config.database_url.clone();
     let second = TestServer::start_on(backend, url.clone(), None, clock.clone(), Config::default(), false).await;
-    let (_, other) = second.login("operator").await.post("/api/v1/tickets/suggest", json!({"content": "墙皮鼓包"})).await;
+    let (_, other) =
+        second.login("operator").await.post("/api/v1/tickets/suggest", json!({"content": "墙皮鼓包"})).await;
     assert_eq!(other["model_version"], 1, "{other}");
     assert_eq!(codes(&other)[0], "02.02.01");
     second.stop().await;
@@ -162,7 +165,10 @@ async fn intake_counts_taken_and_overridden_suggestions_and_the_wall_shows_accur
 
     // A bad suggestion block is refused with its field, and stores nothing.
     for (suggestion, field) in [
-        (json!({"model_version": 0, "categories": ["01.02.03", "01.02.01", "01.02.02", "01.02.04", "01.01.01", "01.01.02"]}), "suggestion.categories"),
+        (
+            json!({"model_version": 0, "categories": ["01.02.03", "01.02.01", "01.02.02", "01.02.04", "01.01.01", "01.01.02"]}),
+            "suggestion.categories",
+        ),
         (json!({"model_version": 0, "categories": ["99.99"]}), "suggestion.categories"),
         (json!({"model_version": -1, "categories": []}), "suggestion.model_version"),
     ] {
@@ -219,8 +225,9 @@ fn the_evaluation_set_covers_every_top_level_category_and_is_answered() {
         #[serde(default)]
         address: String,
     }
-    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/suggest_eval.toml"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/suggest_eval.toml"))
+            .unwrap();
     let calls = toml::from_str::<File>(&text).unwrap().call;
     assert!(calls.len() >= 150, "{}", calls.len());
     let catalog = common::catalog();

@@ -1344,9 +1344,11 @@ name = "垃圾清运"
 
     #[test]
     fn aliases_locate_like_place_words_and_must_be_unique() {
-        let regions = MINI_REGIONS
-            .replace("landmarks = [\"甲公园\"]", "landmarks = [\"甲公园\"]\naliases = [\"甲街\"]")
-            .replace("estates = [\"甲一小区\", \"甲路小区\"]", "estates = [\"甲一小区\", \"甲路小区\"]\n  aliases = [\"老甲一\"]");
+        let regions =
+            MINI_REGIONS.replace("landmarks = [\"甲公园\"]", "landmarks = [\"甲公园\"]\naliases = [\"甲街\"]").replace(
+                "estates = [\"甲一小区\", \"甲路小区\"]",
+                "estates = [\"甲一小区\", \"甲路小区\"]\n  aliases = [\"老甲一\"]",
+            );
         let district = mini(MINI_DEPARTMENTS, &regions, MINI_CATEGORIES).unwrap();
         assert_eq!(district.locate("甲街那边").unwrap().street, "a");
         assert_eq!(district.locate("老甲一3号楼").unwrap().community.as_deref(), Some("a-01"));

@@ -22,8 +22,8 @@ pub mod rules;
 pub mod search;
 pub mod search_words;
 pub mod similar;
-pub mod suggest;
 pub mod sla;
+pub mod suggest;
 #[cfg(test)]
 mod test_support;
 pub mod ticket;

@@ -134,10 +134,8 @@ pub async fn record_shown(state: &AppState, ticket_id: i64, chosen: &str, shown:
         return;
     }
     let rank = accuracy::rank_of(&shown.categories, chosen);
-    if let Err(e) = state
-        .store
-        .record_suggestion_outcome(ticket_id, shown.model_version, &shown.categories, chosen, rank)
-        .await
+    if let Err(e) =
+        state.store.record_suggestion_outcome(ticket_id, shown.model_version, &shown.categories, chosen, rank).await
     {
         tracing::warn!(ticket_id, error = %e, "could not record the suggestion outcome");
     }

@@ -21,8 +21,8 @@ pub mod jobs;
 pub mod kb;
 pub mod outbox;
 pub mod search;
-pub mod suggest;
 mod sql;
+pub mod suggest;
 mod tickets;
 pub mod users;
 

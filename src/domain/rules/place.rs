@@ -40,7 +40,9 @@ impl Locator {
             }
         };
         for street in &district.streets {
-            for word in std::iter::once(&street.name).chain(&street.roads).chain(&street.landmarks).chain(&street.aliases) {
+            for word in
+                std::iter::once(&street.name).chain(&street.roads).chain(&street.landmarks).chain(&street.aliases)
+            {
                 add(word, &street.code, None);
             }
             for community in &street.communities {
