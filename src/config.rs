@@ -50,6 +50,9 @@ pub struct Config {
     /// `HOTLINE_KB_EXPIRY_CRON`: when each department is mailed its knowledge-base articles
     /// past their validity or ending soon (知识库到期提醒); working days only.
     pub kb_expiry_cron: String,
+    /// `HOTLINE_SUGGEST_TRAIN_CRON`: when the intake-assistance model (智能辅助填单) is
+    /// trained again from the centre's tickets (once across instances).
+    pub suggest_train_cron: String,
     /// `HOTLINE_KB_EXPIRY_DAYS`: how many days ahead an article's end puts it in that mail.
     pub kb_expiry_days: i64,
     /// `HOTLINE_LIVE_BUFFER`: events queued per websocket client before it is told to resync.
@@ -117,6 +120,7 @@ impl Default for Config {
             monthly_assessment_cron: "0 0 9 1 * *".into(),
             kb_expiry_cron: "0 0 8 * * *".into(),
             kb_expiry_days: 7,
+            suggest_train_cron: "0 15 3 * * *".into(),
             live_buffer: 1024,
             assessment_weights: "30/35/35".into(),
             login_max_failures: 5,
@@ -167,6 +171,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("monthly_assessment_cron", "HOTLINE_MONTHLY_ASSESSMENT_CRON"),
     ("kb_expiry_cron", "HOTLINE_KB_EXPIRY_CRON"),
     ("kb_expiry_days", "HOTLINE_KB_EXPIRY_DAYS"),
+    ("suggest_train_cron", "HOTLINE_SUGGEST_TRAIN_CRON"),
     ("live_buffer", "HOTLINE_LIVE_BUFFER"),
     ("assessment_weights", "HOTLINE_ASSESSMENT_WEIGHTS"),
     ("login_max_failures", "HOTLINE_LOGIN_MAX_FAILURES"),
@@ -231,6 +236,7 @@ impl Config {
             "monthly_assessment_cron" => self.monthly_assessment_cron = value.into(),
             "kb_expiry_cron" => self.kb_expiry_cron = value.into(),
             "kb_expiry_days" => self.kb_expiry_days = number(key, var, value)?,
+            "suggest_train_cron" => self.suggest_train_cron = value.into(),
             "live_buffer" => self.live_buffer = number(key, var, value)?,
             "assessment_weights" => self.assessment_weights = value.into(),
             "login_max_failures" => self.login_max_failures = number(key, var, value)?,
@@ -318,6 +324,7 @@ impl Config {
             ("weekly_summary_cron", "HOTLINE_WEEKLY_SUMMARY_CRON", &self.weekly_summary_cron),
             ("monthly_assessment_cron", "HOTLINE_MONTHLY_ASSESSMENT_CRON", &self.monthly_assessment_cron),
             ("kb_expiry_cron", "HOTLINE_KB_EXPIRY_CRON", &self.kb_expiry_cron),
+            ("suggest_train_cron", "HOTLINE_SUGGEST_TRAIN_CRON", &self.suggest_train_cron),
         ] {
             expression.parse::<cron::Schedule>().map_err(|e| {
                 err(key, format!("{expression:?} is not a cron expression ({e}); write sec min hour day month weekday, e.g. \"0 30 8 * * *\" ({var})"))

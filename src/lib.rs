@@ -20,6 +20,7 @@ pub mod rules_cli;
 pub mod search;
 pub mod sessions;
 pub mod store;
+pub mod suggest;
 pub mod watch;
 
 /// Logs to stderr, as text for people or JSON for collectors; `RUST_LOG` filters.

@@ -74,6 +74,11 @@ enum Cmd {
         #[command(subcommand)]
         command: SearchCmd,
     },
+    /// Intake assistance (智能辅助填单): the category model.
+    Suggest {
+        #[command(subcommand)]
+        command: SuggestCmd,
+    },
     /// The official working calendar.
     Calendar {
         #[command(subcommand)]
@@ -129,6 +134,13 @@ enum UserCmd {
 enum SearchCmd {
     /// Rebuild the search index from scratch from the ticket rows (idempotent).
     Reindex,
+}
+
+#[derive(Subcommand)]
+enum SuggestCmd {
+    /// Train a new model version from the centre's tickets now (the server also does it on
+    /// `suggest_train_cron`); running servers take it up within 30 seconds.
+    Train,
 }
 
 #[derive(Subcommand)]
@@ -243,6 +255,12 @@ fn main() -> ExitCode {
             .await?;
             bar.finish();
             println!("indexed {n} tickets ({})", index.backend());
+            Ok(())
+        }),
+        Cmd::Suggest { command: SuggestCmd::Train } => run_async(async move {
+            let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
+            let stored = hotline::suggest::train(&store, std::sync::Arc::new(catalog)).await?;
+            println!("{}", hotline::suggest::describe(&stored));
             Ok(())
         }),
         Cmd::DemoTickets { count, seed } => run_async(async move {

@@ -109,6 +109,8 @@ pub struct Street {
     pub office: String,
     pub roads: Vec<String>,
     pub landmarks: Vec<String>,
+    /// Other ways callers name the street itself (新华街, 新华街道办), located like its roads.
+    pub aliases: Vec<String>,
     pub communities: Vec<Community>,
 }
 
@@ -121,6 +123,8 @@ pub struct Community {
     pub department: String,
     /// Estate (小区) names.
     pub estates: Vec<String>,
+    /// Other ways callers name the community or its estates (新华里, 老文昌), located like its estates.
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,6 +132,10 @@ pub struct Category {
     /// Dot-separated numbers, e.g. "03.02.01"; the part before the last dot is the parent.
     pub code: String,
     pub name: String,
+    /// Words callers use for this category (`words = [...]`), which intake assistance
+    /// (`domain::suggest`) starts from before the centre has any history; on a parent they
+    /// speak for every leaf below it.
+    pub words: Vec<String>,
 }
 
 impl Category {
@@ -249,13 +257,14 @@ impl District {
         let mut place_words = Vec::new();
         for (si, street) in streets.iter().enumerate() {
             street_index.insert(street.code.clone(), si);
-            let street_words = std::iter::once(&street.name).chain(&street.roads).chain(&street.landmarks);
+            let street_words =
+                std::iter::once(&street.name).chain(&street.roads).chain(&street.landmarks).chain(&street.aliases);
             for word in street_words {
                 place_words.push(PlaceWord::new(word, si, None));
             }
             for (ci, community) in street.communities.iter().enumerate() {
                 community_index.insert(community.code.clone(), (si, ci));
-                for word in std::iter::once(&community.name).chain(&community.estates) {
+                for word in std::iter::once(&community.name).chain(&community.estates).chain(&community.aliases) {
                     place_words.push(PlaceWord::new(word, si, Some(ci)));
                 }
             }
@@ -472,6 +481,8 @@ struct RawStreet {
     roads: Vec<Spanned<String>>,
     #[serde(default)]
     landmarks: Vec<Spanned<String>>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
     #[serde(default, rename = "community")]
     communities: Vec<RawCommunity>,
 }
@@ -484,6 +495,8 @@ struct RawCommunity {
     department: Spanned<String>,
     #[serde(default)]
     estates: Vec<Spanned<String>>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -498,6 +511,8 @@ struct CategoriesFile {
 struct RawCategory {
     code: Spanned<String>,
     name: Spanned<String>,
+    #[serde(default)]
+    words: Vec<Spanned<String>>,
 }
 
 struct Source<'a> {
@@ -794,6 +809,9 @@ fn check_regions(
         for landmark in &street.landmarks {
             note_word(landmark, format!("landmark of street \"{code}\""), diags);
         }
+        for alias in &street.aliases {
+            note_word(alias, format!("alias of street \"{code}\""), diags);
+        }
 
         let office = street.office.get_ref();
         if let Some((line, other)) = offices.get(office) {
@@ -844,6 +862,9 @@ fn check_regions(
             for estate in &community.estates {
                 note_word(estate, format!("estate of community \"{ccode}\""), diags);
             }
+            for alias in &community.aliases {
+                note_word(alias, format!("alias of community \"{ccode}\""), diags);
+            }
 
             let committee = community.department.get_ref();
             if let Some((line, other)) = committees.get(committee) {
@@ -892,6 +913,7 @@ fn check_regions(
             office: s.office.into_inner(),
             roads: into_strings(s.roads),
             landmarks: into_strings(s.landmarks),
+            aliases: into_strings(s.aliases),
             communities: s
                 .communities
                 .into_iter()
@@ -900,6 +922,7 @@ fn check_regions(
                     name: c.name.into_inner(),
                     department: c.department.into_inner(),
                     estates: into_strings(c.estates),
+                    aliases: into_strings(c.aliases),
                 })
                 .collect(),
         })
@@ -924,6 +947,7 @@ fn check_categories(src: &Source, file: CategoriesFile, diags: &mut Vec<Diagnost
             by_code.insert(code, i);
         }
         check_name(src, &format!("category \"{code}\""), &c.name, diags);
+        check_category_words(src, code, &c.words, diags);
     }
     for c in &raw {
         let code = c.code.get_ref();
@@ -935,7 +959,35 @@ fn check_categories(src: &Source, file: CategoriesFile, diags: &mut Vec<Diagnost
             }
         }
     }
-    raw.into_iter().map(|c| Category { code: c.code.into_inner(), name: c.name.into_inner() }).collect()
+    raw.into_iter()
+        .map(|c| Category {
+            code: c.code.into_inner(),
+            name: c.name.into_inner(),
+            words: c.words.into_iter().map(Spanned::into_inner).collect(),
+        })
+        .collect()
+}
+
+/// A category's `words`: each two or more characters without spaces (they are looked for in
+/// what callers say, and one character is found in too many calls), none listed twice.
+fn check_category_words(src: &Source, code: &str, words: &[Spanned<String>], diags: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for word in words {
+        let text = word.get_ref().as_str();
+        if text.chars().any(char::is_whitespace) || text.chars().count() < 2 {
+            diags.push(src.error(
+                &word.span(),
+                format!("category \"{code}\": word \"{text}\" must be two or more characters without spaces"),
+            ));
+        } else if let Some(&line) = seen.get(text) {
+            diags.push(src.error(
+                &word.span(),
+                format!("category \"{code}\": word \"{text}\" is listed twice (first on line {line})"),
+            ));
+        } else {
+            seen.insert(text, src.line(&word.span()));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1273,6 +1325,36 @@ name = "垃圾清运"
         let (_, line, message) = only_error(mini(MINI_DEPARTMENTS, MINI_REGIONS, &bad));
         assert_eq!(line, 10);
         assert!(message.contains("\"01.01\""), "{message}");
+    }
+
+    #[test]
+    fn category_words_are_checked_with_their_line() {
+        let good = format!("{MINI_CATEGORIES}words = [\"垃圾\", \"清运\"]\n");
+        let district = mini(MINI_DEPARTMENTS, MINI_REGIONS, &good).unwrap();
+        assert_eq!(district.category("01.01.01").unwrap().words, ["垃圾", "清运"]);
+        let twice = format!("{MINI_CATEGORIES}words = [\n  \"垃圾\",\n  \"垃圾\",\n]\n");
+        let (file, line, message) = only_error(mini(MINI_DEPARTMENTS, MINI_REGIONS, &twice));
+        assert_eq!((file.as_str(), line), ("categories.toml", 14));
+        assert!(message.contains("listed twice (first on line 13)"), "{message}");
+        let short = format!("{MINI_CATEGORIES}words = [\"垃\"]\n");
+        let (_, line, message) = only_error(mini(MINI_DEPARTMENTS, MINI_REGIONS, &short));
+        assert_eq!(line, 12);
+        assert!(message.contains("two or more characters"), "{message}");
+    }
+
+    #[test]
+    fn aliases_locate_like_place_words_and_must_be_unique() {
+        let regions =
+            MINI_REGIONS.replace("landmarks = [\"甲公园\"]", "landmarks = [\"甲公园\"]\naliases = [\"甲街\"]").replace(
+                "estates = [\"甲一小区\", \"甲路小区\"]",
+                "estates = [\"甲一小区\", \"甲路小区\"]\n  aliases = [\"老甲一\"]",
+            );
+        let district = mini(MINI_DEPARTMENTS, &regions, MINI_CATEGORIES).unwrap();
+        assert_eq!(district.locate("甲街那边").unwrap().street, "a");
+        assert_eq!(district.locate("老甲一3号楼").unwrap().community.as_deref(), Some("a-01"));
+        let clash = regions.replace("aliases = [\"甲街\"]", "aliases = [\"甲公园\"]");
+        let (_, _, message) = only_error(mini(MINI_DEPARTMENTS, &clash, MINI_CATEGORIES));
+        assert!(message.contains("alias of street"), "{message}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod search;
 pub mod search_words;
 pub mod similar;
 pub mod sla;
+pub mod suggest;
 #[cfg(test)]
 mod test_support;
 pub mod text;

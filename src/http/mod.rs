@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod public;
 pub mod search;
+pub mod suggest;
 pub mod tickets;
 pub mod users;
 pub mod views;
@@ -56,6 +57,7 @@ pub struct AppState {
     public_limits: Arc<public::Limits>,
     search: crate::search::Search,
     duplicates: Arc<crate::search::similar::DuplicateFinder>,
+    suggester: Arc<crate::suggest::Suggester>,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
         Ok(AppState {
             search,
             duplicates: Arc::default(),
+            suggester: Arc::default(),
             store: store.clone(),
             live: crate::live::Hub::new(config.live_buffer, sessions.clone()),
             config,
@@ -102,6 +105,11 @@ impl AppState {
 
     pub fn duplicates(&self) -> &Arc<crate::search::similar::DuplicateFinder> {
         &self.duplicates
+    }
+
+    /// Intake assistance: the category model in force.
+    pub fn suggester(&self) -> &Arc<crate::suggest::Suggester> {
+        &self.suggester
     }
 
     /// The group-commit queue new tickets go through.
@@ -273,6 +281,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kb::update_article))
         .routes(routes!(kb::retire_article))
         .routes(routes!(hotspots::hotspots))
+        .routes(routes!(suggest::suggest))
+        .routes(routes!(suggest::accuracy))
         .routes(routes!(cti::post_events))
         .routes(routes!(cti::my_seat))
         .routes(routes!(cti::sign_in))

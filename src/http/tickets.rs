@@ -63,6 +63,9 @@ pub struct CreateTicket {
     pub route: bool,
     /// The call (CTI call id, from the screen-pop) the ticket is logged during: links the two.
     pub call_id: Option<String>,
+    /// The category suggestions the operator was shown (`POST /api/v1/tickets/suggest`), so
+    /// that intake counts whether one was taken.
+    pub suggestion: Option<super::suggest::SuggestionShown>,
 }
 
 fn default_channel() -> Channel {
@@ -148,8 +151,15 @@ pub async fn create_ticket(
     if let Some(r) = &body.resolve {
         super::kb::check_article(&state, r.article_id).await?;
     }
+    if let Some(shown) = &body.suggestion {
+        shown.validate(&catalog.district)?;
+    }
+    let chosen = draft.category.clone();
     let call_id = draft.call_id.clone();
     let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route).await?;
+    if let Some(shown) = &body.suggestion {
+        super::suggest::record_shown(&state, created.ticket.ticket.id, &chosen, shown).await;
+    }
     if let Some(call_id) = call_id {
         // After the ticket's commit: the received event already names the call, so a link
         // lost here is recoverable from the log; the table is what lookups use.

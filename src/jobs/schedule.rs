@@ -1,7 +1,8 @@
 //! Cron-scheduled jobs: the daily digest to departments (working days only), the weekly
 //! summary to supervisors, the monthly ranking of departments (考评) to supervisors, and the
 //! knowledge-base renewal reminder to the departments owning articles past or near their
-//! validity (working days only). Expressions come from the configuration and are read in Beijing
+//! validity (working days only), and the training of the intake-assistance model
+//! (`crate::suggest`). Expressions come from the configuration and are read in Beijing
 //! time. Each run is claimed in `job_runs` first, so with several instances it happens once;
 //! and the mail it queues is keyed by day or week, so even a retried run sends once.
 
@@ -26,6 +27,8 @@ pub enum JobKind {
     WeeklySummary,
     MonthlyAssessment,
     KbExpiry,
+    /// Intake assistance: a new model version from the centre's tickets.
+    SuggestTrain,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +78,12 @@ pub fn jobs(config: &Config) -> Result<Vec<ScheduledJob>, String> {
             // working day anyway, next to that day's.
             working_days_only: true,
         },
+        ScheduledJob {
+            name: "suggest_train",
+            kind: JobKind::SuggestTrain,
+            schedule: parse("suggest_train_cron", &config.suggest_train_cron)?,
+            working_days_only: false,
+        },
     ])
 }
 
@@ -116,6 +125,7 @@ pub async fn run_once(state: &AppState, job: &ScheduledJob, at: DateTime<Utc>) -
             JobKind::WeeklySummary => weekly_summary(state, at).await?,
             JobKind::MonthlyAssessment => monthly_assessment(state, at).await?,
             JobKind::KbExpiry => kb_expiry(state, at).await?,
+            JobKind::SuggestTrain => suggest_train(state).await?,
         }
     };
     state.store.finish_job_run(job.name, at, &outcome).await?;
@@ -199,6 +209,15 @@ async fn monthly_assessment(state: &AppState, at: DateTime<Utc>) -> Result<Strin
     }
     let ranked = ranking.departments.iter().filter(|d| d.rank.is_some()).count();
     Ok(format!("ranking of {month} ({ranked} departments ranked) queued for {queued} supervisors"))
+}
+
+/// 智能辅助填单: trains a new model version and puts it in force here (the other instances
+/// find it within `suggest::REFRESH`).
+async fn suggest_train(state: &AppState) -> Result<String, StoreError> {
+    let stored = crate::suggest::train(&state.store, state.catalog()).await?;
+    let outcome = crate::suggest::describe(&stored);
+    state.suggester().install(stored);
+    Ok(outcome)
 }
 
 /// 知识库到期提醒: each department owning articles past their validity or ending within

@@ -101,6 +101,13 @@ impl Segmenter {
         idf().extract_keywords(self.jieba(), word, 1, Vec::new()).first().map_or(0.0, |k| k.weight)
     }
 
+    /// Every word of a text as the search-engine cut gives them — compounds and their parts
+    /// (垃圾清运, 垃圾, 清运) — in order, repeats kept: what intake assistance learns and
+    /// suggests from (`crate::suggest`).
+    pub fn all_words(&self, text: &str) -> Vec<String> {
+        self.jieba().cut_for_search(text, false).into_iter().filter_map(|t| keep_term(t.word)).collect()
+    }
+
     /// The distinct words of a text, for overlap measures (duplicates, knowledge base).
     pub fn word_set(&self, text: &str) -> std::collections::BTreeSet<String> {
         self.jieba().cut(text, false).into_iter().filter_map(|t| keep_term(t.word)).collect()

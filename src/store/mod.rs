@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod revocations;
 pub mod search;
 mod sql;
+pub mod suggest;
 mod tickets;
 pub mod users;
 

@@ -9,6 +9,7 @@ import { liveState } from './app.js';
 import { picker, categoryChoices } from './picker.js';
 import { assignDialog, loadPolicies, policyLabel } from './assign.js';
 import { seatBar } from './seats.js';
+import { attachSuggestions } from './suggest.js';
 
 const KINDS = ['consult', 'help', 'complaint', 'report', 'suggestion', 'praise'];
 const MAX_CONTENT = 4000;
@@ -58,12 +59,15 @@ export async function mount(main) {
   const resolveBtn = h('button#resolve', { type: 'button', onclick: () => toggleResolve() },
     t('console.resolve'), h('kbd', 'Alt+R'));
   const result = h('div.result#call-result', { role: 'status' });
+  const callPanel = h('section.console-grid#panel-call');
+  const suggestions = attachSuggestions(f, leafByCode, callPanel, (code) => categoryBox.set(code, false));
+  const suggestBox = suggestions.box;
 
   const form = h('form.card.call-form#call-form', { onsubmit: (e) => { e.preventDefault(); save({ andNew: false }); } },
     h('div.row2', field('caller_phone', t('console.phone'), f.phone), field('caller_name', t('console.name'), f.name)),
     h('div.row3', field('kind', t('console.kind'), f.kind), field('urgency', t('console.urgency'), f.urgency),
       h('div.checks', check(t('console.confidential'), f.confidential), check(t('console.consent'), f.consent))),
-    field('category', t('console.category'), categoryBox),
+    field('category', t('console.category'), categoryBox), suggestBox,
     h('div.row2', field('street', t('console.street'), f.street), field('address', t('console.address'), f.address)),
     field('content', t('console.content'), f.content),
     resolveBox,
@@ -89,7 +93,7 @@ export async function mount(main) {
   const searchInput = h('input#search-q', { type: 'search', placeholder: t('console.search.hint'), 'aria-label': t('console.tab.search') });
   const searchBox = h('div.queue#search-results');
   const panels = {
-    call: h('section.console-grid#panel-call', form, side),
+    call: (callPanel.append(form, side), callPanel),
     manual: h('section.card#panel-manual', { hidden: true }, manualBox),
     callbacks: h('section.card#panel-callbacks', { hidden: true }, callbackBox),
     search: h('section.card#panel-search', { hidden: true }, searchInput, searchBox),
@@ -175,6 +179,8 @@ export async function mount(main) {
     };
     if (f.street.value) b.street = f.street.value;
     if (cti.callId()) b.call_id = cti.callId();
+    const shown = suggestions.shown();
+    if (shown) b.suggestion = shown;
     return b;
   }
 
@@ -243,6 +249,7 @@ export async function mount(main) {
     toggleResolve(false);
     clearErrors();
     previewBox.replaceChildren(h('p.muted', t('console.preview.type')));
+    suggestions.clear();
     similarBox.replaceChildren(h('p.muted', '—'));
     historyBox.replaceChildren(h('p.muted', t('console.history.type')));
     show('call');

@@ -10,6 +10,7 @@ import { departmentNames, deptName, historyPanel, detailCard } from './tickets.j
 import { liveState } from './app.js';
 import { assignDialog } from './assign.js';
 import { seatBoard } from './seats.js';
+import { accuracyPanel } from './suggest.js';
 
 function loadECharts() {
   if (window.echarts) return Promise.resolve(window.echarts);
@@ -59,13 +60,16 @@ export async function mount(main) {
       h('div.toolbar', h('label.inline', t('wall.month'), ' ', month),
         h('button#assessment-load', { type: 'button', onclick: loadAssessment }, t('wall.load')),
         h('button#assessment-csv', { type: 'button', onclick: downloadCsv }, t('wall.csv'))),
-      assessmentBox));
+      assessmentBox),
+    accuracyPanel());
   main.append(wall);
   function showView(which) {
     wall.classList.toggle('live-view', which === 'live');
     wall.classList.toggle('assessment-view', which === 'assessment');
     wall.querySelectorAll('.tiles, .wall-row').forEach((el) => { el.hidden = which !== 'live'; });
     wall.querySelector('#card-assessment').hidden = which !== 'assessment';
+    // Weekly suggestion accuracy is a monthly-review figure: it sits with the assessment.
+    wall.querySelectorAll('.suggest-accuracy').forEach((el) => { el.hidden = which !== 'assessment'; });
     viewLive.classList.toggle('active', which === 'live');
     viewAssessment.classList.toggle('active', which === 'assessment');
     if (which === 'live') Object.values(charts).forEach((c) => c.resize());

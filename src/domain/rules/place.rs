@@ -40,11 +40,13 @@ impl Locator {
             }
         };
         for street in &district.streets {
-            for word in std::iter::once(&street.name).chain(&street.roads).chain(&street.landmarks) {
+            for word in
+                std::iter::once(&street.name).chain(&street.roads).chain(&street.landmarks).chain(&street.aliases)
+            {
                 add(word, &street.code, None);
             }
             for community in &street.communities {
-                for word in std::iter::once(&community.name).chain(&community.estates) {
+                for word in std::iter::once(&community.name).chain(&community.estates).chain(&community.aliases) {
                     add(word, &street.code, Some(&community.code));
                 }
             }
