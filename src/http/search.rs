@@ -26,7 +26,9 @@ impl From<SearchError> for ApiError {
     fn from(e: SearchError) -> Self {
         match e {
             SearchError::Store(e) => e.into(),
-            SearchError::Remote(m) => ApiError::Unavailable(format!("search is unavailable: {m}")),
+            SearchError::Remote(m) | SearchError::Unreachable(m) | SearchError::Key(m) => {
+                ApiError::Unavailable(format!("search is unavailable: {m}"))
+            }
             SearchError::Config(m) => ApiError::Internal(m),
         }
     }
@@ -170,7 +172,8 @@ pub async fn search(
         ..TicketFilter::default()
     };
     let phone = rules::phone_query(&auth.actor, &text);
-    let terms = if phone.is_some() { Vec::new() } else { state.catalog().segmenter.query_terms(&text) };
+    let terms =
+        if phone.is_some() { Vec::new() } else { rules::matched_terms(state.catalog().segmenter.query_terms(&text)) };
     let request = SearchRequest { terms, phone, filter, sort, limit, offset };
     let page = state.search().search(&request).await?;
     Ok(Json(SearchResponse {
