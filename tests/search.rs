@@ -447,7 +447,11 @@ async fn a_meilisearch_outage_delays_updates_and_loses_none() {
         assert!(std::time::Instant::now() < deadline, "not all updates arrived: {status} {page}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(server.store.search_backlog().await.unwrap(), 0);
+    // The drain finishes its entries just after Meilisearch shows them.
+    while server.store.search_backlog().await.unwrap() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the outbox did not empty");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     server.stop().await;
 }
 
@@ -513,13 +517,13 @@ async fn both_backends_find_the_same_tickets(backend: Backend) {
     let store = hotline::store::Store::connect(&url, 4, hotline::store::system_clock()).await.unwrap();
     let catalog = common::catalog();
     store.sync_departments(&catalog.department_rows()).await.unwrap();
-    hotline::demo::generate_tickets(&store, catalog, 600, 12345).await.unwrap();
+    hotline::demo::generate_tickets(&store, catalog, 300, 12345).await.unwrap();
     let name = common::meili::unique_index();
     let embedded: Search = std::sync::Arc::new(Embedded::new(store.clone()));
     let meili: Search =
         std::sync::Arc::new(Meili::new(&shared.url, shared.key.as_deref(), &name, store.clone()).unwrap());
     meili.prepare().await.unwrap();
-    let ids: Vec<i64> = (1..=600).collect();
+    let ids: Vec<i64> = (1..=300).collect();
     let tickets = store.tickets_by_ids(&ids).await.unwrap();
     for chunk in tickets.chunks(200) {
         embedded.upsert(chunk).await.unwrap();
@@ -612,7 +616,7 @@ async fn both_backends_find_the_same_tickets(backend: Backend) {
                     created_from: Some(week_ago),
                     ..TicketFilter::default()
                 },
-                limit: 600,
+                limit: 300,
                 ..SearchRequest::default()
             };
             let mut x: Vec<i64> = embedded.candidates(&request).await.unwrap().iter().map(|t| t.id).collect();
@@ -622,7 +626,7 @@ async fn both_backends_find_the_same_tickets(backend: Backend) {
             assert_eq!(x, y, "candidates for {q:?}");
         }
     }
-    assert!(compared > 100, "too few queries found anything: {compared}");
+    assert!(compared > 80, "too few queries found anything: {compared}");
     common::meili::drop_index(&shared.url, shared.key.as_deref(), &name).await;
     store.close().await;
 }
