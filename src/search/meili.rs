@@ -145,16 +145,16 @@ fn doc(t: &Ticket) -> Doc {
 }
 
 /// Sorts a client error: not answering, refusing the key, or refusing the request.
-fn classify(what: &str, e: MeiliError) -> SearchError {
+fn classify(what: &str, index: &str, e: MeiliError) -> SearchError {
     match &e {
         MeiliError::HttpError(_) | MeiliError::Timeout => SearchError::Unreachable(format!("{what}: {e}")),
         MeiliError::MeilisearchCommunication(c) if c.status_code >= 500 || c.status_code == 429 => {
             SearchError::Unreachable(format!("{what}: {e}"))
         }
         MeiliError::Meilisearch(m) if m.error_type == ErrorType::Auth => SearchError::Key(format!(
-            "{what}: Meilisearch refused the key (meili_key / MEILI_KEY; it must be the master key or an \
-             admin key for index {:?}): {} ({})",
-            "", m.error_message, m.error_code
+            "{what}: Meilisearch refused the key (meili_key / MEILI_KEY; it must be the master key or a key \
+             allowed to manage index {index:?}): {} ({})",
+            m.error_message, m.error_code
         )),
         MeiliError::Meilisearch(m) if m.error_type == ErrorType::Internal => {
             SearchError::Unreachable(format!("{what}: {e}"))
@@ -280,19 +280,11 @@ impl Meili {
     ) -> Result<T, SearchError> {
         match tokio::time::timeout(CALL_TIMEOUT, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(self.named(classify(what, e))),
+            Ok(Err(e)) => Err(classify(what, &self.index, e)),
             Err(_) => Err(SearchError::Unreachable(format!(
                 "{what}: Meilisearch did not answer within {} s",
                 CALL_TIMEOUT.as_secs()
             ))),
-        }
-    }
-
-    /// Puts the index name into a refused key's message.
-    fn named(&self, e: SearchError) -> SearchError {
-        match e {
-            SearchError::Key(m) => SearchError::Key(m.replacen("index \"\"", &format!("index {:?}", self.index), 1)),
-            other => other,
         }
     }
 
