@@ -33,6 +33,53 @@ psql "$pg_url" -qAt -c "SELECT 'DROP SCHEMA \"' || nspname || '\" CASCADE;' FROM
   | psql "$pg_url" -q >/dev/null 2>&1 || true
 
 cargo test --workspace --no-run
+
+# ---- Meilisearch (issue 17) ---------------------------------------------------------------
+# The search, duplicate, knowledge-base and reindex tests run on Meilisearch as well as on the
+# embedded index. The server binary is kept beside the repository (../shared/bin/meilisearch,
+# see its README); it runs here on a free loopback port with a master key, in a directory of
+# its own, and stops when this script exits. Without the binary the Meilisearch variants
+# print SKIPPED. The tests read HOTLINE_TEST_MEILI_URL / _KEY (not MEILI_URL: that is the
+# server's own setting, which no test's child process should inherit) and each test uses an
+# index of its own; tests that stop and restart Meilisearch start their own from
+# HOTLINE_TEST_MEILI_BIN.
+meili_bin="$(pwd)/../shared/bin/meilisearch"
+if [ -x "$meili_bin" ]; then
+  meili_dir="$(mktemp -d)"
+  meili_key="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  meili_pid=""
+  stop_meili() {
+    if [ -n "$meili_pid" ]; then kill "$meili_pid" 2>/dev/null || true; wait "$meili_pid" 2>/dev/null || true; fi
+    rm -rf "$meili_dir"
+  }
+  trap stop_meili EXIT
+  for _ in 1 2 3 4 5; do
+    meili_port=$((20000 + RANDOM % 40000))
+    # A port something already answers on is taken; try another.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$meili_port") 2>/dev/null; then continue; fi
+    "$meili_bin" --db-path "$meili_dir/data.ms" --dump-dir "$meili_dir/dumps" --snapshot-dir "$meili_dir/snapshots" \
+      --http-addr "127.0.0.1:$meili_port" --master-key "$meili_key" --no-analytics --log-level WARN \
+      >"$meili_dir/meilisearch.log" 2>&1 &
+    meili_pid=$!
+    for _ in $(seq 1 100); do
+      curl -fsS "http://127.0.0.1:$meili_port/health" >/dev/null 2>&1 && break
+      kill -0 "$meili_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if curl -fsS "http://127.0.0.1:$meili_port/health" >/dev/null 2>&1; then break; fi
+    kill "$meili_pid" 2>/dev/null || true; wait "$meili_pid" 2>/dev/null || true; meili_pid=""
+  done
+  if [ -z "$meili_pid" ]; then
+    echo "Meilisearch did not start:" >&2; cat "$meili_dir/meilisearch.log" >&2; exit 1
+  fi
+  echo "Meilisearch $("$meili_bin" --version | cut -d' ' -f2) on http://127.0.0.1:$meili_port for the search tests"
+  export HOTLINE_TEST_MEILI_URL="http://127.0.0.1:$meili_port" HOTLINE_TEST_MEILI_KEY="$meili_key" \
+    HOTLINE_TEST_MEILI_BIN="$meili_bin"
+else
+  echo "Meilisearch: $meili_bin not found; the Meilisearch test variants print SKIPPED"
+fi
+# ---- end Meilisearch ------------------------------------------------------------------------
+
 cargo test --workspace --no-fail-fast -- --test-threads 2
 
 # --- Schema-driven fuzzing (issue 15) ------------------------------------------------------

@@ -381,14 +381,15 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
             hotline::demo::DEMO_PASSWORD
         );
     }
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, backend = ?store.backend(), "hotline listening");
-    println!("hotline listening on http://{}", listener.local_addr()?);
-    // The search index must be usable before requests arrive: a Meilisearch that is down or
-    // refuses the settings stops start-up with the reason.
+    // The search index must be usable before requests arrive, and before the server says it
+    // listens: a Meilisearch that is down, refuses the key or refuses the settings stops
+    // start-up with the reason.
     let state = hotline::http::AppState::new(store.clone(), config, catalog)?;
     let search = state.search();
     search.prepare().await.map_err(|e| format!("search index ({}): {e}", search.backend()))?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, backend = ?store.backend(), search = search.backend(), "hotline listening");
+    println!("hotline listening on http://{}", listener.local_addr()?);
     // Edits to dispatch_rules/ take effect without a restart; without a watcher the
     // reload endpoint still works.
     let _watcher = hotline::watch::watch_rules(state.clone())

@@ -1,13 +1,14 @@
-//! Duplicates (并单, issue 7): suggestions while the operator types, on both databases.
+//! Duplicates (并单, issues 7, 17): suggestions while the operator types, merging and undoing
+//! a merge — on the embedded index (SQLite, PostgreSQL) and on Meilisearch.
 
 mod common;
 
-use common::{Backend, TestClock, TestServer};
+use common::{Index, TestClock, TestServer};
 use hotline::config::Config;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-both_backends!(
+every_index!(
     operator_is_offered_the_same_problem_while_the_caller_talks,
     merged_residents_get_the_reply_and_a_callback,
     a_dispatcher_undoes_a_merge,
@@ -29,10 +30,10 @@ fn suggested(answer: &Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-async fn operator_is_offered_the_same_problem_while_the_caller_talks(backend: Backend) {
+async fn operator_is_offered_the_same_problem_while_the_caller_talks(index: Index) {
     let clock = TestClock::starting_now();
     let config = Config { similar_window_days: 30, ..Config::default() };
-    let server = TestServer::start_with(backend, clock.clone(), config).await;
+    let server = TestServer::start_indexed(index, clock.clone(), config).await;
     let operator = server.login("operator").await;
     let category = common::first_leaf_category();
     let place = json!({"street": "xinhua", "community": "xinhua-02"});
@@ -108,8 +109,8 @@ async fn operator_is_offered_the_same_problem_while_the_caller_talks(backend: Ba
     server.stop().await;
 }
 
-async fn merged_residents_get_the_reply_and_a_callback(backend: Backend) {
-    let server = TestServer::start(backend).await;
+async fn merged_residents_get_the_reply_and_a_callback(index: Index) {
+    let server = TestServer::start_indexed(index, TestClock::starting_now(), Config::default()).await;
     let operator = server.login("operator").await;
     let dispatcher = server.login("dispatcher").await;
     let (bureau, _) = common::two_bureaus();
@@ -141,8 +142,8 @@ async fn merged_residents_get_the_reply_and_a_callback(backend: Backend) {
     server.stop().await;
 }
 
-async fn a_dispatcher_undoes_a_merge(backend: Backend) {
-    let server = TestServer::start(backend).await;
+async fn a_dispatcher_undoes_a_merge(index: Index) {
+    let server = TestServer::start_indexed(index, TestClock::starting_now(), Config::default()).await;
     let operator = server.login("operator").await;
     let dispatcher = server.login("dispatcher").await;
     let (bureau, _) = common::two_bureaus();
@@ -150,6 +151,14 @@ async fn a_dispatcher_undoes_a_merge(backend: Backend) {
     let other = operator.log_call(json!({"dispatch": {"lead": bureau}, "content": "另一件事：井盖缺失"})).await;
     let (oid, xid) = (original["id"].to_string(), other["id"].to_string());
     dispatcher.act(&xid, "merge", json!({"into": oid})).await;
+    // The index follows the merge: the merged ticket is found as merged, and the original
+    // (written in the same change) still by its own words.
+    server.index_search().await;
+    let (_, merged) = operator.get("/api/v1/search?q=井盖缺失&status=merged").await;
+    assert_eq!(merged["total"], 1, "{merged}");
+    assert_eq!(merged["hits"][0]["number"], other["number"]);
+    let (_, open) = operator.get("/api/v1/search?q=井盖缺失&status=received,dispatched").await;
+    assert_eq!(open["total"], 0, "{open}");
 
     let (status, body) =
         operator.post(&format!("/api/v1/tickets/{xid}/unmerge"), json!({"reason": "不是同一问题"})).await;
@@ -162,6 +171,11 @@ async fn a_dispatcher_undoes_a_merge(backend: Backend) {
     assert!(undone["merged"]["merged_into"].is_null());
     assert!(undone["merged"]["lead"].is_null());
     assert_eq!(undone["into"]["merged_from"], json!([]));
+    server.index_search().await;
+    let (_, back) = operator.get("/api/v1/search?q=井盖缺失&status=received").await;
+    assert_eq!(back["total"], 1, "{back}");
+    let (_, merged) = operator.get("/api/v1/search?q=井盖缺失&status=merged").await;
+    assert_eq!(merged["total"], 0, "{merged}");
     // Back in the dispatch queue, and no longer the bureau's.
     let dept = server.login(&bureau).await;
     let (status, _) = dept.get(&format!("/api/v1/tickets/{xid}")).await;

@@ -12,6 +12,10 @@ pub const MAX_QUERY_CHARS: usize = 200;
 pub const MAX_LIMIT: i64 = 100;
 /// How deep a search may page; further on, narrow the query.
 pub const MAX_OFFSET: i64 = 10_000;
+/// Words a query is matched on: the first ten, on both backends. Meilisearch ignores the
+/// words of a query after its tenth; the embedded index does the same, so both find the same
+/// tickets (an operator types a few words; a pasted sentence is cut to its first ten).
+pub const MAX_QUERY_TERMS: usize = 10;
 /// Characters in a snippet.
 pub const SNIPPET_CHARS: usize = 60;
 
@@ -109,12 +113,23 @@ pub fn fts5_all_terms(terms: &[String]) -> String {
     terms.iter().map(|t| fts5_phrase(t)).collect::<Vec<_>>().join(" ")
 }
 
+/// The words a query is matched on: at most [`MAX_QUERY_TERMS`], in the order typed.
+pub fn matched_terms(mut terms: Vec<String>) -> Vec<String> {
+    terms.truncate(MAX_QUERY_TERMS);
+    terms
+}
+
+/// One term as a Meilisearch phrase of its tokens (tokens never hold a quote).
+pub fn meili_phrase(term: &str) -> String {
+    format!("\"{}\"", index_tokens(term).join(" "))
+}
+
 /// The same query for Meilisearch, whose documents hold the same character tokens
 /// (`search::segment::ticket_words`): its phrase syntax is FTS5's, and tokens never hold a
 /// quote, so no escaping differs. With every word required (matching strategy `all`) a hit
 /// holds every term, as on the embedded index.
 pub fn meili_all_terms(terms: &[String]) -> String {
-    fts5_all_terms(terms)
+    terms.iter().map(|t| meili_phrase(t)).collect::<Vec<_>>().join(" ")
 }
 
 /// An FTS5 query accepting any term (the duplicate finder's candidate search).
@@ -217,6 +232,13 @@ mod tests {
         let terms = vec!["垃圾".to_string(), "it's".to_string()];
         assert_eq!(tsquery_terms(&terms, false), "('垃' <-> '圾') & ('it' <-> 's')");
         assert_eq!(tsquery_terms(&terms, true), "('垃' <-> '圾') | ('it' <-> 's')");
+    }
+
+    #[test]
+    fn a_query_is_matched_on_its_first_ten_words_as_phrases() {
+        let terms: Vec<String> = (0..12).map(|i| format!("词{i}")).collect();
+        assert_eq!(matched_terms(terms.clone()), terms[..MAX_QUERY_TERMS].to_vec());
+        assert_eq!(meili_all_terms(&["垃圾".into(), "20261122".into()]), "\"垃 圾\" \"20261122\"");
     }
 
     #[test]

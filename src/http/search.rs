@@ -27,7 +27,9 @@ impl From<SearchError> for ApiError {
     fn from(e: SearchError) -> Self {
         match e {
             SearchError::Store(e) => e.into(),
-            SearchError::Remote(m) => ApiError::Unavailable(format!("search is unavailable: {m}")),
+            SearchError::Remote(m) | SearchError::Unreachable(m) | SearchError::Key(m) => {
+                ApiError::Unavailable(format!("search is unavailable: {m}"))
+            }
             SearchError::Config(m) => ApiError::Internal(m),
         }
     }
@@ -152,7 +154,8 @@ pub(super) fn words_of(catalog: &crate::catalog::Catalog, q: &str) -> Result<Vec
             "q: no words to search for; type a word, a ticket number or a phone number, or leave q out",
         ));
     }
-    Ok(terms)
+    // Meilisearch reads only a query's first ten words; both backends match on the same ones.
+    Ok(crate::domain::search::matched_terms(terms))
 }
 
 /// Search tickets: Chinese full text over content, address, reply and number (and the

@@ -1,22 +1,27 @@
 //! The search drain: applies the search outbox to the index, and rebuilds the index.
 //!
 //! Like the mail drain (`crate::notify`): due entries are claimed with a lease, indexed with
-//! no transaction open, then removed; a failure leaves them queued with the error and a
-//! back-off (the mail drain's: 30 s doubling to an hour), so an index outage of any length
-//! delays search and loses nothing.
+//! no transaction open, then removed; a failure leaves them queued with the error, so an index
+//! outage of any length delays search and loses nothing. An index that does not answer (or
+//! refuses the key) is tried again every [`OUTAGE_RETRY`], so the queue flows as soon as it is
+//! back; a batch the index refuses waits the mail drain's back-off (30 s doubling to an hour).
+//! Tickets no longer in the database are removed from the index.
 
 use super::{Search, SearchError};
 use crate::notify::backoff;
+use crate::store::search::StaleEntry;
 use crate::store::Store;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::future::Future;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// Entries claimed at a time.
+/// Entries claimed at a time (the embedded index's batch; see `SearchIndex::batch_size`).
 pub const BATCH: i64 = 200;
 /// Long enough for a batch on a slow index; should this process die, the batch is due again.
 const LEASE: Duration = Duration::from_secs(300);
+/// How soon an unreachable index is tried again.
+pub const OUTAGE_RETRY: Duration = Duration::from_secs(5);
 /// A drain stops after this many so one busy instance does not starve its other jobs.
 const MAX_PER_DRAIN: usize = 5_000;
 
@@ -34,30 +39,37 @@ pub struct IndexReport {
 pub async fn drain_once(store: &Store, index: &Search, now: DateTime<Utc>) -> Result<IndexReport, SearchError> {
     let mut report = IndexReport::default();
     loop {
-        let batch = store.claim_search(BATCH, LEASE, now).await?;
+        let batch = store.claim_search(index.batch_size(), LEASE, now).await?;
         if batch.is_empty() {
             break;
         }
         let ids: Vec<i64> = batch.iter().map(|e| e.ticket_id).collect();
+        let lease = batch[0].lease;
         let tickets = store.tickets_by_ids(&ids).await?;
-        match index.upsert(&tickets).await {
+        // An entry for a ticket that is gone (a database restored from an older backup under
+        // a running index, say) takes the ticket out of the index.
+        let gone: Vec<&StaleEntry> = batch.iter().filter(|e| !tickets.iter().any(|t| t.id == e.ticket_id)).collect();
+        let gone_ids: Vec<i64> = gone.iter().map(|e| e.ticket_id).collect();
+        let written = match index.upsert(&tickets).await {
+            Ok(()) => index.remove(&gone_ids).await,
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(()) => {
-                let indexed: Vec<(i64, i64)> = tickets.iter().map(|t| (t.id, t.version)).collect();
-                store.finish_search(&indexed).await?;
-                // An entry for a ticket that is gone (never the case today) must not stay.
-                let gone: Vec<(i64, i64)> = batch
-                    .iter()
-                    .filter(|e| !tickets.iter().any(|t| t.id == e.ticket_id))
-                    .map(|e| (e.ticket_id, e.version))
-                    .collect();
-                store.finish_search(&gone).await?;
+                let mut done: Vec<(i64, i64, i64)> = tickets.iter().map(|t| (t.id, t.version, lease)).collect();
+                done.extend(gone.iter().map(|e| (e.ticket_id, e.version, e.lease)));
+                store.finish_search(&done).await?;
                 report.indexed += tickets.len();
             }
             Err(e) => {
                 let tries = batch.iter().map(|e| e.attempts).max().unwrap_or(0) + 1;
-                let next = now + TimeDelta::from_std(backoff(tries)).unwrap_or(TimeDelta::hours(1));
+                let wait = match e {
+                    SearchError::Unreachable(_) | SearchError::Key(_) => OUTAGE_RETRY,
+                    _ => backoff(tries),
+                };
+                let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
                 let reason = e.to_string();
-                store.retry_search(&ids, &reason, next).await?;
+                store.retry_search(&ids, lease, &reason, next).await?;
                 report.failed += ids.len();
                 tracing::warn!(error = %reason, entries = ids.len(), retry_at = %next, "search index not updated; the updates stay queued");
                 report.error = Some(reason);

@@ -42,6 +42,10 @@ impl SearchIndex for Embedded {
         .boxed()
     }
 
+    fn remove<'a>(&'a self, ids: &'a [i64]) -> BoxFuture<'a, Result<(), SearchError>> {
+        async move { Ok(self.store.remove_search_words(ids).await?) }.boxed()
+    }
+
     fn clear(&self) -> BoxFuture<'_, Result<(), SearchError>> {
         async move { Ok(self.store.clear_search_words().await?) }.boxed()
     }

@@ -29,9 +29,18 @@ pub use crate::store::search::{SearchPage, SearchRequest};
 pub enum SearchError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The search service failed or refused (Meilisearch down, a task that failed).
+    /// The search service refused a request or a task failed (a document or setting it does
+    /// not accept): retried with back-off.
     #[error("search service: {0}")]
     Remote(String),
+    /// The search service did not answer (down, a timeout, an internal error): the updates
+    /// wait and go in as soon as it answers again.
+    #[error("search service unreachable: {0}")]
+    Unreachable(String),
+    /// The search service refused the key (`meili_key`): start-up stops with this reason; a
+    /// running server keeps its updates queued until the key is fixed.
+    #[error("search service: {0}")]
+    Key(String),
     #[error("{0}")]
     Config(String),
 }
@@ -40,10 +49,16 @@ pub enum SearchError {
 pub trait SearchIndex: Send + Sync {
     /// `embedded` or `meilisearch`, as the API reports it.
     fn backend(&self) -> &'static str;
+    /// Outbox entries the drain claims and sends at a time.
+    fn batch_size(&self) -> i64 {
+        drain::BATCH
+    }
     /// Creates the index and applies its settings; waits until they are in force.
     fn prepare(&self) -> BoxFuture<'_, Result<(), SearchError>>;
     /// Adds or replaces these tickets' entries; returns once the index holds them.
     fn upsert<'a>(&'a self, tickets: &'a [Ticket]) -> BoxFuture<'a, Result<(), SearchError>>;
+    /// Removes these tickets' entries (tickets no longer in the database).
+    fn remove<'a>(&'a self, ids: &'a [i64]) -> BoxFuture<'a, Result<(), SearchError>>;
     /// Removes every entry.
     fn clear(&self) -> BoxFuture<'_, Result<(), SearchError>>;
     fn search<'a>(&'a self, request: &'a SearchRequest) -> BoxFuture<'a, Result<SearchPage, SearchError>>;

@@ -123,7 +123,15 @@ impl DuplicateFinder {
                 limit: TEXTUAL,
                 ..SearchRequest::default()
             };
-            tickets.extend(search.candidates(&request).await?);
+            match search.candidates(&request).await {
+                Ok(found) => tickets.extend(found),
+                // The operator is on the phone: with the index down the caller's and the
+                // community's tickets are still offered, rather than no help at all.
+                Err(SearchError::Unreachable(e) | SearchError::Key(e)) => {
+                    tracing::warn!(error = %e, "duplicate suggestions without the text lookup: the search index is unavailable");
+                }
+                Err(e) => return Err(e),
+            }
         }
         tickets.retain(|t| Some(t.id) != draft.exclude && t.status.is_open());
         tickets.sort_by_key(|t| t.id);

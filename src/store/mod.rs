@@ -29,7 +29,7 @@ mod tickets;
 pub mod users;
 
 pub use sql::Sql;
-pub use tickets::{actor_ref, Change, TicketFilter, TicketPage};
+pub use tickets::{actor_ref, Change, TicketFilter, TicketPage, CLOCK_RUNNING};
 pub use users::{NewUser, User};
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -25,6 +25,12 @@ pub struct StaleEntry {
     pub version: i64,
     /// Tries so far, not counting this one.
     pub attempts: i64,
+    /// The claim's lease (its expiry, Unix ms): it identifies the claim, so that finishing
+    /// touches the entry only while this claim still holds it. A rebuild that marks every
+    /// ticket stale meanwhile (`queue_all_for_search`) releases every lease, and the entry
+    /// then stays queued even if this claim indexed the same version before the index was
+    /// emptied.
+    pub lease: i64,
 }
 
 /// A search as every index receives it: already segmented, scoped and checked.
@@ -70,16 +76,19 @@ pub(super) async fn queue_search(tx: &mut Transaction<'_, Any>, tickets: &[Ticke
     .await
 }
 
-/// Removes an indexed entry, or releases it when a newer version was queued meanwhile.
-async fn finish_entry(tx: &mut Transaction<'_, Any>, ticket_id: i64, version: i64) -> Result<()> {
-    let removed = sqlx::query("DELETE FROM search_outbox WHERE ticket_id = $1 AND version <= $2")
+/// Removes an indexed entry, or releases it when a newer version was queued meanwhile; an
+/// entry no longer held by this claim (requeued by a rebuild) is left as it is.
+async fn finish_entry(tx: &mut Transaction<'_, Any>, ticket_id: i64, version: i64, lease: i64) -> Result<()> {
+    let removed = sqlx::query("DELETE FROM search_outbox WHERE ticket_id = $1 AND version <= $2 AND locked_until = $3")
         .bind(ticket_id)
         .bind(version)
+        .bind(lease)
         .execute(&mut **tx)
         .await?;
     if removed.rows_affected() == 0 {
-        sqlx::query("UPDATE search_outbox SET locked_until = NULL WHERE ticket_id = $1")
+        sqlx::query("UPDATE search_outbox SET locked_until = NULL WHERE ticket_id = $1 AND locked_until = $2")
             .bind(ticket_id)
+            .bind(lease)
             .execute(&mut **tx)
             .await?;
     }
@@ -135,13 +144,15 @@ impl Store {
                     ticket_id: get_i64(r, "ticket_id")?,
                     version: get_i64(r, "version")?,
                     attempts: get_i64(r, "attempts")?,
+                    lease: until,
                 })
             })
             .collect()
     }
 
-    /// The index now holds these tickets at these versions: their entries are done unless a
-    /// later change queued a newer version meanwhile (that one stays, and is released).
+    /// The index now holds these tickets at these versions (ticket id, version, the claim's
+    /// lease): their entries are done unless a later change queued a newer version meanwhile
+    /// (that one stays, and is released) or a rebuild requeued them (they stay).
     ///
     /// SQLite has one writer, so the batch is one transaction (a commit per entry costs a disk
     /// flush each). On PostgreSQL each entry is its own transaction: holding several entries'
@@ -149,20 +160,20 @@ impl Store {
     /// in the other order (a merge writes both tickets); not waiting for the flush
     /// (`synchronous_commit = off`) keeps that cheap, and is safe because a finish lost in a
     /// crash only indexes the ticket again.
-    pub async fn finish_search(&self, indexed: &[(i64, i64)]) -> Result<()> {
+    pub async fn finish_search(&self, indexed: &[(i64, i64, i64)]) -> Result<()> {
         match self.backend {
             Backend::Sqlite => {
                 let mut tx = self.writer.begin().await?;
-                for (ticket_id, version) in indexed {
-                    finish_entry(&mut tx, *ticket_id, *version).await?;
+                for (ticket_id, version, lease) in indexed {
+                    finish_entry(&mut tx, *ticket_id, *version, *lease).await?;
                 }
                 tx.commit().await?;
             }
             Backend::Postgres => {
-                for (ticket_id, version) in indexed {
+                for (ticket_id, version, lease) in indexed {
                     let mut tx = self.writer.begin().await?;
                     sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-                    finish_entry(&mut tx, *ticket_id, *version).await?;
+                    finish_entry(&mut tx, *ticket_id, *version, *lease).await?;
                     tx.commit().await?;
                 }
             }
@@ -170,13 +181,22 @@ impl Store {
         Ok(())
     }
 
-    /// The index could not take these entries; they are tried again at `next_attempt_at`.
-    pub async fn retry_search(&self, ids: &[i64], error: &str, next_attempt_at: DateTime<Utc>) -> Result<()> {
+    /// The index could not take these entries of the claim with this `lease`; they are tried
+    /// again at `next_attempt_at` (entries a rebuild requeued meanwhile are due at once).
+    pub async fn retry_search(
+        &self,
+        ids: &[i64],
+        lease: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<()> {
         let mut sql = Sql::new("UPDATE search_outbox SET attempts = attempts + 1, last_error = ");
         sql.bind(error.chars().take(2000).collect::<String>())
             .push(", next_attempt_at = ")
             .bind(millis(next_attempt_at))
-            .push(", locked_until = NULL WHERE ticket_id IN ")
+            .push(", locked_until = NULL WHERE locked_until = ")
+            .bind(lease)
+            .push(" AND ticket_id IN ")
             .bind_list(ids);
         sql.query().execute(&self.writer).await?;
         Ok(())
@@ -243,6 +263,20 @@ impl Store {
             }
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes these tickets from the embedded index.
+    pub async fn remove_search_words(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut sql = match self.backend {
+            Backend::Sqlite => Sql::new("DELETE FROM search_fts WHERE rowid IN "),
+            Backend::Postgres => Sql::new("DELETE FROM search_docs WHERE ticket_id IN "),
+        };
+        sql.bind_list(ids);
+        sql.query().execute(&self.writer).await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod meili;
 pub mod process;
 pub mod sip;
 
@@ -39,6 +40,45 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+/// Where a search-related test keeps its index: the embedded one in SQLite or PostgreSQL, or
+/// Meilisearch (the run's server, an index of the test's own; the tickets in PostgreSQL, the
+/// shape of a city with several instances).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Embedded(Backend),
+    Meili,
+}
+
+/// Runs an async test body on the embedded index (SQLite, PostgreSQL) and on Meilisearch;
+/// the Meilisearch variant says SKIPPED when the run has no Meilisearch (`ops/test.sh`
+/// starts one from `../shared/bin/meilisearch`).
+#[macro_export]
+macro_rules! every_index {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                use $crate::common::{Backend, Index};
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(Index::Embedded(Backend::Sqlite)).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(Index::Embedded(Backend::Postgres)).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn meilisearch() {
+                    if $crate::common::meili::shared().is_none() {
+                        println!("SKIPPED: {} on Meilisearch — HOTLINE_TEST_MEILI_URL is not set (ops/test.sh sets it)", stringify!($name));
+                        return;
+                    }
+                    super::$name(Index::Meili).await
                 }
             }
         )+
@@ -173,6 +213,26 @@ impl TestServer {
         Self::start_on(backend, url, dir, clock, config, true).await
     }
 
+    /// A server whose search index is `index` (see [`Index`]); Meilisearch's settings are in
+    /// force when this returns.
+    pub async fn start_indexed(index: Index, clock: TestClock, config: Config) -> TestServer {
+        match index {
+            Index::Embedded(backend) => Self::start_with(backend, clock, config).await,
+            Index::Meili => {
+                let shared = meili::shared().expect("the Meilisearch variant runs only with HOTLINE_TEST_MEILI_URL");
+                let config = Config {
+                    meili_url: Some(shared.url),
+                    meili_key: shared.key,
+                    meili_index: meili::unique_index(),
+                    ..config
+                };
+                let server = Self::start_with(Backend::Postgres, clock, config).await;
+                server.state.search().prepare().await.expect("Meilisearch index created and its settings applied");
+                server
+            }
+        }
+    }
+
     /// A server on an existing database (a second instance, say); `seed` creates the users.
     pub async fn start_on(
         backend: Backend,
@@ -243,6 +303,10 @@ impl TestServer {
             let _ = h.await;
         }
         self.store.close().await;
+        let config = &self.state.config;
+        if let Some(url) = &config.meili_url {
+            meili::drop_index(url, config.meili_key.as_deref(), &config.meili_index).await;
+        }
     }
 
     /// Sends the mail due now, without waiting for the drain's next turn.
