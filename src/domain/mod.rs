@@ -9,6 +9,7 @@ pub mod clocks;
 pub mod demo_gen;
 pub mod diagnostic;
 pub mod district;
+pub mod emergency;
 pub mod event;
 pub mod hotspots;
 pub mod intake;

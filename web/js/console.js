@@ -6,6 +6,7 @@ import { get, post, optional, live, session } from './api.js';
 import { h, clip, debounce, toast, errorText, fmtInstant, dialog, statusLabel, limitText } from './dom.js';
 import { departmentNames, deptName, ticketRow, historyPanel, detailCard } from './tickets.js';
 import { liveState } from './app.js';
+import { emergency, emergencyPanel, emergencyKey } from './emergency.js';
 
 const KINDS = ['consult', 'help', 'complaint', 'report', 'suggestion', 'praise'];
 const MAX_CONTENT = 4000;
@@ -117,6 +118,8 @@ export async function mount(main) {
       e.preventDefault();
       show('call');
       kbInput.focus();
+    } else if (!panels.call.hidden && emergencyKey(e, () => showPreview(shownPreview))) {
+      // 可能紧急: Alt+E confirm, Alt+T hand off, Alt+X dismiss (emergency.js)
     } else if (e.altKey && e.code === 'KeyN') {
       e.preventDefault();
       reset();
@@ -170,6 +173,7 @@ export async function mount(main) {
     if (saving || form.classList.contains('saved')) return;
     clearErrors();
     const b = body();
+    if (emergency.proposal && emergency.choice) b.emergency = emergency.choice;
     const resolving = !resolveBox.hidden;
     if (!phoneOk(b.caller_phone)) return fieldError('caller_phone', t('msg.phone'));
     if (!leafByCode[b.category]) return fieldError('category', t('msg.category'));
@@ -186,7 +190,9 @@ export async function mount(main) {
         message = t('console.merged', { n: mergeInto.number });
       } else if (resolving) {
         message = t('console.resolved', { n: created.number });
-      } else if (created.routing && created.routing.outcome === 'routed') {
+      } else if (created.handed_off_to) {
+        message = `${t('console.saved', { n: created.number })} · 已转接 ${created.handed_off_to}（转办）`;
+      } else if (created.routing && created.routing.outcome === 'routed' && created.lead) {
         message = `${t('console.saved', { n: created.number })} · ${t('console.routed', { d: deptName(created.routing.lead) })}`;
       } else {
         message = `${t('console.saved', { n: created.number })} · ${t('console.toManual')}`;
@@ -223,6 +229,7 @@ export async function mount(main) {
     f.urgency.value = 'normal';
     f.street.value = '';
     articleId = null;
+    emergency.clear();
     toggleResolve(false);
     clearErrors();
     previewBox.replaceChildren(h('p.muted', t('console.preview.type')));
@@ -264,7 +271,7 @@ export async function mount(main) {
     if (b.street) req.street = b.street;
     try {
       const p = await post('/api/v1/dispatch/preview', req);
-      previewBox.replaceChildren(renderPreview(p));
+      showPreview(p);
     } catch (e) {
       previewBox.replaceChildren(h('p.error', errorText(e)));
     }
@@ -272,6 +279,12 @@ export async function mount(main) {
   for (const k of ['kind', 'category', 'street', 'address', 'content', 'urgency']) {
     f[k].addEventListener('input', loadPreview);
     f[k].addEventListener('change', loadPreview);
+  }
+
+  let shownPreview = null;
+  function showPreview(p) {
+    shownPreview = p;
+    previewBox.replaceChildren(...[emergencyPanel(p, () => showPreview(shownPreview), deptName), renderPreview(p)].filter(Boolean));
   }
 
   function renderPreview(p) {
