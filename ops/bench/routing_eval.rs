@@ -16,6 +16,14 @@ use std::time::Instant;
 
 fn main() {
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
+    // `--cut TEXT…`: only show how each text is cut into words, as the rules read it.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--cut") {
+        for text in &args[i + 1..] {
+            println!("{text}: {}", catalog.segmenter.cut(text).join(" / "));
+        }
+        return;
+    }
     // A working-day morning (Wednesday 2026-03-04 10:00 Beijing time).
     let received = chrono::FixedOffset::east_opt(8 * 3600)
         .unwrap()

@@ -78,6 +78,11 @@ impl KeywordList {
         (yes, stopped)
     }
 
+    /// Whether any keyword occurs anywhere, as characters (for `keywords_none`).
+    fn any_anywhere(&self, reading: &Reading) -> bool {
+        self.phrases.iter().any(|p| p.parts.iter().all(|&id| reading.anywhere.get(id)))
+    }
+
     /// Whether any keyword is found (`guards` = 0: plain presence on word boundaries).
     #[inline]
     fn any(&self, reading: &Reading, guards: GuardMask, cues: &CueTable) -> bool {
@@ -202,7 +207,7 @@ impl Rule {
 
     fn matches_keywords(&self, reading: &Reading, cues: &CueTable) -> bool {
         let w = &self.when;
-        w.keywords_none.as_ref().is_none_or(|k| !k.any(reading, 0, cues))
+        w.keywords_none.as_ref().is_none_or(|k| !k.any_anywhere(reading))
             && w.keywords_any.as_ref().is_none_or(|k| k.any(reading, w.guards, cues))
             && w.keywords_all.as_ref().is_none_or(|k| k.all(reading, w.guards, cues))
     }
@@ -302,7 +307,13 @@ impl Rule {
             }
         }
         if let Some(k) = &w.keywords_none {
-            let (present, _) = k.found(reading, 0, cues);
+            let present: Vec<&str> = k
+                .phrases
+                .iter()
+                .zip(&k.shown)
+                .filter(|(p, _)| p.parts.iter().all(|&id| reading.anywhere.get(id)))
+                .map(|(_, s)| s.as_str())
+                .collect();
             if !present.is_empty() {
                 failed.push(format!("keywords_none: 内容中含有排除词 {}", present.join("/")));
             }

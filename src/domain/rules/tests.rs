@@ -678,7 +678,7 @@ const FIRE: &str = r#"
 [[rule]]
 id = "fire"
 [rule.when]
-keywords_any = ["着火", "起火", "塌+坑"]
+keywords_any = ["着火", "起火", "塌+大坑"]
 [rule.then]
 lead = "xfzd"
 policy = "urgent"
@@ -697,7 +697,7 @@ fn keywords_match_words_not_substrings_across_word_boundaries() {
     assert_eq!(routed("厨房着火了，快来人"), Some("fire".into()));
     // Parts joined by + need one sentence, in any order.
     assert_eq!(routed("马路中间突然塌了一个大坑"), Some("fire".into()));
-    assert_eq!(routed("马路中间塌了。旁边有个坑"), None);
+    assert_eq!(routed("马路中间塌了。旁边有个大坑"), None);
 }
 
 #[test]

@@ -25,8 +25,9 @@
 //!
 //! Cues are words too (matched on boundaries), and never overlap the mention itself. A rule
 //! names its guards with `guards = [...]`; an emergency rule has all four unless it says
-//! otherwise. A keyword list matches when one of its keywords has a mention no guard stops;
-//! `keywords_none` is never guarded (an exclusion word excludes however it is said).
+//! otherwise. A keyword list matches when one of its keywords has a mention no guard stops.
+//! `keywords_none` is the exception on both counts: an exclusion word excludes wherever its
+//! characters occur (排烟 also in 排烟口, 工资 also in 月工资) and however it is said.
 
 use std::sync::Arc;
 
@@ -264,6 +265,8 @@ pub(super) struct Reading<'t> {
     text: &'t str,
     /// Words (keywords and cues) with at least one occurrence on word boundaries.
     pub present: Hits,
+    /// Words occurring anywhere, as substrings (what `keywords_none` excludes on).
+    pub anywhere: Hits,
     /// Those occurrences, by start.
     pub occurrences: Vec<Occurrence>,
     /// Clause and sentence number of each normalised character.
@@ -336,6 +339,7 @@ impl<'t> Reading<'t> {
             raw_matches.push(Occurrence { id, start: start as u32, end: (start + len) as u32 })
         });
         let mut present = Hits::with_capacity(words);
+        let mut anywhere = Hits::with_capacity(words);
         let mut occurrences = Vec::with_capacity(raw_matches.len());
         if !raw_matches.is_empty() {
             let n = clause.len();
@@ -348,6 +352,7 @@ impl<'t> Reading<'t> {
                 boundary[pos.min(n)] = true;
             }
             for m in raw_matches {
+                anywhere.set(m.id);
                 if boundary[m.start as usize] && boundary[m.end as usize] {
                     present.set(m.id);
                     occurrences.push(m);
@@ -355,7 +360,7 @@ impl<'t> Reading<'t> {
             }
             occurrences.sort_by_key(|o| (o.start, o.end));
         }
-        Reading { text, present, occurrences, clause, sentence, byte_at, question_clause }
+        Reading { text, present, anywhere, occurrences, clause, sentence, byte_at, question_clause }
     }
 
     /// The guard (and its cue, as written in the content) that stops this mention, if any.
