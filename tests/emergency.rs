@@ -94,7 +94,8 @@ async fn operator_hands_a_fire_off_to_119_and_the_ticket_closes_as_transferred(b
     assert_eq!(later["status"], "received");
     let handed = operator.act(&later["id"].to_string(), "hand-off", json!({"to": "120", "label": "急病受伤"})).await;
     assert_eq!((handed["status"].as_str(), handed["handed_off_to"].as_str()), (Some("closed"), Some("120")));
-    let (status, body) = operator.post(&format!("/api/v1/tickets/{}/hand-off", later["id"]), json!({"to": "120"})).await;
+    let (status, body) =
+        operator.post(&format!("/api/v1/tickets/{}/hand-off", later["id"]), json!({"to": "120"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "closed already: {body}");
     server.stop().await;
 }
@@ -140,7 +141,11 @@ async fn dismissed_proposal_routes_as_if_no_emergency_rule_existed(backend: Back
     // A kitchen fire that was a burnt pot: the operator dismisses, the call goes on as a
     // property complaint.
     let t = operator
-        .log_call(with(call("02.01.01", "楼下邻居家冒烟了，原来是烧糊了锅，物业也不管", "长青小区"), "emergency", json!("dismiss")))
+        .log_call(with(
+            call("02.01.01", "楼下邻居家冒烟了，原来是烧糊了锅，物业也不管", "长青小区"),
+            "emergency",
+            json!("dismiss"),
+        ))
         .await;
     assert_eq!(t["emergency"]["decision"], "dismissed", "{t}");
     assert_eq!(t["urgency"], "normal");
@@ -164,14 +169,12 @@ async fn undecided_proposal_waits_for_the_dispatchers_and_never_turns_urgent(bac
 async fn emergency_choices_that_do_not_fit_are_refused_and_store_nothing(backend: Backend) {
     let server = TestServer::start(backend).await;
     let operator = server.login("operator").await;
-    let (status, body) = operator
-        .post("/api/v1/tickets", with(common::sample_ticket(), "emergency", json!("confirm")))
-        .await;
+    let (status, body) =
+        operator.post("/api/v1/tickets", with(common::sample_ticket(), "emergency", json!("confirm"))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "emergency");
-    let (status, body) = operator
-        .post("/api/v1/tickets", with(common::sample_ticket(), "emergency", json!("maybe")))
-        .await;
+    let (status, body) =
+        operator.post("/api/v1/tickets", with(common::sample_ticket(), "emergency", json!("maybe"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (_, list) = operator.get("/api/v1/tickets").await;
     assert_eq!(list["tickets"].as_array().unwrap().len(), 0, "nothing stored: {list}");
@@ -194,7 +197,11 @@ async fn stats_count_proposals_confirmed_and_dismissed_per_rule(backend: Backend
     assert_eq!(status, StatusCode::OK, "{stats}");
     let rule = |id: &str| stats.as_array().unwrap().iter().find(|r| r["rule_id"] == id).cloned().unwrap_or(Value::Null);
     let fire = rule("fire-now");
-    assert_eq!((fire["emergency_confirmed"].as_i64(), fire["emergency_dismissed"].as_i64()), (Some(1), Some(2)), "{stats}");
+    assert_eq!(
+        (fire["emergency_confirmed"].as_i64(), fire["emergency_dismissed"].as_i64()),
+        (Some(1), Some(2)),
+        "{stats}"
+    );
     assert_eq!(fire["emergency"]["handed_off"], 1);
     let water = rule("water-main-burst");
     assert_eq!((water["emergency_confirmed"].as_i64(), water["emergency_dismissed"].as_i64()), (Some(1), Some(0)));

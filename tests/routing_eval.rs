@@ -31,19 +31,19 @@ fn evaluation_set_is_labelled_with_what_the_district_has() {
     for case in tuning.iter().chain(&holdout) {
         assert!(catalog.district.is_leaf_category(&case.category), "{}: category {}", case.at, case.category);
         assert!(catalog.district.department(&case.lead).is_some(), "{}: department {}", case.at, case.lead);
-        assert!(
-            hotline::domain::rules::KINDS.contains(&case.kind.as_str()),
-            "{}: kind {}",
-            case.at,
-            case.kind
-        );
+        assert!(hotline::domain::rules::KINDS.contains(&case.kind.as_str()), "{}: kind {}", case.at, case.kind);
     }
     // Every leaf category has at least one ordinary call in the held-out set.
     for leaf in catalog.district.leaf_categories() {
         if leaf.code == "14.02.01" {
             continue; // 其他: left to the dispatchers by design
         }
-        assert!(holdout.iter().any(|c| c.category == leaf.code && !c.urgent), "no call for {} {}", leaf.code, leaf.name);
+        assert!(
+            holdout.iter().any(|c| c.category == leaf.code && !c.urgent),
+            "no call for {} {}",
+            leaf.code,
+            leaf.name
+        );
     }
 }
 
@@ -51,7 +51,10 @@ fn evaluation_set_is_labelled_with_what_the_district_has() {
 fn tuning_calls_route_as_a_dispatcher_would() {
     let catalog = catalog();
     let report = evaluate(&catalog.rules, &catalog.district, &cases("tuning.tsv"), morning());
-    let misses: Vec<String> =
-        report.misses.iter().map(|m| format!("{} {}: expected {}; got {}", m.at, m.content, m.expected, m.got)).collect();
+    let misses: Vec<String> = report
+        .misses
+        .iter()
+        .map(|m| format!("{} {}: expected {}; got {}", m.at, m.content, m.expected, m.got))
+        .collect();
     assert!(misses.is_empty(), "{}", misses.join("\n"));
 }

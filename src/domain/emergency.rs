@@ -83,9 +83,9 @@ pub fn plan(
     let (Some(rule_id), Some(p)) = (rule_id, proposal) else {
         return match choice {
             None => Ok(plain),
-            Some(_) => Err(ChoiceError(
-                "no emergency rule proposed urgency for this call; leave `emergency` out".to_string(),
-            )),
+            Some(_) => {
+                Err(ChoiceError("no emergency rule proposed urgency for this call; leave `emergency` out".to_string()))
+            }
         };
     };
     let record = |decision: EmergencyDecision| EventKind::EmergencyProposed {

@@ -81,31 +81,75 @@ pub struct CallbackReport {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    ResolveDirectly { answer: String, callback_consent: bool, article_id: Option<i64> },
+    ResolveDirectly {
+        answer: String,
+        callback_consent: bool,
+        article_id: Option<i64>,
+    },
     Dispatch(Assignment),
     Redispatch(Assignment),
-    PassDown { to: String, note: Option<String> },
+    PassDown {
+        to: String,
+        note: Option<String>,
+    },
     Accept,
-    RecordContact { note: Option<String> },
-    Return { reason: String },
-    RejectReturn { reason: String },
-    RequestExtension { reason: String, extra: String },
-    DecideExtension { approve: bool, note: Option<String> },
-    RequestSuspension { reason: String },
-    DecideSuspension { approve: bool, note: Option<String> },
+    RecordContact {
+        note: Option<String>,
+    },
+    Return {
+        reason: String,
+    },
+    RejectReturn {
+        reason: String,
+    },
+    RequestExtension {
+        reason: String,
+        extra: String,
+    },
+    DecideExtension {
+        approve: bool,
+        note: Option<String>,
+    },
+    RequestSuspension {
+        reason: String,
+    },
+    DecideSuspension {
+        approve: bool,
+        note: Option<String>,
+    },
     Resume,
-    AssistReply { text: String },
-    WaiveAssists { reason: String },
-    Reply { outcome: Outcome, text: String },
+    AssistReply {
+        text: String,
+    },
+    WaiveAssists {
+        reason: String,
+    },
+    Reply {
+        outcome: Outcome,
+        text: String,
+    },
     RecordCallback(CallbackReport),
-    Close { note: Option<String> },
-    Reopen { reason: String },
+    Close {
+        note: Option<String>,
+    },
+    Reopen {
+        reason: String,
+    },
     ClaimCallback,
-    Urge { note: Option<String> },
-    Supervise { note: Option<String> },
-    RevealCaller { reason: Option<String> },
+    Urge {
+        note: Option<String>,
+    },
+    Supervise {
+        note: Option<String>,
+    },
+    RevealCaller {
+        reason: Option<String>,
+    },
     /// 转接: hand the call off to 119 / 110 / 120 (fire, crime in progress, medical); closes it as 转办.
-    HandOff { to: String, label: Option<String> },
+    HandOff {
+        to: String,
+        label: Option<String>,
+    },
 }
 
 impl Command {

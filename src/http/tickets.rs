@@ -7,8 +7,8 @@ use super::error::{ApiError, ErrorBody};
 use super::json::ApiJson;
 use super::views::{event_view, ticket_view, EventView, TicketView};
 use super::AppState;
-use crate::domain::event::Received;
 use crate::domain::emergency::{self, EmergencyChoice};
+use crate::domain::event::Received;
 use crate::domain::intake::{self, NewTicket};
 use crate::domain::lifecycle::{self, Assignment, CallbackReport, Command};
 use crate::domain::rules::Routing;
@@ -169,12 +169,9 @@ pub(super) async fn log_ticket(
     };
     // An emergency rule proposes; the operator's choice (or its absence) decides.
     let proposing = routing.as_ref().and_then(|r| r.decision());
-    let plan = emergency::plan(
-        proposing.map(|d| d.rule_id.as_str()),
-        proposing.and_then(|d| d.emergency.as_ref()),
-        emergency,
-    )
-    .map_err(|e| ApiError::invalid("emergency", e.0))?;
+    let plan =
+        emergency::plan(proposing.map(|d| d.rule_id.as_str()), proposing.and_then(|d| d.emergency.as_ref()), emergency)
+            .map_err(|e| ApiError::invalid("emergency", e.0))?;
     if plan.reroute {
         routing = Some(catalog.rules.route_dismissed(&catalog.routing_input(&draft, now), &catalog.district));
     }

@@ -99,7 +99,8 @@ impl Store {
             let kind: crate::domain::event::EventKind = serde_json::from_str(&get_string(r, "data")?)
                 .map_err(|e| super::StoreError::Corrupt(format!("event data: {e}")))?;
             let crate::domain::event::EventKind::EmergencyProposed { rule_id, decision, .. } = kind else { continue };
-            let entry = by_rule.entry(rule_id.clone()).or_insert_with(|| EmergencyDecisions { rule_id, ..Default::default() });
+            let entry =
+                by_rule.entry(rule_id.clone()).or_insert_with(|| EmergencyDecisions { rule_id, ..Default::default() });
             use crate::domain::emergency::EmergencyDecision as D;
             match decision {
                 D::Confirmed => entry.confirmed += 1,

@@ -6,9 +6,8 @@ use super::automaton::AutomatonBuilder;
 use super::place::{place, Locator, Place};
 use super::words::{CueTable, Found, Guard, GuardMask, Lexicon, Phrase, Reading};
 use super::{
-    code_is_within, District, EmergencyProposal, Explanation, GuardedMention, Routing, RoutingDecision,
-    RoutingInput, RuleInfo, RuleMiss, RuleSet, CHANNELS, KINDS, NEAR_MISS_LIMIT, NEAR_MISS_MIN, STREET_OFFICE,
-    URGENCIES, WEEKDAYS,
+    code_is_within, District, EmergencyProposal, Explanation, GuardedMention, Routing, RoutingDecision, RoutingInput,
+    RuleInfo, RuleMiss, RuleSet, CHANNELS, KINDS, NEAR_MISS_LIMIT, NEAR_MISS_MIN, STREET_OFFICE, URGENCIES, WEEKDAYS,
 };
 
 /// A checked rule. `RuleSet::rules` holds them in precedence order.
@@ -65,7 +64,12 @@ pub(super) struct KeywordList {
 impl KeywordList {
     /// Keywords found unguarded (as written), and the guard that stopped each one that was
     /// mentioned only in a guarded way.
-    fn found(&self, reading: &Reading, guards: GuardMask, cues: &CueTable) -> (Vec<&str>, Vec<(Guard, String, String)>) {
+    fn found(
+        &self,
+        reading: &Reading,
+        guards: GuardMask,
+        cues: &CueTable,
+    ) -> (Vec<&str>, Vec<(Guard, String, String)>) {
         let mut yes = Vec::new();
         let mut stopped = Vec::new();
         for (phrase, shown) in self.phrases.iter().zip(&self.shown) {
@@ -192,8 +196,11 @@ impl Rule {
             .into_iter()
             .flatten()
         {
-            list.phrases =
-                list.words.iter().map(|w| Phrase { parts: w.split('+').map(|p| keywords.intern(p)).collect() }).collect();
+            list.phrases = list
+                .words
+                .iter()
+                .map(|w| Phrase { parts: w.split('+').map(|p| keywords.intern(p)).collect() })
+                .collect();
         }
     }
 
@@ -504,7 +511,12 @@ pub(super) fn route(set: &RuleSet, input: &RoutingInput, district: &District, em
     Routing::Manual { reason: NO_MATCH.to_string() }
 }
 
-pub(super) fn explain(set: &RuleSet, input: &RoutingInput, district: &District, emergencies: Emergencies) -> Explanation {
+pub(super) fn explain(
+    set: &RuleSet,
+    input: &RoutingInput,
+    district: &District,
+    emergencies: Emergencies,
+) -> Explanation {
     let ticket = Ticket::new(input, district, &set.locator);
     let reading = read(set, &set.lexicon, input.content);
     let cues = &set.lexicon.cues;

@@ -234,7 +234,9 @@ fn guards(raw: Option<Spanned<Vec<Spanned<String>>>>, emergency: bool, sink: &mu
     let mut mask = 0u8;
     for value in list.get_ref() {
         match Guard::parse(value.get_ref()) {
-            Some(g) if mask & g.bit() != 0 => sink.warning(value, format!("guards: `{}` is listed twice", value.get_ref())),
+            Some(g) if mask & g.bit() != 0 => {
+                sink.warning(value, format!("guards: `{}` is listed twice", value.get_ref()))
+            }
             Some(g) => mask |= g.bit(),
             None => sink.error(
                 value,

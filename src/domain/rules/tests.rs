@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
 
-use super::*;
 use super::matching::NO_MATCH;
+use super::*;
 
 const POLICIES: [&str; 4] = ["urgent", "utility", "general", "complex"];
 
@@ -44,10 +44,11 @@ pub(super) fn shipped_vocabulary() -> Vocabulary {
 }
 
 fn shipped(district: &District) -> RuleSet {
-    let (set, warnings) = RuleSet::load(&shipped_files(), &shipped_vocabulary(), district, &POLICIES).unwrap_or_else(|diags| {
-        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        panic!("shipped rules do not load:\n{}", lines.join("\n"))
-    });
+    let (set, warnings) =
+        RuleSet::load(&shipped_files(), &shipped_vocabulary(), district, &POLICIES).unwrap_or_else(|diags| {
+            let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            panic!("shipped rules do not load:\n{}", lines.join("\n"))
+        });
     assert!(warnings.is_empty(), "{}", warnings.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
     set
 }
@@ -590,7 +591,9 @@ fn version_hashes_names_and_contents_in_name_order() {
     let d = district();
     let a = ("a.toml".to_string(), rule("a", "kind = [\"help\"]", "cgw"));
     let b = ("b.toml".to_string(), rule("b", "kind = [\"praise\"]", "cgw"));
-    let v = |files: Vec<(String, String)>| RuleSet::load(&files, &Vocabulary::plain(), &d, &POLICIES).unwrap().0.version().to_string();
+    let v = |files: Vec<(String, String)>| {
+        RuleSet::load(&files, &Vocabulary::plain(), &d, &POLICIES).unwrap().0.version().to_string()
+    };
     let base = v(vec![a.clone(), b.clone()]);
     assert_eq!(base, v(vec![b.clone(), a.clone()]), "order of the slice does not matter");
     let edited = ("b.toml".to_string(), b.1.replace("praise", "consult"));
@@ -691,7 +694,8 @@ handoff = "119"
 fn keywords_match_words_not_substrings_across_word_boundaries() {
     let set = with_words(FIRE);
     let d = district();
-    let routed = |content: &'static str| set.route(&ticket("03.01.03", content), &d).decision().map(|d| d.rule_id.clone());
+    let routed =
+        |content: &'static str| set.route(&ticket("03.01.03", content), &d).decision().map(|d| d.rule_id.clone());
     assert_eq!(routed("楼里水压太低，热水器都打不着火"), None);
     assert_eq!(routed("灶台打不着火"), None);
     assert_eq!(routed("厨房着火了，快来人"), Some("fire".into()));
@@ -743,10 +747,15 @@ fn an_emergency_rule_proposes_and_never_sets_urgency() {
 #[test]
 fn emergency_rules_are_checked() {
     let with_urgency = FIRE.replace("policy = \"urgent\"", "policy = \"urgent\"\nurgency = \"urgent\"");
-    assert!(diagnostics(&with_urgency).iter().any(|d| d.contains("proposes urgency")), "{:?}", diagnostics(&with_urgency));
+    assert!(
+        diagnostics(&with_urgency).iter().any(|d| d.contains("proposes urgency")),
+        "{:?}",
+        diagnostics(&with_urgency)
+    );
     let bad_handoff = FIRE.replace("\"119\"", "\"911\"");
     assert!(diagnostics(&bad_handoff).iter().any(|d| d.contains("emergency.handoff")));
-    let no_words = "[[rule]]\nid = \"e\"\n[rule.then]\nlead = \"xfzd\"\npolicy = \"urgent\"\n[rule.emergency]\nlabel = \"起火\"\n";
+    let no_words =
+        "[[rule]]\nid = \"e\"\n[rule.then]\nlead = \"xfzd\"\npolicy = \"urgent\"\n[rule.emergency]\nlabel = \"起火\"\n";
     assert!(diagnostics(no_words).iter().any(|d| d.contains("needs keywords_any")));
     let bad_guard = FIRE.replace("[rule.then]", "guards = [\"later\"]\n[rule.then]");
     assert!(diagnostics(&bad_guard).iter().any(|d| d.contains("unknown guard `later`")));
