@@ -176,12 +176,12 @@ pub fn read_rule_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<(St
     files
 }
 
+/// A file of the rules directory: (name as diagnostics give it, contents).
+pub type NamedFile = (String, String);
+
 /// `guards.toml` (the guards' cue words; optional) and `phrases/*.txt` (the curated phrase
 /// lists of the emergency rules), as the rules read them.
-pub fn read_rule_vocabulary(
-    dir: &Path,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> (Option<(String, String)>, Vec<(String, String)>) {
+pub fn read_rule_vocabulary(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> (Option<NamedFile>, Vec<NamedFile>) {
     let guards = match std::fs::read_to_string(dir.join(GUARDS_FILE)) {
         Ok(text) => Some((GUARDS_FILE.to_string(), text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

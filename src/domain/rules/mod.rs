@@ -81,7 +81,10 @@
 //! `load` rejects (errors): TOML syntax, unknown fields, unknown departments, categories, streets,
 //! communities, policies, kinds, channels, urgencies and weekdays; explicitly empty lists (an
 //! empty list would match nothing; leave the key out to mean "any"); empty keywords; bad times;
-//! duplicate rule ids; a lead also named as assistant; a community outside the rule's streets.
+//! duplicate rule ids; a lead also named as assistant; a community outside the rule's streets;
+//! unknown guards and phrase lists; an emergency rule without keywords, with `urgency`, or with
+//! a hand-off number other than 119/110/120; in `guards.toml` and `phrases/*.txt`, every
+//! malformed or repeated line. It warns about phrase lists no rule names.
 //! It warns about rules that can never match (contradictory keywords) and rules that can never
 //! win because a rule ahead of them matches every ticket they match (the exact criterion is in
 //! `lint.rs`). Every diagnostic points at the offending value as `file:line:column`; [`check`]

@@ -18,7 +18,15 @@ pub const HANDOFF_NUMBERS: [&str; 3] = ["119", "110", "120"];
 /// The phrase lists (`phrases/NAME.txt`) by name, and which rules named them.
 #[derive(Default)]
 pub(super) struct PhraseLists {
-    lists: Vec<(String, String, Vec<(String, usize)>, std::cell::Cell<bool>)>,
+    lists: Vec<PhraseList>,
+}
+
+struct PhraseList {
+    name: String,
+    file: String,
+    /// (phrase as written, line)
+    phrases: Vec<(String, usize)>,
+    used: std::cell::Cell<bool>,
 }
 
 impl PhraseLists {
@@ -26,26 +34,24 @@ impl PhraseLists {
     pub fn add(&mut self, file: &str, phrases: Vec<(String, usize)>) {
         let base = file.rsplit('/').next().unwrap_or(file);
         let name = base.strip_suffix(".txt").unwrap_or(base).to_string();
-        self.lists.push((name, file.to_string(), phrases, std::cell::Cell::new(false)));
+        self.lists.push(PhraseList { name, file: file.to_string(), phrases, used: std::cell::Cell::new(false) });
     }
 
     fn get(&self, name: &str) -> Option<&[(String, usize)]> {
-        self.lists.iter().find(|l| l.0 == name).map(|l| {
-            l.3.set(true);
-            l.2.as_slice()
+        self.lists.iter().find(|l| l.name == name).map(|l| {
+            l.used.set(true);
+            l.phrases.as_slice()
         })
     }
 
     fn names(&self) -> Vec<&str> {
-        self.lists.iter().map(|l| l.0.as_str()).collect()
+        self.lists.iter().map(|l| l.name.as_str()).collect()
     }
 
     /// A list no rule names is a curation nobody uses: warned about.
     pub fn unused(&self, diags: &mut Vec<Diagnostic>) {
-        for (name, file, _, used) in &self.lists {
-            if !used.get() {
-                diags.push(Diagnostic::warning(file, 0, 0, format!("phrase list `{name}` is named by no rule")));
-            }
+        for l in self.lists.iter().filter(|l| !l.used.get()) {
+            diags.push(Diagnostic::warning(&l.file, 0, 0, format!("phrase list `{}` is named by no rule", l.name)));
         }
     }
 }
