@@ -169,9 +169,12 @@ pub(super) async fn log_ticket(
     };
     // An emergency rule proposes; the operator's choice (or its absence) decides.
     let proposing = routing.as_ref().and_then(|r| r.decision());
-    let plan =
-        emergency::plan(proposing.map(|d| d.rule_id.as_str()), proposing.and_then(|d| d.emergency.as_ref()), emergency)
-            .map_err(|e| ApiError::invalid("emergency", e.0))?;
+    let plan = emergency::plan(
+        proposing.map(|d| d.rule_id.as_str()),
+        proposing.and_then(|d| d.emergency.as_deref()),
+        emergency,
+    )
+    .map_err(|e| ApiError::invalid("emergency", e.0))?;
     if plan.reroute {
         routing = Some(catalog.rules.route_dismissed(&catalog.routing_input(&draft, now), &catalog.district));
     }

@@ -363,7 +363,7 @@ impl Rule {
             street: t.place.street.clone(),
             community: t.place.community.clone(),
             located_by: t.place.located.as_ref().map(|l| l.matched_word.clone()),
-            emergency: reading.and_then(|r| self.proposal(r, cues)),
+            emergency: reading.and_then(|r| self.proposal(r, cues)).map(Box::new),
         }
     }
 }

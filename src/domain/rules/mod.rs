@@ -190,7 +190,7 @@ pub struct RoutingDecision {
     pub located_by: Option<String>,
     /// Set when an emergency rule won: urgency is proposed, not applied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub emergency: Option<EmergencyProposal>,
+    pub emergency: Option<Box<EmergencyProposal>>,
 }
 
 /// 可能紧急: what an emergency rule saw, for the operator to confirm or dismiss.
