@@ -4,7 +4,7 @@
 //! (the size), and the shipped catalogue; routing p50/p99 over 20,000 synthetic
 //! tickets, and load (= reload) time over 10 loads. Prints a Markdown table row set. Both sets read the
 //! content as the server does (jieba words with the district's words, guards, phrase lists), so routing
-//! time includes cutting the clauses that hold a keyword match.
+//! time includes cutting the content into words whenever a keyword occurs in it.
 
 use hotline::catalog::Catalog;
 use hotline::domain::rules::{synthetic, synthetic_tickets, RuleSet};

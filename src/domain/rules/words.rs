@@ -346,23 +346,12 @@ impl<'t> Reading<'t> {
             let mut boundary = vec![false; n + 1];
             boundary[0] = true;
             boundary[n] = true;
-            // Only the clauses that hold a match are cut: jieba cuts each run of characters
-            // between punctuation on its own, so a clause cuts the same alone as in the text,
-            // and a long call with one mention costs one short cut.
-            let mut cut_clauses: Vec<u32> = raw_matches.iter().map(|m| clause[m.start as usize]).collect();
-            cut_clauses.sort_unstable();
-            cut_clauses.dedup();
-            let mut from = 0usize;
-            for c in cut_clauses {
-                let Some(first) = clause[from..].iter().position(|&x| x == c).map(|i| i + from) else { continue };
-                let last = clause[first..].iter().position(|&x| x != c).map_or(n, |i| i + first);
-                from = last;
-                let mut pos = first;
-                for piece in cutter.cut(&text[byte_at[first]..byte_at[last]]) {
-                    pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
-                    boundary[pos.min(n)] = true;
-                }
-                boundary[first] = true;
+            // The whole text is cut: a keyword may span a space ("ＷｉＦｉ 信号"), which ends a
+            // clause for the guards but not a word for jieba.
+            let mut pos = 0usize;
+            for piece in cutter.cut(text) {
+                pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
+                boundary[pos.min(n)] = true;
             }
             for m in raw_matches {
                 anywhere.set(m.id);
