@@ -9,12 +9,13 @@ use crate::domain::diagnostic::Diagnostic;
 use crate::domain::district::District;
 use crate::domain::intake::Places;
 use crate::domain::lifecycle::{Actor, Context, Directory};
-use crate::domain::rules::{RoutingInput, RuleSet};
+use crate::domain::rules::{RoutingInput, RuleSet, Vocabulary, GUARDS_FILE};
 use crate::domain::sla::{SlaPolicies, Stage};
 use crate::search::segment::Segmenter;
 use crate::store::users::DepartmentRow;
 use chrono::{DateTime, Utc};
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct Catalog {
     pub district: District,
@@ -26,8 +27,9 @@ pub struct Catalog {
     pub rules: RuleSet,
     /// What `hotline rules check` would warn about in the rules now in force.
     pub rule_warnings: Vec<Diagnostic>,
-    /// Query segmentation with the district's own words (`search_words.txt`).
-    pub segmenter: Segmenter,
+    /// Query segmentation with the district's own words (`search_words.txt`); the dispatch
+    /// rules read the content in the same words.
+    pub segmenter: Arc<Segmenter>,
 }
 
 /// The district's search words. The file may be absent — a rules folder from before it
@@ -69,6 +71,7 @@ impl Catalog {
         }
         years.sort();
         let rule_files = read_rule_files(dir, &mut diagnostics);
+        let (guards, phrase_lists) = read_rule_vocabulary(dir, &mut diagnostics);
         let search_words = match std::fs::read_to_string(dir.join(SEARCH_WORDS)) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -90,8 +93,9 @@ impl Catalog {
         match (district, calendar, policies, callbacks, words) {
             (Ok(district), Ok(calendar), Ok(policies), Ok(callbacks), Ok(words)) => {
                 let names = policies.names();
-                let (rules, rule_warnings) = RuleSet::load(&rule_files, &district, &names)?;
-                let segmenter = Segmenter::new(words);
+                let segmenter = Arc::new(Segmenter::new(words));
+                let vocabulary = Vocabulary { cutter: segmenter.clone(), guards, phrase_lists };
+                let (rules, rule_warnings) = RuleSet::load(&rule_files, &vocabulary, &district, &names)?;
                 Ok(Catalog { district, calendar, policies, callbacks, rules, rule_warnings, segmenter })
             }
             (d, c, p, b, w) => {
@@ -170,6 +174,38 @@ pub fn read_rule_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<(St
     }
     files.sort();
     files
+}
+
+/// A file of the rules directory: (name as diagnostics give it, contents).
+pub type NamedFile = (String, String);
+
+/// `guards.toml` (the guards' cue words; optional) and `phrases/*.txt` (the curated phrase
+/// lists of the emergency rules), as the rules read them.
+pub fn read_rule_vocabulary(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> (Option<NamedFile>, Vec<NamedFile>) {
+    let guards = match std::fs::read_to_string(dir.join(GUARDS_FILE)) {
+        Ok(text) => Some((GUARDS_FILE.to_string(), text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(_) => Some((GUARDS_FILE.to_string(), read(dir, GUARDS_FILE, diagnostics))),
+    };
+    let mut lists = Vec::new();
+    let phrases = dir.join("phrases");
+    if let Ok(entries) = std::fs::read_dir(&phrases) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".txt") {
+                lists.push((format!("phrases/{name}"), read(&phrases, &name, diagnostics)));
+            }
+        }
+    }
+    lists.sort();
+    (guards, lists)
+}
+
+/// The vocabulary of a rules directory with the district's words, for tools that load the
+/// rule files on their own (benchmarks).
+pub fn vocabulary(dir: &Path, segmenter: Arc<Segmenter>) -> Vocabulary {
+    let (guards, phrase_lists) = read_rule_vocabulary(dir, &mut Vec::new());
+    Vocabulary { cutter: segmenter, guards, phrase_lists }
 }
 
 impl Directory for District {

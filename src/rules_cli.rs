@@ -138,8 +138,31 @@ pub fn describe(catalog: &Catalog, e: &Explanation) -> String {
             if let Some(u) = &d.urgency {
                 out.push_str(&format!("  urgency set to: {u}\n"));
             }
+            if !e.matched_words.is_empty() {
+                out.push_str(&format!("  matched words: {}\n", e.matched_words.join(", ")));
+            }
+            if let Some(p) = &d.emergency {
+                out.push_str(&format!("  可能紧急: {} (matched {})", p.label, p.matched));
+                match &p.handoff {
+                    Some(n) => out.push_str(&format!(" — the operator confirms, dismisses or hands off to {n}\n")),
+                    None => out.push_str(" — the operator confirms (urgent) or dismisses\n"),
+                }
+            }
         }
         Routing::Manual { reason } => out.push_str(&format!("no rule matched: {reason}\n")),
+    }
+    if !e.guarded.is_empty() {
+        out.push_str("stopped by guards:\n");
+        for g in &e.guarded {
+            out.push_str(&format!(
+                "  {}: {} — {} ({}), cue \"{}\"\n",
+                g.rule_id,
+                g.word,
+                g.guard.as_str(),
+                g.guard.label(),
+                g.cue
+            ));
+        }
     }
     if e.matched.len() > 1 {
         out.push_str(&format!("also matched (lower precedence): {}\n", e.matched[1..].join(", ")));

@@ -261,6 +261,21 @@ pub enum EventKind {
     CallbackUnreachable {
         attempts: i64,
     },
+    /// 可能紧急: an emergency rule proposed urgency at intake, and what the operator decided.
+    EmergencyProposed {
+        rule_id: String,
+        label: String,
+        /// The clause that said it, as written.
+        matched: String,
+        words: Vec<String>,
+        handoff: Option<String>,
+        decision: super::emergency::EmergencyDecision,
+    },
+    /// 转接: handed off to 119 / 110 / 120 (not 12345 work); the ticket is closed as 转办.
+    HandedOff {
+        to: String,
+        label: Option<String>,
+    },
     /// 通报: still overdue long after the deadline; on the published late list.
     LateListed {
         stage: Stage,
@@ -306,6 +321,8 @@ impl EventKind {
             EventKind::ClockWarned { .. } => "clock_warned",
             EventKind::ClockOverdue { .. } => "clock_overdue",
             EventKind::LateListed { .. } => "late_listed",
+            EventKind::EmergencyProposed { .. } => "emergency_proposed",
+            EventKind::HandedOff { .. } => "handed_off",
             EventKind::CallbackScheduled { .. } => "callback_scheduled",
             EventKind::CallbackClaimed { .. } => "callback_claimed",
             EventKind::CallbackUnreachable { .. } => "callback_unreachable",

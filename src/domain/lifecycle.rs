@@ -81,29 +81,75 @@ pub struct CallbackReport {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    ResolveDirectly { answer: String, callback_consent: bool, article_id: Option<i64> },
+    ResolveDirectly {
+        answer: String,
+        callback_consent: bool,
+        article_id: Option<i64>,
+    },
     Dispatch(Assignment),
     Redispatch(Assignment),
-    PassDown { to: String, note: Option<String> },
+    PassDown {
+        to: String,
+        note: Option<String>,
+    },
     Accept,
-    RecordContact { note: Option<String> },
-    Return { reason: String },
-    RejectReturn { reason: String },
-    RequestExtension { reason: String, extra: String },
-    DecideExtension { approve: bool, note: Option<String> },
-    RequestSuspension { reason: String },
-    DecideSuspension { approve: bool, note: Option<String> },
+    RecordContact {
+        note: Option<String>,
+    },
+    Return {
+        reason: String,
+    },
+    RejectReturn {
+        reason: String,
+    },
+    RequestExtension {
+        reason: String,
+        extra: String,
+    },
+    DecideExtension {
+        approve: bool,
+        note: Option<String>,
+    },
+    RequestSuspension {
+        reason: String,
+    },
+    DecideSuspension {
+        approve: bool,
+        note: Option<String>,
+    },
     Resume,
-    AssistReply { text: String },
-    WaiveAssists { reason: String },
-    Reply { outcome: Outcome, text: String },
+    AssistReply {
+        text: String,
+    },
+    WaiveAssists {
+        reason: String,
+    },
+    Reply {
+        outcome: Outcome,
+        text: String,
+    },
     RecordCallback(CallbackReport),
-    Close { note: Option<String> },
-    Reopen { reason: String },
+    Close {
+        note: Option<String>,
+    },
+    Reopen {
+        reason: String,
+    },
     ClaimCallback,
-    Urge { note: Option<String> },
-    Supervise { note: Option<String> },
-    RevealCaller { reason: Option<String> },
+    Urge {
+        note: Option<String>,
+    },
+    Supervise {
+        note: Option<String>,
+    },
+    RevealCaller {
+        reason: Option<String>,
+    },
+    /// 转接: hand the call off to 119 / 110 / 120 (fire, crime in progress, medical); closes it as 转办.
+    HandOff {
+        to: String,
+        label: Option<String>,
+    },
 }
 
 impl Command {
@@ -133,6 +179,7 @@ impl Command {
             Command::Urge { .. } => "urge",
             Command::Supervise { .. } => "supervise",
             Command::RevealCaller { .. } => "reveal-caller",
+            Command::HandOff { .. } => "hand-off",
         }
     }
 }
@@ -153,7 +200,7 @@ pub enum DecisionError {
 /// What each status allows, for the sentence an illegal transition answers with.
 pub fn actions_in(status: Status) -> &'static [&'static str] {
     match status {
-        Status::Received => &["dispatch", "resolve", "merge", "close", "urge", "supervise"],
+        Status::Received => &["dispatch", "resolve", "hand-off", "merge", "close", "urge", "supervise"],
         Status::Dispatched => &[
             "accept",
             "return",
@@ -303,6 +350,17 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
     let actor = ctx.actor;
     let action = command.action();
     match command {
+        Command::HandOff { to, label } => {
+            require_role(actor, action, CENTRE)?;
+            require_status(t, action, &[Status::Received])?;
+            if !super::rules::HANDOFF_NUMBERS.contains(&to.as_str()) {
+                return Err(DecisionError::Invalid {
+                    field: "to",
+                    message: format!("转接号码 {to} 不是 {} 之一", super::rules::HANDOFF_NUMBERS.join(" / ")),
+                });
+            }
+            Ok(vec![EventKind::HandedOff { to: to.clone(), label: label.clone() }])
+        }
         Command::ResolveDirectly { answer, callback_consent, article_id } => {
             require_role(actor, action, CENTRE)?;
             require_status(t, action, &[Status::Received])?;

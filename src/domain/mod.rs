@@ -11,6 +11,7 @@ pub mod demo_gen;
 pub mod demo_kb;
 pub mod diagnostic;
 pub mod district;
+pub mod emergency;
 pub mod event;
 pub mod hotspots;
 pub mod initials;

@@ -117,10 +117,25 @@ pub struct Ticket {
     pub merged_from: Vec<i64>,
     pub rule_id: Option<String>,
     pub rules_version: Option<String>,
+    /// 可能紧急: the emergency an intake rule proposed, and what the operator decided.
+    #[serde(default)]
+    pub emergency: Option<EmergencyRecord>,
+    /// 转办: the emergency number the call was handed off to (119 / 110 / 120).
+    #[serde(default)]
+    pub handed_off_to: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Number of events applied; a cheap check that a projection is current.
     pub version: i64,
+}
+
+/// 可能紧急 as the ticket keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmergencyRecord {
+    pub rule_id: String,
+    pub label: String,
+    pub handoff: Option<String>,
+    pub decision: super::emergency::EmergencyDecision,
 }
 
 impl Ticket {
@@ -209,6 +224,8 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 merged_from: Vec::new(),
                 rule_id: None,
                 rules_version: None,
+                emergency: None,
+                handed_off_to: None,
                 created_at: at,
                 updated_at: at,
                 version: 1,
@@ -447,6 +464,19 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         kind @ EventKind::LateListed { .. } => {
             clocks::record_fired(&mut t.clocks, kind, at);
             t.late_listed = true;
+        }
+        EventKind::EmergencyProposed { rule_id, label, handoff, decision, .. } => {
+            t.emergency = Some(EmergencyRecord {
+                rule_id: rule_id.clone(),
+                label: label.clone(),
+                handoff: handoff.clone(),
+                decision: *decision,
+            });
+        }
+        EventKind::HandedOff { to, .. } => {
+            t.handed_off_to = Some(to.clone());
+            t.status = Status::Closed;
+            t.closed_at = Some(at);
         }
     }
     t

@@ -13,8 +13,8 @@ use crate::domain::event::ActorRef;
 use crate::domain::rules::{Explanation, RoutingInput};
 use crate::domain::sla::Stage;
 use crate::domain::types::{Channel, Kind, Role, Urgency};
-use crate::store::dispatch::RuleOutcome;
-use axum::extract::State;
+use crate::store::dispatch::{EmergencyDecisions, RuleOutcome};
+use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -50,6 +50,12 @@ pub struct Preview {
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub explanation: Explanation,
+    /// "可能紧急: 起火 (matched 厨房起火了)" when an emergency rule proposes urgency: the operator
+    /// confirms (`"emergency": "confirm"` at intake), hands off (`"hand_off"`) or dismisses it.
+    pub emergency_notice: Option<String>,
+    /// Where the call would go if the operator dismissed the proposal.
+    #[schema(value_type = Option<Object>)]
+    pub if_dismissed: Option<crate::domain::rules::Routing>,
     /// The reply deadline the ticket would get if logged now.
     pub reply_deadline: Option<DeadlineView>,
     pub accept_deadline: Option<DeadlineView>,
@@ -142,7 +148,21 @@ pub async fn preview(
     let decision = explanation.decision.decision();
     let rule_description = decision.and_then(|d| catalog.rules.rule(&d.rule_id)).map(|r| r.description.clone());
     let policy_label = decision.map(|d| policy_label(&catalog, &d.policy));
-    Ok(Json(Preview { explanation, reply_deadline, accept_deadline, rule_description, policy_label }))
+    let proposal = decision.and_then(|d| d.emergency.as_ref());
+    let emergency_notice = proposal.map(|p| {
+        let handoff = p.handoff.as_deref().map(|n| format!("，可转接 {n}")).unwrap_or_default();
+        format!("可能紧急: {} (matched {}){handoff}", p.label, p.matched)
+    });
+    let if_dismissed = proposal.map(|_| catalog.rules.route_dismissed(&input, &catalog.district));
+    Ok(Json(Preview {
+        explanation,
+        emergency_notice,
+        if_dismissed,
+        reply_deadline,
+        accept_deadline,
+        rule_description,
+        policy_label,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -154,6 +174,13 @@ pub struct RuleStats {
     pub return_rate: f64,
     /// The rule is no longer in the catalogue.
     pub retired: bool,
+    /// 可能紧急 proposals of this rule confirmed (kept urgent, or handed off) at intake.
+    pub emergency_confirmed: i64,
+    /// 可能紧急 proposals of this rule the operator dismissed: a rule that cries wolf.
+    pub emergency_dismissed: i64,
+    /// Proposals by decision (confirmed, handed off, dismissed, undecided), for emergency rules.
+    #[schema(value_type = Option<Object>)]
+    pub emergency: Option<EmergencyDecisions>,
 }
 
 /// Rules whose tickets are most often returned (退单) or re-dispatched (改派), worst first.
@@ -177,17 +204,33 @@ pub async fn stats(
         None => None,
     };
     let catalog = state.catalog();
-    let mut list: Vec<RuleStats> = state
-        .store
-        .rule_outcomes(since)
-        .await?
+    let mut emergencies: HashMap<String, EmergencyDecisions> =
+        state.store.emergency_decisions(since).await?.into_iter().map(|e| (e.rule_id.clone(), e)).collect();
+    let mut outcomes = state.store.rule_outcomes(since).await?;
+    // A rule whose every proposal was dismissed routed nothing itself: it is listed all the same.
+    for rule_id in emergencies.keys() {
+        if !outcomes.iter().any(|o| &o.rule_id == rule_id) {
+            outcomes.push(RuleOutcome {
+                rule_id: rule_id.clone(),
+                routed: 0,
+                returned: 0,
+                redispatched: 0,
+                redispatched_to: Vec::new(),
+            });
+        }
+    }
+    let mut list: Vec<RuleStats> = outcomes
         .into_iter()
         .map(|o| {
             let info = catalog.rules.rule(&o.rule_id);
+            let emergency = emergencies.remove(&o.rule_id);
             RuleStats {
                 description: info.map(|r| r.description.clone()),
                 retired: info.is_none(),
                 return_rate: if o.routed > 0 { o.returned as f64 / o.routed as f64 } else { 0.0 },
+                emergency_confirmed: emergency.as_ref().map_or(0, |e| e.confirmed + e.handed_off),
+                emergency_dismissed: emergency.as_ref().map_or(0, |e| e.dismissed),
+                emergency,
                 outcome: o,
             }
         })

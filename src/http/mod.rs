@@ -249,6 +249,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::urge))
         .routes(routes!(tickets::supervise))
         .routes(routes!(tickets::reveal_caller))
+        .routes(routes!(tickets::hand_off))
         .routes(routes!(tickets::merge))
         .routes(routes!(merging::unmerge))
         .routes(routes!(dispatch::preview))

@@ -121,7 +121,7 @@ pub async fn submit(
         name: b.name,
     };
     let draft = public::validate(form, &catalog.district)?;
-    let created = super::tickets::log_ticket(&state, &public::resident_actor(), draft, None, None, true).await?;
+    let created = super::tickets::log_ticket(&state, &public::resident_actor(), draft, None, None, true, None).await?;
     let t = &created.ticket.ticket;
     Ok((
         StatusCode::CREATED,

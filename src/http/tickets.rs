@@ -8,6 +8,7 @@ use super::input::{ApiPath, ApiQuery};
 use super::json::ApiJson;
 use super::views::{event_view, ticket_view, EventView, TicketView};
 use super::AppState;
+use crate::domain::emergency::{self, EmergencyChoice};
 use crate::domain::event::Received;
 use crate::domain::intake::{self, NewTicket};
 use crate::domain::lifecycle::{self, Assignment, CallbackReport, Command};
@@ -66,6 +67,11 @@ pub struct CreateTicket {
     /// The category suggestions the operator was shown (`POST /api/v1/tickets/suggest`), so
     /// that intake counts whether one was taken.
     pub suggestion: Option<super::suggest::SuggestionShown>,
+    /// The operator's answer to the preview's 可能紧急 proposal: `confirm` (urgent, with the
+    /// proposing rule), `dismiss` (routed without the emergency rules) or `hand_off` (转接
+    /// 119/110/120, closed as 转办). Left out while a rule proposes: the ticket waits for the
+    /// dispatchers. Refused (422) when no emergency rule proposed anything.
+    pub emergency: Option<crate::domain::emergency::EmergencyChoice>,
 }
 
 fn default_channel() -> Channel {
@@ -156,7 +162,7 @@ pub async fn create_ticket(
     }
     let chosen = draft.category.clone();
     let call_id = draft.call_id.clone();
-    let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route).await?;
+    let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route, body.emergency).await?;
     if let Some(shown) = &body.suggestion {
         super::suggest::record_shown(&state, created.ticket.ticket.id, &chosen, shown).await;
     }
@@ -178,32 +184,57 @@ pub(super) async fn log_ticket(
     dispatch: Option<DispatchBody>,
     resolve: Option<ResolveBody>,
     route: bool,
+    emergency: Option<EmergencyChoice>,
 ) -> Result<CreatedTicket, ApiError> {
     let catalog = state.catalog();
-    let routing = match (&dispatch, &resolve, route) {
-        (None, None, true) => {
-            Some(catalog.rules.route(&catalog.routing_input(&draft, state.store.now()), &catalog.district))
-        }
+    let now = state.store.now();
+    let mut routing = match (&dispatch, &resolve, route) {
+        (None, None, true) => Some(catalog.rules.route(&catalog.routing_input(&draft, now), &catalog.district)),
         _ => None,
     };
+    // An emergency rule proposes; the operator's choice (or its absence) decides.
+    let proposing = routing.as_ref().and_then(|r| r.decision());
+    let plan = emergency::plan(
+        proposing.map(|d| d.rule_id.as_str()),
+        proposing.and_then(|d| d.emergency.as_deref()),
+        emergency,
+    )
+    .map_err(|e| ApiError::invalid("emergency", e.0))?;
+    if plan.reroute {
+        routing = Some(catalog.rules.route_dismissed(&catalog.routing_input(&draft, now), &catalog.district));
+    }
+    if plan.urgent {
+        draft.urgency = crate::domain::types::Urgency::Urgent;
+    }
     let dispatch = match (dispatch, &routing) {
         (Some(manual), _) => Some(Assignment::from(manual)),
-        (None, Some(Routing::Routed(d))) => Some(intake::follow_routing(&mut draft, d, catalog.rules.version())),
+        (None, Some(Routing::Routed(d))) if plan.dispatch => {
+            Some(intake::follow_routing(&mut draft, d, catalog.rules.version()))
+        }
         (None, _) => None,
     };
+    let hand_off = plan.hand_off.map(|to| Command::HandOff {
+        to,
+        label: routing.as_ref().and_then(|r| r.decision()).and_then(|d| d.emergency.as_ref()).map(|p| p.label.clone()),
+    });
+    let record = plan.record;
     let follow_catalog = catalog.clone();
     let follow_actor = actor.clone();
     let then: FollowUp = Box::new(move |ticket, now| {
-        let command = match (dispatch, resolve) {
-            (Some(a), _) => Command::Dispatch(a),
-            (None, Some(r)) => Command::ResolveDirectly {
+        let mut events: Vec<crate::domain::event::EventKind> = record.into_iter().collect();
+        let command = match (hand_off, dispatch, resolve) {
+            (Some(h), _, _) => h,
+            (None, Some(a), _) => Command::Dispatch(a),
+            (None, None, Some(r)) => Command::ResolveDirectly {
                 answer: r.answer,
                 callback_consent: r.callback_consent,
                 article_id: r.article_id,
             },
-            (None, None) => return Ok(Vec::new()),
+            (None, None, None) => return Ok(events),
         };
-        lifecycle::decide(ticket, &command, &follow_catalog.context(&follow_actor, now))
+        let ticket = crate::domain::ticket::preview(ticket, &events, now);
+        events.extend(lifecycle::decide(&ticket, &command, &follow_catalog.context(&follow_actor, now))?);
+        Ok(events)
     });
     let change = state
         .intake()
@@ -786,6 +817,40 @@ pub async fn callback_queue(State(state): State<AppState>, auth: Auth) -> Result
 pub struct Caller {
     pub caller_name: String,
     pub caller_phone: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandOffBody {
+    /// 119 (fire), 110 (police) or 120 (ambulance).
+    pub to: String,
+    /// What the emergency is (起火 …), as the operator heard it.
+    pub label: Option<String>,
+}
+
+/// 转接: hand a received call off to 119 / 110 / 120; recorded with the number and the time,
+/// and the ticket is closed as 转办.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/hand-off", tag = "transitions", security(("bearer" = [])),
+    request_body = HandOffBody, params(("id" = String, Path, description = "ticket id or number")),
+    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn hand_off(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<HandOffBody>,
+) -> Result<Json<TicketView>, ApiError> {
+    let id = resolve_id(&state, &id).await?;
+    visible_ticket(&state, &auth, id).await?;
+    let catalog = state.catalog();
+    let actor = &auth.actor;
+    let command = Command::HandOff { to: b.to, label: b.label };
+    let change = state
+        .store
+        .change_ticket(id, actor, |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)))
+        .await?;
+    state.publish(&change.events);
+    Ok(Json(ticket_view(&change.ticket, actor, &catalog, state.store.now())))
 }
 
 /// Show a confidential caller to a privileged role; the reveal itself is recorded.

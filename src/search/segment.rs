@@ -108,9 +108,22 @@ impl Segmenter {
         self.jieba().cut_for_search(text, false).into_iter().filter_map(|t| keep_term(t.word)).collect()
     }
 
+    /// The text cut into words, in order, every character in exactly one piece (punctuation
+    /// and spaces included): the words dispatch rules match on (`domain::rules::words`).
+    pub fn cut<'t>(&self, text: &'t str) -> Vec<&'t str> {
+        self.jieba().cut(text, false).into_iter().map(|t| t.word).collect()
+    }
+
     /// The distinct words of a text, for overlap measures (duplicates, knowledge base).
     pub fn word_set(&self, text: &str) -> std::collections::BTreeSet<String> {
         self.jieba().cut(text, false).into_iter().filter_map(|t| keep_term(t.word)).collect()
+    }
+}
+
+/// The dispatch rules read the content in the words search cuts it into.
+impl crate::domain::rules::WordCutter for Segmenter {
+    fn cut<'t>(&self, text: &'t str) -> Vec<&'t str> {
+        Segmenter::cut(self, text)
     }
 }
 

@@ -19,6 +19,20 @@ pub struct RuleOutcome {
     pub redispatched_to: Vec<Destination>,
 }
 
+/// What operators decided about one emergency rule's proposals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct EmergencyDecisions {
+    pub rule_id: String,
+    /// Confirmed as urgent and kept (utility emergencies).
+    pub confirmed: i64,
+    /// Confirmed and handed off to 119/110/120.
+    pub handed_off: i64,
+    /// Dismissed: not an emergency (the rule cried wolf).
+    pub dismissed: i64,
+    /// Left to the dispatchers without a decision at intake.
+    pub undecided: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Destination {
     pub department: String,
@@ -70,6 +84,32 @@ impl Store {
             o.redispatched_to.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.department.cmp(&b.department)));
         }
         Ok(list)
+    }
+
+    /// Per emergency rule, the proposals of tickets received since `since`, by what the
+    /// operator decided (`emergency_proposed` events; index `events_type_at`, migration 0030).
+    pub async fn emergency_decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<EmergencyDecisions>> {
+        let since = since.map(millis).unwrap_or(i64::MIN);
+        let rows = sqlx::query("SELECT data FROM events WHERE type = 'emergency_proposed' AND at >= $1")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut by_rule: BTreeMap<String, EmergencyDecisions> = BTreeMap::new();
+        for r in &rows {
+            let kind: crate::domain::event::EventKind = serde_json::from_str(&get_string(r, "data")?)
+                .map_err(|e| super::StoreError::Corrupt(format!("event data: {e}")))?;
+            let crate::domain::event::EventKind::EmergencyProposed { rule_id, decision, .. } = kind else { continue };
+            let entry =
+                by_rule.entry(rule_id.clone()).or_insert_with(|| EmergencyDecisions { rule_id, ..Default::default() });
+            use crate::domain::emergency::EmergencyDecision as D;
+            match decision {
+                D::Confirmed => entry.confirmed += 1,
+                D::HandedOff => entry.handed_off += 1,
+                D::Dismissed => entry.dismissed += 1,
+                D::Undecided => entry.undecided += 1,
+            }
+        }
+        Ok(by_rule.into_values().collect())
     }
 
     /// Appends an event that concerns the system, not a ticket (e.g. `rules_reloaded`), to the

@@ -10,6 +10,7 @@ import { picker, categoryChoices } from './picker.js';
 import { assignDialog, loadPolicies, policyLabel } from './assign.js';
 import { seatBar } from './seats.js';
 import { attachSuggestions } from './suggest.js';
+import { emergency, emergencyPanel, emergencyKey } from './emergency.js';
 
 const KINDS = ['consult', 'help', 'complaint', 'report', 'suggestion', 'praise'];
 const MAX_CONTENT = 4000;
@@ -133,6 +134,8 @@ export async function mount(main) {
       e.preventDefault();
       show('call');
       kbInput.focus();
+    } else if (!panels.call.hidden && emergencyKey(e, () => showPreview(shownPreview))) {
+      // 可能紧急: Alt+E confirm, Alt+T hand off, Alt+X dismiss (emergency.js)
     } else if (e.altKey && e.code === 'KeyN') {
       e.preventDefault();
       reset();
@@ -189,6 +192,7 @@ export async function mount(main) {
     if (saving || form.classList.contains('saved')) return;
     clearErrors();
     const b = body();
+    if (emergency.proposal && emergency.choice) b.emergency = emergency.choice;
     const resolving = !resolveBox.hidden;
     if (!phoneOk(b.caller_phone)) return fieldError('caller_phone', t('msg.phone'));
     if (!leafByCode[b.category]) return fieldError('category', t('msg.category'));
@@ -205,7 +209,9 @@ export async function mount(main) {
         message = t('console.merged', { n: mergeInto.number });
       } else if (resolving) {
         message = t('console.resolved', { n: created.number });
-      } else if (created.routing && created.routing.outcome === 'routed') {
+      } else if (created.handed_off_to) {
+        message = `${t('console.saved', { n: created.number })} · 已转接 ${created.handed_off_to}（转办）`;
+      } else if (created.routing && created.routing.outcome === 'routed' && created.lead) {
         message = `${t('console.saved', { n: created.number })} · ${t('console.routed', { d: deptName(created.routing.lead) })}`;
       } else {
         message = `${t('console.saved', { n: created.number })} · ${t('console.toManual')}`;
@@ -246,6 +252,7 @@ export async function mount(main) {
     f.urgency.value = 'normal';
     f.street.value = '';
     articleId = null;
+    emergency.clear();
     toggleResolve(false);
     clearErrors();
     previewBox.replaceChildren(h('p.muted', t('console.preview.type')));
@@ -301,7 +308,7 @@ export async function mount(main) {
     try {
       const p = await post('/api/v1/dispatch/preview', req);
       if (seq !== previewSeq) return;
-      previewBox.replaceChildren(renderPreview(p));
+      showPreview(p);
       if (!form.classList.contains('saved')) result.replaceChildren();
     } catch (e) {
       previewBox.replaceChildren(h('p.error', errorText(e)));
@@ -310,6 +317,12 @@ export async function mount(main) {
   for (const k of ['kind', 'category', 'street', 'address', 'content', 'urgency']) {
     f[k].addEventListener('input', loadPreview);
     f[k].addEventListener('change', loadPreview);
+  }
+
+  let shownPreview = null;
+  function showPreview(p) {
+    shownPreview = p;
+    previewBox.replaceChildren(...[emergencyPanel(p, () => showPreview(shownPreview), deptName), renderPreview(p)].filter(Boolean));
   }
 
   function renderPreview(p) {

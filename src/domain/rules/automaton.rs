@@ -9,7 +9,7 @@ use std::collections::HashMap;
 /// Folds one character for matching: ASCII and full-width letters to lower-case half-width,
 /// other cased letters to lower case; whitespace is dropped (`None`).
 #[inline]
-fn fold(ch: char) -> Option<char> {
+pub(super) fn fold(ch: char) -> Option<char> {
     if ch.is_ascii() {
         return if ch.is_ascii_whitespace() { None } else { Some(ch.to_ascii_lowercase()) };
     }
@@ -40,7 +40,12 @@ impl Hits {
         self.0[(id / 64) as usize] & (1 << (id % 64)) != 0
     }
 
-    fn set(&mut self, id: u32) {
+    /// No word yet, room for `words` ids.
+    pub fn with_capacity(words: usize) -> Hits {
+        Hits(vec![0; words.div_ceil(64)])
+    }
+
+    pub fn set(&mut self, id: u32) {
         self.0[(id / 64) as usize] |= 1 << (id % 64);
     }
 }
@@ -198,6 +203,12 @@ impl Automaton {
     /// `start` counts normalised characters (whitespace skipped) from 0.
     #[inline]
     pub fn each_match(&self, text: &str, mut found: impl FnMut(u32, usize)) {
+        self.each_match_len(text, |id, start, _| found(id, start))
+    }
+
+    /// As [`Automaton::each_match`], with each word's length in normalised characters.
+    #[inline]
+    pub fn each_match_len(&self, text: &str, mut found: impl FnMut(u32, usize, usize)) {
         if self.words.is_empty() {
             return;
         }
@@ -211,13 +222,15 @@ impl Automaton {
             state = self.step(state, class);
             let mut at = if self.word_at[state as usize] != NONE { state } else { self.dict[state as usize] };
             while at != NONE {
-                found(self.word_at[at as usize], pos + 1 - self.depth[at as usize] as usize);
+                let len = self.depth[at as usize] as usize;
+                found(self.word_at[at as usize], pos + 1 - len, len);
                 at = self.dict[at as usize];
             }
         }
     }
 
-    /// The words occurring in `text`.
+    /// The words occurring in `text` (as substrings; routing reads words, see `words.rs`).
+    #[cfg(test)]
     pub fn scan(&self, text: &str) -> Hits {
         let mut hits = Hits(vec![0; self.words.len().div_ceil(64)]);
         self.each_match(text, |id, _| hits.set(id));

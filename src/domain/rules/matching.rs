@@ -2,11 +2,12 @@
 
 use chrono::{Datelike, FixedOffset, Timelike};
 
-use super::automaton::{AutomatonBuilder, Hits};
+use super::automaton::AutomatonBuilder;
 use super::place::{place, Locator, Place};
+use super::words::{CueTable, Found, Guard, GuardMask, Lexicon, Phrase, Reading};
 use super::{
-    code_is_within, District, Explanation, Routing, RoutingDecision, RoutingInput, RuleInfo, RuleMiss, RuleSet,
-    CHANNELS, KINDS, NEAR_MISS_LIMIT, NEAR_MISS_MIN, STREET_OFFICE, URGENCIES, WEEKDAYS,
+    code_is_within, District, EmergencyProposal, Explanation, GuardedMention, Routing, RoutingDecision, RoutingInput,
+    RuleInfo, RuleMiss, RuleSet, CHANNELS, KINDS, NEAR_MISS_LIMIT, NEAR_MISS_MIN, STREET_OFFICE, URGENCIES, WEEKDAYS,
 };
 
 /// A checked rule. `RuleSet::rules` holds them in precedence order.
@@ -18,6 +19,17 @@ pub(super) struct Rule {
     pub ordinal: usize,
     pub when: When,
     pub then: Then,
+    /// An emergency rule proposes urgency (and a hand-off) for the operator to confirm.
+    pub emergency: Option<Emergency>,
+}
+
+/// `[rule.emergency]`: what the preview calls it, and where such calls are handed off.
+#[derive(Debug, Clone)]
+pub(super) struct Emergency {
+    pub label: String,
+    /// 119, 110 or 120 when the emergency is not 12345 work; `None`: it stays with the lead
+    /// (a utility), urgent once confirmed.
+    pub handoff: Option<String>,
 }
 
 /// The conditions; `None` means the key was not written (any value passes).
@@ -35,6 +47,8 @@ pub(super) struct When {
     pub keywords_all: Option<KeywordList>,
     pub keywords_none: Option<KeywordList>,
     pub time: Option<TimeWindow>,
+    /// The guards on `keywords_any` and `keywords_all` mentions (not a condition of its own).
+    pub guards: GuardMask,
 }
 
 #[derive(Default)]
@@ -43,8 +57,61 @@ pub(super) struct KeywordList {
     pub words: Vec<String>,
     /// As written, for explanations.
     pub shown: Vec<String>,
-    /// Ids in the rule set's automaton, filled when the set is built.
-    pub ids: Vec<u32>,
+    /// Parts' ids in the rule set's automaton, filled when the set is built.
+    pub phrases: Vec<Phrase>,
+}
+
+impl KeywordList {
+    /// Keywords found unguarded (as written), and the guard that stopped each one that was
+    /// mentioned only in a guarded way.
+    fn found(
+        &self,
+        reading: &Reading,
+        guards: GuardMask,
+        cues: &CueTable,
+    ) -> (Vec<&str>, Vec<(Guard, String, String)>) {
+        let mut yes = Vec::new();
+        let mut stopped = Vec::new();
+        for (phrase, shown) in self.phrases.iter().zip(&self.shown) {
+            match phrase.find(reading, guards, cues, shown) {
+                Found::Yes(_) => yes.push(shown.as_str()),
+                Found::Stopped(g, word, cue) => stopped.push((g, word, cue)),
+                Found::No => {}
+            }
+        }
+        (yes, stopped)
+    }
+
+    /// Whether any keyword occurs anywhere, as characters (for `keywords_none`).
+    fn any_anywhere(&self, reading: &Reading) -> bool {
+        self.phrases.iter().any(|p| p.parts.iter().all(|&id| reading.anywhere.get(id)))
+    }
+
+    /// Whether any keyword is found (`guards` = 0: plain presence on word boundaries).
+    #[inline]
+    fn any(&self, reading: &Reading, guards: GuardMask, cues: &CueTable) -> bool {
+        self.phrases.iter().any(|p| {
+            if guards == 0 && p.parts.len() == 1 {
+                reading.present.get(p.parts[0])
+            } else {
+                matches!(p.find(reading, guards, cues, ""), Found::Yes(_))
+            }
+        })
+    }
+
+    fn all(&self, reading: &Reading, guards: GuardMask, cues: &CueTable) -> bool {
+        self.phrases.iter().all(|p| matches!(p.find(reading, guards, cues, ""), Found::Yes(_)))
+    }
+
+    /// The keywords as written, shortened for a sentence when the list is long.
+    fn listed(&self) -> String {
+        const SHOWN: usize = 8;
+        if self.shown.len() <= SHOWN {
+            self.shown.join("/")
+        } else {
+            format!("{} 等 {} 个", self.shown[..SHOWN].join("/"), self.shown.len())
+        }
+    }
 }
 
 /// Minutes after local midnight, `[from, to)`; wraps past midnight when `from > to`.
@@ -129,7 +196,11 @@ impl Rule {
             .into_iter()
             .flatten()
         {
-            list.ids = list.words.iter().map(|w| keywords.intern(w)).collect();
+            list.phrases = list
+                .words
+                .iter()
+                .map(|w| Phrase { parts: w.split('+').map(|p| keywords.intern(p)).collect() })
+                .collect();
         }
     }
 
@@ -141,15 +212,52 @@ impl Rule {
             && in_list(&w.community, t.place.community.as_deref())
     }
 
-    fn matches_keywords(&self, hits: &Hits) -> bool {
+    fn matches_keywords(&self, reading: &Reading, cues: &CueTable) -> bool {
         let w = &self.when;
-        w.keywords_all.as_ref().is_none_or(|k| k.ids.iter().all(|&id| hits.get(id)))
-            && w.keywords_none.as_ref().is_none_or(|k| !k.ids.iter().any(|&id| hits.get(id)))
-            && w.keywords_any.as_ref().is_none_or(|k| k.ids.iter().any(|&id| hits.get(id)))
+        w.keywords_none.as_ref().is_none_or(|k| !k.any_anywhere(reading))
+            && w.keywords_any.as_ref().is_none_or(|k| k.any(reading, w.guards, cues))
+            && w.keywords_all.as_ref().is_none_or(|k| k.all(reading, w.guards, cues))
+    }
+
+    /// The keywords this rule matched on, as written (for explanations and proposals).
+    fn matched_words(&self, reading: &Reading, cues: &CueTable) -> Vec<String> {
+        let w = &self.when;
+        [&w.keywords_all, &w.keywords_any]
+            .into_iter()
+            .flatten()
+            .flat_map(|k| k.found(reading, w.guards, cues).0)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The proposal of an emergency rule that matched: the clause that said it.
+    fn proposal(&self, reading: &Reading, cues: &CueTable) -> Option<EmergencyProposal> {
+        let emergency = self.emergency.as_ref()?;
+        let w = &self.when;
+        let mut clause = None;
+        for k in [&w.keywords_all, &w.keywords_any].into_iter().flatten() {
+            for (phrase, shown) in k.phrases.iter().zip(&k.shown) {
+                if let Found::Yes(mentions) = phrase.find(reading, w.guards, cues, shown) {
+                    clause.get_or_insert_with(|| reading.clause_of(&mentions[0]).to_string());
+                }
+            }
+        }
+        Some(EmergencyProposal {
+            label: emergency.label.clone(),
+            handoff: emergency.handoff.clone(),
+            matched: clause.unwrap_or_default(),
+            words: self.matched_words(reading, cues),
+        })
     }
 
     /// One sentence per failed condition, for `explain`; and the number of conditions.
-    fn failures(&self, t: &Ticket, hits: &Hits) -> (Vec<String>, usize) {
+    fn failures(
+        &self,
+        t: &Ticket,
+        reading: &Reading,
+        cues: &CueTable,
+        guarded: &mut Vec<GuardedMention>,
+    ) -> (Vec<String>, usize) {
         let w = &self.when;
         let input = t.input;
         let mut failed = Vec::new();
@@ -174,20 +282,59 @@ impl Rule {
         }
         place_failure(&mut failed, "street", "街道", &w.street, t.place.street.as_deref());
         place_failure(&mut failed, "community", "社区", &w.community, t.place.community.as_deref());
+        let mut stopped_sentence = |key: &str, stopped: &[(Guard, String, String)]| {
+            let said: Vec<String> = stopped
+                .iter()
+                .map(|(g, word, cue)| format!("{word} 被 {} 守卫拦下 ({}: {cue})", g.as_str(), g.label()))
+                .collect();
+            for (g, word, cue) in stopped {
+                guarded.push(GuardedMention {
+                    rule_id: self.info.id.clone(),
+                    word: word.clone(),
+                    guard: *g,
+                    cue: cue.clone(),
+                });
+            }
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!("{key}: {}", said.join("; "))
+            }
+        };
         if let Some(k) = &w.keywords_all {
-            let missing: Vec<&str> = missing(k, hits, false);
+            let (yes, stopped) = k.found(reading, w.guards, cues);
+            let missing: Vec<&str> = k.shown.iter().map(String::as_str).filter(|s| !yes.contains(s)).collect();
             if !missing.is_empty() {
-                failed.push(format!("keywords_all: 内容中缺少 {}", missing.join("/")));
+                let because = stopped_sentence("keywords_all", &stopped);
+                if because.is_empty() {
+                    failed.push(format!("keywords_all: 内容中缺少 {}", missing.join("/")));
+                } else {
+                    failed.push(because);
+                }
             }
         }
         if let Some(k) = &w.keywords_none {
-            let present: Vec<&str> = missing(k, hits, true);
+            let present: Vec<&str> = k
+                .phrases
+                .iter()
+                .zip(&k.shown)
+                .filter(|(p, _)| p.parts.iter().all(|&id| reading.anywhere.get(id)))
+                .map(|(_, s)| s.as_str())
+                .collect();
             if !present.is_empty() {
                 failed.push(format!("keywords_none: 内容中含有排除词 {}", present.join("/")));
             }
         }
-        if let Some(k) = w.keywords_any.as_ref().filter(|k| !k.ids.iter().any(|&id| hits.get(id))) {
-            failed.push(format!("keywords_any: 内容中没有 {}", k.shown.join("/")));
+        if let Some(k) = &w.keywords_any {
+            let (yes, stopped) = k.found(reading, w.guards, cues);
+            if yes.is_empty() {
+                let because = stopped_sentence("keywords_any", &stopped);
+                if because.is_empty() {
+                    failed.push(format!("keywords_any: 内容中没有 {}", k.listed()));
+                } else {
+                    failed.push(because);
+                }
+            }
         }
         if self.requires_street() && t.street_office.is_none() {
             failed.push(format!("lead = {STREET_OFFICE}: 未能确定工单所在街道, 无法派给街道办事处"));
@@ -195,7 +342,7 @@ impl Rule {
         (failed, w.count() + usize::from(self.requires_street()))
     }
 
-    fn decide(&self, t: &Ticket) -> RoutingDecision {
+    fn decide(&self, t: &Ticket, reading: Option<&Reading>, cues: &CueTable) -> RoutingDecision {
         let resolve = |target: &Target| match target {
             Target::Department(code) => Some(code.clone()),
             Target::StreetOffice => t.street_office.map(str::to_string),
@@ -216,6 +363,7 @@ impl Rule {
             street: t.place.street.clone(),
             community: t.place.community.clone(),
             located_by: t.place.located.as_ref().map(|l| l.matched_word.clone()),
+            emergency: reading.and_then(|r| self.proposal(r, cues)).map(Box::new),
         }
     }
 }
@@ -274,10 +422,6 @@ fn words(mask: Option<u8>, vocabulary: &[&str]) -> String {
     chosen.join(", ")
 }
 
-fn missing<'k>(k: &'k KeywordList, hits: &Hits, present: bool) -> Vec<&'k str> {
-    k.ids.iter().zip(&k.shown).filter(|(&id, _)| hits.get(id) == present).map(|(_, w)| w.as_str()).collect()
-}
-
 fn place_failure(failed: &mut Vec<String>, key: &str, label: &str, list: &Option<Vec<String>>, value: Option<&str>) {
     let Some(list) = list else { return };
     match value {
@@ -326,38 +470,64 @@ impl<'a> Ticket<'a> {
     }
 }
 
-const NO_MATCH: &str = "没有匹配的派单规则，转人工派单";
+pub(super) const NO_MATCH: &str = "没有匹配的派单规则，转人工派单";
 
-pub(super) fn route(set: &RuleSet, input: &RoutingInput, district: &District) -> Routing {
+/// Whether emergency rules take part: they propose (the default), or the operator dismissed
+/// the proposal and the call is routed as if they did not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emergencies {
+    Propose,
+    Skip,
+}
+
+fn read<'t>(set: &RuleSet, lexicon: &Lexicon, text: &'t str) -> Reading<'t> {
+    Reading::new(text, &set.keywords, lexicon.cutter.as_ref(), set.keywords.len())
+}
+
+pub(super) fn route(set: &RuleSet, input: &RoutingInput, district: &District, emergencies: Emergencies) -> Routing {
     let ticket = Ticket::new(input, district, &set.locator);
-    // The keyword scan runs at most once, and only when a rule gets that far.
-    let mut hits: Option<Hits> = None;
+    // The content is read (scanned and cut into words) at most once, and only when a rule
+    // gets that far.
+    let mut reading: Option<Reading> = None;
     for &rank in set.candidates(input.category) {
         if !set.quick[rank as usize].passes(&ticket) {
             continue;
         }
         let rule = &set.rules[rank as usize];
+        if emergencies == Emergencies::Skip && rule.emergency.is_some() {
+            continue;
+        }
         if !rule.matches_place(&ticket) {
             continue;
         }
         if rule.when.has_keywords() {
-            let hits = hits.get_or_insert_with(|| set.keywords.scan(input.content));
-            if !rule.matches_keywords(hits) {
+            let reading = reading.get_or_insert_with(|| read(set, &set.lexicon, input.content));
+            if !rule.matches_keywords(reading, &set.lexicon.cues) {
                 continue;
             }
         }
-        return Routing::Routed(rule.decide(&ticket));
+        return Routing::Routed(rule.decide(&ticket, reading.as_ref(), &set.lexicon.cues));
     }
     Routing::Manual { reason: NO_MATCH.to_string() }
 }
 
-pub(super) fn explain(set: &RuleSet, input: &RoutingInput, district: &District) -> Explanation {
+pub(super) fn explain(
+    set: &RuleSet,
+    input: &RoutingInput,
+    district: &District,
+    emergencies: Emergencies,
+) -> Explanation {
     let ticket = Ticket::new(input, district, &set.locator);
-    let hits = set.keywords.scan(input.content);
+    let reading = read(set, &set.lexicon, input.content);
+    let cues = &set.lexicon.cues;
     let mut matched: Vec<&Rule> = Vec::new();
     let mut misses: Vec<(usize, RuleMiss)> = Vec::new();
+    let mut guarded = Vec::new();
     for (rank, rule) in set.rules.iter().enumerate() {
-        let (failed, total) = rule.failures(&ticket, &hits);
+        if emergencies == Emergencies::Skip && rule.emergency.is_some() {
+            continue;
+        }
+        let (failed, total) = rule.failures(&ticket, &reading, cues, &mut guarded);
         if failed.is_empty() {
             matched.push(rule);
         } else {
@@ -367,7 +537,7 @@ pub(super) fn explain(set: &RuleSet, input: &RoutingInput, district: &District) 
     }
     let near_misses = near_misses(misses);
     let decision = match matched.first() {
-        Some(rule) => Routing::Routed(rule.decide(&ticket)),
+        Some(rule) => Routing::Routed(rule.decide(&ticket, Some(&reading), cues)),
         None => Routing::Manual { reason: NO_MATCH.to_string() },
     };
     let local = input.received_at.with_timezone(&FixedOffset::east_opt(SHANGHAI_OFFSET_SECS).expect("valid offset"));
@@ -379,6 +549,8 @@ pub(super) fn explain(set: &RuleSet, input: &RoutingInput, district: &District) 
             WEEKDAYS[local.weekday().num_days_from_monday() as usize]
         ),
         located: ticket.place.located.clone(),
+        matched_words: matched.first().map(|r| r.matched_words(&reading, cues)).unwrap_or_default(),
+        guarded,
         winner: matched.first().map(|r| r.info.id.clone()),
         matched: matched.iter().map(|r| r.info.id.clone()).collect(),
         near_misses,

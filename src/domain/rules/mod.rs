@@ -31,9 +31,32 @@
 //! urgency = "urgent"               # optional override of the ticket's urgency
 //! ```
 //!
-//! Keywords are substrings of the content with no word boundaries (Chinese has none). Both the
-//! keywords and the content are compared after normalisation: ASCII and full-width letters are
-//! folded to lower-case half-width, and whitespace is ignored, so "ＷｉＦｉ 信号" matches "wifi信号".
+//! ```toml
+//! # more keys of [rule.when]
+//! phrases = ["fire"]               # the curated phrase lists dispatch_rules/phrases/fire.txt …,
+//!                                  # matched as more keywords_any
+//! guards = ["negated", "past"]     # what a keyword mention must not be (see `words.rs`):
+//!                                  # negated hypothetical past question; emergency rules: all four
+//! [rule.emergency]                 # the rule PROPOSES urgency; the operator confirms or dismisses
+//! label = "起火"                   # shown as 可能紧急: 起火 (matched 厨房起火了)
+//! handoff = "119"                  # 119 / 110 / 120: not 12345 work, hand the call over (转接);
+//!                                  # left out: a utility emergency, urgent with its lead once confirmed
+//! ```
+//!
+//! Keywords match the **words** of the content (jieba with the district's own words, as search
+//! cuts them): a keyword occurs where it starts and ends on a word boundary, so 着火 is not in
+//! 打不着火; `A+B` needs both parts in one sentence. Guards stop mentions that are negated,
+//! hypothetical, past or a question (cue words in `dispatch_rules/guards.toml`). The details
+//! are in `words.rs`. Keywords and content are compared after normalisation: ASCII and
+//! full-width letters are folded to lower-case half-width, and whitespace is ignored, so
+//! "ＷｉＦｉ 信号" matches "wifi信号".
+//!
+//! # Emergency rules
+//! An emergency rule never turns a call urgent by itself: when it wins, the decision carries
+//! an [`EmergencyProposal`] (what, the clause that said it, the words, the hand-off number) and
+//! no urgency. The operator confirms it (urgent, with the rule's lead and policy; or handed
+//! off to 119/110/120) or dismisses it, and then the call is routed with the emergency rules
+//! left out ([`RuleSet::route_dismissed`]). An emergency rule may not set `urgency`.
 //!
 //! # Precedence
 //! The rules of all files form one list, ordered by
@@ -58,7 +81,10 @@
 //! `load` rejects (errors): TOML syntax, unknown fields, unknown departments, categories, streets,
 //! communities, policies, kinds, channels, urgencies and weekdays; explicitly empty lists (an
 //! empty list would match nothing; leave the key out to mean "any"); empty keywords; bad times;
-//! duplicate rule ids; a lead also named as assistant; a community outside the rule's streets.
+//! duplicate rule ids; a lead also named as assistant; a community outside the rule's streets;
+//! unknown guards and phrase lists; an emergency rule without keywords, with `urgency`, or with
+//! a hand-off number other than 119/110/120; in `guards.toml` and `phrases/*.txt`, every
+//! malformed or repeated line. It warns about phrase lists no rule names.
 //! It warns about rules that can never match (contradictory keywords) and rules that can never
 //! win because a rule ahead of them matches every ticket they match (the exact criterion is in
 //! `lint.rs`). Every diagnostic points at the offending value as `file:line:column`; [`check`]
@@ -77,6 +103,7 @@
 //! `{"outcome": "manual", "reason": …}`.
 
 mod automaton;
+pub mod evaluation;
 mod lint;
 mod matching;
 mod parse;
@@ -84,6 +111,7 @@ mod place;
 mod synthetic;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -91,7 +119,12 @@ use sha2::{Digest, Sha256};
 use super::diagnostic::{line_column, Diagnostic, Severity};
 use super::district::{code_is_within, District, Location};
 
+pub use matching::Emergencies;
+pub use parse::HANDOFF_NUMBERS;
 pub use synthetic::{synthetic, synthetic_tickets, SyntheticTicket};
+pub use words::{parse_phrase_list, EveryCharacter, Guard, GuardCues, WordCutter, GUARDS_FILE};
+
+use std::sync::Arc;
 
 /// Ticket kinds a rule may name (诉求类型).
 pub const KINDS: [&str; 6] = ["consult", "help", "complaint", "report", "suggestion", "praise"];
@@ -155,6 +188,49 @@ pub struct RoutingDecision {
     pub community: Option<String>,
     /// The address (or content) word that located the street, when it was located from text.
     pub located_by: Option<String>,
+    /// Set when an emergency rule won: urgency is proposed, not applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<Box<EmergencyProposal>>,
+}
+
+/// 可能紧急: what an emergency rule saw, for the operator to confirm or dismiss.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmergencyProposal {
+    /// The emergency's name (起火, 燃气泄漏 …).
+    pub label: String,
+    /// 119 / 110 / 120 when the call is to be handed off; `None` for a utility emergency.
+    pub handoff: Option<String>,
+    /// The clause of the content that said it, as written (厨房起火了).
+    pub matched: String,
+    /// The keywords (or phrases) found there.
+    pub words: Vec<String>,
+}
+
+/// A keyword mention a guard stopped, in some rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuardedMention {
+    pub rule_id: String,
+    pub word: String,
+    pub guard: Guard,
+    /// The cue in the content (去年, 万一 …).
+    pub cue: String,
+}
+
+/// How the rules read the content: the word cutter, the guards' cue words, the phrase lists.
+pub struct Vocabulary {
+    pub cutter: Arc<dyn WordCutter>,
+    /// `guards.toml` as (file name, contents); `None`: no cue words, so guards stop nothing.
+    pub guards: Option<(String, String)>,
+    /// `phrases/NAME.txt` as (file name, contents); a rule names a list by `NAME`.
+    pub phrase_lists: Vec<(String, String)>,
+}
+
+impl Vocabulary {
+    /// Every character a word, no guards, no phrase lists: for rule sets about structure only
+    /// (synthetic load tests), never a district's routing.
+    pub fn plain() -> Vocabulary {
+        Vocabulary { cutter: Arc::new(EveryCharacter), guards: None, phrase_lists: Vec::new() }
+    }
 }
 
 /// Everything `explain` found out: the place, every matching rule, the near misses.
@@ -167,6 +243,10 @@ pub struct Explanation {
     /// The place located from the address (or content) text; `None` when the operator picked it
     /// or nothing was found.
     pub located: Option<Location>,
+    /// The keywords the winner matched on, as written.
+    pub matched_words: Vec<String>,
+    /// Every keyword mention a guard stopped (negated, hypothetical, past, question), by rule.
+    pub guarded: Vec<GuardedMention>,
     pub winner: Option<String>,
     /// Ids of all matching rules, in precedence order (the winner first).
     pub matched: Vec<String>,
@@ -216,6 +296,8 @@ pub struct RuleSet {
     by_root: std::collections::HashMap<String, Vec<u32>>,
     /// Ranks of the rules without a category condition (the candidates for other categories).
     uncategorised: Vec<u32>,
+    /// How the content is read.
+    lexicon: words::Lexicon,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -234,6 +316,7 @@ impl RuleSet {
     /// diagnostic (errors and warnings), sorted by file and line.
     pub fn load(
         files: &[(String, String)],
+        vocabulary: &Vocabulary,
         district: &District,
         policies: &[&str],
     ) -> Result<(RuleSet, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -241,17 +324,43 @@ impl RuleSet {
         files.sort_by(|a, b| a.0.cmp(&b.0));
 
         let mut diags = Vec::new();
+        let cues = match &vocabulary.guards {
+            Some((name, source)) => GuardCues::parse(name, source).unwrap_or_else(|d| {
+                diags.extend(d);
+                GuardCues::default()
+            }),
+            None => GuardCues::default(),
+        };
+        let mut lists = parse::PhraseLists::default();
+        for (name, source) in &vocabulary.phrase_lists {
+            match parse_phrase_list(name, source) {
+                Ok(phrases) => lists.add(name, phrases),
+                Err(d) => diags.extend(d),
+            }
+        }
         let mut parsed = Vec::new();
         for (file_index, (name, source)) in files.iter().enumerate() {
-            parse::parse_file(name, source, file_index, district, policies, &mut parsed, &mut diags);
+            parse::parse_file(name, source, file_index, district, policies, &lists, &mut parsed, &mut diags);
         }
+        lists.unused(&mut diags);
         parse::check_duplicate_ids(&parsed, &mut diags);
         if diags.iter().any(|d| d.severity == Severity::Error) {
             sort_diagnostics(&mut diags);
             return Err(diags);
         }
 
-        let set = RuleSet::build(version_of(&files), parsed, district);
+        let mut versioned = files.clone();
+        versioned.extend(vocabulary.guards.iter());
+        versioned.extend(vocabulary.phrase_lists.iter());
+        let set = RuleSet::build(version_of(&versioned), parsed, district, &cues, vocabulary.cutter.clone());
+        if cues.is_empty() && set.rules.iter().any(|r| r.when.guards != 0) {
+            diags.push(Diagnostic::warning(
+                GUARDS_FILE,
+                0,
+                0,
+                "rules name guards, but no guards file gives their cue words: they stop nothing",
+            ));
+        }
         lint::lint(&set, district, &mut diags);
         if set.rules.is_empty() {
             diags.push(Diagnostic::warning("", 0, 0, "no dispatch rules: every ticket goes to manual dispatch"));
@@ -282,17 +391,43 @@ impl RuleSet {
         self.rules.iter().map(|r| &r.info).find(|r| r.id == id)
     }
 
-    /// The routing decision for one ticket (the intake hot path).
+    /// The routing decision for one ticket (the intake hot path). An emergency rule that wins
+    /// proposes; see [`RoutingDecision::emergency`].
     pub fn route(&self, input: &RoutingInput, district: &District) -> Routing {
-        matching::route(self, input, district)
+        matching::route(self, input, district, Emergencies::Propose)
+    }
+
+    /// The decision once the operator dismissed an emergency proposal: emergency rules left out.
+    pub fn route_dismissed(&self, input: &RoutingInput, district: &District) -> Routing {
+        matching::route(self, input, district, Emergencies::Skip)
     }
 
     /// The decision plus every matching rule and the near misses, with reasons.
     pub fn explain(&self, input: &RoutingInput, district: &District) -> Explanation {
-        matching::explain(self, input, district)
+        matching::explain(self, input, district, Emergencies::Propose)
     }
 
-    fn build(version: String, mut parsed: Vec<matching::Rule>, district: &District) -> RuleSet {
+    /// As [`RuleSet::explain`], with emergency rules left out (after a dismissal).
+    pub fn explain_dismissed(&self, input: &RoutingInput, district: &District) -> Explanation {
+        matching::explain(self, input, district, Emergencies::Skip)
+    }
+
+    /// The emergency label and hand-off number of a rule, if it is an emergency rule.
+    pub fn emergency_of(&self, rule_id: &str) -> Option<(&str, Option<&str>)> {
+        self.rules
+            .iter()
+            .find(|r| r.info.id == rule_id)
+            .and_then(|r| r.emergency.as_ref())
+            .map(|e| (e.label.as_str(), e.handoff.as_deref()))
+    }
+
+    fn build(
+        version: String,
+        mut parsed: Vec<matching::Rule>,
+        district: &District,
+        cues: &GuardCues,
+        cutter: Arc<dyn WordCutter>,
+    ) -> RuleSet {
         // Precedence: priority, then specificity, then file, then position; see the module doc.
         parsed.sort_by(|a, b| {
             b.info
@@ -306,6 +441,7 @@ impl RuleSet {
         for rule in &mut parsed {
             rule.intern_keywords(&mut keywords);
         }
+        let cue_table = words::CueTable::build(cues, &mut keywords);
         let mut by_root: std::collections::HashMap<String, Vec<u32>> = Default::default();
         let mut uncategorised = Vec::new();
         for rule in &parsed {
@@ -340,6 +476,7 @@ impl RuleSet {
             locator: place::Locator::new(district),
             by_root,
             uncategorised,
+            lexicon: words::Lexicon { cutter, cues: cue_table },
         }
     }
 
@@ -351,8 +488,13 @@ impl RuleSet {
 
 /// Every diagnostic for a set of rule files, errors and warnings alike, in file and line order
 /// (`hotline rules check`: exit non-zero when any is an error, or, strictly, when any exists).
-pub fn check(files: &[(String, String)], district: &District, policies: &[&str]) -> Vec<Diagnostic> {
-    match RuleSet::load(files, district, policies) {
+pub fn check(
+    files: &[(String, String)],
+    vocabulary: &Vocabulary,
+    district: &District,
+    policies: &[&str],
+) -> Vec<Diagnostic> {
+    match RuleSet::load(files, vocabulary, district, policies) {
         Ok((_, warnings)) => warnings,
         Err(diagnostics) => diagnostics,
     }

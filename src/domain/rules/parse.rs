@@ -8,8 +8,53 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::automaton::normalize;
-use super::matching::{KeywordList, Rule, Target, Then, TimeWindow, When};
+use super::matching::{Emergency, KeywordList, Rule, Target, Then, TimeWindow, When};
+use super::words::{Guard, ALL_GUARDS};
 use super::{Diagnostic, District, RuleInfo, Severity, CHANNELS, KINDS, STREET_OFFICE, URGENCIES, WEEKDAYS};
+
+/// Where an emergency call may be handed off (转接): fire, police, ambulance.
+pub const HANDOFF_NUMBERS: [&str; 3] = ["119", "110", "120"];
+
+/// The phrase lists (`phrases/NAME.txt`) by name, and which rules named them.
+#[derive(Default)]
+pub(super) struct PhraseLists {
+    lists: Vec<PhraseList>,
+}
+
+struct PhraseList {
+    name: String,
+    file: String,
+    /// (phrase as written, line)
+    phrases: Vec<(String, usize)>,
+    used: std::cell::Cell<bool>,
+}
+
+impl PhraseLists {
+    /// `file` is `phrases/NAME.txt` (or `NAME.txt`); the list is called `NAME`.
+    pub fn add(&mut self, file: &str, phrases: Vec<(String, usize)>) {
+        let base = file.rsplit('/').next().unwrap_or(file);
+        let name = base.strip_suffix(".txt").unwrap_or(base).to_string();
+        self.lists.push(PhraseList { name, file: file.to_string(), phrases, used: std::cell::Cell::new(false) });
+    }
+
+    fn get(&self, name: &str) -> Option<&[(String, usize)]> {
+        self.lists.iter().find(|l| l.name == name).map(|l| {
+            l.used.set(true);
+            l.phrases.as_slice()
+        })
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.lists.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// A list no rule names is a curation nobody uses: warned about.
+    pub fn unused(&self, diags: &mut Vec<Diagnostic>) {
+        for l in self.lists.iter().filter(|l| !l.used.get()) {
+            diags.push(Diagnostic::warning(&l.file, 0, 0, format!("phrase list `{}` is named by no rule", l.name)));
+        }
+    }
+}
 
 type List = Option<Spanned<Vec<Spanned<String>>>>;
 
@@ -30,6 +75,14 @@ struct RawRule {
     priority: i64,
     when: Option<RawWhen>,
     then: RawThen,
+    emergency: Option<Spanned<RawEmergency>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmergency {
+    label: Spanned<String>,
+    handoff: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +99,8 @@ struct RawWhen {
     urgency: List,
     time: Option<Spanned<RawTime>>,
     weekdays: List,
+    phrases: List,
+    guards: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -85,12 +140,16 @@ impl Sink<'_> {
 
 /// Parses one file, appending its checked rules to `rules` and its problems to `diags`. A rule
 /// with an error is left out (the caller refuses the whole set anyway).
+// Each argument is one thing the checks need (the file, where it ranks, what the district has,
+// where rules and diagnostics go); bundling them would only rename the list.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn parse_file(
     file: &str,
     source: &str,
     file_index: usize,
     district: &District,
     policies: &[&str],
+    lists: &PhraseLists,
     rules: &mut Vec<Rule>,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -104,7 +163,7 @@ pub(super) fn parse_file(
     let mut sink = Sink { file, source, diags, errors: 0 };
     for (ordinal, raw_rule) in raw.rule.into_iter().enumerate() {
         let before = sink.errors;
-        let rule = compile_rule(raw_rule, file_index, ordinal, district, policies, &mut sink);
+        let rule = compile_rule(raw_rule, file_index, ordinal, district, policies, lists, &mut sink);
         if sink.errors == before {
             rules.push(rule);
         }
@@ -117,6 +176,7 @@ fn compile_rule(
     ordinal: usize,
     district: &District,
     policies: &[&str],
+    lists: &PhraseLists,
     sink: &mut Sink,
 ) -> Rule {
     let id = raw.id.get_ref();
@@ -129,10 +189,20 @@ fn compile_rule(
         );
     }
     let (line, column) = super::line_column(sink.source, raw.id.span().start);
+    let emergency = raw.emergency.map(|e| compile_emergency(e, sink));
     let when = match raw.when {
-        Some(w) => compile_when(w, district, sink),
+        Some(w) => compile_when(w, district, lists, emergency.is_some(), sink),
         None => When::default(),
     };
+    if emergency.is_some() && when.keywords_any.is_none() && when.keywords_all.is_none() {
+        sink.error(&raw.id, "an emergency rule needs keywords_any, keywords_all or phrases: what did the caller say?");
+    }
+    if let (Some(_), Some(u)) = (&emergency, &raw.then.urgency) {
+        sink.error(
+            u,
+            "an emergency rule proposes urgency for the operator to confirm; leave `urgency` out of [rule.then]",
+        );
+    }
     let then = compile_then(raw.then, district, policies, sink);
     let specificity = when.count();
     Rule {
@@ -149,10 +219,48 @@ fn compile_rule(
         ordinal,
         when,
         then,
+        emergency,
     }
 }
 
-fn compile_when(raw: RawWhen, district: &District, sink: &mut Sink) -> When {
+fn compile_emergency(raw: Spanned<RawEmergency>, sink: &mut Sink) -> Emergency {
+    let raw = raw.into_inner();
+    if raw.label.get_ref().trim().is_empty() {
+        sink.error(&raw.label, "emergency.label: say what the emergency is (起火, 燃气泄漏 …)");
+    }
+    if let Some(h) = &raw.handoff {
+        if !HANDOFF_NUMBERS.contains(&h.get_ref().as_str()) {
+            sink.error(h, format!("emergency.handoff: `{}` is not one of {}", h.get_ref(), HANDOFF_NUMBERS.join(", ")));
+        }
+    }
+    Emergency { label: raw.label.into_inner(), handoff: raw.handoff.map(Spanned::into_inner) }
+}
+
+/// `guards = [...]`: an explicit list (may be empty: no guards); absent: all four for an
+/// emergency rule, none otherwise.
+fn guards(raw: Option<Spanned<Vec<Spanned<String>>>>, emergency: bool, sink: &mut Sink) -> u8 {
+    let Some(list) = raw else { return if emergency { ALL_GUARDS } else { 0 } };
+    let mut mask = 0u8;
+    for value in list.get_ref() {
+        match Guard::parse(value.get_ref()) {
+            Some(g) if mask & g.bit() != 0 => {
+                sink.warning(value, format!("guards: `{}` is listed twice", value.get_ref()))
+            }
+            Some(g) => mask |= g.bit(),
+            None => sink.error(
+                value,
+                format!(
+                    "guards: unknown guard `{}`; known: {}",
+                    value.get_ref(),
+                    Guard::ALL.map(Guard::as_str).join(", ")
+                ),
+            ),
+        }
+    }
+    mask
+}
+
+fn compile_when(raw: RawWhen, district: &District, lists: &PhraseLists, emergency: bool, sink: &mut Sink) -> When {
     let categories = codes(
         raw.category,
         "category",
@@ -199,10 +307,11 @@ fn compile_when(raw: RawWhen, district: &District, sink: &mut Sink) -> When {
         category: categories,
         street: streets,
         community: communities,
-        keywords_any: keywords(raw.keywords_any, "keywords_any", sink),
+        keywords_any: with_phrases(keywords(raw.keywords_any, "keywords_any", sink), raw.phrases, lists, sink),
         keywords_all: keywords(raw.keywords_all, "keywords_all", sink),
         keywords_none: keywords(raw.keywords_none, "keywords_none", sink),
         time: raw.time.and_then(|t| time_window(t, sink)),
+        guards: guards(raw.guards, emergency, sink),
     }
 }
 
@@ -301,13 +410,42 @@ fn keywords(list: List, key: &str, sink: &mut Sink) -> Option<KeywordList> {
     let mut words = KeywordList::default();
     for value in &list {
         let normal = normalize(value.get_ref());
-        if normal.is_empty() {
-            sink.error(value, format!("{key}: an empty keyword matches every content"));
+        if normal.is_empty() || normal.split('+').any(str::is_empty) {
+            sink.error(value, format!("{key}: an empty keyword (or `+` part) matches every content"));
         } else if words.words.contains(&normal) {
             sink.warning(value, format!("{key}: `{}` is listed twice", value.get_ref()));
         } else {
             words.words.push(normal);
             words.shown.push(value.get_ref().clone());
+        }
+    }
+    Some(words)
+}
+
+/// `phrases = ["fire"]`: each named list's phrases join `keywords_any`.
+fn with_phrases(any: Option<KeywordList>, raw: List, lists: &PhraseLists, sink: &mut Sink) -> Option<KeywordList> {
+    let Some(names) = non_empty(raw, "phrases", sink) else { return any };
+    let mut words = any.unwrap_or_default();
+    for name in &names {
+        match lists.get(name.get_ref()) {
+            None => sink.error(
+                name,
+                format!(
+                    "phrases: no phrase list `{}` (dispatch_rules/phrases/{}.txt); known: {}",
+                    name.get_ref(),
+                    name.get_ref(),
+                    lists.names().join(", ")
+                ),
+            ),
+            Some(phrases) => {
+                for (phrase, _) in phrases {
+                    let normal = normalize(phrase);
+                    if !words.words.contains(&normal) {
+                        words.words.push(normal);
+                        words.shown.push(phrase.clone());
+                    }
+                }
+            }
         }
     }
     Some(words)

@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
 
+use super::matching::NO_MATCH;
 use super::*;
 
 const POLICIES: [&str; 4] = ["urgent", "utility", "general", "complex"];
@@ -30,18 +31,31 @@ fn shipped_files() -> Vec<(String, String)> {
     files
 }
 
+/// The shipped guards, phrase lists and search words, with the segmentation search uses.
+pub(super) fn shipped_vocabulary() -> Vocabulary {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("dispatch_rules");
+    let words = crate::domain::search_words::parse(
+        "search_words.txt",
+        &std::fs::read_to_string(root.join("search_words.txt")).expect("search words"),
+    )
+    .expect("the shipped search words load");
+    let segmenter = std::sync::Arc::new(crate::search::segment::Segmenter::new(words));
+    crate::catalog::vocabulary(&root, segmenter)
+}
+
 fn shipped(district: &District) -> RuleSet {
-    let (set, warnings) = RuleSet::load(&shipped_files(), district, &POLICIES).unwrap_or_else(|diags| {
-        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        panic!("shipped rules do not load:\n{}", lines.join("\n"))
-    });
+    let (set, warnings) =
+        RuleSet::load(&shipped_files(), &shipped_vocabulary(), district, &POLICIES).unwrap_or_else(|diags| {
+            let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            panic!("shipped rules do not load:\n{}", lines.join("\n"))
+        });
     assert!(warnings.is_empty(), "{}", warnings.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
     set
 }
 
 fn load(files: &[(&str, &str)]) -> RuleSet {
     let files: Vec<(String, String)> = files.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
-    match RuleSet::load(&files, &district(), &POLICIES) {
+    match RuleSet::load(&files, &Vocabulary::plain(), &district(), &POLICIES) {
         Ok((set, warnings)) if warnings.is_empty() => set,
         Ok((_, warnings)) => panic!("unexpected warnings: {warnings:?}"),
         Err(diags) => panic!("unexpected errors: {diags:?}"),
@@ -55,7 +69,7 @@ fn one(source: &str) -> RuleSet {
 /// The diagnostics of a one-file set that is expected to be wrong (errors or warnings).
 fn diagnostics(source: &str) -> Vec<String> {
     let files = vec![("bad.toml".to_string(), source.to_string())];
-    match RuleSet::load(&files, &district(), &POLICIES) {
+    match RuleSet::load(&files, &Vocabulary::plain(), &district(), &POLICIES) {
         Ok((_, warnings)) => warnings.iter().map(|d| d.to_string()).collect(),
         Err(diags) => diags.iter().map(|d| d.to_string()).collect(),
     }
@@ -180,7 +194,9 @@ fn shipped_emergencies_stay_specific() {
     let leak = ticket("02.01.01", "楼道里闻到燃气味，很浓");
     let decision = set.route(&leak, &d).decision().cloned().unwrap();
     assert_eq!((decision.lead.as_str(), decision.policy.as_str()), ("ranqi", "urgent"));
-    assert_eq!(decision.urgency.as_deref(), Some("urgent"));
+    // Proposed for the operator to confirm, not set.
+    assert_eq!(decision.urgency, None);
+    assert_eq!(decision.emergency.map(|p| p.label).as_deref(), Some("燃气泄漏"));
 }
 
 // ── precedence ──
@@ -355,7 +371,7 @@ fn no_match_goes_to_manual_dispatch() {
         Routing::Manual { reason } => assert!(reason.contains("人工派单")),
         other => panic!("{other:?}"),
     }
-    let empty = RuleSet::load(&[], &d, &POLICIES).unwrap();
+    let empty = RuleSet::load(&[], &Vocabulary::plain(), &d, &POLICIES).unwrap();
     assert_eq!(empty.1.len(), 1, "an empty set is worth a warning");
     assert!(empty.0.route(&ticket("03.01.01", ""), &d).decision().is_none());
 }
@@ -469,7 +485,7 @@ fn errors_reject_the_whole_set() {
         ("good.toml".to_string(), rule("good", "kind = [\"help\"]", "cgw")),
         ("bad.toml".to_string(), rule("bad", "kind = [\"help\"]", "nobody")),
     ];
-    let diags = RuleSet::load(&files, &district(), &POLICIES).unwrap_err();
+    let diags = RuleSet::load(&files, &Vocabulary::plain(), &district(), &POLICIES).unwrap_err();
     assert!(diags.iter().any(|d| d.severity == Severity::Error && d.file == "bad.toml"));
 }
 
@@ -575,7 +591,9 @@ fn version_hashes_names_and_contents_in_name_order() {
     let d = district();
     let a = ("a.toml".to_string(), rule("a", "kind = [\"help\"]", "cgw"));
     let b = ("b.toml".to_string(), rule("b", "kind = [\"praise\"]", "cgw"));
-    let v = |files: Vec<(String, String)>| RuleSet::load(&files, &d, &POLICIES).unwrap().0.version().to_string();
+    let v = |files: Vec<(String, String)>| {
+        RuleSet::load(&files, &Vocabulary::plain(), &d, &POLICIES).unwrap().0.version().to_string()
+    };
     let base = v(vec![a.clone(), b.clone()]);
     assert_eq!(base, v(vec![b.clone(), a.clone()]), "order of the slice does not matter");
     let edited = ("b.toml".to_string(), b.1.replace("praise", "consult"));
@@ -603,7 +621,7 @@ fn automaton_finds_overlapping_and_nested_keywords() {
 fn synthetic_sets_load_and_route() {
     let d = district();
     let files = synthetic(300, 3000, &d);
-    let (set, _) = RuleSet::load(&files, &d, &POLICIES).unwrap_or_else(|e| panic!("{e:?}"));
+    let (set, _) = RuleSet::load(&files, &Vocabulary::plain(), &d, &POLICIES).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(set.len(), 300);
     let tickets = synthetic_tickets(200, 3000, &d, 7);
     let routed = tickets.iter().filter(|t| set.route(&t.input(), &d).decision().is_some()).count();
@@ -644,4 +662,153 @@ fn locator_agrees_with_the_district() {
 #[test]
 fn quick_summary_stays_small() {
     assert_eq!(std::mem::size_of::<matching::Quick>(), 10);
+}
+
+// ── words, guards, phrase lists, emergency proposals ──
+
+/// One rule set of `source` read with the shipped vocabulary (jieba, guards, phrase lists).
+fn with_words(source: &str) -> RuleSet {
+    let files = vec![("test.toml".to_string(), source.to_string())];
+    let mut vocabulary = shipped_vocabulary();
+    vocabulary.phrase_lists.clear();
+    match RuleSet::load(&files, &vocabulary, &district(), &POLICIES) {
+        Ok((set, _)) => set,
+        Err(diags) => panic!("unexpected errors: {diags:?}"),
+    }
+}
+
+const FIRE: &str = r#"
+[[rule]]
+id = "fire"
+[rule.when]
+keywords_any = ["着火", "起火", "塌+大坑"]
+[rule.then]
+lead = "xfzd"
+policy = "urgent"
+[rule.emergency]
+label = "起火"
+handoff = "119"
+"#;
+
+#[test]
+fn keywords_match_words_not_substrings_across_word_boundaries() {
+    let set = with_words(FIRE);
+    let d = district();
+    let routed =
+        |content: &'static str| set.route(&ticket("03.01.03", content), &d).decision().map(|d| d.rule_id.clone());
+    assert_eq!(routed("楼里水压太低，热水器都打不着火"), None);
+    assert_eq!(routed("灶台打不着火"), None);
+    assert_eq!(routed("厨房着火了，快来人"), Some("fire".into()));
+    // Parts joined by + need one sentence, in any order.
+    assert_eq!(routed("马路中间突然塌了一个大坑"), Some("fire".into()));
+    assert_eq!(routed("马路中间塌了。旁边有个大坑"), None);
+}
+
+#[test]
+fn guards_stop_negated_feared_past_and_questioned_mentions() {
+    let set = with_words(FIRE);
+    let d = district();
+    for (content, guard) in [
+        ("楼道堆满杂物，万一起火后果不堪设想", Guard::Hypothetical),
+        ("担心会着火", Guard::Hypothetical),
+        ("去年楼里着火以后烧坏的墙面物业到现在也没有修", Guard::Past),
+        ("没有着火，只是有点烟味", Guard::Negated),
+        ("请问着火了应该先做什么", Guard::Question),
+    ] {
+        let input = ticket("03.01.03", content);
+        assert_eq!(set.route(&input, &d), Routing::Manual { reason: NO_MATCH.into() }, "{content}");
+        let e = set.explain(&input, &d);
+        assert!(e.guarded.iter().any(|g| g.rule_id == "fire" && g.guard == guard), "{content}: {:?}", e.guarded);
+        let miss = e.near_misses.iter().find(|m| m.rule_id == "fire").expect("a near miss");
+        assert!(miss.failed[0].contains(guard.as_str()), "{content}: {:?}", miss.failed);
+    }
+    // The guard is local to its clause: a fear elsewhere does not stop a fire now.
+    let now = ticket("03.01.03", "我一直担心楼下的电动车，现在真的着火了");
+    assert_eq!(routed_by(&set, &now), Some("fire".into()));
+}
+
+#[test]
+fn an_emergency_rule_proposes_and_never_sets_urgency() {
+    let set = with_words(FIRE);
+    let d = district();
+    let decision = set.route(&ticket("03.01.03", "他说厨房起火了，火很大。"), &d).decision().cloned().expect("routed");
+    assert_eq!(decision.urgency, None);
+    let proposal = decision.emergency.expect("a proposal");
+    assert_eq!(proposal.label, "起火");
+    assert_eq!(proposal.handoff.as_deref(), Some("119"));
+    assert_eq!(proposal.matched, "他说厨房起火了");
+    assert_eq!(proposal.words, ["起火"]);
+    let e = set.explain(&ticket("03.01.03", "他说厨房起火了"), &d);
+    assert_eq!(e.matched_words, ["起火"]);
+    // Dismissed: routed as if emergency rules were not there.
+    assert_eq!(set.route_dismissed(&ticket("03.01.03", "厨房起火了"), &d), Routing::Manual { reason: NO_MATCH.into() });
+}
+
+#[test]
+fn emergency_rules_are_checked() {
+    let with_urgency = FIRE.replace("policy = \"urgent\"", "policy = \"urgent\"\nurgency = \"urgent\"");
+    assert!(
+        diagnostics(&with_urgency).iter().any(|d| d.contains("proposes urgency")),
+        "{:?}",
+        diagnostics(&with_urgency)
+    );
+    let bad_handoff = FIRE.replace("\"119\"", "\"911\"");
+    assert!(diagnostics(&bad_handoff).iter().any(|d| d.contains("emergency.handoff")));
+    let no_words =
+        "[[rule]]\nid = \"e\"\n[rule.then]\nlead = \"xfzd\"\npolicy = \"urgent\"\n[rule.emergency]\nlabel = \"起火\"\n";
+    assert!(diagnostics(no_words).iter().any(|d| d.contains("needs keywords_any")));
+    let bad_guard = FIRE.replace("[rule.then]", "guards = [\"later\"]\n[rule.then]");
+    assert!(diagnostics(&bad_guard).iter().any(|d| d.contains("unknown guard `later`")));
+    let unknown_list = FIRE.replace("[rule.then]", "phrases = [\"flood\"]\n[rule.then]");
+    assert!(diagnostics(&unknown_list).iter().any(|d| d.contains("no phrase list `flood`")));
+}
+
+#[test]
+fn phrase_lists_are_checked_line_by_line() {
+    let errors = parse_phrase_list("phrases/fire.txt", "# 起火\n着火\n\n起 火\n着火\n+坑\n").unwrap_err();
+    let lines: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+    assert!(lines[0].starts_with("phrases/fire.txt:4:1: error"), "{lines:?}");
+    assert!(lines[1].starts_with("phrases/fire.txt:5:1: error") && lines[1].contains("line 2"), "{lines:?}");
+    assert!(lines[2].starts_with("phrases/fire.txt:6:1: error"), "{lines:?}");
+    assert_eq!(parse_phrase_list("f.txt", "着火 # now\n塌+坑\n").unwrap(), [("着火".into(), 1), ("塌+坑".into(), 2)]);
+}
+
+#[test]
+fn the_guards_file_is_checked() {
+    let bad = "[negated]\nbefore = [\"没有\"]\nwithin = 99\n[hypothetical]\nbefore = [\"万一\"]\n[past]\nbefore = [\"\"]\n[question]\nanywhere = []\n";
+    let lines: Vec<String> = GuardCues::parse("guards.toml", bad).unwrap_err().iter().map(|d| d.to_string()).collect();
+    assert!(lines.iter().any(|l| l.starts_with("guards.toml:3:10: error")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("guards.toml:7:11: error")), "{lines:?}");
+}
+
+#[test]
+fn shipped_catalogue_reads_the_issues_calls_as_a_dispatcher_would() {
+    let d = district();
+    let set = shipped(&d);
+    let proposal = |category: &'static str, content: &'static str| {
+        set.route(&ticket(category, content), &d).decision().and_then(|d| d.emergency.clone()).map(|p| p.label)
+    };
+    for (category, content) in [
+        ("03.01.03", "楼里水压太低，热水器都打不着火"),
+        ("03.03.02", "灶台打不着火"),
+        ("11.02.03", "万一起火后果不堪设想"),
+        ("02.01.01", "去年楼里着火以后烧坏的墙面物业到现在也没有修"),
+        ("04.02.01", "饭店的排烟口一直冒烟"),
+        ("07.01.01", "老板说公司失火了，拖欠我们三个月工资"),
+        ("02.01.03", "上个月电梯困人的事已经处理完了"),
+        ("06.02.01", "担心会发生食物中毒"),
+        ("14.01.02", "之前走失人员找到后想感谢民警"),
+    ] {
+        assert_eq!(proposal(category, content), None, "{content}");
+    }
+    for (category, content, label) in [
+        ("01.02.01", "马路中间突然塌了一个大坑，已经有车陷进去了", "路面塌陷"),
+        ("03.02.01", "电线断了掉在地上，还在冒火花", "电力线路险情"),
+        ("03.01.01", "水管爆了，水喷得很高", "供水管道爆裂"),
+        ("01.03.01", "大树刮倒了，压在了马路上", "树木倒伏"),
+        ("06.02.01", "吃完饭后几十个人上吐下泻", "食物中毒"),
+        ("02.01.01", "厨房起火了", "起火"),
+    ] {
+        assert_eq!(proposal(category, content).as_deref(), Some(label), "{content}");
+    }
 }

@@ -1,0 +1,85 @@
+//! Routing accuracy on the labelled evaluation set (`tests/routing_eval/`), and routing time
+//! on those calls.
+//!
+//! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` (the
+//! calls the catalogue was revised against) and `holdout.tsv` (written apart, not tuned on)
+//! through the shipped catalogue and prints, per file: expected-lead share, false-emergency
+//! rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0, as low as the
+//! catalogue allows), routing p50/p99, and then every miss with what was expected (`-- --words`:
+//! with the words its content was cut into).
+
+use chrono::TimeZone;
+use hotline::catalog::Catalog;
+use hotline::domain::rules::evaluation::{evaluate, parse_cases};
+use std::path::Path;
+use std::time::Instant;
+
+fn main() {
+    let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
+    // `--cut TEXT…`: only show how each text is cut into words, as the rules read it.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--cut") {
+        for text in &args[i + 1..] {
+            println!("{text}: {}", catalog.segmenter.cut(text).join(" / "));
+        }
+        return;
+    }
+    // A working-day morning (Wednesday 2026-03-04 10:00 Beijing time).
+    let received = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2026, 3, 4, 10, 0, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    println!("| set | calls | urgent | expected lead | false emergency | missed emergency | wrong label | manual queue | route p50 | route p99 |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut all_misses = Vec::new();
+    for file in ["tuning.tsv", "holdout.tsv"] {
+        let path = Path::new("tests/routing_eval").join(file);
+        let text = std::fs::read_to_string(&path).expect("evaluation file");
+        let cases = parse_cases(file, &text).unwrap_or_else(|e| panic!("{e}"));
+        let report = evaluate(&catalog.rules, &catalog.district, &cases, received);
+        // Time: each call routed 200 times after a warm-up.
+        for c in &cases {
+            std::hint::black_box(catalog.rules.route(&c.input(received), &catalog.district));
+        }
+        let mut micros = Vec::new();
+        for _ in 0..200 {
+            for c in &cases {
+                let input = c.input(received);
+                let started = Instant::now();
+                std::hint::black_box(catalog.rules.route(&input, &catalog.district));
+                micros.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        micros.sort_by(f64::total_cmp);
+        let pct = |p: f64| micros[((micros.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "| {file} | {} | {} | {:.1} % ({}) | {:.1} % ({}) | {:.1} % ({}) | {} | {:.1} % ({}) | {:.1} µs | {:.1} µs |",
+            report.cases,
+            report.urgent_cases,
+            report.expected_lead_share() * 100.0,
+            report.expected_lead,
+            report.false_emergency_rate() * 100.0,
+            report.false_emergencies,
+            report.missed_emergency_rate() * 100.0,
+            report.missed_emergencies,
+            report.wrong_label,
+            report.manual_rate() * 100.0,
+            report.manual,
+            pct(0.5),
+            pct(0.99),
+        );
+        all_misses.extend(report.misses);
+    }
+    println!();
+    println!("misses ({}):", all_misses.len());
+    // `--words`: how the content of each miss was cut into words, to see why a phrase did
+    // (not) match.
+    let words = std::env::args().any(|a| a == "--words");
+    for m in &all_misses {
+        println!("- {} {} — expected {}; got {}", m.at, m.content, m.expected, m.got);
+        if words {
+            println!("    words: {}", catalog.segmenter.cut(&m.content).join(" / "));
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! Reading the content as words, and what a mention must not be (guards).
+//!
+//! Keywords match the **words** of the content, not its substrings: the content is cut into
+//! words by the same segmentation as search (jieba with the district's own words,
+//! `dispatch_rules/search_words.txt`), and a keyword occurs only where it starts and ends on a
+//! word boundary. 热水器打不着火 is cut 热水器 / 打不着火 (打不着火 is one of the district's
+//! words), so the keyword 着火 does not occur in it; 厨房着火了 is 厨房 / 着火 / 了, so it does.
+//! A keyword may span several words (水管爆裂 in 水管 / 爆裂 matches as long as it starts and
+//! ends on a boundary). A keyword written `A+B` (in rules and phrase lists) needs each part
+//! in one sentence, in any order: 塌+坑 matches 马路中间突然塌了一个大坑.
+//!
+//! # Guards
+//! A mention can be about something that is not happening: negated (没有着火), hypothetical or
+//! feared (万一起火, 担心食物中毒), past or already handled (去年着火以后…, 电梯困人的事已经处理完了),
+//! or a question about a thing (请问灭火器过期了去哪里换). The cue words of each guard are listed
+//! in `dispatch_rules/guards.toml`; a guard stops a mention when one of its cues stands in the
+//! same clause (the text between two punctuation marks or spaces):
+//!
+//! | guard | stops a mention when |
+//! | --- | --- |
+//! | `negated` | a `before` cue ends at most `within` characters before it |
+//! | `hypothetical` | a `before` cue is before it, or an `after` cue after it (火灾隐患) |
+//! | `past` | a `before` cue is before it, or an `after` cue after it (找到了, 处理完了) |
+//! | `question` | an `anywhere` cue is in the clause, or the clause ends with 吗 |
+//!
+//! Cues are words too (matched on boundaries), and never overlap the mention itself. A rule
+//! names its guards with `guards = [...]`; an emergency rule has all four unless it says
+//! otherwise. A keyword list matches when one of its keywords has a mention no guard stops.
+//! `keywords_none` is the exception on both counts: an exclusion word excludes wherever its
+//! characters occur (排烟 also in 排烟口, 工资 also in 月工资) and however it is said.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::automaton::{fold, AutomatonBuilder, Hits};
+use super::Diagnostic;
+
+/// Cuts a text into words, every character in exactly one piece (punctuation included).
+/// The server's is `search::segment::Segmenter`: jieba with the district's words.
+pub trait WordCutter: Send + Sync {
+    fn cut<'t>(&self, text: &'t str) -> Vec<&'t str>;
+}
+
+/// Every character its own word: keywords match as plain substrings. For rule sets that are
+/// only about structure (synthetic load tests, format checks), never for a district's routing.
+pub struct EveryCharacter;
+
+impl WordCutter for EveryCharacter {
+    fn cut<'t>(&self, text: &'t str) -> Vec<&'t str> {
+        text.char_indices().map(|(i, c)| &text[i..i + c.len_utf8()]).collect()
+    }
+}
+
+/// What a mention must not be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Guard {
+    Negated,
+    Hypothetical,
+    Past,
+    Question,
+}
+
+impl Guard {
+    pub const ALL: [Guard; 4] = [Guard::Negated, Guard::Hypothetical, Guard::Past, Guard::Question];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Guard::Negated => "negated",
+            Guard::Hypothetical => "hypothetical",
+            Guard::Past => "past",
+            Guard::Question => "question",
+        }
+    }
+
+    /// The guard's name for operators.
+    pub fn label(self) -> &'static str {
+        match self {
+            Guard::Negated => "否定",
+            Guard::Hypothetical => "假设/担心",
+            Guard::Past => "过去/已处理",
+            Guard::Question => "询问",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Guard> {
+        Guard::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    pub(super) fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of guards as bits of [`Guard::bit`].
+pub(super) type GuardMask = u8;
+pub(super) const ALL_GUARDS: GuardMask = 0b1111;
+
+// Roles of a cue word, as bits (a word may have several).
+const NEG_BEFORE: u8 = 1;
+const HYP_BEFORE: u8 = 2;
+const HYP_AFTER: u8 = 4;
+const PAST_BEFORE: u8 = 8;
+const PAST_AFTER: u8 = 16;
+const QUESTION: u8 = 32;
+
+/// The cue words of every guard (`dispatch_rules/guards.toml`), as read.
+#[derive(Debug, Clone, Default)]
+pub struct GuardCues {
+    /// (normalised word, role bits)
+    words: Vec<(String, u8)>,
+    /// Characters allowed between a negation and what it negates.
+    negation_within: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGuards {
+    negated: RawNegated,
+    hypothetical: RawBeforeAfter,
+    past: RawBeforeAfter,
+    question: RawQuestion,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNegated {
+    before: Vec<Spanned<String>>,
+    within: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBeforeAfter {
+    before: Vec<Spanned<String>>,
+    #[serde(default)]
+    after: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuestion {
+    anywhere: Vec<Spanned<String>>,
+}
+
+/// The guards file's name in diagnostics.
+pub const GUARDS_FILE: &str = "guards.toml";
+
+impl GuardCues {
+    /// Reads `guards.toml`; every problem with its line and column.
+    pub fn parse(file: &str, source: &str) -> Result<GuardCues, Vec<Diagnostic>> {
+        let raw: RawGuards = toml::from_str(source).map_err(|e| vec![Diagnostic::from_toml(file, source, &e)])?;
+        let mut diags = Vec::new();
+        let mut cues = GuardCues::default();
+        let within = *raw.negated.within.get_ref();
+        if !(0..=20).contains(&within) {
+            diags.push(Diagnostic::at_offset(
+                file,
+                source,
+                raw.negated.within.span().start,
+                super::Severity::Error,
+                format!("negated.within: {within} is not a number of characters from 0 to 20"),
+            ));
+        }
+        cues.negation_within = within.clamp(0, 20) as u32;
+        let lists: [(&str, &[Spanned<String>], u8); 6] = [
+            ("negated.before", &raw.negated.before, NEG_BEFORE),
+            ("hypothetical.before", &raw.hypothetical.before, HYP_BEFORE),
+            ("hypothetical.after", &raw.hypothetical.after, HYP_AFTER),
+            ("past.before", &raw.past.before, PAST_BEFORE),
+            ("past.after", &raw.past.after, PAST_AFTER),
+            ("question.anywhere", &raw.question.anywhere, QUESTION),
+        ];
+        for (key, list, role) in lists {
+            let mut seen: Vec<String> = Vec::new();
+            for value in list {
+                let word = super::automaton::normalize(value.get_ref());
+                let at = value.span().start;
+                if word.is_empty() || word.contains('+') {
+                    diags.push(Diagnostic::at_offset(
+                        file,
+                        source,
+                        at,
+                        super::Severity::Error,
+                        format!("{key}: \"{}\" is not a cue word (one word, no `+`)", value.get_ref()),
+                    ));
+                } else if seen.contains(&word) {
+                    diags.push(Diagnostic::at_offset(
+                        file,
+                        source,
+                        at,
+                        super::Severity::Warning,
+                        format!("{key}: \"{}\" is listed twice", value.get_ref()),
+                    ));
+                } else {
+                    seen.push(word.clone());
+                    match cues.words.iter_mut().find(|(w, _)| *w == word) {
+                        Some((_, bits)) => *bits |= role,
+                        None => cues.words.push((word, role)),
+                    }
+                }
+            }
+        }
+        if diags.iter().any(|d| d.severity == super::Severity::Error) {
+            return Err(diags);
+        }
+        // Warnings (a word listed twice) are harmless to the result; report them as errors
+        // would stop the load, so they are dropped here and found by `check` through `lint`.
+        Ok(cues)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+/// The cues as the rule set's automaton knows them: role bits by word id.
+#[derive(Default)]
+pub(super) struct CueTable {
+    roles: Vec<u8>,
+    negation_within: u32,
+}
+
+impl CueTable {
+    pub fn build(cues: &GuardCues, builder: &mut AutomatonBuilder) -> CueTable {
+        let mut table = CueTable { roles: Vec::new(), negation_within: cues.negation_within };
+        for (word, roles) in &cues.words {
+            let id = builder.intern(word) as usize;
+            if table.roles.len() <= id {
+                table.roles.resize(id + 1, 0);
+            }
+            table.roles[id] |= roles;
+        }
+        table
+    }
+
+    fn roles(&self, id: u32) -> u8 {
+        self.roles.get(id as usize).copied().unwrap_or(0)
+    }
+}
+
+/// One occurrence of a word of the automaton on word boundaries, in normalised characters.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Occurrence {
+    pub id: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// Characters that end a clause (after folding: full-width ，！？；： are their ASCII forms).
+fn ends_clause(c: char) -> bool {
+    matches!(c, ',' | '.' | '!' | '?' | ';' | ':' | '。' | '、' | '…' | '～' | '~' | '\n' | '\r')
+}
+
+/// Characters that end a sentence.
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | ';' | '。' | '…' | '\n' | '\r')
+}
+
+/// The content read once for every rule: which words occur on boundaries, where, and in which
+/// clause and sentence.
+pub(super) struct Reading<'t> {
+    text: &'t str,
+    /// Words (keywords and cues) with at least one occurrence on word boundaries.
+    pub present: Hits,
+    /// Words occurring anywhere, as substrings (what `keywords_none` excludes on).
+    pub anywhere: Hits,
+    /// Those occurrences, by start.
+    pub occurrences: Vec<Occurrence>,
+    /// Clause and sentence number of each normalised character.
+    clause: Vec<u32>,
+    sentence: Vec<u32>,
+    /// Byte offset in `text` of each normalised character, and the text's length at the end.
+    byte_at: Vec<usize>,
+    /// Clauses ending with 吗 (a yes/no question).
+    question_clause: Vec<bool>,
+}
+
+impl<'t> Reading<'t> {
+    /// Reads `text`: `scan` finds every automaton word with its start, `cutter` the boundaries.
+    pub fn new(
+        text: &'t str,
+        automaton: &super::automaton::Automaton,
+        cutter: &dyn WordCutter,
+        words: usize,
+    ) -> Reading<'t> {
+        // Normalised characters with their byte offsets, clause and sentence numbers.
+        let mut byte_at = Vec::with_capacity(text.len() / 2);
+        let mut clause = Vec::with_capacity(text.len() / 2);
+        let mut sentence = Vec::with_capacity(text.len() / 2);
+        let mut question_clause = vec![false];
+        let (mut c, mut s) = (0u32, 0u32);
+        let mut last: Option<char> = None;
+        let mut broke = true;
+        let end_clause = |c: &mut u32, last: Option<char>, question_clause: &mut Vec<bool>| {
+            question_clause[*c as usize] = last == Some('吗');
+            *c += 1;
+            question_clause.push(false);
+        };
+        for (i, raw) in text.char_indices() {
+            match fold(raw) {
+                None => {
+                    // Whitespace separates clauses as punctuation does ("着火了 快来人").
+                    if !broke {
+                        end_clause(&mut c, last, &mut question_clause);
+                        if raw == '\n' || raw == '\r' {
+                            s += 1;
+                        }
+                        broke = true;
+                    }
+                }
+                Some(ch) => {
+                    byte_at.push(i);
+                    clause.push(c);
+                    sentence.push(s);
+                    if ends_clause(ch) {
+                        end_clause(&mut c, last, &mut question_clause);
+                        if ends_sentence(ch) {
+                            s += 1;
+                        }
+                        broke = true;
+                    } else {
+                        broke = false;
+                        last = Some(ch);
+                    }
+                }
+            }
+        }
+        if !broke {
+            question_clause[c as usize] = last == Some('吗');
+        }
+        byte_at.push(text.len());
+
+        // Raw matches first: most contents hold few, and then the text need not be cut.
+        let mut raw_matches: Vec<Occurrence> = Vec::new();
+        automaton.each_match_len(text, |id, start, len| {
+            raw_matches.push(Occurrence { id, start: start as u32, end: (start + len) as u32 })
+        });
+        let mut present = Hits::with_capacity(words);
+        let mut anywhere = Hits::with_capacity(words);
+        let mut occurrences = Vec::with_capacity(raw_matches.len());
+        if !raw_matches.is_empty() {
+            let n = clause.len();
+            let mut boundary = vec![false; n + 1];
+            boundary[0] = true;
+            boundary[n] = true;
+            // The whole text is cut: a keyword may span a space ("ＷｉＦｉ 信号"), which ends a
+            // clause for the guards but not a word for jieba.
+            let mut pos = 0usize;
+            for piece in cutter.cut(text) {
+                pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
+                boundary[pos.min(n)] = true;
+            }
+            for m in raw_matches {
+                anywhere.set(m.id);
+                if boundary[m.start as usize] && boundary[m.end as usize] {
+                    present.set(m.id);
+                    occurrences.push(m);
+                }
+            }
+            occurrences.sort_by_key(|o| (o.start, o.end));
+        }
+        Reading { text, present, anywhere, occurrences, clause, sentence, byte_at, question_clause }
+    }
+
+    /// The guard (and its cue, as written in the content) that stops this mention, if any.
+    pub fn stopped_by(&self, m: &Occurrence, guards: GuardMask, cues: &CueTable) -> Option<(Guard, String)> {
+        if guards == 0 {
+            return None;
+        }
+        let clause = self.clause[m.start as usize];
+        let on = |g: Guard| guards & g.bit() != 0;
+        for cue in &self.occurrences {
+            if self.clause[cue.start as usize] != clause {
+                continue;
+            }
+            let roles = cues.roles(cue.id);
+            if roles == 0 {
+                continue;
+            }
+            let before = cue.end <= m.start;
+            let after = cue.start >= m.end;
+            if !before && !after {
+                continue;
+            }
+            let hit = if on(Guard::Negated)
+                && roles & NEG_BEFORE != 0
+                && before
+                && m.start - cue.end <= cues.negation_within
+            {
+                Some(Guard::Negated)
+            } else if on(Guard::Hypothetical)
+                && ((roles & HYP_BEFORE != 0 && before) || (roles & HYP_AFTER != 0 && after))
+            {
+                Some(Guard::Hypothetical)
+            } else if on(Guard::Past) && ((roles & PAST_BEFORE != 0 && before) || (roles & PAST_AFTER != 0 && after)) {
+                Some(Guard::Past)
+            } else if on(Guard::Question) && roles & QUESTION != 0 {
+                Some(Guard::Question)
+            } else {
+                None
+            };
+            if let Some(g) = hit {
+                return Some((g, self.slice(cue.start, cue.end).to_string()));
+            }
+        }
+        if on(Guard::Question) && self.question_clause[clause as usize] {
+            return Some((Guard::Question, "…吗".to_string()));
+        }
+        None
+    }
+
+    /// Whether two mentions are in one sentence (the parts of an `A+B` keyword must be).
+    pub fn same_sentence(&self, a: &Occurrence, b: &Occurrence) -> bool {
+        self.sentence[a.start as usize] == self.sentence[b.start as usize]
+    }
+
+    /// The content between normalised characters `from` and `to`, as written.
+    pub fn slice(&self, from: u32, to: u32) -> &'t str {
+        &self.text[self.byte_at[from as usize]..self.byte_at[to as usize]]
+    }
+
+    /// The clause a mention stands in, as written and trimmed of its punctuation: what the
+    /// operator is shown as "matched".
+    pub fn clause_of(&self, m: &Occurrence) -> &'t str {
+        let c = self.clause[m.start as usize];
+        let first = self.clause.iter().position(|&x| x == c).unwrap_or(0);
+        let last = self.clause.iter().rposition(|&x| x == c).map_or(first, |i| i + 1);
+        self.slice(first as u32, last as u32).trim_end_matches(|ch: char| ends_clause(fold(ch).unwrap_or(' ')))
+    }
+}
+
+/// A keyword as matched: one part, or several (`A+B`) that must share a sentence.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Phrase {
+    pub parts: Vec<u32>,
+}
+
+/// What one keyword found in a reading.
+pub(super) enum Found {
+    /// Mentioned and not stopped: the mentions of each part.
+    Yes(Vec<Occurrence>),
+    /// Every mention was stopped by a guard: the first such, with its cue.
+    Stopped(Guard, String, String),
+    No,
+}
+
+impl Phrase {
+    /// Whether the phrase occurs, unguarded, in the reading.
+    pub fn find(&self, reading: &Reading, guards: GuardMask, cues: &CueTable, shown: &str) -> Found {
+        if self.parts.iter().any(|&id| !reading.present.get(id)) {
+            return Found::No;
+        }
+        let mut stopped: Option<(Guard, String)> = None;
+        let unguarded = |id: u32, stopped: &mut Option<(Guard, String)>| -> Vec<Occurrence> {
+            reading
+                .occurrences
+                .iter()
+                .filter(|o| o.id == id)
+                .filter(|o| match reading.stopped_by(o, guards, cues) {
+                    None => true,
+                    Some(why) => {
+                        stopped.get_or_insert(why);
+                        false
+                    }
+                })
+                .copied()
+                .collect()
+        };
+        let first = unguarded(self.parts[0], &mut stopped);
+        let rest: Vec<Vec<Occurrence>> = self.parts[1..].iter().map(|&id| unguarded(id, &mut stopped)).collect();
+        for a in &first {
+            let mut found = vec![*a];
+            for mentions in &rest {
+                match mentions.iter().find(|b| reading.same_sentence(a, b)) {
+                    Some(b) => found.push(*b),
+                    None => break,
+                }
+            }
+            if found.len() == self.parts.len() {
+                return Found::Yes(found);
+            }
+        }
+        match stopped {
+            Some((g, cue)) => Found::Stopped(g, shown.to_string(), cue),
+            None => Found::No,
+        }
+    }
+}
+
+/// The shared parts of a rule set's reading: the cutter and the cues.
+pub(super) struct Lexicon {
+    pub cutter: Arc<dyn WordCutter>,
+    pub cues: CueTable,
+}
+
+/// The curated phrase lists (`dispatch_rules/phrases/NAME.txt`): the common ways residents
+/// say one emergency. One phrase a line (`A+B` for parts in one sentence), `#` starts a
+/// comment. Returns (list name, [(phrase as written, line)]).
+pub fn parse_phrase_list(file: &str, source: &str) -> Result<Vec<(String, usize)>, Vec<Diagnostic>> {
+    let mut phrases: Vec<(String, usize)> = Vec::new();
+    let mut diags = Vec::new();
+    for (index, raw) in source.lines().enumerate() {
+        let line = index + 1;
+        let text = raw.split('#').next().unwrap_or("").trim();
+        if text.is_empty() {
+            continue;
+        }
+        let column = raw.find(text).map_or(1, |b| raw[..b].chars().count() + 1);
+        if let Some(bad) = text.chars().find(|c| c.is_whitespace() || ",，;；".contains(*c)) {
+            diags.push(Diagnostic::error(
+                file,
+                line,
+                column,
+                format!(
+                    "\"{text}\": one phrase a line, no `{bad}` inside (join parts that must share a sentence with `+`)"
+                ),
+            ));
+            continue;
+        }
+        if text.split('+').any(|p| super::automaton::normalize(p).is_empty()) {
+            diags.push(Diagnostic::error(file, line, column, format!("\"{text}\": an empty part matches everything")));
+            continue;
+        }
+        let normal = super::automaton::normalize(text);
+        if let Some((_, first)) = phrases.iter().find(|(p, _)| super::automaton::normalize(p) == normal) {
+            diags.push(Diagnostic::error(
+                file,
+                line,
+                column,
+                format!("\"{text}\" is listed twice; first on line {first}"),
+            ));
+            continue;
+        }
+        phrases.push((text.to_string(), line));
+    }
+    if phrases.is_empty() && diags.is_empty() {
+        diags.push(Diagnostic::error(file, 0, 0, "the phrase list is empty"));
+    }
+    if diags.is_empty() {
+        Ok(phrases)
+    } else {
+        Err(diags)
+    }
+}
