@@ -14,7 +14,7 @@ use crate::domain::rules::{Explanation, RoutingInput};
 use crate::domain::sla::Stage;
 use crate::domain::types::{Channel, Kind, Role, Urgency};
 use crate::store::dispatch::{EmergencyDecisions, RuleOutcome};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -204,7 +204,7 @@ pub async fn stats(
         None => None,
     };
     let catalog = state.catalog();
-    let mut emergencies: HashMap<String, EmergencyDecisions> =
+    let mut emergencies: std::collections::HashMap<String, EmergencyDecisions> =
         state.store.emergency_decisions(since).await?.into_iter().map(|e| (e.rule_id.clone(), e)).collect();
     let mut outcomes = state.store.rule_outcomes(since).await?;
     // A rule whose every proposal was dismissed routed nothing itself: it is listed all the same.

@@ -837,7 +837,7 @@ pub struct HandOffBody {
 pub async fn hand_off(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<HandOffBody>,
 ) -> Result<Json<TicketView>, ApiError> {
     let id = resolve_id(&state, &id).await?;

@@ -185,9 +185,14 @@ pub fn urgency(
     suggested.iter().find_map(|s| {
         let input = RoutingInput { category: &s.code, ..input.clone() };
         match rules.route(&input, district) {
-            Routing::Routed(d) if d.urgency.as_deref() == Some("urgent") => {
-                let why = rules.rule(&d.rule_id).map(|r| r.description.clone()).unwrap_or_default();
-                Some(UrgencyHint { rule_id: d.rule_id, why })
+            // An emergency rule proposes urgency for the operator to confirm (可能紧急); the
+            // hint says the same, with the words that raised it.
+            Routing::Routed(d) if d.urgency.as_deref() == Some("urgent") || d.emergency.is_some() => {
+                let why = match &d.emergency {
+                    Some(p) => format!("可能紧急: {} ({})", p.label, p.matched),
+                    None => rules.rule(&d.rule_id).map(|r| r.description.clone()).unwrap_or_default(),
+                };
+                Some(UrgencyHint { rule_id: d.rule_id.clone(), why })
             }
             _ => None,
         }

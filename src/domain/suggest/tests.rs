@@ -155,7 +155,13 @@ fn the_rules_say_when_a_call_would_be_urgent() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dispatch_rules");
     let mut diags = Vec::new();
     let files = crate::catalog::read_rule_files(&dir, &mut diags);
-    let (rules, _) = RuleSet::load(&files, &d, &["urgent", "utility", "general", "complex"]).unwrap();
+    let words = crate::domain::search_words::parse(
+        "search_words.txt",
+        &std::fs::read_to_string(dir.join("search_words.txt")).expect("search words"),
+    )
+    .expect("the shipped search words load");
+    let vocabulary = crate::catalog::vocabulary(&dir, std::sync::Arc::new(crate::search::segment::Segmenter::new(words)));
+    let (rules, _) = RuleSet::load(&files, &vocabulary, &d, &["urgent", "utility", "general", "complex"]).unwrap();
     let model = Model::build(&History::default(), &d);
     let input = |content: &'static str| RoutingInput {
         kind: DEFAULT_KIND,
