@@ -16,7 +16,9 @@ use crate::domain::lifecycle::Actor;
 use crate::domain::types::Role;
 use crate::store::{StoreError, TicketFilter};
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use super::input::{ApiPath, ApiQuery};
+use super::tickets::{given, reject_unknown};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -281,7 +283,7 @@ async fn call_view(state: &AppState, call: CallRecord) -> Result<CallView, ApiEr
 pub async fn get_call(
     State(state): State<AppState>,
     auth: Auth,
-    Path(call_id): Path<String>,
+    ApiPath(call_id): ApiPath<String>,
 ) -> Result<Json<CallView>, ApiError> {
     auth.require(CENTRE)?;
     let call = state.store.call(&call_id).await?.ok_or_else(|| ApiError::not_found("call"))?;
@@ -293,6 +295,12 @@ pub async fn get_call(
 pub struct DayParams {
     /// A day in Beijing time (`2026-12-03`); today when left out.
     pub date: Option<String>,
+}
+
+/// The `date` filter of a day's figures (checked like every query: unknown keys and empty values refused).
+fn day_param(q: &std::collections::HashMap<String, String>) -> Result<Option<&str>, ApiError> {
+    reject_unknown(q, &["date"])?;
+    given(q, "date")
 }
 
 fn day_range(state: &AppState, date: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
@@ -321,10 +329,10 @@ pub struct CallList {
 pub async fn list_calls(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<DayParams>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<CallList>, ApiError> {
     auth.require(CENTRE)?;
-    let (from, to) = day_range(&state, q.date.as_deref())?;
+    let (from, to) = day_range(&state, day_param(&q)?)?;
     let mut calls = Vec::new();
     for call in state.store.calls_between(from, to, 5000).await? {
         calls.push(call_view(&state, call).await?);
@@ -340,7 +348,7 @@ pub async fn list_calls(
 pub async fn ticket_calls(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CallList>, ApiError> {
     auth.require(CENTRE)?;
     let id = resolve_id(&state, &id).await?;
@@ -448,7 +456,7 @@ pub async fn screen_pop(state: &AppState, actor: &Actor, data: &serde_json::Valu
 pub async fn call_pop(
     State(state): State<AppState>,
     auth: Auth,
-    Path(call_id): Path<String>,
+    ApiPath(call_id): ApiPath<String>,
 ) -> Result<Json<ScreenPop>, ApiError> {
     auth.require(CENTRE)?;
     let call = state.store.call(&call_id).await?.ok_or_else(|| ApiError::not_found("call"))?;
@@ -491,12 +499,18 @@ pub struct MissedList {
 pub async fn missed_list(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<MissedParams>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<MissedList>, ApiError> {
     auth.require(CENTRE)?;
     let (today, _) = day_range(&state, None)?;
     let mut missed = Vec::new();
-    for entry in state.store.missed_calls(q.closed.unwrap_or(false), 500).await? {
+    reject_unknown(&q, &["closed"])?;
+    let closed = match given(&q, "closed")? {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("closed", "closed: true or false")),
+    };
+    for entry in state.store.missed_calls(closed, 500).await? {
         let calls_today = state.store.calls_count_since(&entry.caller, today).await?;
         missed.push(MissedView { entry, calls_today });
     }
@@ -509,7 +523,7 @@ pub async fn missed_list(
 pub async fn claim_missed(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<MissedCall>, ApiError> {
     auth.require(INTAKE_ROLES)?;
     let username = auth.actor.username.clone();
@@ -537,7 +551,7 @@ pub struct CallBackReport {
 pub async fn missed_outcome(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CallBackReport>,
 ) -> Result<Json<MissedCall>, ApiError> {
     auth.require(INTAKE_ROLES)?;
@@ -562,10 +576,10 @@ pub async fn missed_outcome(
 pub async fn call_stats(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<DayParams>,
+    ApiQuery(q): ApiQuery,
 ) -> Result<Json<CallStats>, ApiError> {
     auth.require(CENTRE)?;
-    let (from, to) = day_range(&state, q.date.as_deref())?;
+    let (from, to) = day_range(&state, day_param(&q)?)?;
     let calls = state.store.calls_between(from, to, 1_000_000).await?;
     Ok(Json(stats::compute(&calls, from, to, Duration::seconds(state.config.cti_wrap_up_secs))))
 }

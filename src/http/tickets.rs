@@ -162,7 +162,8 @@ pub async fn create_ticket(
     }
     let chosen = draft.category.clone();
     let call_id = draft.call_id.clone();
-    let created = log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route, body.emergency).await?;
+    let created =
+        log_ticket(&state, &auth.actor, draft, body.dispatch, body.resolve, body.route, body.emergency).await?;
     if let Some(shown) = &body.suggestion {
         super::suggest::record_shown(&state, created.ticket.ticket.id, &chosen, shown).await;
     }

@@ -129,7 +129,7 @@ export function seatBoard() {
   const tiles = h('div.seat-tiles#seat-tiles');
   const counts = h('p.seat-counts#seat-counts');
   const figures = h('div.call-figures#call-figures');
-  const element = h('section.card.seat-board#seat-board', h('h2', t('seat.board')), counts, tiles, figures);
+  const element = h('section.card.seat-board#seat-board', h('h3', t('seat.board')), counts, tiles, figures);
   const seats = new Map();
 
   function render() {

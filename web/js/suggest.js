@@ -60,12 +60,13 @@ export function attachSuggestions(f, leafByCode, panel, setCategory) {
     }, h('kbd', 'Alt+' + (i + 1)), ' ', c.name, h('span.muted', ` ${Math.round(c.score * 100)}%`),
     c.why.length ? h('span.why', ` · ${w('words')} ${c.why.join('、')}`) : null));
     const rest = a.categories.slice(3).map((c) => h('span.muted', ` ${c.name}`));
-    box.replaceChildren(
+    // The DOM's replaceChildren writes a null as the text "null": only the parts there are.
+    box.replaceChildren(...[
       items.length ? h('div.suggestions', items, rest) : h('p.muted', a.notice_label || w('type')),
       a.street_name ? h('p.muted#suggest-place', `${w('street')}：${a.street_name}${a.community_name ? ' · ' + a.community_name : ''}`
         + (a.located_by ? `（${a.located_by}）` : '')) : null,
       a.urgency ? h('p.warn#suggest-urgent', `${w('urgent')}：${a.urgency_why.join('；')} ${w('urgentHint')}`) : null,
-      h('p.muted.small', `${w('version')} ${a.model_version} · ${w('keys')}`));
+      h('p.muted.small', `${w('version')} ${a.model_version} · ${w('keys')}`)].filter(Boolean));
   }
 
   function take(i) {

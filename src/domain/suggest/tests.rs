@@ -160,7 +160,8 @@ fn the_rules_say_when_a_call_would_be_urgent() {
         &std::fs::read_to_string(dir.join("search_words.txt")).expect("search words"),
     )
     .expect("the shipped search words load");
-    let vocabulary = crate::catalog::vocabulary(&dir, std::sync::Arc::new(crate::search::segment::Segmenter::new(words)));
+    let vocabulary =
+        crate::catalog::vocabulary(&dir, std::sync::Arc::new(crate::search::segment::Segmenter::new(words)));
     let (rules, _) = RuleSet::load(&files, &vocabulary, &d, &["urgent", "utility", "general", "complex"]).unwrap();
     let model = Model::build(&History::default(), &d);
     let input = |content: &'static str| RoutingInput {
