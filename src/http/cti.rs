@@ -4,7 +4,9 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::input::{ApiPath, ApiQuery};
 use super::json::ApiJson;
+use super::tickets::{given, reject_unknown};
 use super::tickets::{resolve_id, visible_ticket, INTAKE_ROLES};
 use super::views::{ticket_view, TicketView};
 use super::AppState;
@@ -16,8 +18,6 @@ use crate::domain::lifecycle::Actor;
 use crate::domain::types::Role;
 use crate::store::{StoreError, TicketFilter};
 use axum::body::Bytes;
-use super::input::{ApiPath, ApiQuery};
-use super::tickets::{given, reject_unknown};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::Json;
