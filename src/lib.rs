@@ -13,6 +13,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod live;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod report;

@@ -152,6 +152,7 @@ enum CalendarCmd {
 }
 
 fn main() -> ExitCode {
+    hotline::memory::return_large_blocks_on_free();
     let cli = Cli::parse();
     let mut config = match Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
         Ok(c) => c,
@@ -385,6 +386,8 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     // listens: a Meilisearch that is down, refuses the key or refuses the settings stops
     // start-up with the reason.
     let state = hotline::http::AppState::new(store.clone(), config, catalog)?;
+    let segmenter = state.catalog().segmenter.clone();
+    tokio::task::spawn_blocking(move || segmenter.warm_up()).await?;
     let search = state.search();
     search.prepare().await.map_err(|e| format!("search index ({}): {e}", search.backend()))?;
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -560,6 +560,9 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
         "it counts the time late",
     )
     .await;
+    // The wall followed by patches to the board it holds, never by asking for it whole again.
+    b.until("Number(document.documentElement.dataset.boardPatches || 0) > 0", "the board changed by patches").await;
+    b.until("!document.documentElement.dataset.boardResyncs", "no patch needed the whole board again").await;
     let (_, before) = supervisor.get(&format!("/api/v1/tickets/{near_number}")).await;
     b.click(&format!("{in_overdue} button.urge")).await;
     b.until("[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('已催办'))", "urged").await;

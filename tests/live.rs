@@ -14,6 +14,7 @@ both_backends!(
     dropped_client_resumes_from_its_last_sequence_number,
     pushed_supervisor_view_matches_a_fresh_snapshot,
     operator_and_department_boards_follow_the_work,
+    a_wall_holding_a_busy_board_is_sent_only_what_changed,
 );
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -123,14 +124,27 @@ async fn pushed_supervisor_view_matches_a_fresh_snapshot(backend: Backend) {
     operator.log_call(json!({"route": false})).await;
     dept.act(&t["id"].to_string(), "return", json!({"reason": "不属于本单位"})).await;
     // The last view pushed once things are quiet is the same as a fresh snapshot.
+    // After the first board only its changes come (view_patch), each from the version held.
     let mut latest = first;
+    let mut patches = 0;
     let quiet_since = Instant::now();
     while let Some(m) = next_message(&mut socket, Duration::from_millis(1200)).await {
         if m["type"] == "view" {
             latest = m;
+        } else if m["type"] == "view_patch" {
+            assert_eq!(m["view"], "supervisor");
+            assert_eq!(m["from"], latest["version"], "a patch starts from the board the client holds");
+            let patch: json_patch::Patch = serde_json::from_value(m["patch"].clone()).unwrap();
+            json_patch::patch(&mut latest["data"], &patch).expect("the patch applies to the held board");
+            latest["version"] = m["version"].clone();
+            latest["seq"] = m["seq"].clone();
+            patches += 1;
         }
         assert!(quiet_since.elapsed() < Duration::from_secs(20));
     }
+    // A board this small may go whole (a patch no smaller than it is not sent); the busy
+    // wall below is where patches must carry the changes.
+    let _ = patches;
     let (status, fresh) = supervisor.get("/api/v1/dashboard/supervisor").await;
     assert_eq!(status, 200);
     assert_eq!(latest["data"], fresh, "pushed view == fresh snapshot");
@@ -146,6 +160,42 @@ async fn pushed_supervisor_view_matches_a_fresh_snapshot(backend: Backend) {
         .collect();
     assert_eq!(statuses, vec![("dispatched".into(), 1), ("received".into(), 1), ("return_requested".into(), 1)]);
     assert_eq!(fresh["intake_by_hour"][10], 3, "three calls in the ten o'clock hour");
+    server.stop().await;
+}
+
+async fn a_wall_holding_a_busy_board_is_sent_only_what_changed(backend: Backend) {
+    let server = TestServer::start_with(backend, TestClock::at("2026-11-23T10:00:00+08:00"), Config::default()).await;
+    let (a, b) = two_bureaus();
+    let operator = server.login("operator").await;
+    let supervisor = server.login("supervisor").await;
+    for i in 0..16 {
+        operator.log_call(json!({"dispatch": {"lead": if i % 2 == 0 { &a } else { &b }}})).await;
+    }
+    let mut socket = live_socket(&server, &supervisor.token).await;
+    next_message(&mut socket, WAIT).await.unwrap();
+    send_json(&mut socket, json!({"type": "subscribe", "views": ["supervisor"]})).await;
+    let (first, _) = wait_for(&mut socket, WAIT, |m| m["type"] == "view").await;
+    let first_len = first.to_string().len();
+    let mut board = first["data"].clone();
+    operator.log_call(json!({"dispatch": {"lead": a}})).await;
+    let (patch, _) = wait_for(&mut socket, WAIT, |m| m["type"] == "view_patch" || m["type"] == "view").await;
+    let patch_len = patch.to_string().len();
+    assert_eq!(patch["type"], "view_patch", "one more call changes a few figures: {patch}");
+    assert_eq!(patch["from"], first["version"]);
+    assert!(patch_len * 3 < first_len, "the patch ({patch_len} bytes) is far smaller than the board ({first_len})");
+    let ops: json_patch::Patch = serde_json::from_value(patch["patch"].clone()).unwrap();
+    json_patch::patch(&mut board, &ops).expect("the patch applies to the board held");
+    // Once quiet, the board held equals a fresh snapshot.
+    while let Some(m) = next_message(&mut socket, Duration::from_millis(1200)).await {
+        if m["type"] == "view_patch" {
+            let ops: json_patch::Patch = serde_json::from_value(m["patch"].clone()).unwrap();
+            json_patch::patch(&mut board, &ops).expect("each later patch applies too");
+        } else if m["type"] == "view" {
+            board = m["data"].clone();
+        }
+    }
+    let (_, fresh) = supervisor.get("/api/v1/dashboard/supervisor").await;
+    assert_eq!(board, fresh, "the board put together from patches == a fresh snapshot");
     server.stop().await;
 }
 

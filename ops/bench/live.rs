@@ -38,7 +38,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
@@ -98,11 +98,18 @@ struct Args {
     /// Echoed in the RESULT line (e.g. `sqlite-2`).
     #[arg(long, default_value = "")]
     label: String,
+    /// Ask for every board whole, as servers before board patches sent them
+    /// (`"patches": false` in `subscribe`): the traffic before and after, one binary.
+    #[arg(long)]
+    whole_boards: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if args.whole_boards {
+        let _ = SUBSCRIBE.set(r#"{"type":"subscribe","patches":false}"#.to_string());
+    }
     match run(args).await {
         Ok(code) => code,
         Err(e) => {
@@ -195,6 +202,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let connect_started = Instant::now();
     let mut handles = Vec::with_capacity(args.clients);
+    // Set while the measured phase runs: the traffic each client receives is counted then.
+    let measuring = Arc::new(AtomicBool::new(false));
     for (i, who) in whos.iter().enumerate() {
         let token = match who {
             Who::Supervisor => supervisor.clone(),
@@ -202,8 +211,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         };
         let url = format!("{ws_base}/api/v1/live?token={token}");
         let (gate, ready, failed, stop) = (gate.clone(), ready.clone(), failed.clone(), stop_rx.clone());
-        let who = *who;
-        handles.push(tokio::spawn(async move { socket_client(i, who, url, gate, ready, failed, stop).await }));
+        let (who, measuring) = (*who, measuring.clone());
+        handles
+            .push(tokio::spawn(async move { socket_client(i, who, url, gate, ready, failed, measuring, stop).await }));
     }
     let connect_deadline = connect_started + Duration::from_secs(args.connect_timeout_secs);
     loop {
@@ -257,6 +267,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         tokio::time::sleep_until(next_at).await;
         if cpu_start.is_none() && Instant::now() >= measure_from {
             cpu_start = CpuSnapshot::take(args.server_pid);
+            measuring.store(true, Ordering::SeqCst);
         }
         if rss_load.is_none() && Instant::now() >= measure_from + Duration::from_secs(args.duration_secs / 2) {
             rss_load = args.server_pid.and_then(rss_kib);
@@ -309,6 +320,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         }));
         next_at += Duration::from_secs_f64(events as f64 / args.events_per_sec.max(0.001));
     }
+    measuring.store(false, Ordering::SeqCst);
+    let measured_secs = Instant::now().saturating_duration_since(measure_from).as_secs_f64().max(0.001);
     for t in writer_tasks {
         let _ = t.await;
     }
@@ -362,6 +375,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let mut gones = 0u64;
     let mut errors = 0u64;
     let mut bytes = 0u64;
+    let (mut measured_bytes, mut measured_board_bytes, mut patches) = (0u64, 0u64, 0u64);
     let mut closed_early = 0usize;
     let mut buckets: BTreeMap<i64, Vec<i64>> = BTreeMap::new(); // 5 s of commit time → latencies
     for r in &results {
@@ -374,6 +388,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         gones += r.gones;
         errors += r.errors;
         bytes += r.bytes;
+        measured_bytes += r.measured_bytes;
+        measured_board_bytes += r.measured_board_bytes;
+        patches += r.patches;
         closed_early += r.closed_early as usize;
         expected += match r.who {
             Who::Supervisor => measured.len(),
@@ -422,6 +439,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         eprintln!("first write error: {e}");
     }
     let achieved_eps = measured.len() as f64 / args.duration_secs.max(1) as f64;
+    // Traffic per client per minute of the measured phase: everything, and boards alone.
+    let per_client_min = |b: u64| b as f64 / 1024.0 / connected.max(1) as f64 / (measured_secs / 60.0);
+    let (kib_client_min, board_kib_client_min) = (per_client_min(measured_bytes), per_client_min(measured_board_bytes));
     let over_100 = latencies.iter().filter(|l| **l >= 100_000).count();
 
     println!();
@@ -441,6 +461,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
          {resyncs} resyncs on {clients_resynced} clients, {closed_early} sockets closed by the server, {views} view frames, {gones} gone frames, {errors} error frames, {:.1} MiB received; drained {:.1} s after the last write",
         bytes as f64 / 1048576.0,
         (Instant::now() - writes_done).as_secs_f64().min(args.drain_secs as f64)
+    );
+    println!(
+        "traffic:   {kib_client_min:.1} KiB per client per minute in the measured phase, of which boards {board_kib_client_min:.1} KiB ({views} whole boards, {patches} patches in all)"
     );
     println!(
         "latency:   p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms; {:.2}% at or over 100 ms",
@@ -491,7 +514,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
          writes={} write_errors={} write_p50_ms={:.2} write_p99_ms={:.2} expected={} delivered={} missing={} duplicates={} \
          resyncs={} clients_resynced={} closed_early={} views={} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2} \
          over100_pct={:.2} sup_p99_ms={:.2} dept_p99_ms={:.2} rss_before_mib={} rss_connected_mib={} rss_load_mib={} rss_peak_mib={} \
-         per_client_kib={} server_cpu_cores={} gen_cpu_cores={} pg_cpu_cores={} other_cpu_cores={} machine_busy_pct={}",
+         per_client_kib={} kib_per_client_min={:.1} board_kib_per_client_min={:.1} patches={} server_cpu_cores={} gen_cpu_cores={} pg_cpu_cores={} other_cpu_cores={} machine_busy_pct={}",
         if args.label.is_empty() { "-" } else { args.label.as_str() },
         args.clients,
         supervisors,
@@ -524,6 +547,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         mib(rss_load),
         mib(rss_peak),
         f2(per_client_kib),
+        kib_client_min,
+        board_kib_client_min,
+        patches,
         f2(cpu.as_ref().and_then(|c| c.server_cores())),
         f2(cpu.as_ref().map(|c| c.generator_cores())),
         f2(cpu.as_ref().map(|c| c.postgres_cores())),
@@ -552,6 +578,10 @@ struct ClientResult {
     gones: u64,
     errors: u64,
     bytes: u64,
+    /// Received while the measured phase ran: all frames, and board frames (whole or patch).
+    measured_bytes: u64,
+    measured_board_bytes: u64,
+    patches: u64,
     /// The server closed the socket before the run ended.
     closed_early: bool,
 }
@@ -572,6 +602,7 @@ struct FrameEvent<'a> {
     at: &'a str,
 }
 
+#[allow(clippy::too_many_arguments)] // the run's shared handles, each one thing
 async fn socket_client(
     i: usize,
     who: Who,
@@ -579,6 +610,7 @@ async fn socket_client(
     gate: Arc<Semaphore>,
     ready: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
+    measuring: Arc<AtomicBool>,
     mut stop: watch::Receiver<bool>,
 ) -> ClientResult {
     let mut r = ClientResult {
@@ -590,6 +622,9 @@ async fn socket_client(
         gones: 0,
         errors: 0,
         bytes: 0,
+        measured_bytes: 0,
+        measured_board_bytes: 0,
+        patches: 0,
         closed_early: false,
     };
     // Open and subscribe under the gate; read freely afterwards.
@@ -624,7 +659,12 @@ async fn socket_client(
                 let received = chrono::Utc::now();
                 match msg {
                     Some(Ok(Message::Text(t))) => {
-                        r.bytes += t.as_str().len() as u64;
+                        let len = t.as_str().len() as u64;
+                        r.bytes += len;
+                        let measured = measuring.load(Ordering::Relaxed);
+                        if measured {
+                            r.measured_bytes += len;
+                        }
                         match serde_json::from_str::<Frame>(t.as_str()) {
                             Ok(f) => match f.kind {
                                 "event" => {
@@ -637,7 +677,12 @@ async fn socket_client(
                                         _ => r.errors += 1,
                                     }
                                 }
-                                "view" => r.views += 1,
+                                "view" | "view_patch" => {
+                                    if f.kind == "view" { r.views += 1 } else { r.patches += 1 }
+                                    if measured {
+                                        r.measured_board_bytes += len;
+                                    }
+                                }
                                 "resync" => r.resyncs += 1,
                                 "gone" => r.gones += 1,
                                 "error" => r.errors += 1,
@@ -667,6 +712,9 @@ async fn socket_client(
     r
 }
 
+/// The subscribe message every client sends (set once from the arguments).
+static SUBSCRIBE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connects, waits for `hello`, subscribes to the role's default views and waits for the first.
@@ -681,7 +729,8 @@ async fn open_and_subscribe(url: &str) -> Result<Ws, String> {
             None => return Err("closed before hello".to_string()),
         }
     }
-    ws.send(Message::text(r#"{"type":"subscribe"}"#)).await.map_err(|e| format!("subscribe: {e}"))?;
+    let subscribe = SUBSCRIBE.get().map_or(r#"{"type":"subscribe"}"#, |s| s.as_str());
+    ws.send(Message::text(subscribe)).await.map_err(|e| format!("subscribe: {e}"))?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => {

@@ -148,17 +148,17 @@ supervisors=$(awk -v n="$CLIENTS" -v s="$SUPERVISOR_SHARE" 'BEGIN {printf "%d", 
   echo "  subscribed − before they opened) / clients. CPU in cores averaged over the measured phase; the generator (1,000"
   echo "  sockets parsing every frame) shares the same $(nproc) cores with the server and PostgreSQL."
   echo
-  echo "| backend | run | events/s | p50 ms | p90 ms | p99 ms | max ms | ≥100 ms | delivered / expected | missing | resyncs (clients) | RSS before → connected MiB | KiB/client | CPU: server | generator | PostgreSQL | other | busy before | other bench |"
+  echo "| backend | run | events/s | p50 ms | p90 ms | p99 ms | max ms | ≥100 ms | delivered / expected | missing | resyncs (clients) | RSS before → connected → peak MiB | KiB/client | KiB/client/min (boards) | CPU: server | generator | PostgreSQL | other | busy before | other bench |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"
   for r in "${rows[@]}"; do
-    echo "| $(field backend "$r") | $(field run "$r") | $(field achieved_eps "$r") | $(field p50_ms "$r") | $(field p90_ms "$r") | $(field p99_ms "$r") | $(field max_ms "$r") | $(field over100_pct "$r")% | $(field delivered "$r") / $(field expected "$r") | $(field missing "$r") | $(field resyncs "$r") ($(field clients_resynced "$r")) | $(field rss_before_mib "$r") → $(field rss_connected_mib "$r") | $(field per_client_kib "$r") | $(field server_cpu_cores "$r") | $(field gen_cpu_cores "$r") | $(field pg_cpu_cores "$r") | $(field other_cpu_cores "$r") | $(field before_busy_pct "$r")% | $(field other_bench "$r") |"
+    echo "| $(field backend "$r") | $(field run "$r") | $(field achieved_eps "$r") | $(field p50_ms "$r") | $(field p90_ms "$r") | $(field p99_ms "$r") | $(field max_ms "$r") | $(field over100_pct "$r")% | $(field delivered "$r") / $(field expected "$r") | $(field missing "$r") | $(field resyncs "$r") ($(field clients_resynced "$r")) | $(field rss_before_mib "$r") → $(field rss_connected_mib "$r") → $(field rss_peak_mib "$r") | $(field per_client_kib "$r") | $(field kib_per_client_min "$r") ($(field board_kib_per_client_min "$r")) | $(field server_cpu_cores "$r") | $(field gen_cpu_cores "$r") | $(field pg_cpu_cores "$r") | $(field other_cpu_cores "$r") | $(field before_busy_pct "$r")% | $(field other_bench "$r") |"
   done
   for backend in $BACKENDS; do
     sel=()
     for r in "${rows[@]}"; do [[ $(field backend "$r") == "$backend" ]] && sel+=("$r"); done
     [[ ${#sel[@]} -eq 0 ]] && continue
     med() { for r in "${sel[@]}"; do field "$1" "$r"; done | median; }
-    echo "| **$backend median** | ${#sel[@]} runs | $(med achieved_eps) | **$(med p50_ms)** | $(med p90_ms) | **$(med p99_ms)** | $(med max_ms) | $(med over100_pct)% | | $(med missing) | $(med resyncs) | | **$(med per_client_kib)** | $(med server_cpu_cores) | $(med gen_cpu_cores) | $(med pg_cpu_cores) | $(med other_cpu_cores) | | |"
+    echo "| **$backend median** | ${#sel[@]} runs | $(med achieved_eps) | **$(med p50_ms)** | $(med p90_ms) | **$(med p99_ms)** | $(med max_ms) | $(med over100_pct)% | | $(med missing) | $(med resyncs) | | **$(med per_client_kib)** | **$(med kib_per_client_min)** ($(med board_kib_per_client_min)) | $(med server_cpu_cores) | $(med gen_cpu_cores) | $(med pg_cpu_cores) | $(med other_cpu_cores) | | |"
   done
   echo
   echo "Logs (with latency per 5 s of the measured phase): \`ops/bench/out/live-$stamp/\` (not committed)."

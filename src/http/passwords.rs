@@ -4,10 +4,14 @@
 //! buffer kept for the purpose and reused, never allocated per login: a storm of logins for
 //! unknown users costs the same time per answer as real ones but never more memory than
 //! those buffers. A login that cannot get a turn within [`QUEUE_WAIT`] is told to try again
-//! (429) instead of piling up.
+//! (429) instead of piling up. The buffers are kept only while logins queue for a turn: the
+//! last check of a burst frees its buffer, so a server gives the memory back once the storm
+//! is over (a lone login allocates and frees its 19 MiB, which costs far less than the
+//! check itself).
 
 use argon2::password_hash::{PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -31,6 +35,8 @@ pub struct PasswordChecks {
     turns: Semaphore,
     /// Working memory of the checks not running now, one buffer per turn at most.
     buffers: Mutex<Vec<Vec<Block>>>,
+    /// Logins waiting for a turn or checking now.
+    in_line: AtomicUsize,
     wait: Duration,
 }
 
@@ -42,12 +48,18 @@ impl PasswordChecks {
     }
 
     pub fn new(concurrent: usize, wait: Duration) -> PasswordChecks {
-        PasswordChecks { turns: Semaphore::new(concurrent.max(1)), buffers: Mutex::new(Vec::new()), wait }
+        PasswordChecks {
+            turns: Semaphore::new(concurrent.max(1)),
+            buffers: Mutex::new(Vec::new()),
+            in_line: AtomicUsize::new(0),
+            wait,
+        }
     }
 
     /// Whether `password` matches `hash` (`None`: no such user; the dummy hash is checked,
     /// and the answer is false).
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Busy> {
+        let _in_line = InLine::join(&self.in_line);
         let _turn = tokio::time::timeout(self.wait, self.turns.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
         let mut buffer = self.buffers.lock().expect("password buffers poisoned").pop().unwrap_or_default();
         let known = hash.is_some();
@@ -58,8 +70,29 @@ impl PasswordChecks {
         })
         .await
         .map_err(|_| Busy)?;
-        self.buffers.lock().expect("password buffers poisoned").push(buffer);
+        // Kept for the next in line; the last of a burst lets it go.
+        if self.in_line.load(Ordering::SeqCst) > 1 {
+            self.buffers.lock().expect("password buffers poisoned").push(buffer);
+        } else {
+            self.buffers.lock().expect("password buffers poisoned").clear();
+        }
         Ok(known && matches)
+    }
+}
+
+/// One login counted in line for as long as it waits or checks, however it ends.
+struct InLine<'a>(&'a AtomicUsize);
+
+impl<'a> InLine<'a> {
+    fn join(count: &'a AtomicUsize) -> InLine<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        InLine(count)
+    }
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -116,6 +149,24 @@ mod tests {
         let held = checks.turns.acquire().await.unwrap();
         assert!(checks.verify("correct horse".into(), Some(hash)).await.is_err(), "no turn within the wait");
         drop(held);
-        assert!(checks.buffers.lock().unwrap().len() <= 1);
+        assert!(checks.buffers.lock().unwrap().is_empty(), "nobody in line: the working memory is given back");
+        assert_eq!(checks.in_line.load(Ordering::SeqCst), 0, "a refused login leaves the line too");
+    }
+
+    #[tokio::test]
+    async fn a_burst_reuses_its_buffers_and_frees_them_when_it_is_over() {
+        let checks = std::sync::Arc::new(PasswordChecks::new(1, Duration::from_secs(30)));
+        let hash = crate::http::auth::hash_password("correct horse");
+        let burst: Vec<_> = (0..4)
+            .map(|_| {
+                let (checks, hash) = (checks.clone(), hash.clone());
+                tokio::spawn(async move { checks.verify("correct horse".into(), Some(hash)).await.unwrap() })
+            })
+            .collect();
+        for login in burst {
+            assert!(login.await.unwrap());
+        }
+        assert!(checks.buffers.lock().unwrap().is_empty());
+        assert_eq!(checks.in_line.load(Ordering::SeqCst), 0);
     }
 }

@@ -17,6 +17,7 @@
 //! revoked sessions (`sessions_revoked`, `store::revocations`), whose websockets it closes and
 //! whose cached sessions it drops (`crate::sessions`) — on every instance, as it is the log.
 
+mod boards;
 pub mod socket;
 pub mod views;
 
@@ -120,9 +121,8 @@ impl Live {
     }
 }
 
-/// A board shared by its viewers: when it was computed, the sequence number it reflects,
-/// and the frame ready to send.
-pub(crate) type BoardSlot = Arc<tokio::sync::Mutex<Option<(std::time::Instant, i64, axum::extract::ws::Utf8Bytes)>>>;
+/// A board shared by its viewers (`boards::SharedBoard`), behind its own lock.
+pub(crate) type BoardSlot = Arc<tokio::sync::Mutex<boards::SharedBoard>>;
 
 struct Client {
     actor: Actor,

@@ -3,7 +3,8 @@
 //!
 //! Protocol (JSON text frames). Client → server:
 //! `{"type":"subscribe","views":["supervisor"|"department"|"operator"],"after":123}`
-//! (`views` defaults to the role's own; `after` = the last sequence number the client saw).
+//! (`views` defaults to the role's own; `after` = the last sequence number the client saw;
+//! `"patches":false` asks for every board whole instead of `view_patch` frames).
 //! Server → client:
 //! * `{"type":"hello","seq":N,"user":…}` on connect;
 //! * `{"type":"event","seq":n,"ticket_id":…,"event":…,"ticket":…}` for each event the client
@@ -18,8 +19,16 @@
 //!   of their tickets is confidential (保密) — `GET /api/v1/cti/calls/{id}/pop` answers the same;
 //! * `{"type":"seat","seq":n,"seat":{…}}` to supervisors, admins and dispatchers whenever a
 //!   seat changes state (坐席监控);
-//! * `{"type":"view","view":"supervisor","seq":n,"data":…}` whenever a subscribed view changed
-//!   (at most every [`VIEW_DEBOUNCE`]);
+//! * `{"type":"view","view":"supervisor","seq":n,"version":v,"data":…}`: a subscribed board
+//!   whole, after `subscribe` and after `resync`. `version` numbers the board (unique per
+//!   server process; a board that did not change keeps its number);
+//! * `{"type":"view_patch","view":"supervisor","seq":n,"from":u,"version":v,"patch":[…]}`
+//!   whenever a subscribed board changed (at most every [`VIEW_DEBOUNCE`]): an RFC 6902 JSON
+//!   Patch, only `add`, `remove` and `replace`, that turns board version `u` — the one this
+//!   client was last sent — into version `v`. A client holding any other version (a lost
+//!   frame, a bug) must not apply it: it sends `subscribe` again and gets the boards whole.
+//!   Where a patch would be no smaller than the board, the board goes whole as a `view`;
+//!   the pages apply patches in `web/js/api.js` (`applyPatch`);
 //! * `{"type":"resync","reason":…}` when the client was too slow or resumed from too far back:
 //!   fresh views follow, and the stream continues from them;
 //! * `{"type":"error","message":…}`;
@@ -29,6 +38,7 @@
 //!
 //! Pings go every [`PING_EVERY`]; a client silent for [`DEAD_AFTER`] is disconnected.
 
+use super::boards::{self, Board};
 use super::views::{department_view, operator_view, supervisor_view};
 use super::{concerns, Live, LiveEvent, LiveHotspot, Subscription, MAX_REPLAY};
 use crate::domain::lifecycle::Actor;
@@ -39,8 +49,9 @@ use crate::http::AppState;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const PING_EVERY: Duration = Duration::from_secs(15);
@@ -89,6 +100,8 @@ enum ClientMessage {
         #[serde(default)]
         views: Option<Vec<View>>,
         after: Option<i64>,
+        /// `false`: every board whole, never a patch (a client that cannot apply them).
+        patches: Option<bool>,
     },
 }
 
@@ -96,35 +109,55 @@ async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
     socket.send(Message::Text(Utf8Bytes::from(value.to_string()))).await.is_ok()
 }
 
-/// The board frame for this client. Shared boards (the supervisor's; a department's, the same
-/// for all its users) are computed by one client at a time and reused while younger than
-/// [`VIEW_DEBOUNCE`] or once they reflect `min_seq`, the last event this client was sent.
-async fn view_text(state: &AppState, actor: &Actor, view: View, min_seq: i64) -> Utf8Bytes {
-    board(state, actor, view, min_seq).await.0
-}
-
-/// The board frame, and whether it reflects `min_seq` (a young board reused under the
-/// debounce may not yet: the caller must send a fresh one later).
-async fn board(state: &AppState, actor: &Actor, view: View, min_seq: i64) -> (Utf8Bytes, bool) {
+/// What to send this client of `view` now, given the board it holds (`full`: the whole board,
+/// whatever it holds), and whether that reflects `min_seq`, the last event the client was
+/// sent (a young shared board reused under the debounce may not yet: the caller must look
+/// again later). Shared boards (the supervisor's; a department's, the same for all its users)
+/// are computed by one client at a time and reused while younger than [`VIEW_DEBOUNCE`] or
+/// once they reflect `min_seq`; the patch from each version to the current one is made once
+/// (`super::boards`).
+async fn board_update(
+    state: &AppState,
+    actor: &Actor,
+    view: View,
+    min_seq: i64,
+    held: &mut BTreeMap<View, Arc<Board>>,
+    full: bool,
+) -> (Option<Utf8Bytes>, bool) {
+    let shown = if full { None } else { held.get(&view).cloned() };
     let key = match view {
         View::Supervisor => Some("supervisor".to_string()),
         View::Department => actor.department.as_ref().map(|d| format!("department:{d}")),
         View::Operator => None,
     };
-    let Some(key) = key else { return (Utf8Bytes::from(compute_view(state, actor, view).await.to_string()), true) };
+    let Some(key) = key else {
+        return match compute_view(state, actor, view).await {
+            Ok((seq, data)) => {
+                let board = Board::next(held.get(&view), view.name(), seq, data);
+                let frame = boards::update(shown.as_ref(), &board);
+                held.insert(view, board);
+                (frame, true)
+            }
+            Err(error) => (Some(error), true),
+        };
+    };
     let slot = state.live().boards.lock().expect("boards lock poisoned").entry(key).or_default().clone();
     let mut slot = slot.lock().await;
-    if let Some((at, seq, text)) = slot.as_ref() {
-        if *seq >= min_seq || at.elapsed() < VIEW_DEBOUNCE {
-            return (text.clone(), *seq >= min_seq);
+    let reusable = slot.current.as_ref().is_some_and(|b| b.seq >= min_seq)
+        || slot.computed_at.is_some_and(|at| at.elapsed() < VIEW_DEBOUNCE);
+    let recomputed = slot.current.is_none() || !reusable;
+    if recomputed {
+        match compute_view(state, actor, view).await {
+            Ok((seq, data)) => {
+                slot.replace(view.name(), seq, data);
+            }
+            Err(error) => return (Some(error), true),
         }
     }
-    let message = compute_view(state, actor, view).await;
-    let text = Utf8Bytes::from(message.to_string());
-    if message["type"] == "view" {
-        *slot = Some((Instant::now(), message["seq"].as_i64().unwrap_or(0), text.clone()));
-    }
-    (text, true)
+    let board = slot.current.clone().expect("a board was computed above");
+    let frame = slot.update(shown.as_ref());
+    held.insert(view, board.clone());
+    (frame, recomputed || board.seq >= min_seq)
 }
 
 /// The event frame for this client, built once per event and masking and shared.
@@ -194,17 +227,19 @@ async fn cti_message(state: &AppState, actor: &Actor, cti: &super::LiveCti) -> s
     }
 }
 
-async fn compute_view(state: &AppState, actor: &Actor, view: View) -> serde_json::Value {
+/// A view's data and the sequence number it reflects, or the error frame to send instead.
+async fn compute_view(state: &AppState, actor: &Actor, view: View) -> Result<(i64, serde_json::Value), Utf8Bytes> {
     let data = match view {
         View::Supervisor => supervisor_view(state).await.map(|v| (v.seq, serde_json::to_value(v))),
         View::Department => department_view(state, actor).await.map(|v| (v.seq, serde_json::to_value(v))),
         View::Operator => operator_view(state, actor).await.map(|v| (v.seq, serde_json::to_value(v))),
     };
-    match data {
-        Ok((seq, Ok(data))) => json!({"type": "view", "view": view.name(), "seq": seq, "data": data}),
-        Ok((_, Err(e))) => json!({"type": "error", "message": e.to_string()}),
-        Err(e) => json!({"type": "error", "message": format!("view {} unavailable: {e}", view.name())}),
-    }
+    let message = match data {
+        Ok((seq, Ok(data))) => return Ok((seq, data)),
+        Ok((_, Err(e))) => e.to_string(),
+        Err(e) => format!("view {} unavailable: {e}", view.name()),
+    };
+    Err(Utf8Bytes::from(json!({"type": "error", "message": message}).to_string()))
 }
 
 fn event_message(state: &AppState, actor: &Actor, live: &LiveEvent) -> serde_json::Value {
@@ -238,6 +273,9 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
         return;
     }
     let mut views: BTreeSet<View> = View::default_for(actor.role).into_iter().collect();
+    // The board of each view as this client was last sent it: what the next patch starts from.
+    let mut held: BTreeMap<View, Arc<Board>> = BTreeMap::new();
+    let mut patches = true;
     let mut dirty = false;
     let mut next_view_push = Instant::now();
     let mut last_heard = Instant::now();
@@ -257,9 +295,11 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 return;
             }
             for view in &views {
-                let message = view_text(&state, &actor, *view, last_sent).await;
-                if !send_text(&mut socket, message).await {
-                    return;
+                let (frame, _) = board_update(&state, &actor, *view, last_sent, &mut held, true).await;
+                if let Some(frame) = frame {
+                    if !send_text(&mut socket, frame).await {
+                        return;
+                    }
                 }
             }
             continue;
@@ -276,7 +316,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 last_heard = Instant::now();
                 let Message::Text(text) = message else { continue };
                 match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                    Ok(ClientMessage::Subscribe { views: asked, after }) => {
+                    Ok(ClientMessage::Subscribe { views: asked, after, patches: wants_patches }) => {
                         let asked = asked.unwrap_or_else(|| View::default_for(actor.role));
                         if let Some(refused) = asked.iter().find(|v| !v.allowed(actor.role)) {
                             let message = format!("the {} view is not for the {} role", refused.name(), actor.role.as_str());
@@ -286,6 +326,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                             continue;
                         }
                         views = asked.into_iter().collect();
+                        patches = wants_patches.unwrap_or(true);
                         if let Some(after) = after {
                             match replay(&mut socket, &state, &actor, after).await {
                                 Some(Some(seq)) => last_sent = last_sent.max(seq),
@@ -293,10 +334,13 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                                 None => return,
                             }
                         }
+                        held.retain(|view, _| views.contains(view));
                         for view in &views {
-                            let message = view_text(&state, &actor, *view, last_sent).await;
-                            if !send_text(&mut socket, message).await {
-                                return;
+                            let (frame, _) = board_update(&state, &actor, *view, last_sent, &mut held, true).await;
+                            if let Some(frame) = frame {
+                                if !send_text(&mut socket, frame).await {
+                                    return;
+                                }
                             }
                         }
                     }
@@ -320,9 +364,11 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 dirty = false;
                 next_view_push = Instant::now() + VIEW_DEBOUNCE;
                 for view in &views {
-                    let (message, current) = board(&state, &actor, *view, last_sent).await;
-                    if !send_text(&mut socket, message).await {
-                        return;
+                    let (frame, current) = board_update(&state, &actor, *view, last_sent, &mut held, !patches).await;
+                    if let Some(frame) = frame {
+                        if !send_text(&mut socket, frame).await {
+                            return;
+                        }
                     }
                     // A shared board computed just before the last event: send a fresh one
                     // on the next tick, or this client would show it only after another event.

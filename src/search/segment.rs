@@ -29,8 +29,10 @@ fn base() -> &'static Arc<Jieba> {
 }
 
 /// The general dictionary with `words` added. The last one built is kept: catalogues with the
-/// same words (every reload that left the file alone) share it instead of copying the
-/// dictionary again.
+/// same words (every reload that left the file alone) share it instead of building the
+/// dictionary again. It is built afresh, not cloned from [`base`]: a dictionary holds ~30 MB,
+/// and a process that kept the general one beside the district's held both (issue 23: an
+/// idle demo server is to stay under 100 MB).
 fn with_words(words: &[SearchWord]) -> Arc<Jieba> {
     if words.is_empty() {
         return base().clone();
@@ -40,7 +42,7 @@ fn with_words(words: &[SearchWord]) -> Arc<Jieba> {
     if let Some((_, jieba)) = last.as_ref().filter(|(built_for, _)| built_for.as_slice() == words) {
         return jieba.clone();
     }
-    let mut jieba = Jieba::clone(base());
+    let mut jieba = Jieba::new();
     for w in words {
         jieba.add_word(&w.word, w.freq, w.tag.as_deref());
     }
@@ -57,9 +59,9 @@ fn idf() -> &'static TfIdf {
     IDF.get_or_init(TfIdf::default)
 }
 
-/// Loads the general dictionary and the IDF table now rather than on the first search.
+/// Loads the IDF table now rather than on the first search. The dictionary a catalogue cuts
+/// with is loaded with the catalogue (its rules' phrases are cut into words then).
 pub fn warm_up() {
-    let _ = base();
     let _ = idf();
 }
 
@@ -73,6 +75,11 @@ pub struct Segmenter {
 impl Segmenter {
     pub fn new(words: Vec<SearchWord>) -> Segmenter {
         Segmenter { words, jieba: OnceLock::new() }
+    }
+
+    /// Loads the dictionary now rather than on the first call an operator is waiting for.
+    pub fn warm_up(&self) {
+        let _ = self.jieba();
     }
 
     /// The district's words, as listed.

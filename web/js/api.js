@@ -57,8 +57,44 @@ export async function optional(method, path, body) {
  * The live socket: calls onMessage(msg) for every frame, onState(true|false) when the
  * connection comes and goes; reconnects with backoff and resumes after the last seq.
  */
+// RFC 6902 JSON Patch as the server writes it (add, remove, replace), applied to a copy;
+// null when the patch does not fit the document.
+export function applyPatch(doc, patch) {
+  let root = structuredClone(doc);
+  for (const op of patch) {
+    const path = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    if (path.length === 0) {
+      if (op.op === 'add' || op.op === 'replace') { root = structuredClone(op.value); continue; }
+      return null;
+    }
+    let parent = root;
+    for (const key of path.slice(0, -1)) {
+      if (parent === null || typeof parent !== 'object' || !(key in parent)) return null;
+      parent = parent[key];
+    }
+    if (parent === null || typeof parent !== 'object') return null;
+    const last = path[path.length - 1];
+    if (Array.isArray(parent)) {
+      const i = last === '-' ? parent.length : Number(last);
+      if (!Number.isInteger(i) || i < 0 || i > parent.length) return null;
+      if (op.op === 'add') parent.splice(i, 0, op.value);
+      else if (op.op === 'remove' && i < parent.length) parent.splice(i, 1);
+      else if (op.op === 'replace' && i < parent.length) parent[i] = op.value;
+      else return null;
+    } else if (op.op === 'add' || (op.op === 'replace' && last in parent)) {
+      parent[last] = op.value;
+    } else if (op.op === 'remove' && last in parent) {
+      delete parent[last];
+    } else {
+      return null;
+    }
+  }
+  return root;
+}
+
 export function live(views, onMessage, onState) {
   let lastSeq = null;
+  const boards = {};
   let socket = null;
   let stopped = false;
   let delay = 500;
@@ -77,6 +113,25 @@ export function live(views, onMessage, onState) {
     socket.onmessage = (ev) => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch (_) { return; }
+      if (msg.type === 'view') boards[msg.view] = { version: msg.version, data: msg.data };
+      if (msg.type === 'view_patch') {
+        // A board arrives whole once, then as changes to the version this page holds; a
+        // patch to any other version means one was lost: ask for the boards whole again.
+        const held = boards[msg.view];
+        const data = held && held.version === msg.from ? applyPatch(held.data, msg.patch) : null;
+        if (!data) {
+          // Counted where a test or a person at the console can read it: it should stay 0.
+          const root = document.documentElement.dataset;
+          root.boardResyncs = String(Number(root.boardResyncs || 0) + 1);
+          delete boards[msg.view];
+          socket.send(JSON.stringify(views ? { type: 'subscribe', views } : { type: 'subscribe' }));
+          return;
+        }
+        boards[msg.view] = { version: msg.version, data };
+        const root = document.documentElement.dataset;
+        root.boardPatches = String(Number(root.boardPatches || 0) + 1);
+        msg = { type: 'view', view: msg.view, seq: msg.seq, version: msg.version, data };
+      }
       if (typeof msg.seq === 'number' && msg.type !== 'hello') lastSeq = Math.max(lastSeq || 0, msg.seq);
       if (msg.type === 'hello' && lastSeq === null) lastSeq = msg.seq;
       // A board changed: the countdowns re-read the server's time (a burst of boards, once).
