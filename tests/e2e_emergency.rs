@@ -88,6 +88,12 @@ async fn operator_confirms_dismisses_and_hands_off_proposed_emergencies_by_keybo
     type_call(&b, "13911110003", "物业服务", "02.01.01", "文昌苑2号楼", "厨房起火了，快来人").await;
     let notice = b.text("#emergency-notice").await;
     assert!(notice.starts_with("可能紧急: 起火") && notice.contains("厨房起火了"), "{notice}");
+    let hint = b.js("const e = document.querySelector('#suggest-urgent'); return e ? e.textContent : '';").await;
+    let hint = hint.as_str().unwrap_or_default();
+    assert!(
+        !hint.contains("可能紧急：可能紧急") && !hint.contains("紧急程度一栏"),
+        "the assistant points to the panel: {hint}"
+    );
     let offer = b.text("#emergency-hand-off").await;
     assert!(offer.contains("119") && offer.contains("Alt+T"), "{offer}");
     alt(&b, "t").await;
@@ -98,6 +104,7 @@ async fn operator_confirms_dismisses_and_hands_off_proposed_emergencies_by_keybo
     let number = b.text("#saved-number").await;
     let result = b.text("#call-result").await;
     assert!(result.contains("已转接 119（转办）"), "{result}");
+    assert!(!result.contains("null"), "a handed-off call has no reply clock, and says nothing for it: {result}");
     b.screenshot("console-emergency-handed-off-1366").await;
     let (_, t) = operator.get(&format!("/api/v1/tickets/{number}")).await;
     assert_eq!((t["status"].as_str(), t["handed_off_to"].as_str()), (Some("closed"), Some("119")), "{t}");
