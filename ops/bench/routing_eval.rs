@@ -1,9 +1,10 @@
 //! Routing accuracy on the labelled evaluation set (`tests/routing_eval/`), and routing time
 //! on those calls.
 //!
-//! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` (the
-//! calls the catalogue was revised against) and `holdout.tsv` (written apart, not tuned on)
-//! through the shipped catalogue and prints, per file: expected-lead share, false-emergency
+//! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` and
+//! `development.tsv` (the calls the catalogue is revised against) and of the blind held-out set
+//! `holdout_2026-12-06.tsv` (written apart, never tuned on) through the shipped catalogue and
+//! prints, per file: expected-lead share, false-emergency
 //! rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0, as low as the
 //! catalogue allows), routing p50/p99, and then every miss with what was expected (`-- --words`:
 //! with the words its content was cut into).
@@ -13,6 +14,9 @@ use hotline::catalog::Catalog;
 use hotline::domain::rules::evaluation::{evaluate, parse_cases};
 use std::path::Path;
 use std::time::Instant;
+
+/// Tuning and development sets first, then the blind held-out set (tests/routing_eval/README.md).
+const EVALUATION_FILES: [&str; 3] = ["tuning.tsv", "development.tsv", "holdout_2026-12-06.tsv"];
 
 fn main() {
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
@@ -33,7 +37,7 @@ fn main() {
     println!("| set | calls | urgent | expected lead | false emergency | missed emergency | wrong label | manual queue | route p50 | route p99 |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut all_misses = Vec::new();
-    for file in ["tuning.tsv", "holdout.tsv"] {
+    for file in EVALUATION_FILES {
         let path = Path::new("tests/routing_eval").join(file);
         let text = std::fs::read_to_string(&path).expect("evaluation file");
         let cases = parse_cases(file, &text).unwrap_or_else(|e| panic!("{e}"));

@@ -230,12 +230,13 @@ export async function mount(main) {
 
   function showResult(ticket, message) {
     const reply = ticket.reply_deadline;
-    result.replaceChildren(
+    // replaceChildren writes a null as the text "null" (a handed-off call has no reply clock).
+    result.replaceChildren(...[
       h('p.ok', message),
       h('p', h('span.number#saved-number', ticket.number), ' ', h('span.badge.status-' + ticket.status, statusLabel(ticket)),
         ticket.routing_rule ? h('span.muted', ' · ' + ticket.routing_rule) : null),
       reply ? h('p', t('console.preview.reply'), '：', limitText(reply), ' ', fmtInstant(reply.at, true)) : null,
-      h('button#new-call', { type: 'button', onclick: reset }, t('console.new'), h('kbd', 'Alt+N')));
+      h('button#new-call', { type: 'button', onclick: reset }, t('console.new'), h('kbd', 'Alt+N'))].filter(Boolean));
     if (!form.classList.contains('saved')) result.querySelector('#new-call').focus();
   }
 

@@ -10,14 +10,14 @@ import { h, debounce } from './dom.js';
 const WORDS = {
   zh: {
     title: '智能辅助填单', type: '输入诉求内容后显示建议分类', take: '采用', urgent: '可能紧急',
-    urgentHint: '（由紧急程度一栏确认）', street: '地点', version: '模型版本', words: '依据',
+    urgentHint: '（由紧急程度一栏确认）', proposalHint: '（在派单预览中确认或排除：Alt+E / Alt+X）', street: '地点', version: '模型版本', words: '依据',
     accuracy: '智能辅助填单准确率', week: '周', tickets: '件数', taken: '采用', overridden: '改选',
     top1: '首选正确', top3: '前三正确', untrained: '尚未训练（仅用分类词）', trained: '训练于 {t}，{n} 件工单',
     keys: 'Alt+1…3 采用建议',
   },
   en: {
     title: 'Suggestions', type: 'Suggested categories appear as you type the content', take: 'Take', urgent: 'Possibly urgent',
-    urgentHint: '(confirm in the urgency field)', street: 'Place', version: 'model version', words: 'because of',
+    urgentHint: '(confirm in the urgency field)', proposalHint: '(confirm or dismiss in the routing preview: Alt+E / Alt+X)', street: 'Place', version: 'model version', words: 'because of',
     accuracy: 'Suggestion accuracy', week: 'Week', tickets: 'Tickets', taken: 'Taken', overridden: 'Overridden',
     top1: 'Top-1 right', top3: 'Top-3 right', untrained: 'not trained yet (category words only)', trained: 'trained {t} on {n} tickets',
     keys: 'Alt+1…3 takes a suggestion',
@@ -65,8 +65,15 @@ export function attachSuggestions(f, leafByCode, panel, setCategory) {
       items.length ? h('div.suggestions', items, rest) : h('p.muted', a.notice_label || w('type')),
       a.street_name ? h('p.muted#suggest-place', `${w('street')}：${a.street_name}${a.community_name ? ' · ' + a.community_name : ''}`
         + (a.located_by ? `（${a.located_by}）` : '')) : null,
-      a.urgency ? h('p.warn#suggest-urgent', `${w('urgent')}：${a.urgency_why.join('；')} ${w('urgentHint')}`) : null,
+      a.urgency ? h('p.warn#suggest-urgent', urgencyText(a.urgency_why)) : null,
       h('p.muted.small', `${w('version')} ${a.model_version} · ${w('keys')}`)].filter(Boolean));
+  }
+
+  // An emergency rule's reason already reads "可能紧急: 起火 (…)", and it is answered in the
+  // routing preview's panel (emergency.js), not in the urgency field.
+  function urgencyText(whys) {
+    const proposed = whys.some((why) => why.startsWith('可能紧急'));
+    return proposed ? `${whys.join('；')} ${w('proposalHint')}` : `${w('urgent')}：${whys.join('；')} ${w('urgentHint')}`;
   }
 
   function take(i) {

@@ -28,7 +28,9 @@
 //! lead = "sthj"                    # a department code, or "street-office"
 //! assist = ["cgzf"]                # optional; same forms
 //! policy = "general"               # an SLA policy name (sla_policies.toml)
-//! urgency = "urgent"               # optional override of the ticket's urgency
+//! urgency = "urgent"               # optional override of the ticket's urgency; "urgent" is
+//!                                  # warned unless the rule follows the operator's own 紧急
+//!                                  # (urgency = ["urgent"] above): propose it with [rule.emergency]
 //! ```
 //!
 //! ```toml

@@ -203,6 +203,18 @@ fn compile_rule(
             "an emergency rule proposes urgency for the operator to confirm; leave `urgency` out of [rule.then]",
         );
     }
+    // Urgency is the operator's to decide (issue 14): a rule that turns calls urgent proposes it
+    // ([rule.emergency]), unless it only follows the operator's own choice of 紧急.
+    let urgent_bit = 1u8 << URGENCIES.iter().position(|u| *u == "urgent").unwrap_or(1);
+    if let Some(u) = raw.then.urgency.as_ref().filter(|u| emergency.is_none() && u.get_ref().as_str() == "urgent") {
+        if when.urgencies != Some(urgent_bit) {
+            sink.warning(
+                u,
+                "this rule turns calls urgent without asking the operator; make it an emergency rule \
+                 ([rule.emergency] with a label) so urgency is proposed and confirmed",
+            );
+        }
+    }
     let then = compile_then(raw.then, district, policies, sink);
     let specificity = when.count();
     Rule {

@@ -764,6 +764,16 @@ fn emergency_rules_are_checked() {
 }
 
 #[test]
+fn a_rule_that_turns_calls_urgent_without_asking_is_warned() {
+    let silent = "[[rule]]\nid = \"fraud\"\n[rule.when]\nkeywords_any = [\"诈骗\"]\n[rule.then]\nlead = \"xfzd\"\npolicy = \"urgent\"\nurgency = \"urgent\"\n";
+    let warned = |source: &str| diagnostics(source).iter().any(|d| d.contains("without asking the operator"));
+    assert!(warned(silent), "{:?}", diagnostics(silent));
+    // Following the operator's own 紧急 is not silent; neither is a normal urgency.
+    assert!(!warned(&silent.replace("[rule.then]", "urgency = [\"urgent\"]\n[rule.then]")));
+    assert!(!warned(&silent.replace("urgency = \"urgent\"", "urgency = \"normal\"")));
+}
+
+#[test]
 fn phrase_lists_are_checked_line_by_line() {
     let errors = parse_phrase_list("phrases/fire.txt", "# 起火\n着火\n\n起 火\n着火\n+坑\n").unwrap_err();
     let lines: Vec<String> = errors.iter().map(|d| d.to_string()).collect();

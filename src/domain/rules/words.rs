@@ -249,6 +249,63 @@ pub(super) struct Occurrence {
     pub end: u32,
 }
 
+/// jieba's block characters (its `RE_HAN_DEFAULT`: CJK ideographs, ASCII letters and digits,
+/// `+#&._%-`). jieba cuts every maximal run of them on its own and emits every other character
+/// as a word by itself, so a run's edges are word boundaries and a run cut alone is cut exactly
+/// as within the whole text. `Reading::new` relies on it to cut only the runs that hold a
+/// keyword: cutting all of a 300-character content was most of the routing time.
+fn in_jieba_block(c: char) -> bool {
+    matches!(c,
+        '\u{4E00}'..='\u{9FFF}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2A6DF}'
+        | '\u{2A700}'..='\u{2EBEF}'
+        | '\u{2F800}'..='\u{2FA1F}'
+        | 'a'..='z' | 'A'..='Z' | '0'..='9'
+        | '+' | '#' | '&' | '.' | '_' | '%' | '-')
+}
+
+/// The byte offset where the block holding the character at byte `at` starts.
+fn block_start(text: &str, at: usize) -> usize {
+    let mut start = at;
+    for (i, c) in text[..at].char_indices().rev() {
+        if !in_jieba_block(c) {
+            break;
+        }
+        start = i;
+    }
+    start
+}
+
+/// The byte offset just past the block holding the character at byte `at`.
+fn block_end(text: &str, at: usize) -> usize {
+    let mut chars = text[at..].char_indices();
+    let mut end = at + chars.next().map_or(0, |(_, c)| c.len_utf8());
+    if !text[at..].starts_with(in_jieba_block) {
+        return end;
+    }
+    for (i, c) in chars {
+        if !in_jieba_block(c) {
+            break;
+        }
+        end = at + i + c.len_utf8();
+    }
+    end
+}
+
+/// Cuts `text[start..end]` (whole blocks) and marks the word boundaries it holds, counted in
+/// folded characters as `boundary` is.
+fn cut_window(text: &str, start: usize, end: usize, byte_at: &[usize], cutter: &dyn WordCutter, boundary: &mut [bool]) {
+    let n = boundary.len() - 1;
+    let mut pos = byte_at.partition_point(|&b| b < start);
+    boundary[pos.min(n)] = true;
+    for piece in cutter.cut(&text[start..end]) {
+        pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
+        boundary[pos.min(n)] = true;
+    }
+}
+
 /// Characters that end a clause (after folding: full-width ，！？；： are their ASCII forms).
 fn ends_clause(c: char) -> bool {
     matches!(c, ',' | '.' | '!' | '?' | ';' | ':' | '。' | '、' | '…' | '～' | '~' | '\n' | '\r')
@@ -346,12 +403,29 @@ impl<'t> Reading<'t> {
             let mut boundary = vec![false; n + 1];
             boundary[0] = true;
             boundary[n] = true;
-            // The whole text is cut: a keyword may span a space ("ＷｉＦｉ 信号"), which ends a
-            // clause for the guards but not a word for jieba.
-            let mut pos = 0usize;
-            for piece in cutter.cut(text) {
-                pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
-                boundary[pos.min(n)] = true;
+            // Only the blocks that hold a raw match are cut (see `cut_blocks`); a keyword may
+            // span a space ("ＷｉＦｉ 信号"), so a window runs from the block of a match's first
+            // character to the block of its last.
+            raw_matches.sort_unstable_by_key(|m| (m.start, m.end));
+            let mut window: Option<(usize, usize)> = None;
+            for m in &raw_matches {
+                let (from, to) = (byte_at[m.start as usize], byte_at[m.end as usize - 1]);
+                match window {
+                    Some((_, end)) if from < end => {
+                        if to >= end {
+                            window = window.map(|(start, _)| (start, block_end(text, to)));
+                        }
+                    }
+                    _ => {
+                        if let Some((start, end)) = window {
+                            cut_window(text, start, end, &byte_at, cutter, &mut boundary);
+                        }
+                        window = Some((block_start(text, from), block_end(text, to)));
+                    }
+                }
+            }
+            if let Some((start, end)) = window {
+                cut_window(text, start, end, &byte_at, cutter, &mut boundary);
             }
             for m in raw_matches {
                 anywhere.set(m.id);
