@@ -568,8 +568,9 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     // Its number opens the ticket with its history: a dialog that only shows has one button, 关闭.
     b.click(&format!("{in_overdue} a.number")).await;
     b.wait_for("dialog[open] .timeline li[data-type=\"urged\"]").await;
-    let buttons =
-        b.js("return [...document.querySelectorAll('dialog[open] button')].map(b => b.textContent.trim());").await;
+    let buttons = b
+        .js("return [...document.querySelectorAll('dialog[open] .actions button')].map(b => b.textContent.trim());")
+        .await;
     assert_eq!(buttons, json!(["关闭"]), "a ticket shown is closed one way");
     b.screenshot("wall-ticket-1366").await;
     b.click("dialog[open] button.primary").await;
@@ -642,8 +643,12 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     assert!(kept.contains(&other_name) && kept.contains("水电气暖 24小时"), "{kept}");
     b.screenshot("ticket-history-return-1366").await;
     b.open(&format!("/tickets/{slow_number}")).await;
-    let changed = b.text("#ticket-page .timeline li[data-type=\"clocks_changed\"] .what").await;
-    assert!(changed.contains("因延期审批") && changed.contains("截止"), "what changed and why: {changed}");
+    b.until(
+        "[...document.querySelectorAll('#ticket-page .timeline li[data-type=\"clocks_changed\"] .what')]\
+            .some(w => w.textContent.includes('因延期审批') && w.textContent.includes('截止'))",
+        "the 时限变更 after the approved extension says why and what is due now",
+    )
+    .await;
     b.open("/wall").await;
     b.wait_for("#view-assessment").await;
 

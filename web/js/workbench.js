@@ -146,7 +146,8 @@ export async function mount(main, { number } = {}) {
       }
       case 'passDown': {
         // The sub-unit by its name in the same search box as everywhere a unit is chosen.
-        const to = picker({ id: 'pass-down-to', name: 'to', items: departmentChoices(subUnits), required: true,
+        // Not `required`: the browser's own bubble would speak its language, the check below the page's.
+        const to = picker({ id: 'pass-down-to', name: 'to', items: departmentChoices(subUnits),
           placeholder: t('picker.unit.hint'), label: t('workbench.to') });
         const v = await dialog(t('workbench.passDown'), [
           { name: 'to', label: t('workbench.to'), input: to, check: (code) => (code ? null : t('msg.unit')) },
