@@ -461,6 +461,8 @@ async fn a_mailed_link_opens_the_ticket_for_those_who_may_see_it(
     )
     .await;
     b.wait_for("#detail .timeline li[data-type=\"accepted\"]").await;
+    let detail = b.text("#detail").await;
+    assert!(!detail.contains("null") && !detail.contains("undefined"), "no placeholder on screen: {detail}");
     b.assert_no_horizontal_overflow("a linked ticket in the workbench").await;
     b.screenshot("ticket-link-workbench-1366").await;
 
@@ -635,7 +637,7 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     let shown = b.text(returned_row).await;
     assert!(shown.contains(reason), "the whole reason: {shown}");
     b.until(
-        &format!("(() => {{ const w = document.querySelector('{returned_row}'); return w.scrollWidth <= w.clientWidth + 1 && w.getClientRects().length > 1; }})()"),
+        &format!("(() => {{ const w = document.querySelector('{returned_row}'); return w.scrollWidth <= w.clientWidth + 1 && w.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(w).fontSize); }})()"),
         "the reason wraps instead of being cut off",
     )
     .await;
@@ -912,6 +914,7 @@ async fn search_boxes_choose_by_keyboard(engine: Engine) {
         "the community by name",
     )
     .await;
+    b.until("document.querySelector('#dialog-error').hidden", "the complaint goes once a unit is chosen").await;
     b.screenshot(&shot("picker-pass-down")).await;
     b.click("dialog[open] button.primary").await;
     b.until(

@@ -171,6 +171,12 @@ export function dialog(title, fields, submitLabel, { cancel = true } = {}) {
     const dlg = h('dialog', form);
     const close = (v) => { dlg.close(); dlg.remove(); resolve(v); };
     const focusable = (input) => input.input || input;
+    // What was wrong goes once the field changes (a unit taken from the list).
+    for (const f of fields.filter((x) => x.check)) {
+      focusable(f.input).addEventListener('change', () => {
+        if (!f.check(f.input.value)) { error.hidden = true; focusable(f.input).removeAttribute('aria-invalid'); }
+      });
+    }
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       for (const f of fields) {
