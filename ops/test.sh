@@ -14,6 +14,21 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
 fi
 
+# The search boxes are also walked in Firefox (tests/e2e.rs, search_boxes_choose_by_keyboard_in_firefox):
+# Debian's Firefox ESR, driven by geckodriver, which Debian does not package: it comes from
+# crates.io (`cargo install`, into ~/.cargo/bin, where the tests look for it), built in a
+# directory of its own so the project's build cache is not touched.
+if ! command -v firefox-esr >/dev/null 2>&1; then
+  echo "Installing firefox-esr for the browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr
+fi
+if ! command -v geckodriver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/geckodriver" ]; then
+  echo "Installing geckodriver from crates.io for the Firefox browser test"
+  gecko_build="$(mktemp -d)"
+  env -u CARGO_BUILD_BUILD_DIR CARGO_TARGET_DIR="$gecko_build" cargo install geckodriver --locked --quiet
+  rm -rf "$gecko_build"
+fi
+
 # The telephony tests (tests/telephony.rs) start a real SIP server (Kamailio, with the
 # http_client module from kamailio-utils-modules) and real SIP phones (SIPp) on loopback.
 if ! command -v kamailio >/dev/null 2>&1 || ! command -v sipp >/dev/null 2>&1 \

@@ -19,7 +19,7 @@ mod common;
 #[path = "common/browser.rs"]
 mod browser;
 
-use browser::{keys, Browser};
+use browser::{keys, Browser, Engine};
 use common::{first_leaf_category, first_street, two_bureaus, Backend, TestClock, TestServer, PASSWORD};
 use hotline::config::Config;
 use serde_json::{json, Value};
@@ -461,6 +461,8 @@ async fn a_mailed_link_opens_the_ticket_for_those_who_may_see_it(
     )
     .await;
     b.wait_for("#detail .timeline li[data-type=\"accepted\"]").await;
+    let detail = b.text("#detail").await;
+    assert!(!detail.contains("null") && !detail.contains("undefined"), "no placeholder on screen: {detail}");
     b.assert_no_horizontal_overflow("a linked ticket in the workbench").await;
     b.screenshot("ticket-link-workbench-1366").await;
 
@@ -568,6 +570,16 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
     b.until("[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('已催办'))", "urged").await;
     let (_, after) = supervisor.get(&format!("/api/v1/tickets/{near_number}")).await;
     assert_eq!(after["urges"].as_i64().unwrap(), before["urges"].as_i64().unwrap() + 1);
+    // Its number opens the ticket with its history: a dialog that only shows has one button, 关闭.
+    b.click(&format!("{in_overdue} a.number")).await;
+    b.wait_for("dialog[open] .timeline li[data-type=\"urged\"]").await;
+    let buttons = b
+        .js("return [...document.querySelectorAll('dialog[open] .actions button')].map(b => b.textContent.trim());")
+        .await;
+    assert_eq!(buttons, json!(["关闭"]), "a ticket shown is closed one way");
+    b.screenshot("wall-ticket-1366").await;
+    b.click("dialog[open] button.primary").await;
+    b.until("!document.querySelector('dialog[open]')", "关闭 closes it").await;
 
     // A department asks for more time; the supervisor approves it from the wall.
     let operator = server.login("operator").await;
@@ -594,8 +606,9 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
         .log_call(json!({"content": "整栋楼停水一天了", "dispatch": {"lead": lead, "policy": "utility"}}))
         .await;
     let outage_number = outage["number"].as_str().unwrap();
-    dept.act(outage_number, "return", json!({"reason": "停水应由供水公司处理，本单位无权处置，已告知来电人耐心等待"}))
-        .await;
+    let reason = "停水应由供水公司处理，本单位无权处置，已告知来电人耐心等待。经现场核实，整栋楼总阀门由供水公司管理，\
+物业没有钥匙；建议改派区供水公司并请其当日派员检修，同时通知居民临时取水点的位置和开放时间。";
+    dept.act(outage_number, "return", json!({ "reason": reason })).await;
     let returned = format!("#decisions .due-row[data-number=\"{outage_number}\"]");
     b.click(&format!("{returned} button.approve")).await;
     b.wait_for("dialog[open] #assign-lead").await;
@@ -620,6 +633,29 @@ async fn supervisor_sees_a_ticket_turn_red_and_urges_it(
         (Some(other.as_str()), Some("utility")),
         "{moved}"
     );
+    // The history reads in full: the return's whole reason, wrapped, not cut off; the 改派 with
+    // the policy it kept; the 时限变更 after an approved extension says why and what is due now.
+    b.open(&format!("/tickets/{outage_number}")).await;
+    let returned_row = "#ticket-page .timeline li[data-type=\"returned\"] .what";
+    let shown = b.text(returned_row).await;
+    assert!(shown.contains(reason), "the whole reason: {shown}");
+    b.until(
+        &format!("(() => {{ const w = document.querySelector('{returned_row}'); return w.scrollWidth <= w.clientWidth + 1 && w.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(w).fontSize); }})()"),
+        "the reason wraps instead of being cut off",
+    )
+    .await;
+    let kept = b.text("#ticket-page .timeline li[data-type=\"redispatched\"] .what").await;
+    assert!(kept.contains(&other_name) && kept.contains("水电气暖 24小时"), "{kept}");
+    b.screenshot("ticket-history-return-1366").await;
+    b.open(&format!("/tickets/{slow_number}")).await;
+    b.until(
+        "[...document.querySelectorAll('#ticket-page .timeline li[data-type=\"clocks_changed\"] .what')]\
+            .some(w => w.textContent.includes('因延期审批') && w.textContent.includes('截止'))",
+        "the 时限变更 after the approved extension says why and what is due now",
+    )
+    .await;
+    b.open("/wall").await;
+    b.wait_for("#view-assessment").await;
 
     // The wall screen: everything live fits 1920×1080, no scrollbar; the assessment has its own view.
     b.set_size(1920, 1080).await;
@@ -717,6 +753,181 @@ async fn login_never_sends_the_browser_to_another_site() {
     b.fill("#password", PASSWORD).await;
     b.click("#login-submit").await;
     b.until("location.pathname === '/wall'", "a same-site next is followed").await;
+    b.stop().await;
+    server.stop().await;
+}
+
+/// The search boxes (picker.js) are the one way a category or a unit is chosen, so they must
+/// work by keyboard alone in both browsers a centre's desks run: Chromium and Firefox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_boxes_choose_by_keyboard_in_chromium() {
+    search_boxes_choose_by_keyboard(Engine::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_boxes_choose_by_keyboard_in_firefox() {
+    search_boxes_choose_by_keyboard(Engine::Firefox).await;
+}
+
+/// The operator finds 路灯故障 by its name, its full path, a piece of its path, its code and
+/// its pinyin initials, moving through the list with the arrow keys and taking it with Enter,
+/// and saves the call with Ctrl+Enter; the manual queue's dispatch dialog takes a unit by its
+/// name (Esc closes the list, not the dialog; Enter then sends); a street office passes a
+/// ticket down to one of its communities by the community's name.
+async fn search_boxes_choose_by_keyboard(engine: Engine) {
+    let clock = TestClock::at(MONDAY);
+    let server = TestServer::start_with(Backend::Sqlite, clock.clone(), Config::default()).await;
+    let b = Browser::start_in(engine, &server.base).await;
+    let shot = |name: &str| format!("{name}-{}", engine.name());
+    let operator = server.login("operator").await;
+    let lights = "01.02.03";
+    let (_, categories) = operator.get("/api/v1/categories").await;
+    let path = categories.as_array().unwrap().iter().find(|c| c["code"] == lights).unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    b.login("operator", PASSWORD, "/console").await;
+    b.until("document.activeElement && document.activeElement.id === 'f-phone'", "the console is ready").await;
+    b.keys("13812340016").await;
+    let chosen = |code: &str| format!("document.querySelector('#f-category').dataset.value === '{code}'");
+    let expanded = "document.querySelector('#f-category').getAttribute('aria-expanded') === 'true'";
+    // By its name: 路灯 offers 路灯故障 among others; ↓ and ↑ move the highlight, Enter takes it.
+    b.fill("#f-category", "路灯").await;
+    b.until(expanded, "typing 路灯 opens the list").await;
+    let offered = b
+        .js("return [...document.querySelectorAll('#f-category ~ .picker-list .picker-option')].map(o => o.dataset.value);")
+        .await;
+    let offered: Vec<&str> = offered.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let at = offered.iter().position(|c| *c == lights).unwrap_or_else(|| panic!("路灯 offers 路灯故障: {offered:?}"));
+    let highlighted = "document.querySelector('#f-category ~ .picker-list .picker-option.active').dataset.value";
+    b.keys(&keys::ARROW_DOWN.repeat(at + 1)).await;
+    b.keys(keys::ARROW_UP).await;
+    b.until(&format!("{highlighted} === '{lights}'"), "the arrow keys move to 路灯故障").await;
+    b.screenshot(&shot("picker-category-by-name")).await;
+    b.keys(keys::ENTER).await;
+    b.until(&chosen(lights), "Enter takes 路灯故障").await;
+    b.until("!document.querySelector('#f-category').matches('[aria-expanded=true]')", "the list closes").await;
+    let shown = b.js("return document.querySelector('#f-category').value;").await;
+    assert!(shown.as_str().unwrap().ends_with("路灯故障"), "the choice in words: {shown}");
+    let hover = b.js("return document.querySelector('#f-category').title;").await;
+    assert!(hover.as_str().unwrap().contains(lights), "the code on hover: {hover}");
+
+    // The same category by everything else an operator may know of it.
+    for typed in [path.as_str(), "市政设施/路灯", "市政设施 路灯", lights, "ldgz"] {
+        b.fill("#f-category", typed).await;
+        b.until(expanded, &format!("typing {typed} opens the list")).await;
+        // Typing again undoes the last choice until one is taken from the list.
+        b.until(&chosen(""), &format!("typing {typed} undoes the choice")).await;
+        b.until(&format!("{highlighted} === '{lights}'"), &format!("{typed} puts 路灯故障 first")).await;
+        b.keys(keys::ENTER).await;
+        b.until(&chosen(lights), &format!("{typed} chooses 路灯故障")).await;
+    }
+    // What is typed and not taken from the list is no choice: the save is refused, in Chinese.
+    b.fill("#f-category", "不存在的分类").await;
+    b.until(&chosen(""), "an unknown name chooses nothing").await;
+    b.until("document.querySelector('#f-category ~ .picker-list .picker-none')", "the list says nothing matches").await;
+    b.fill("#f-content", "小区门口路灯晚上不亮，已经一周了").await;
+    b.keys(&format!("{}{}{}", keys::CONTROL, keys::ENTER, keys::RELEASE)).await;
+    let refused = b.text("#err-category").await;
+    assert_eq!(refused, "请从列表中选择分类");
+    // Taken again by its initials, the call is routed and saved with the keyboard alone.
+    b.fill("#f-category", "ldgz").await;
+    b.keys(keys::ENTER).await;
+    b.until(&chosen(lights), "ldgz chooses 路灯故障").await;
+    b.until("document.querySelector('#preview-lead') && document.querySelector('#preview-lead').title", "the preview")
+        .await;
+    b.screenshot(&shot("picker-category-preview")).await;
+    b.click("#f-content").await;
+    b.keys(&format!("{}{}{}", keys::CONTROL, keys::ENTER, keys::RELEASE)).await;
+    let number = b.text("#saved-number").await;
+    let (_, saved) = operator.get(&format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(saved["category"], lights, "{saved}");
+    assert_eq!(saved["status"], "dispatched", "routed by the rules: {saved}");
+
+    // 派单 from the manual queue: the unit by its name.
+    let gas = common::catalog().district.department("ranqi").unwrap().short_name.clone();
+    let manual = operator.log_call(json!({"route": false, "content": "小区燃气表箱锈蚀，需要人工判断"})).await;
+    let manual_number = manual["number"].as_str().unwrap();
+    b.keys(&format!("{}2{}", keys::ALT, keys::RELEASE)).await;
+    // Alt+2 from the saved call: the manual queue, not the second suggestion for a call already saved.
+    b.until("!document.querySelector('#panel-manual').hidden", "Alt+2 shows the manual queue").await;
+    let row = format!("#manual-queue .ticket-row[data-number=\"{manual_number}\"]");
+    b.click(&format!("{row} button.primary")).await;
+    b.wait_for("dialog[open] #assign-lead").await;
+    b.until("document.activeElement.id === 'assign-lead'", "the unit box has the focus").await;
+    // Typed straight away: a unit the rules suggested is replaced, not added to.
+    b.keys("燃气").await;
+    b.until("document.querySelector('#assign-lead').getAttribute('aria-expanded') === 'true'", "units are offered")
+        .await;
+    // Esc closes the list and leaves the dialog open.
+    b.keys(keys::ESCAPE).await;
+    b.until("document.querySelector('#assign-lead').getAttribute('aria-expanded') === 'false'", "Esc closes the list")
+        .await;
+    assert_eq!(b.js("return !!document.querySelector('dialog[open] #assign-lead');").await, json!(true));
+    b.keys(keys::ARROW_DOWN).await;
+    b.until(
+        "document.querySelector('#assign-lead ~ .picker-list .picker-option.active').dataset.value === 'ranqi'",
+        &format!("燃气 offers {gas} first"),
+    )
+    .await;
+    b.keys(keys::ENTER).await;
+    b.until("document.querySelector('#assign-lead').dataset.value === 'ranqi'", "the unit by name").await;
+    assert_eq!(b.js("return document.querySelector('#assign-lead').value;").await, json!(gas));
+    b.screenshot(&shot("picker-dispatch-unit")).await;
+    // With the choice made, Enter sends the dialog.
+    b.keys(keys::ENTER).await;
+    b.until(&format!("!document.querySelector('{row}')"), "the dispatched ticket leaves the manual queue").await;
+    let (_, dispatched) = operator.get(&format!("/api/v1/tickets/{manual_number}")).await;
+    assert_eq!((dispatched["status"].as_str(), dispatched["lead"].as_str()), (Some("dispatched"), Some("ranqi")));
+
+    // 下派: the street office passes a ticket down to a community, by the community's name.
+    let (office, community) = common::street_office_and_community();
+    let district = &common::catalog().district;
+    let community_unit = district.department(&community).unwrap();
+    let typed: String = community_unit.short_name.chars().take(4).collect();
+    let local = operator.log_call(json!({"content": "楼道堆放杂物，社区协调清理", "dispatch": {"lead": office}})).await;
+    let local_number = local["number"].as_str().unwrap();
+    server.login(&office).await.act(local_number, "accept", json!(null)).await;
+    b.login(&office, PASSWORD, "/workbench").await;
+    let queued = format!("#queue .ticket-row[data-number=\"{local_number}\"]");
+    b.click(&queued).await;
+    b.click(&format!("#detail[data-number=\"{local_number}\"] #act-passDown")).await;
+    b.wait_for("dialog[open] #pass-down-to").await;
+    b.until("document.activeElement.id === 'pass-down-to'", "the sub-unit box has the focus").await;
+    // Nothing chosen yet: the dialog says so in Chinese and stays open.
+    b.click("dialog[open] button.primary").await;
+    assert_eq!(b.text("#dialog-error").await, "请从列表中选择承办单位");
+    b.fill("#pass-down-to", &typed).await;
+    b.until(
+        &format!(
+            "[...document.querySelectorAll('#pass-down-to ~ .picker-list .picker-option')].some(o => o.dataset.value === '{community}')"
+        ),
+        &format!("{typed} offers {}", community_unit.short_name),
+    )
+    .await;
+    let options = b
+        .js("return [...document.querySelectorAll('#pass-down-to ~ .picker-list .picker-option')].map(o => o.dataset.value);")
+        .await;
+    let at = options.as_array().unwrap().iter().position(|v| v == &json!(community)).unwrap();
+    b.keys(&keys::ARROW_DOWN.repeat(at)).await;
+    b.keys(keys::ENTER).await;
+    b.until(
+        &format!("document.querySelector('#pass-down-to').dataset.value === '{community}'"),
+        "the community by name",
+    )
+    .await;
+    b.until("document.querySelector('#dialog-error').hidden", "the complaint goes once a unit is chosen").await;
+    b.screenshot(&shot("picker-pass-down")).await;
+    b.click("dialog[open] button.primary").await;
+    b.until(
+        &format!("[...document.querySelectorAll('.toast.ok')].some(t => t.textContent.includes('{local_number}'))"),
+        "passed down",
+    )
+    .await;
+    let (_, passed) = operator.get(&format!("/api/v1/tickets/{local_number}")).await;
+    assert_eq!((passed["status"].as_str(), passed["lead"].as_str()), (Some("dispatched"), Some(community.as_str())));
+
     b.stop().await;
     server.stop().await;
 }

@@ -1,6 +1,7 @@
-//! A real browser for end-to-end tests: Debian's headless Chromium driven over WebDriver by
-//! fantoccini through `/usr/bin/chromedriver` (`ops/test.sh` installs both when missing).
-//! One browser per test file; screenshots go to `target/e2e-screenshots/`.
+//! A real browser for end-to-end tests, driven over WebDriver by fantoccini: Debian's headless
+//! Chromium through `/usr/bin/chromedriver`, or Debian's Firefox ESR through geckodriver (from
+//! crates.io: `cargo install geckodriver`). `ops/test.sh` installs all of them when missing.
+//! Screenshots go to `target/e2e-screenshots/`.
 
 #![allow(dead_code)]
 
@@ -16,6 +17,43 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const FIREFOX: &str = "/usr/bin/firefox-esr";
+
+/// Which browser a test drives. The pages are plain DOM and must behave the same in both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+}
+
+impl Engine {
+    /// A short name for screenshot files and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+        }
+    }
+}
+
+/// geckodriver as `cargo install geckodriver` leaves it: `$GECKODRIVER`, else on the PATH,
+/// else in `$CARGO_HOME/bin` (or `~/.cargo/bin`), which a test's PATH may not include.
+pub fn geckodriver() -> PathBuf {
+    if let Some(path) = std::env::var_os("GECKODRIVER") {
+        return PathBuf::from(path);
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(cargo_home.map(|c| c.join("bin")))
+        .map(|dir| dir.join("geckodriver"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from("geckodriver"))
+}
 
 /// WebDriver key codes.
 pub mod keys {
@@ -24,6 +62,7 @@ pub mod keys {
     pub const ALT: &str = "\u{E00A}";
     pub const ENTER: &str = "\u{E007}";
     pub const TAB: &str = "\u{E004}";
+    pub const ESCAPE: &str = "\u{E00C}";
     pub const ARROW_UP: &str = "\u{E013}";
     pub const ARROW_DOWN: &str = "\u{E015}";
     /// Releases the modifier keys held down so far.
@@ -32,6 +71,7 @@ pub mod keys {
 
 pub struct Browser {
     pub client: Client,
+    pub engine: Engine,
     driver: Child,
     _profile: tempfile::TempDir,
     pub base: String,
@@ -44,55 +84,108 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a fresh headless Chromium at 1366×768.
     pub async fn start(base: &str) -> Browser {
-        assert!(
-            std::path::Path::new(CHROMEDRIVER).exists(),
-            "{CHROMEDRIVER} is missing: apt-get install -y chromium chromium-driver fonts-noto-cjk (ops/test.sh does)"
-        );
+        Browser::start_in(Engine::Chromium, base).await
+    }
+
+    /// Starts the engine's WebDriver server and a fresh headless browser at 1366×768, its
+    /// pages asked for in Chinese.
+    pub async fn start_in(engine: Engine, base: &str) -> Browser {
+        let (driver_path, hint) = match engine {
+            Engine::Chromium => (
+                PathBuf::from(CHROMEDRIVER),
+                "apt-get install -y chromium chromium-driver fonts-noto-cjk (ops/test.sh does)",
+            ),
+            Engine::Firefox => {
+                assert!(
+                    std::path::Path::new(FIREFOX).exists(),
+                    "{FIREFOX} is missing: apt-get install -y firefox-esr (ops/test.sh does)"
+                );
+                (geckodriver(), "cargo install geckodriver --locked (ops/test.sh does)")
+            }
+        };
+        assert!(driver_path.is_file(), "{} is missing: {hint}", driver_path.display());
         let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+        let profile = tempfile::tempdir().unwrap();
+        let mut command = Command::new(&driver_path);
+        match engine {
+            Engine::Chromium => {
+                command.arg(format!("--port={port}"));
+            }
+            Engine::Firefox => {
+                // geckodriver writes each session's profile under TMPDIR; the test's own
+                // directory keeps them from piling up in /tmp.
+                command.args(["--host", "127.0.0.1", "--port", &port.to_string()]).env("TMPDIR", profile.path());
+            }
+        }
+        // A process group of its own: the browser it starts is stopped with it, even when a
+        // test fails before the session is closed.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let driver = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start chromedriver");
+            .unwrap_or_else(|e| panic!("start {}: {e}", driver_path.display()));
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < WAIT, "chromedriver did not listen on {port}");
+            assert!(started.elapsed() < WAIT, "{} did not listen on {port}", driver_path.display());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let profile = tempfile::tempdir().unwrap();
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1366,768",
-            "--lang=zh-CN",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([format!("--user-data-dir={}", profile.path().display())])
-        .collect::<Vec<_>>();
         let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({"binary": CHROMIUM, "args": args}));
-        // chromedriver speaks plain HTTP on loopback: no TLS stack needed.
+        match engine {
+            Engine::Chromium => {
+                let args = [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1366,768",
+                    "--lang=zh-CN",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([format!("--user-data-dir={}", profile.path().display())])
+                .collect::<Vec<_>>();
+                caps.insert("goog:chromeOptions".into(), json!({"binary": CHROMIUM, "args": args}));
+            }
+            Engine::Firefox => {
+                caps.insert(
+                    "moz:firefoxOptions".into(),
+                    json!({
+                        "binary": FIREFOX,
+                        "args": ["-headless", "--width=1366", "--height=768"],
+                        "prefs": {
+                            "intl.accept_languages": "zh-CN, zh",
+                            // Nothing reaches outside loopback: no updates, telemetry or
+                            // first-run pages.
+                            "app.update.disabledForTesting": true,
+                            "browser.shell.checkDefaultBrowser": false,
+                            "datareporting.policy.dataSubmissionEnabled": false,
+                            "toolkit.telemetry.reportingpolicy.firstRun": false,
+                            "network.captive-portal-service.enabled": false,
+                            "network.connectivity-service.enabled": false,
+                        },
+                    }),
+                );
+            }
+        }
+        // The drivers speak plain HTTP on loopback: no TLS stack needed.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .expect("a Chromium session through chromedriver");
-        let browser = Browser { client, driver, _profile: profile, base: base.to_string() };
+            .unwrap_or_else(|e| panic!("a {} session through {}: {e}", engine.name(), driver_path.display()));
+        let browser = Browser { client, engine, driver, _profile: profile, base: base.to_string() };
         browser.set_size(1366, 768).await;
         browser
     }
 
-    /// Ends the browser session (Chromium quits), then chromedriver (on drop).
+    /// Ends the browser session (the browser quits), then its driver (on drop).
     pub async fn stop(self) {
         let _ = self.client.clone().close().await;
     }
@@ -216,9 +309,11 @@ impl Browser {
     }
 }
 
-/// A test that fails half-way does not leave chromedriver behind.
+/// A test that fails half-way does not leave its driver or its browser behind.
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

@@ -67,6 +67,8 @@ export async function assignDialog({ title, submit, departments, lead = '', poli
     dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); close(null); });
     document.body.append(dlg);
     dlg.showModal();
+    // The suggested unit is selected: typing another name replaces it instead of adding to it.
     leadBox.input.focus();
+    leadBox.input.select();
   });
 }

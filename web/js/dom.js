@@ -154,20 +154,41 @@ export function statusLabel(ticket) {
 
 /**
  * A modal form: resolves with the form's values, or null when cancelled (Esc). A dialog that
- * only shows something (`{ cancel: false }`) has one button, 关闭.
+ * only shows something (`{ cancel: false }`) has one button, 关闭. A field may be a search
+ * box (picker.js: its `.value` is the choice) and may name a `check` that returns what is
+ * wrong with it: the dialog then says so, in its own words, and stays open.
  */
 export function dialog(title, fields, submitLabel, { cancel = true } = {}) {
   return new Promise((resolve) => {
+    const error = h('p.field-error#dialog-error', { role: 'alert', hidden: true });
     const form = h('form.dialog', { method: 'dialog' },
       h('h3', title),
       fields.map((f) => h('label.field', h('span', f.label), f.input)),
+      error,
       h('div.actions',
         h('button.primary', { type: 'submit' }, submitLabel || t('common.ok')),
         cancel ? h('button', { type: 'button', onclick: () => close(null) }, t('common.cancel')) : null));
     const dlg = h('dialog', form);
     const close = (v) => { dlg.close(); dlg.remove(); resolve(v); };
+    const focusable = (input) => input.input || input;
+    // What was wrong goes once the field changes (a unit taken from the list).
+    for (const f of fields.filter((x) => x.check)) {
+      focusable(f.input).addEventListener('change', () => {
+        if (!f.check(f.input.value)) { error.hidden = true; focusable(f.input).removeAttribute('aria-invalid'); }
+      });
+    }
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
+      for (const f of fields) {
+        const wrong = f.check && f.check(f.input.value);
+        focusable(f.input).toggleAttribute('aria-invalid', !!wrong);
+        if (wrong) {
+          error.textContent = wrong;
+          error.hidden = false;
+          focusable(f.input).focus();
+          return;
+        }
+      }
       const values = {};
       for (const f of fields) values[f.name] = f.input.type === 'checkbox' ? f.input.checked : f.input.value;
       close(values);
@@ -176,6 +197,6 @@ export function dialog(title, fields, submitLabel, { cancel = true } = {}) {
     document.body.append(dlg);
     dlg.showModal();
     const first = fields[0] && fields[0].input;
-    if (first) first.focus();
+    if (first) focusable(first).focus();
   });
 }

@@ -94,6 +94,8 @@ export function attachSuggestions(f, leafByCode, panel, setCategory) {
     if (!e.altKey || !['Digit1', 'Digit2', 'Digit3'].includes(e.code)) return;
     if (panel.hidden || !last || !last.categories.length) return;
     if (!panel.contains(document.activeElement)) return;
+    // A saved call takes no more suggestions: Alt+2 there is the manual queue, as everywhere.
+    if (f.content.form && f.content.form.classList.contains('saved')) return;
     const i = Number(e.code.slice(-1)) - 1;
     if (!last.categories[i]) return;
     e.preventDefault();

@@ -87,7 +87,7 @@ export async function historyPanel(id) {
       h('span.when', fmtInstant(e.at, true)),
       h('b', eventLabel(e.type)),
       h('span.who', e.actor ? e.actor.username : ''),
-      summary(e)))), calls);
+      summary(e)))), ...(calls ? [calls] : [])); // replaceChildren would print a null as "null"
   } catch (e) {
     box.replaceChildren(h('p.error', errorText(e)));
   }

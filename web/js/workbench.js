@@ -7,6 +7,7 @@ import { get, post, live, session } from './api.js';
 import { h, toast, errorText, dialog, debounce } from './dom.js';
 import { departmentNames, ticketRow, historyPanel, detailCard, linkedTicket, missingNote } from './tickets.js';
 import { liveState } from './app.js';
+import { picker, departmentChoices } from './picker.js';
 
 /** Which actions a status offers (the server decides for good: a refusal is shown). */
 const ACTIONS = {
@@ -144,8 +145,12 @@ export async function mount(main, { number } = {}) {
         path = 'request-extension'; body = { reason: v.reason, extra: v.extra.trim() }; break;
       }
       case 'passDown': {
+        // The sub-unit by its name in the same search box as everywhere a unit is chosen.
+        // Not `required`: the browser's own bubble would speak its language, the check below the page's.
+        const to = picker({ id: 'pass-down-to', name: 'to', items: departmentChoices(subUnits),
+          placeholder: t('picker.unit.hint'), label: t('workbench.to') });
         const v = await dialog(t('workbench.passDown'), [
-          { name: 'to', label: t('workbench.to'), input: h('select', subUnits.map((d) => h('option', { value: d.code }, d.name))) },
+          { name: 'to', label: t('workbench.to'), input: to, check: (code) => (code ? null : t('msg.unit')) },
           { name: 'note', label: t('common.note'), input: h('input') }], t('workbench.passDown'));
         if (!v) return;
         path = 'pass-down'; body = { to: v.to, note: v.note || null }; break;
