@@ -196,8 +196,9 @@ async fn a_call_transferred_with_refer_goes_on_at_the_target_and_pops_there(back
         assert_eq!(status, reqwest::StatusCode::OK, "{seat}");
     }
     let kamailio = Kamailio::start(dir.path(), &server.base, TOKEN, 8001, 2, 30_000, 4);
-    let _transfers =
-        operator_phone(dir.path(), &kamailio, 8001, "operator_transfers.xml", &["-d", "300", "-key", "refer_to", "8002"]);
+    let pbx = kamailio.address();
+    let transfer_to_8002 = ["-d", "300", "-key", "refer_to", "8002", "-key", "pbx", pbx.as_str()];
+    let _transfers = operator_phone(dir.path(), &kamailio, 8001, "operator_transfers.xml", &transfer_to_8002);
     let _answers = operator_phone(dir.path(), &kamailio, 8002, "operator_answer.xml", &["-d", "300"]);
     let mut op_socket = live_socket(&server, &operator.token).await;
     let mut other_socket = live_socket(&server, &dispatcher.token).await;
