@@ -10,6 +10,7 @@
 #   seat for ring + talk + wrap-up; 50 seats carry 20 calls/s of 1.7 s only without wrap-up)
 #   BACKENDS="sqlite postgres" PG_URL=postgres://postgres@127.0.0.1:5432
 #   RESULTS=ops/bench/RESULTS.md (RESULTS=/dev/null to only print) NOTE="free text"
+#   BUILD=0: skip `cargo build` (the binaries in the target directory were built from this tree)
 #
 # Needs kamailio, kamailio-utils-modules and sip-tester (installed when missing). Only
 # loopback traffic; every process is bounded in time. Speed is recorded, not judged.
@@ -43,7 +44,9 @@ dirty=$(git status --porcelain -- src migrations Cargo.toml ops/bench/cti.rs ops
 src="$PWD"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 echo "== building $PROFILE (hotline + bench_cti)"
-if [[ "$PROFILE" == release ]]; then
+if [[ "${BUILD:-1}" == 0 ]]; then
+  echo "BUILD=0: the binaries already in $target_dir/$PROFILE, built from this tree"
+elif [[ "$PROFILE" == release ]]; then
   cargo build --release --bin hotline --example bench_cti
 else
   cargo build --bin hotline --example bench_cti
