@@ -169,7 +169,10 @@ async fn sip_calls_pop_screens_and_become_records_missed_calls_and_statistics(ba
     let call =
         place_call(dir.path(), "call-4", call_args(&kamailio, "caller_gives_up.xml", "12345", "13600000004", 1000));
     let (pop4, _) = wait_for(&mut other_socket, Duration::from_secs(20), |m| m["type"] == "screen_pop").await;
-    assert_eq!((pop4["pop"]["caller"].clone(), pop4["pop"]["extension"].clone()), (json!("13600000004"), json!("8002")));
+    assert_eq!(
+        (pop4["pop"]["caller"].clone(), pop4["pop"]["extension"].clone()),
+        (json!("13600000004"), json!("8002"))
+    );
     call.await.unwrap().unwrap_or_else(|e| panic!("{e}\n{}", kamailio.program.log_text()));
     let mut op_saw = Vec::new();
     while let Some(m) = next_message(&mut op_socket, Duration::from_millis(800)).await {
@@ -236,7 +239,10 @@ async fn a_call_transferred_with_refer_goes_on_at_the_target_and_pops_there(back
     }
     assert_eq!(record["outcome"], "answered", "{record}\n{}", kamailio.program.log_text());
     assert_eq!(record["answered"]["extension"], "8001");
-    assert_eq!((record["transfers"][0]["from"].clone(), record["transfers"][0]["to"].clone()), (json!("8001"), json!("8002")));
+    assert_eq!(
+        (record["transfers"][0]["from"].clone(), record["transfers"][0]["to"].clone()),
+        (json!("8001"), json!("8002"))
+    );
     assert_eq!(record["answered_after_transfer"][0]["extension"], "8002", "{record}");
     assert_eq!(record["cause"], "caller_hangup");
     // The wall: 8001 wraps up from the transfer; 8002 rang, took the call and wraps up after it.

@@ -445,20 +445,15 @@ impl Store {
     pub async fn seats(&self) -> Result<Vec<Seat>> {
         let now = self.now();
         let rows = sqlx::query("SELECT body FROM cti_seats ORDER BY extension").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(decode_seat(r)?.as_of(now))
-            })
-            .collect()
+        rows.iter().map(|r| Ok(decode_seat(r)?.as_of(now))).collect()
     }
 
     /// The extension the PBX should ring next for a new call (`domain::cti::seats::next_to_ring`),
     /// leaving out `exclude` (the phones already tried for the call, or just taken by the PBX).
     pub async fn next_extension(&self, exclude: &[String]) -> Result<Option<String>> {
         let now = self.now();
-        let rows = sqlx::query("SELECT body FROM cti_seats WHERE state IN ('idle', 'wrap_up')")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT body FROM cti_seats WHERE state IN ('idle', 'wrap_up')").fetch_all(&self.pool).await?;
         let seats = rows.iter().map(decode_seat).collect::<Result<Vec<_>>>()?;
         Ok(seats::next_to_ring(&seats, now, exclude).map(|s| s.extension.clone()))
     }
@@ -516,10 +511,11 @@ impl Store {
         let now = self.now();
         let lock = for_update(self.backend());
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!("SELECT body FROM cti_seats WHERE user_id = $1 AND state <> 'signed_out'{lock}"))
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT body FROM cti_seats WHERE user_id = $1 AND state <> 'signed_out'{lock}"))
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(row) = row else { return Ok(Err(SeatError::NotSignedIn)) };
         let seat = decode_seat(&row)?;
         let next = match change(&seat, now) {

@@ -270,7 +270,7 @@ pub fn next_to_ring<'a>(seats: &'a [Seat], now: DateTime<Utc>, exclude: &[String
     seats
         .iter()
         .filter(|s| s.user_id.is_some() && s.state_at(now) == SeatState::Idle)
-        .filter(|s| !exclude.iter().any(|e| *e == s.extension))
+        .filter(|s| !exclude.contains(&s.extension))
         .min_by_key(|s| (s.as_of(now).since, s.extension.clone()))
 }
 
