@@ -339,7 +339,56 @@ async fn missed_calls_gather_per_number_and_are_worked_like_callbacks(backend: B
     server.stop().await;
 }
 
+/// What the PBX's routing asks before ringing a phone: the status and the one-line answer.
+async fn next_extension(server: &TestServer, token: Option<&str>, query: &str) -> (StatusCode, String) {
+    let mut req = reqwest::Client::new().get(format!("{}/api/v1/cti/next-extension{query}", server.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request sent");
+    (resp.status(), resp.text().await.unwrap_or_default())
+}
+
+async fn the_pbx_rings_only_idle_seats_the_one_idle_longest_first(backend: Backend) {
+    let server = server(backend).await;
+    let operator = server.login("operator").await;
+    let dispatcher = server.login("dispatcher").await;
+    assert_eq!(next_extension(&server, None, "").await.0, StatusCode::UNAUTHORIZED);
+    // Nobody signed in: no phone to ring.
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "").await, (StatusCode::NO_CONTENT, String::new()));
+    sign_in(&operator, "8001").await;
+    sign_in(&dispatcher, "8002").await;
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "").await, (StatusCode::OK, "8001".to_string()));
+    // Already tried for this call, or just taken by another: the next one.
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "?exclude=8001").await, (StatusCode::OK, "8002".to_string()));
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "?exclude=8001,8002").await.0, StatusCode::NO_CONTENT);
+    for bad in ["?exclude=80a1", "?exclude=", "?queue=hotline"] {
+        let (status, body) = next_extension(&server, Some(PBX_TOKEN), bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        let field = serde_json::from_str::<Value>(&body).unwrap()["field"].clone();
+        assert!(field == "exclude" || field == "queue", "{bad}: {body}");
+    }
+    // A phone ringing is not offered; nor one on a call, then wrapping up (话后处理).
+    accepted(&server, ringing("c-route", -3.0, "13812345678", "8001")).await;
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "").await, (StatusCode::OK, "8002".to_string()));
+    accepted(&server, event("c-route", "answered", -2.0, json!({"extension": "8001"}))).await;
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "").await, (StatusCode::OK, "8002".to_string()));
+    accepted(&server, event("c-route", "hangup", -1.0, json!({"cause": "caller_hangup"}))).await;
+    let (_, seat) = operator.get("/api/v1/cti/seat").await;
+    assert_eq!(seat["seat"]["state"], "wrap_up", "{seat}");
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "").await, (StatusCode::OK, "8002".to_string()));
+    // 小休: the dispatcher's break leaves no seat to ring; 置闲 brings it back.
+    let (status, _) = dispatcher.post("/api/v1/cti/seat/break", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "").await.0, StatusCode::NO_CONTENT);
+    let (status, _) = dispatcher.post("/api/v1/cti/seat/ready", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(next_extension(&server, Some(PBX_TOKEN), "").await, (StatusCode::OK, "8002".to_string()));
+    server.stop().await;
+}
+
 both_backends!(
+    the_pbx_rings_only_idle_seats_the_one_idle_longest_first,
     pbx_tokens_and_field_checks_guard_the_event_interface,
     a_ring_pops_the_callers_history_at_that_operators_console_only,
     a_resent_day_and_events_out_of_order_give_the_same_calls,

@@ -147,6 +147,9 @@ async fn run(args: Args) -> Result<(), String> {
     let admin = login(&client, &base, "admin", &args.admin_password).await?;
     const PASSWORD: &str = "bench-operator-pass";
     let pops: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
+    // Frames an operator's socket got instead of a pop: an error (the pop could not be built)
+    // or a resync (the client fell behind and the hub dropped its queue).
+    let not_pops: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut sockets = Vec::new();
     for i in 0..args.operators {
         let username = format!("bench-op-{i:03}");
@@ -171,11 +174,15 @@ async fn run(args: Args) -> Result<(), String> {
         let url = format!("{}/api/v1/live?token={token}", base.replace("http://", "ws://"));
         let (mut socket, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
         let pops = pops.clone();
+        let not_pops = not_pops.clone();
         sockets.push(tokio::spawn(async move {
             while let Some(Ok(frame)) = socket.next().await {
                 let tokio_tungstenite::tungstenite::Message::Text(text) = frame else { continue };
                 let now = chrono::Utc::now();
                 let Ok(m) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                if m["type"] == "error" || m["type"] == "resync" {
+                    not_pops.lock().unwrap().push(text.to_string());
+                }
                 if m["type"] == "screen_pop" {
                     let rang = m["pop"]["rang_at"].as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
                     if let Some(rang) = rang {
@@ -366,24 +373,39 @@ async fn run(args: Args) -> Result<(), String> {
         bench_records.len()
     );
     println!("events expected ≥ {expected}; stored: {events}; lost (lower bound): {lost}; records missing: {missing_records}");
-    let rang = bench_records.iter().filter(|c| c["rings"].as_array().is_some_and(|r| !r.is_empty())).count();
+    // A pop per ring at a signed-in seat: counted per call (a call that failed over rang twice).
+    let popped: std::collections::HashSet<&str> = pops.iter().map(|(c, _)| c.as_str()).collect();
+    let rang: Vec<&&Value> =
+        bench_records.iter().filter(|c| c["rings"].as_array().is_some_and(|r| !r.is_empty())).collect();
+    let unpopped: Vec<&&Value> =
+        rang.iter().copied().filter(|c| !popped.contains(c["call_id"].as_str().unwrap_or_default())).collect();
     println!(
-        "screen-pops: {} (rang and not popped: {}); ring→pop p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "screen-pops: {} for {} calls that rang; calls that rang and never popped: {}; ring→pop p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),
-        rang as i64 - latencies.len() as i64,
+        rang.len(),
+        unpopped.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
+    let not_pops = not_pops.lock().unwrap().clone();
+    println!("operators' sockets got {} error/resync frames instead of pops", not_pops.len());
+    for m in not_pops.iter().take(5) {
+        println!("  {m}");
+    }
+    for c in unpopped.iter().take(10) {
+        println!("  rang, no pop: {} rings {} outcome {}", c["call_id"], c["rings"], c["outcome"]);
+    }
     let per_call = |cpu: f64| if completed > 0 { cpu * 1000.0 / completed as f64 } else { f64::NAN };
     if let Some(cpu) = server_cpu {
         println!("server CPU: {cpu:.2} s = {:.2} ms per call", per_call(cpu));
     }
     println!("kamailio CPU: {kamailio_cpu:.2} s = {:.2} ms per call", per_call(kamailio_cpu));
     println!(
-        "RESULT calls={completed} refused={refused} records={} answered={answered} events_lost={lost} pops={} pop_p50_ms={:.1} pop_p99_ms={:.1} pop_max_ms={:.1} server_cpu_ms_per_call={:.2} kamailio_cpu_ms_per_call={:.2}",
+        "RESULT calls={completed} refused={refused} records={} answered={answered} events_lost={lost} pops={} unpopped={} pop_p50_ms={:.1} pop_p99_ms={:.1} pop_max_ms={:.1} server_cpu_ms_per_call={:.2} kamailio_cpu_ms_per_call={:.2}",
         bench_records.len(),
         latencies.len(),
+        unpopped.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),

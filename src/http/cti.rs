@@ -124,6 +124,37 @@ pub async fn post_events(
     }
 }
 
+/// The extension to ring next for a new call, for the PBX's routing (automatic call
+/// distribution): a seat idle now — not ringing, on a call, wrapping up (话后处理) or on a
+/// break (小休) — the one idle the longest, leaving out `exclude` (comma-separated extensions:
+/// phones already tried for this call, or just taken by another call). Answers the extension
+/// alone as `text/plain` (one line: what Kamailio's `http_client_query` reads), or
+/// `204 No Content` when no seat is free. Authenticated by the PBX's token.
+#[utoipa::path(get, path = "/api/v1/cti/next-extension", tag = "cti", security(("bearer" = [])),
+    params(("exclude" = Option<String>, Query, description = "extensions not to ring, comma-separated: 8001,8002")),
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 204),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn next_extension(
+    State(state): State<AppState>,
+    _pbx: Pbx,
+    ApiQuery(q): ApiQuery,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    reject_unknown(&q, &["exclude"])?;
+    let exclude = match given(&q, "exclude")? {
+        Some(list) => list
+            .split(',')
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| calls::check_extension("exclude", e.trim()).map_err(|e| ApiError::bad_request(e.field, e.message)))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    Ok(match state.store.next_extension(&exclude).await? {
+        Some(ext) => ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], ext).into_response(),
+        None => axum::http::StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
 /// A seat as the API shows it: the state as of now, with its Chinese label.
 #[derive(Serialize, ToSchema)]
 pub struct SeatView {

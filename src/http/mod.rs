@@ -285,6 +285,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(suggest::suggest))
         .routes(routes!(suggest::accuracy))
         .routes(routes!(cti::post_events))
+        .routes(routes!(cti::next_extension))
         .routes(routes!(cti::my_seat))
         .routes(routes!(cti::sign_in))
         .routes(routes!(cti::sign_out))

@@ -6,7 +6,9 @@
 //!   checked, and how a call record is folded from whatever events arrived — in any order,
 //!   each at most once.
 //! * [`seats`]: the states of an operator's seat (签入, 空闲, 振铃, 通话, 话后处理, 小休, 签出)
-//!   and how call events and the operator's own actions move them.
+//!   and how call events and the operator's own actions move them; which seat the PBX rings
+//!   next (`seats::next_to_ring`: idle the longest, never one ringing, on a call, wrapping up
+//!   or on a break).
 //! * [`missed`]: which calls go to the call-back list, de-duplicated per number, and how a
 //!   call-back attempt is worked (claim, outcome, attempts).
 //! * [`stats`]: offered, answered, abandoned, 15秒接通率, average wait, talk and handling

@@ -262,6 +262,18 @@ pub fn on_call_event(seat: &Seat, call: &CallRecord, event: &CallEvent, wrap_up:
     (next != *seat).then_some(next)
 }
 
+/// Which seat the PBX should ring for a new call (automatic call distribution): a seat that is
+/// idle now — signed in, not ringing, not on a call, not in wrap-up (话后处理) still running, not
+/// on a break (小休) — and not in `exclude`; of those, the one idle the longest (fair to the
+/// operators, the usual rule of call centres), ties to the lowest extension.
+pub fn next_to_ring<'a>(seats: &'a [Seat], now: DateTime<Utc>, exclude: &[String]) -> Option<&'a Seat> {
+    seats
+        .iter()
+        .filter(|s| s.user_id.is_some() && s.state_at(now) == SeatState::Idle)
+        .filter(|s| !exclude.contains(&s.extension))
+        .min_by_key(|s| (s.as_of(now).since, s.extension.clone()))
+}
+
 /// Whether an event's kind can change a seat other than the one it names (a hang-up ends the
 /// call at every phone it rang or was answered at).
 pub fn extensions_touched(call: &CallRecord, event: &CallEvent) -> Vec<String> {
@@ -285,6 +297,41 @@ pub fn extensions_touched(call: &CallRecord, event: &CallEvent) -> Vec<String> {
 mod tests {
     use super::super::calls::{check, fold, RawCallEvent};
     use super::*;
+
+    #[test]
+    fn the_pbx_rings_the_seat_idle_longest_never_one_on_break_wrapping_up_or_busy() {
+        let seat = |ext: &str, state: SeatState, since: i64| Seat {
+            extension: ext.into(),
+            user_id: Some(ext.parse().unwrap()),
+            username: Some(format!("op{ext}")),
+            display_name: None,
+            state,
+            since: t(since),
+            wrap_until: None,
+            call_id: None,
+            caller: None,
+        };
+        let wrapping = |ext: &str, until: i64| Seat { wrap_until: Some(t(until)), ..seat(ext, SeatState::WrapUp, 0) };
+        let seats = vec![
+            seat("8001", SeatState::Break, 0),
+            seat("8002", SeatState::OnCall, 0),
+            seat("8003", SeatState::Ringing, 0),
+            wrapping("8004", 100),
+            seat("8005", SeatState::Idle, 50),
+            seat("8006", SeatState::Idle, 20),
+            seat("8007", SeatState::SignedOut, 0),
+        ];
+        let none: Vec<String> = Vec::new();
+        // 8006 has waited since 20 s, 8005 since 50 s; 8004 is still wrapping up at 60 s.
+        assert_eq!(next_to_ring(&seats, t(60), &none).map(|s| s.extension.as_str()), Some("8006"));
+        assert_eq!(next_to_ring(&seats, t(60), &["8006".into()]).map(|s| s.extension.as_str()), Some("8005"));
+        assert!(next_to_ring(&seats, t(60), &["8006".into(), "8005".into()]).is_none());
+        // Wrap-up over at 100 s: idle since then, after 8006 and 8005.
+        assert_eq!(
+            next_to_ring(&seats, t(120), &["8006".into(), "8005".into()]).map(|s| s.extension.as_str()),
+            Some("8004")
+        );
+    }
 
     fn t(secs: i64) -> DateTime<Utc> {
         "2026-12-03T02:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::seconds(secs)
