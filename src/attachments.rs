@@ -128,11 +128,9 @@ impl Blobs {
                 return Err(UploadError::StoreDown(e.to_string()));
             }
         }
-        if let Err(e) = writer.shutdown().await {
-            let _ = writer.abort().await;
-            return Err(UploadError::StoreDown(e.to_string()));
-        }
-        Ok(())
+        // A failed shutdown has already given up the upload (the writer cannot be aborted
+        // after it); a multipart upload left behind expires by the bucket's lifecycle rule.
+        writer.shutdown().await.map_err(|e| UploadError::StoreDown(e.to_string()))
     }
 
     /// A streaming writer for `key` (restoring a backup): finish it with `shutdown`.

@@ -22,6 +22,7 @@ both_backends!(
     limits_are_named_when_broken,
     attachments_on_a_real_s3_server,
     an_s3_outage_fails_the_upload_cleanly_and_it_works_again,
+    backup_and_restore_carry_the_files,
 );
 
 /// A JPEG photo with an EXIF block carrying GPS coordinates and a marker we can look for.
@@ -129,7 +130,7 @@ async fn public_request(server: &TestServer, category: &str) -> String {
             Some(json!({
                 "kind": "complaint",
                 "category": category,
-                "content": "望海大道人行道上有个大坑，晚上看不见，老人摔倒过。",
+                "content": "望海大道人行道砖松动翘起，走路容易绊脚，希望尽快修复。",
                 "address": "望海大道88号门口",
                 "phone": "13912345678",
                 "name": "李先生"
@@ -457,7 +458,7 @@ fn s3_config(url: &str, bucket: &str) -> Config {
 
 /// A bucket of the test's own (moto takes an unsigned CreateBucket).
 async fn create_bucket(url: &str) -> String {
-    let bucket = format!("hotline-{}", hotline::attachments::random_id()[..12].to_string());
+    let bucket = format!("hotline-{}", &hotline::attachments::random_id()[..12]);
     let resp = reqwest::Client::new().put(format!("{url}/{bucket}")).send().await.expect("create bucket");
     assert!(resp.status().is_success(), "create bucket: {}", resp.status());
     bucket
@@ -484,9 +485,9 @@ async fn attachments_on_a_real_s3_server(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let raw = reqwest::get(format!("{url}/{bucket}/{key}")).await.unwrap();
-    assert_eq!(raw.status(), StatusCode::OK);
-    let in_bucket = raw.bytes().await.unwrap();
+    let listed = server.state.blobs().list().await.expect("list the bucket");
+    assert!(listed.iter().any(|(k, _, _)| *k == key), "{key} not in the bucket: {listed:?}");
+    let in_bucket = server.state.blobs().get(&key).await.unwrap().bytes().await.unwrap();
     let got = download(&server, added[0]["url"].as_str().unwrap(), None).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.unwrap(), in_bucket);
@@ -577,5 +578,42 @@ async fn an_s3_outage_fails_the_upload_cleanly_and_it_works_again(backend: Backe
     let got = download(&server, added[0]["url"].as_str().unwrap(), Some(&operator.token)).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(attachment_count(&server, &number).await, 2);
+    server.stop().await;
+}
+
+async fn backup_and_restore_carry_the_files(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let operator = server.login("operator").await;
+    let t = operator.log_call(json!({})).await;
+    let number = t["number"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/tickets/{number}/attachments");
+    let pdf = b"%PDF-1.4\n% a scanned letter\n%%EOF\n".to_vec();
+    let (status, added) =
+        upload(&server, &path, Some(&operator.token), &[("来信.pdf", pdf.clone()), ("现场.png", png_photo())], &[])
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hotline.backup");
+    hotline::backup::backup_with_files(&server.store, Some(server.state.blobs()), &file).await.expect("backup");
+
+    // Restored elsewhere: another database and another folder.
+    let (url, _db_dir) = common::fresh_database(backend).await;
+    let target = hotline::store::Store::connect(&url, 2, hotline::store::system_clock()).await.unwrap();
+    let restored_dir = dir.path().join("restored");
+    let config = Config { attachments_dir: restored_dir.clone(), ..Config::default() };
+    let blobs = hotline::attachments::Blobs::from_config(&config).unwrap();
+    hotline::backup::restore_with_files(&target, Some(&blobs), &file).await.expect("restore");
+    let keys = target.all_attachment_keys().await.unwrap();
+    assert_eq!(keys.len(), 3, "two files and the photo's thumbnail: {keys:?}");
+    for key in &keys {
+        let original = server.state.blobs().get(key).await.unwrap().bytes().await.unwrap();
+        let copy = blobs.get(key).await.unwrap().bytes().await.unwrap();
+        assert_eq!(original, copy, "{key}");
+    }
+    let ticket = target.ticket(t["id"].as_i64().unwrap()).await.unwrap().unwrap();
+    assert_eq!(ticket.attachments.len(), 2);
+    assert_eq!(ticket.attachments[0].name, "来信.pdf");
+    target.close().await;
     server.stop().await;
 }

@@ -25,7 +25,7 @@ async fn a_photo_sent_on_the_public_form_shows_on_the_workbench() {
     b.wait_for("#public-form").await;
     b.select("#p-kind", "complaint").await;
     b.select("#p-category", "01.02.01").await;
-    b.fill("#p-content", "望海大道人行道上有个大坑，晚上看不见，老人摔倒过。").await;
+    b.fill("#p-content", "望海大道人行道砖松动翘起，走路容易绊脚，希望尽快修复。").await;
     b.fill("#p-address", "望海大道88号门口").await;
     b.fill("#p-phone", "13912345678").await;
     b.wait_for("#p-photos").await.send_keys(photo.to_str().unwrap()).await.unwrap();
