@@ -72,14 +72,15 @@ impl Blobs {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
                     .with_bucket_name(bucket)
                     .with_region(&config.s3_region)
-                    .with_allow_http(config.s3_allow_http)
                     .with_retry(object_store::RetryConfig {
                         max_retries: 2,
                         retry_timeout: std::time::Duration::from_secs(10),
                         ..Default::default()
                     })
+                    // Client options replace the builder's own: allow_http belongs here.
                     .with_client_options(
                         object_store::ClientOptions::new()
+                            .with_allow_http(config.s3_allow_http)
                             .with_connect_timeout(std::time::Duration::from_secs(3))
                             .with_timeout(std::time::Duration::from_secs(60)),
                     );

@@ -236,7 +236,7 @@ async fn a_resident_photo_reaches_the_department_without_its_gps(backend: Backen
     let decoded = image::load_from_memory(&body).expect("still a picture");
     assert_eq!((decoded.width(), decoded.height()), (640, 480));
     use sha2::Digest;
-    assert_eq!(etag, format!("\"{}\"", hex::encode(sha2::Sha256::digest(&body))));
+    assert_eq!(etag, format!("\"{}\"", hex::encode(sha2::Sha256::digest(&body[..]))));
     // A browser that has it is told so.
     let again = reqwest::Client::new()
         .get(format!("{}{url}", server.base))
@@ -434,7 +434,7 @@ async fn limits_are_named_when_broken(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = upload(&server, &path, Some(&operator.token), &four[..1], &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(store_files(&server).len() == 3, "{:?}", store_files(&server));
+    assert_eq!(store_files(&server).len(), 3, "{:?}", store_files(&server));
     server.stop().await;
 }
 
