@@ -63,7 +63,7 @@ fn photo(megabytes: f64) -> Vec<u8> {
     let height = pixels / width;
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         let n = next();
-        image::Rgb([(x as u32 ^ n) as u8, (y as u32 ^ (n >> 8)) as u8, (n >> 16) as u8])
+        image::Rgb([(x ^ n) as u8, (y ^ (n >> 8)) as u8, (n >> 16) as u8])
     });
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92).encode_image(&img).unwrap();
