@@ -95,6 +95,46 @@ else
 fi
 # ---- end Meilisearch ------------------------------------------------------------------------
 
+# ---- S3-protocol object store (issue 20) --------------------------------------------------
+# The attachment tests run against a real S3-protocol server as well as the local disk: moto
+# in server mode (PyPI `moto[server]`, installed when missing) on a free loopback port, in
+# memory, stopped when this script exits. The tests read HOTLINE_TEST_S3_URL (each makes a
+# bucket of its own); the outage test starts and stops its own moto (HOTLINE_TEST_MOTO_BIN).
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "Installing moto[server] from PyPI for the S3 attachment tests"
+  python3 -m pip install -q 'moto[server]' || pip install -q 'moto[server]'
+fi
+moto_pid=""
+stop_moto() {
+  if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi
+  if declare -F stop_meili >/dev/null; then stop_meili; fi
+}
+trap stop_moto EXIT
+if command -v moto_server >/dev/null 2>&1; then
+  moto_log="$(mktemp)"
+  for _ in 1 2 3 4 5; do
+    moto_port=$((20000 + RANDOM % 40000))
+    if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then continue; fi
+    moto_server -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+    moto_pid=$!
+    for _ in $(seq 1 100); do
+      curl -fsS "http://127.0.0.1:$moto_port/" >/dev/null 2>&1 && break
+      kill -0 "$moto_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if curl -fsS "http://127.0.0.1:$moto_port/" >/dev/null 2>&1; then break; fi
+    kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; moto_pid=""
+  done
+  if [ -z "$moto_pid" ]; then
+    echo "moto_server did not start:" >&2; cat "$moto_log" >&2; exit 1
+  fi
+  echo "moto S3 server on http://127.0.0.1:$moto_port for the attachment tests"
+  export HOTLINE_TEST_S3_URL="http://127.0.0.1:$moto_port" HOTLINE_TEST_MOTO_BIN="$(command -v moto_server)"
+else
+  echo "moto_server not available; the S3 attachment tests print SKIPPED"
+fi
+# ---- end S3 ---------------------------------------------------------------------------------
+
 cargo test --workspace --no-fail-fast -- --test-threads 2
 
 # --- Schema-driven fuzzing (issue 15) ------------------------------------------------------

@@ -119,8 +119,34 @@ async fn source_schema(store: &Store) -> Result<Vec<i64>> {
     }
 }
 
+/// What the writer thread is sent: the tables' rows, then each attachment's bytes.
+enum Item {
+    Copy(CopyItem),
+    File { key: String, size: u64 },
+    Chunk(bytes::Bytes),
+}
+
+/// An attachment read back from a backup, on its way to the object store.
+enum FileItem {
+    Start(String),
+    Chunk(Vec<u8>),
+}
+
+/// Bytes of an attachment per backup line (base64 makes them a third longer).
+const FILE_CHUNK: usize = 48 * 1024;
+
 /// Writes a snapshot of `store` to `path` (through a temporary file, renamed when complete).
 pub async fn backup(store: &Store, path: &Path) -> Result<Summary> {
+    backup_with_files(store, None, path).await
+}
+
+/// Like [`backup`], and the attachments the events name are carried in the file too, read
+/// from `blobs` (the local folder or the S3 bucket) as a stream.
+pub async fn backup_with_files(
+    store: &Store,
+    blobs: Option<&crate::attachments::Blobs>,
+    path: &Path,
+) -> Result<Summary> {
     let header = Header {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
@@ -131,15 +157,58 @@ pub async fn backup(store: &Store, path: &Path) -> Result<Summary> {
     let (tx, rx) = mpsc::channel(16);
     let target = path.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || write_file(&target, &header, rx));
-    let exported = store.export(tx).await;
+    let (copy_tx, mut copy_rx) = mpsc::channel(16);
+    let forward = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(item) = copy_rx.recv().await {
+                if tx.send(Item::Copy(item)).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let exported = store.export(copy_tx).await;
+    let _ = forward.await;
+    let files = match (blobs, &exported) {
+        (Some(blobs), Ok(_)) => send_files(store, blobs, &tx).await,
+        _ => Ok(()),
+    };
+    drop(tx);
     let written = writer.await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
     let exported = exported?;
+    files?;
     let written = written?;
     debug_assert_eq!(exported, written.0);
     Ok(written)
 }
 
-fn write_file(path: &Path, header: &Header, mut rx: mpsc::Receiver<CopyItem>) -> Result<Summary> {
+/// Streams every attachment an event names to the writer, a chunk at a time.
+async fn send_files(store: &Store, blobs: &crate::attachments::Blobs, tx: &mpsc::Sender<Item>) -> Result<()> {
+    use futures::StreamExt;
+    let closed = || BackupError::Store(StoreError::Unavailable("the backup writer stopped".into()));
+    for key in store.all_attachment_keys().await? {
+        let got = blobs.get(&key).await.map_err(|e| {
+            BackupError::Schema(format!("attachment {key} could not be read from {}: {e}", blobs.description))
+        })?;
+        tx.send(Item::File { key: key.clone(), size: got.meta.size }).await.map_err(|_| closed())?;
+        let mut stream = got.into_stream();
+        let mut pending = bytes::BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| BackupError::Schema(format!("attachment {key}: {e}")))?;
+            pending.extend_from_slice(&chunk);
+            while pending.len() >= FILE_CHUNK {
+                tx.send(Item::Chunk(pending.split_to(FILE_CHUNK).freeze())).await.map_err(|_| closed())?;
+            }
+        }
+        if !pending.is_empty() {
+            tx.send(Item::Chunk(pending.freeze())).await.map_err(|_| closed())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, header: &Header, mut rx: mpsc::Receiver<Item>) -> Result<Summary> {
     let partial = path.with_extension("partial");
     let io = |error| BackupError::Io { path: partial.clone(), error };
     // A backup holds password hashes and callers' phone numbers: readable by its owner only.
@@ -152,7 +221,22 @@ fn write_file(path: &Path, header: &Header, mut rx: mpsc::Receiver<CopyItem>) ->
     put(&mut out, header).map_err(io)?;
     let mut counts = BTreeMap::new();
     let mut current = String::new();
+    let mut files = 0u64;
     while let Some(item) = rx.blocking_recv() {
+        let item = match item {
+            Item::Copy(item) => item,
+            Item::File { key, size } => {
+                put(&mut out, &serde_json::json!({ "attachment": key, "size": size })).map_err(io)?;
+                files += 1;
+                continue;
+            }
+            Item::Chunk(bytes) => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                put(&mut out, &serde_json::json!({ "data": data })).map_err(io)?;
+                continue;
+            }
+        };
         match item {
             CopyItem::Table { name, columns } => {
                 put(&mut out, &serde_json::json!({ "table": name, "columns": columns })).map_err(io)?;
@@ -167,7 +251,7 @@ fn write_file(path: &Path, header: &Header, mut rx: mpsc::Receiver<CopyItem>) ->
             }
         }
     }
-    put(&mut out, &serde_json::json!({ "end": counts })).map_err(io)?;
+    put(&mut out, &serde_json::json!({ "end": counts, "attachments": files })).map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?.finish().map_err(io)?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&partial, path).map_err(|error| BackupError::Io { path: path.to_path_buf(), error })?;
@@ -207,8 +291,14 @@ fn open_backup(path: &Path) -> Result<(Header, Lines)> {
 }
 
 /// Sends a backup's tables and rows; checks the end line's counts, so a cut-off file fails.
-fn read_file(path: &Path, mut lines: Lines, tx: mpsc::Sender<CopyItem>) -> Result<Summary> {
+fn read_file(
+    path: &Path,
+    mut lines: Lines,
+    tx: mpsc::Sender<CopyItem>,
+    files: Option<mpsc::Sender<FileItem>>,
+) -> Result<Summary> {
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut attachments = 0u64;
     let mut current: Option<String> = None;
     let mut batch = Vec::new();
     let mut number = 1u64;
@@ -233,7 +323,30 @@ fn read_file(path: &Path, mut lines: Lines, tx: mpsc::Sender<CopyItem>) -> Resul
         if !batch.is_empty() {
             tx.blocking_send(CopyItem::Rows(std::mem::take(&mut batch))).map_err(|_| closed())?;
         }
+        if let Some(data) = value.get("data").and_then(Json::as_str) {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|e| bad(format!("attachment data is not base64 ({e})")))?;
+            if let Some(files) = &files {
+                files.blocking_send(FileItem::Chunk(bytes)).map_err(|_| closed())?;
+            }
+            continue;
+        }
+        if let Some(key) = value.get("attachment").and_then(Json::as_str) {
+            attachments += 1;
+            if let Some(files) = &files {
+                files.blocking_send(FileItem::Start(key.to_string())).map_err(|_| closed())?;
+            }
+            continue;
+        }
         if let Some(end) = value.get("end") {
+            let expected_files = value.get("attachments").and_then(Json::as_u64).unwrap_or(0);
+            if expected_files != attachments {
+                return Err(bad(format!(
+                    "the end line counts {expected_files} attachments but the file holds {attachments}"
+                )));
+            }
             let expected: BTreeMap<String, u64> =
                 serde_json::from_value(end.clone()).map_err(|e| bad(format!("a bad end line ({e})")))?;
             if expected != counts {
@@ -264,6 +377,17 @@ fn same_schema(source: &[i64], target: &[i64], what: &str, fix: &str) -> Result<
 
 /// Restores a backup into `store`, which must be empty (see [`Store::begin_import`]).
 pub async fn restore(store: &Store, path: &Path) -> Result<Copied> {
+    restore_with_files(store, None, path).await
+}
+
+/// Like [`restore`], and the attachments in the file are written to `blobs` before the
+/// database is committed (a failed restore leaves only files no event names, which the
+/// cleanup job removes).
+pub async fn restore_with_files(
+    store: &Store,
+    blobs: Option<&crate::attachments::Blobs>,
+    path: &Path,
+) -> Result<Copied> {
     let file = path.to_path_buf();
     let (header, lines) = tokio::task::spawn_blocking(move || open_backup(&file))
         .await
@@ -276,7 +400,44 @@ pub async fn restore(store: &Store, path: &Path) -> Result<Copied> {
     )?;
     let (tx, rx) = mpsc::channel(16);
     let file = path.to_path_buf();
-    copy_into(store, rx, tokio::task::spawn_blocking(move || read_file(&file, lines, tx))).await
+    let (files_tx, files) = match blobs {
+        Some(blobs) => {
+            let (files_tx, files_rx) = mpsc::channel(16);
+            (Some(files_tx), Some(tokio::spawn(write_files(blobs.clone(), files_rx))))
+        }
+        None => (None, None),
+    };
+    copy_into(store, rx, tokio::task::spawn_blocking(move || read_file(&file, lines, tx, files_tx)), files).await
+}
+
+/// Writes the attachments a backup carries into the object store, each streamed.
+async fn write_files(blobs: crate::attachments::Blobs, mut rx: mpsc::Receiver<FileItem>) -> Result<u64> {
+    use tokio::io::AsyncWriteExt;
+    let failed = |key: &str, e: std::io::Error| BackupError::Schema(format!("attachment {key}: {e}"));
+    let mut current: Option<(String, object_store::buffered::BufWriter)> = None;
+    let mut written = 0u64;
+    while let Some(item) = rx.recv().await {
+        match item {
+            FileItem::Start(key) => {
+                if let Some((done, mut writer)) = current.take() {
+                    writer.shutdown().await.map_err(|e| failed(&done, e))?;
+                }
+                let writer = blobs.writer(&key);
+                current = Some((key, writer));
+                written += 1;
+            }
+            FileItem::Chunk(bytes) => {
+                let Some((key, writer)) = current.as_mut() else {
+                    return Err(BackupError::Schema("attachment data before its attachment line".into()));
+                };
+                writer.write_all(&bytes).await.map_err(|e| failed(key, e))?;
+            }
+        }
+    }
+    if let Some((done, mut writer)) = current.take() {
+        writer.shutdown().await.map_err(|e| failed(&done, e))?;
+    }
+    Ok(written)
 }
 
 /// Writes what `reader` sends into `target` in one transaction, committed only when the
@@ -285,6 +446,7 @@ async fn copy_into(
     target: &Store,
     rx: mpsc::Receiver<CopyItem>,
     reader: tokio::task::JoinHandle<Result<Summary>>,
+    files: Option<tokio::task::JoinHandle<Result<u64>>>,
 ) -> Result<Copied> {
     let import = match target.begin_import().await {
         Ok(import) => import,
@@ -297,6 +459,10 @@ async fn copy_into(
     // A reader's error (a cut-off file) explains a failed write better than the write does.
     let read = reader.await.map_err(|e| StoreError::Unavailable(e.to_string()))??;
     let (import, written) = written?;
+    // The files are stored before the rows naming them are committed.
+    if let Some(files) = files {
+        files.await.map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    }
     if read != written {
         return Err(BackupError::Schema(format!("read {read} but wrote {written}")));
     }
@@ -335,5 +501,7 @@ pub async fn migrate_store(from: &Store, to: &Store) -> Result<Copied> {
     )?;
     let (tx, rx) = mpsc::channel(16);
     let source = from.clone();
-    copy_into(to, rx, tokio::spawn(async move { Ok(Summary(source.export(tx).await?)) })).await
+    // Attachments stay where they are (the folder or bucket the configuration names); the
+    // `attachments` rows that name them are copied like every table.
+    copy_into(to, rx, tokio::spawn(async move { Ok(Summary(source.export(tx).await?)) }), None).await
 }

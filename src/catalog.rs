@@ -216,6 +216,19 @@ impl Directory for District {
     fn is_below(&self, code: &str, ancestor: &str) -> bool {
         code != ancestor && self.is_within(code, ancestor)
     }
+
+    fn reply_photo_required(&self, category: &str) -> Option<String> {
+        // The category or any category above it asks for the photo.
+        let mut code = Some(category);
+        while let Some(c) = code {
+            let found = self.category(c)?;
+            if found.photo_required {
+                return Some(self.category(category).map_or(found.name.clone(), |leaf| leaf.name.clone()));
+            }
+            code = found.parent_code();
+        }
+        None
+    }
 }
 
 impl Places for District {

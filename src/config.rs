@@ -97,6 +97,35 @@ pub struct Config {
     /// `HOTLINE_CTI_WRAP_UP_SECS`: how long a seat stays in 话后处理 (wrap-up) after a call
     /// before it is idle again by itself; also what average handling time adds to talk time.
     pub cti_wrap_up_secs: i64,
+    /// `HOTLINE_ATTACHMENTS_DIR`: where attachments (附件) are kept on the local disk when no
+    /// S3 bucket is configured.
+    pub attachments_dir: PathBuf,
+    /// `HOTLINE_ATTACHMENT_MAX_BYTES`: the largest file accepted (413 above it).
+    pub attachment_max_bytes: u64,
+    /// `HOTLINE_ATTACHMENTS_PER_TICKET`: how many files one ticket may carry (422 above it).
+    pub attachments_per_ticket: usize,
+    /// `HOTLINE_ATTACHMENTS_REQUEST_MAX_BYTES`: the most one upload request may carry in all.
+    pub attachments_request_max_bytes: u64,
+    /// `HOTLINE_ATTACHMENT_MAX_IMAGE_PIXELS`: width × height an image may declare; larger
+    /// ones are refused before decoding (a "zip bomb" image).
+    pub attachment_max_image_pixels: u64,
+    /// `HOTLINE_ATTACHMENT_ORPHAN_HOURS`: a stored file no event names (an upload whose
+    /// request failed after storing it) is removed by the cleanup job after this long.
+    pub attachment_orphan_hours: i64,
+    /// `HOTLINE_S3_ENDPOINT`: an S3-compatible object store (`https://s3.example.gov.cn`,
+    /// MinIO, Ceph…). With `s3_bucket` set, attachments go there instead of the local disk,
+    /// so every instance sees them.
+    pub s3_endpoint: Option<String>,
+    /// `HOTLINE_S3_BUCKET`: the bucket; it must exist.
+    pub s3_bucket: Option<String>,
+    /// `HOTLINE_S3_REGION`: the region the store expects in signatures.
+    pub s3_region: String,
+    /// `HOTLINE_S3_ACCESS_KEY_ID`, `HOTLINE_S3_SECRET_ACCESS_KEY`: the credentials.
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    /// `HOTLINE_S3_ALLOW_HTTP`: allow a plain-http endpoint (a store on the same host or
+    /// network only).
+    pub s3_allow_http: bool,
 }
 
 impl Default for Config {
@@ -136,6 +165,18 @@ impl Default for Config {
             similar_window_days: 30,
             cti_pbx_tokens: None,
             cti_wrap_up_secs: 30,
+            attachments_dir: PathBuf::from("data/attachments"),
+            attachment_max_bytes: 20 * 1024 * 1024,
+            attachments_per_ticket: 20,
+            attachments_request_max_bytes: 60 * 1024 * 1024,
+            attachment_max_image_pixels: 50_000_000,
+            attachment_orphan_hours: 24,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
         }
     }
 }
@@ -187,6 +228,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("similar_window_days", "HOTLINE_SIMILAR_WINDOW_DAYS"),
     ("cti_pbx_tokens", "HOTLINE_CTI_PBX_TOKENS"),
     ("cti_wrap_up_secs", "HOTLINE_CTI_WRAP_UP_SECS"),
+    ("attachments_dir", "HOTLINE_ATTACHMENTS_DIR"),
+    ("attachment_max_bytes", "HOTLINE_ATTACHMENT_MAX_BYTES"),
+    ("attachments_per_ticket", "HOTLINE_ATTACHMENTS_PER_TICKET"),
+    ("attachments_request_max_bytes", "HOTLINE_ATTACHMENTS_REQUEST_MAX_BYTES"),
+    ("attachment_max_image_pixels", "HOTLINE_ATTACHMENT_MAX_IMAGE_PIXELS"),
+    ("attachment_orphan_hours", "HOTLINE_ATTACHMENT_ORPHAN_HOURS"),
+    ("s3_endpoint", "HOTLINE_S3_ENDPOINT"),
+    ("s3_bucket", "HOTLINE_S3_BUCKET"),
+    ("s3_region", "HOTLINE_S3_REGION"),
+    ("s3_access_key_id", "HOTLINE_S3_ACCESS_KEY_ID"),
+    ("s3_secret_access_key", "HOTLINE_S3_SECRET_ACCESS_KEY"),
+    ("s3_allow_http", "HOTLINE_S3_ALLOW_HTTP"),
 ];
 
 impl Config {
@@ -252,6 +305,24 @@ impl Config {
             "similar_window_days" => self.similar_window_days = number(key, var, value)?,
             "cti_pbx_tokens" => self.cti_pbx_tokens = Some(value.into()),
             "cti_wrap_up_secs" => self.cti_wrap_up_secs = number(key, var, value)?,
+            "attachments_dir" => self.attachments_dir = value.into(),
+            "attachment_max_bytes" => self.attachment_max_bytes = number(key, var, value)?,
+            "attachments_per_ticket" => self.attachments_per_ticket = number(key, var, value)?,
+            "attachments_request_max_bytes" => self.attachments_request_max_bytes = number(key, var, value)?,
+            "attachment_max_image_pixels" => self.attachment_max_image_pixels = number(key, var, value)?,
+            "attachment_orphan_hours" => self.attachment_orphan_hours = number(key, var, value)?,
+            "s3_endpoint" => self.s3_endpoint = Some(value.into()),
+            "s3_bucket" => self.s3_bucket = Some(value.into()),
+            "s3_region" => self.s3_region = value.into(),
+            "s3_access_key_id" => self.s3_access_key_id = Some(value.into()),
+            "s3_secret_access_key" => self.s3_secret_access_key = Some(value.into()),
+            "s3_allow_http" => {
+                self.s3_allow_http = match value {
+                    "1" | "true" | "yes" => true,
+                    "0" | "false" | "no" => false,
+                    _ => return Err(err(key, format!("{var}={value:?} is not true or false"))),
+                }
+            }
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -397,10 +468,80 @@ impl Config {
         if !(0..=3600).contains(&self.cti_wrap_up_secs) {
             return Err(err("cti_wrap_up_secs", "must be between 0 and 3600 seconds (HOTLINE_CTI_WRAP_UP_SECS)"));
         }
+        self.validate_attachments()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
         }
         Ok(())
+    }
+
+    fn validate_attachments(&self) -> Result<(), ConfigError> {
+        if !(1024..=4 * 1024 * 1024 * 1024).contains(&self.attachment_max_bytes) {
+            return Err(err(
+                "attachment_max_bytes",
+                "must be between 1024 and 4294967296 (HOTLINE_ATTACHMENT_MAX_BYTES)",
+            ));
+        }
+        if !(1..=10_000).contains(&self.attachments_per_ticket) {
+            return Err(err("attachments_per_ticket", "must be between 1 and 10000 (HOTLINE_ATTACHMENTS_PER_TICKET)"));
+        }
+        if self.attachments_request_max_bytes < self.attachment_max_bytes {
+            return Err(err(
+                "attachments_request_max_bytes",
+                "must be at least attachment_max_bytes (HOTLINE_ATTACHMENTS_REQUEST_MAX_BYTES)",
+            ));
+        }
+        if !(1..=1_000_000_000).contains(&self.attachment_max_image_pixels) {
+            return Err(err(
+                "attachment_max_image_pixels",
+                "must be between 1 and 1000000000 (HOTLINE_ATTACHMENT_MAX_IMAGE_PIXELS)",
+            ));
+        }
+        if !(1..=24 * 365).contains(&self.attachment_orphan_hours) {
+            return Err(err("attachment_orphan_hours", "must be between 1 and 8760 (HOTLINE_ATTACHMENT_ORPHAN_HOURS)"));
+        }
+        match (&self.s3_bucket, &self.s3_endpoint) {
+            (None, Some(_)) => {
+                return Err(err("s3_bucket", "HOTLINE_S3_ENDPOINT is set: name the bucket too (HOTLINE_S3_BUCKET)"))
+            }
+            (Some(bucket), endpoint) => {
+                if bucket.is_empty()
+                    || bucket.len() > 63
+                    || !bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                {
+                    return Err(err("s3_bucket", format!("{bucket:?} is not a bucket name: 3 to 63 lower-case letters, digits, - and . (HOTLINE_S3_BUCKET)")));
+                }
+                if let Some(url) = endpoint {
+                    if url.starts_with("http://") && !self.s3_allow_http {
+                        return Err(err("s3_allow_http", format!("{url} is plain http: set HOTLINE_S3_ALLOW_HTTP=true to allow it (only on a trusted network)")));
+                    }
+                    if !url.starts_with("http://") && !url.starts_with("https://") {
+                        return Err(err(
+                            "s3_endpoint",
+                            format!("{url:?} must start with https:// or http:// (HOTLINE_S3_ENDPOINT)"),
+                        ));
+                    }
+                }
+                if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
+                    return Err(err(
+                        "s3_secret_access_key",
+                        "set both HOTLINE_S3_ACCESS_KEY_ID and HOTLINE_S3_SECRET_ACCESS_KEY, or neither",
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The attachment limits the domain checks.
+    pub fn attachment_limits(&self) -> crate::domain::attachments::Limits {
+        crate::domain::attachments::Limits {
+            max_file_bytes: self.attachment_max_bytes,
+            max_files_per_ticket: self.attachments_per_ticket,
+            max_request_bytes: self.attachments_request_max_bytes,
+            max_image_pixels: self.attachment_max_image_pixels,
+        }
     }
 
     pub fn mail_config(&self) -> crate::notify::MailConfig {

@@ -5,6 +5,7 @@
 //! the domain's types; [`config`] is the one configuration struct.
 
 pub mod accounts;
+pub mod attachments;
 pub mod backup;
 pub mod catalog;
 pub mod config;

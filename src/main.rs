@@ -224,13 +224,15 @@ fn main() -> ExitCode {
         Cmd::User { command } => run_async(user_command(config, catalog, command)),
         Cmd::Backup { file } => run_async(async move {
             let store = hotline::backup::open_source(&config.database_url).await?;
-            let summary = hotline::backup::backup(&store, &file).await?;
+            let blobs = hotline::attachments::Blobs::from_config(&config)?;
+            let summary = hotline::backup::backup_with_files(&store, Some(&blobs), &file).await?;
             println!("backed up {summary} to {}", file.display());
             Ok(())
         }),
         Cmd::Restore { file } => run_async(async move {
             let store = Store::connect(&config.database_url, 2, system_clock()).await?;
-            let summary = hotline::backup::restore(&store, &file).await?;
+            let blobs = hotline::attachments::Blobs::from_config(&config)?;
+            let summary = hotline::backup::restore_with_files(&store, Some(&blobs), &file).await?;
             println!("restored {summary} from {}", file.display());
             Ok(())
         }),

@@ -136,6 +136,9 @@ pub struct Category {
     /// (`domain::suggest`) starts from before the centre has any history; on a parent they
     /// speak for every leaf below it.
     pub words: Vec<String>,
+    /// A reply (办结回复) to a ticket in this category, or any below it, must carry a photo
+    /// of the work done (现场照片), e.g. road repairs.
+    pub photo_required: bool,
 }
 
 impl Category {
@@ -513,6 +516,8 @@ struct RawCategory {
     name: Spanned<String>,
     #[serde(default)]
     words: Vec<Spanned<String>>,
+    #[serde(default)]
+    photo_required: bool,
 }
 
 struct Source<'a> {
@@ -964,6 +969,7 @@ fn check_categories(src: &Source, file: CategoriesFile, diags: &mut Vec<Diagnost
             code: c.code.into_inner(),
             name: c.name.into_inner(),
             words: c.words.into_iter().map(Spanned::into_inner).collect(),
+            photo_required: c.photo_required,
         })
         .collect()
 }

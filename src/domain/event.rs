@@ -276,6 +276,8 @@ pub enum EventKind {
         to: String,
         label: Option<String>,
     },
+    /// 附件: a file stored before this event was written (who and when are the event's).
+    AttachmentAdded(super::attachments::Attachment),
     /// 通报: still overdue long after the deadline; on the published late list.
     LateListed {
         stage: Stage,
@@ -321,6 +323,7 @@ impl EventKind {
             EventKind::ClockWarned { .. } => "clock_warned",
             EventKind::ClockOverdue { .. } => "clock_overdue",
             EventKind::LateListed { .. } => "late_listed",
+            EventKind::AttachmentAdded(_) => "attachment_added",
             EventKind::EmergencyProposed { .. } => "emergency_proposed",
             EventKind::HandedOff { .. } => "handed_off",
             EventKind::CallbackScheduled { .. } => "callback_scheduled",
@@ -337,6 +340,17 @@ impl EventKind {
                 caller_phone: super::privacy::mask_phone(&r.caller_phone),
                 ..r.clone()
             }),
+            // A confidential caller's own files: the department sees that one was added,
+            // nothing of it.
+            EventKind::AttachmentAdded(a) if a.source != super::attachments::Source::Department => {
+                EventKind::AttachmentAdded(super::attachments::Attachment {
+                    name: "保密来电人的附件".into(),
+                    sha256: String::new(),
+                    storage_key: String::new(),
+                    thumbnail_key: None,
+                    ..a.clone()
+                })
+            }
             other => other.clone(),
         }
     }

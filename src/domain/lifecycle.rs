@@ -50,6 +50,11 @@ pub trait Directory {
     fn department_exists(&self, code: &str) -> bool;
     /// `code` is strictly below `ancestor`.
     fn is_below(&self, code: &str, ancestor: &str) -> bool;
+    /// The category's reply must carry a photo (`photo_required` in the categories); its
+    /// name for the message. `None`: no photo needed.
+    fn reply_photo_required(&self, _category: &str) -> Option<String> {
+        None
+    }
 }
 
 pub struct Context<'a> {
@@ -564,6 +569,17 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                         outstanding.join(", ")
                     ),
                 });
+            }
+            if let Some(category) = ctx.directory.reply_photo_required(&t.category) {
+                if !super::attachments::has_reply_photo(t, &lead) {
+                    return Err(DecisionError::Invalid {
+                        field: "attachments",
+                        message: format!(
+                            "「{category}」类工单的办结回复须附现场照片：请先上传照片 (POST /api/v1/tickets/{}/attachments, purpose=reply) 再回复",
+                            t.number
+                        ),
+                    });
+                }
             }
             let late = !clocks::reply_on_time(&t.clocks, ctx.now);
             Ok(vec![EventKind::Replied {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod assessment;
+pub mod attachments;
 pub mod calendar;
 pub mod callbacks;
 pub mod clocks;

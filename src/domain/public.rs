@@ -144,6 +144,22 @@ pub struct PublicTicket {
     /// The department's reply, once the request is answered.
     pub reply: Option<String>,
     pub steps: Vec<Step>,
+    /// The files marked public (the resident's own photos, a department's reply photos):
+    /// download at `/api/v1/public/requests/{number}/attachments/{id}?phone_last4=…`.
+    pub attachments: Vec<PublicAttachment>,
+}
+
+/// A public file as a resident sees it: no storage keys, no names of staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PublicAttachment {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub class: super::attachments::FileClass,
+    pub size: u64,
+    pub has_thumbnail: bool,
+    pub purpose_label: &'static str,
+    pub added_at: DateTime<Utc>,
 }
 
 /// The resident's view of a ticket. Deliberately built field by field: nothing of the caller
@@ -185,6 +201,18 @@ pub fn public_view(t: &Ticket, district: &District) -> PublicTicket {
         outcome_label: t.outcome.filter(|_| answered).map(|o| o.label()),
         reply: t.reply.clone().filter(|_| answered),
         steps,
+        attachments: super::attachments::visible_list(t, super::attachments::Viewer::Resident)
+            .map(|a| PublicAttachment {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                content_type: a.content_type.clone(),
+                class: a.class,
+                size: a.size,
+                has_thumbnail: a.thumbnail_key.is_some(),
+                purpose_label: a.purpose.label(),
+                added_at: a.added_at,
+            })
+            .collect(),
     }
 }
 

@@ -32,3 +32,36 @@ pub fn sla() -> SlaContext<'static> {
         }),
     }
 }
+
+/// A ticket in `status` with `lead` and `assists`, built from a `received` event and then
+/// set by hand (for rules that read the ticket, not how it got there).
+pub fn ticket_in(status: super::types::Status, lead: Option<&str>, assists: &[&str]) -> super::ticket::Ticket {
+    use super::event::{ActorRef, Event, EventKind, Received};
+    use super::types::{Channel, Kind, Role, Urgency};
+    let received = Received {
+        number: "20261122-000001".into(),
+        kind: Kind::Complaint,
+        channel: Channel::Phone,
+        urgency: Urgency::Normal,
+        category: "01.02.01".into(),
+        street: None,
+        community: None,
+        address: "海川路1号".into(),
+        content: "路面塌陷".into(),
+        caller_name: "张三".into(),
+        caller_phone: "13812345678".into(),
+        confidential: false,
+        callback_consent: true,
+        call_id: None,
+    };
+    let actor = ActorRef { user_id: 1, username: "op".into(), role: Role::Operator, department: None };
+    let event = Event { seq: 1, ticket_id: 1, at: chrono::Utc::now(), actor, kind: EventKind::Received(received) };
+    let mut t = super::ticket::apply(None, &event);
+    t.status = status;
+    t.lead = lead.map(String::from);
+    t.assists = assists
+        .iter()
+        .map(|d| super::ticket::Assist { department: d.to_string(), replied_at: None, reply: None, waived: false })
+        .collect();
+    t
+}

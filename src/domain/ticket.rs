@@ -123,6 +123,9 @@ pub struct Ticket {
     /// 转办: the emergency number the call was handed off to (119 / 110 / 120).
     #[serde(default)]
     pub handed_off_to: Option<String>,
+    /// 附件, oldest first (who may see which: [`super::attachments::visible`]).
+    #[serde(default)]
+    pub attachments: Vec<super::attachments::Attachment>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Number of events applied; a cheap check that a projection is current.
@@ -226,6 +229,7 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
                 rules_version: None,
                 emergency: None,
                 handed_off_to: None,
+                attachments: Vec::new(),
                 created_at: at,
                 updated_at: at,
                 version: 1,
@@ -430,6 +434,7 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         EventKind::Urged { .. } => t.urges += 1,
         EventKind::Supervised { .. } => t.supervised = true,
         EventKind::CallerRevealed { .. } => {}
+        EventKind::AttachmentAdded(a) => t.attachments.push(a.clone()),
         EventKind::ResidentContacted { .. } => {
             t.contacted_at = Some(at);
         }

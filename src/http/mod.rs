@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assessment;
+pub mod attachments;
 pub mod auth;
 pub mod cti;
 pub mod dashboard;
@@ -58,6 +59,7 @@ pub struct AppState {
     search: crate::search::Search,
     duplicates: Arc<crate::search::similar::DuplicateFinder>,
     suggester: Arc<crate::suggest::Suggester>,
+    blobs: crate::attachments::Blobs,
 }
 
 impl AppState {
@@ -70,7 +72,12 @@ impl AppState {
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
         let search = crate::search::from_config(&config, &store)?;
         let sessions = Arc::new(auth::SessionCache::default());
+        // Reported through the start-up error the server already has: a store that cannot
+        // be set up stops start-up like a search backend that cannot.
+        let blobs = crate::attachments::Blobs::from_config(&config)
+            .map_err(|e| crate::search::SearchError::Config(format!("attachments: {e}")))?;
         Ok(AppState {
+            blobs,
             search,
             duplicates: Arc::default(),
             suggester: Arc::default(),
@@ -110,6 +117,11 @@ impl AppState {
     /// Intake assistance: the category model in force.
     pub fn suggester(&self) -> &Arc<crate::suggest::Suggester> {
         &self.suggester
+    }
+
+    /// Where attachments are stored (local folder or S3).
+    pub fn blobs(&self) -> &crate::attachments::Blobs {
+        &self.blobs
     }
 
     /// The group-commit queue new tickets go through.
@@ -300,6 +312,18 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(cti::claim_missed))
         .routes(routes!(cti::missed_outcome))
         .routes(routes!(cti::call_stats))
+        .routes(routes!(attachments::download))
+        .routes(routes!(attachments::thumbnail))
+        .routes(routes!(attachments::public_download))
+        .routes(routes!(attachments::public_thumbnail))
+        // Uploads stream past the general body limit; the attachment limits are checked
+        // on every chunk instead (413 naming the limit).
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(attachments::upload, attachments::list))
+                .routes(routes!(attachments::public_upload))
+                .layer(DefaultBodyLimit::disable()),
+        )
         .split_for_parts();
     openapi::complete(&mut doc);
     (router, doc)

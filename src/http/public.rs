@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 /// `public_track_per_hour`).
 pub struct Limits {
     submit: DefaultKeyedRateLimiter<String>,
-    track: DefaultKeyedRateLimiter<String>,
+    pub(super) track: DefaultKeyedRateLimiter<String>,
 }
 
 /// Addresses remembered before idle ones are forgotten.
@@ -37,7 +37,7 @@ impl Limits {
         Limits { submit: RateLimiter::keyed(quota(submit_per_hour)), track: RateLimiter::keyed(quota(track_per_hour)) }
     }
 
-    fn check(limiter: &DefaultKeyedRateLimiter<String>, addr: String, what: &str) -> Result<(), ApiError> {
+    pub(super) fn check(limiter: &DefaultKeyedRateLimiter<String>, addr: String, what: &str) -> Result<(), ApiError> {
         if limiter.len() > REMEMBERED_ADDRESSES {
             limiter.retain_recent();
         }

@@ -80,6 +80,10 @@ pub fn deadline_view(
 pub fn ticket_view(ticket: &Ticket, actor: &Actor, catalog: &Catalog, now: DateTime<Utc>) -> TicketView {
     let masked = !actor.sees_caller(ticket);
     let mut t = ticket.clone();
+    // Only the files this reader may see (a confidential caller's stay at the centre).
+    t.attachments = crate::domain::attachments::visible_list(ticket, crate::domain::attachments::Viewer::Staff(actor))
+        .cloned()
+        .collect();
     if masked {
         t.caller_name = mask_name(&t.caller_name);
         t.caller_phone = mask_phone(&t.caller_phone);

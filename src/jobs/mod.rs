@@ -2,6 +2,7 @@
 //! the notify module) mail. Every job works from what is stored, so a restart loses nothing
 //! and several instances do each piece of work once.
 
+pub mod attachments;
 pub mod hotspots;
 pub mod schedule;
 pub mod timers;
@@ -44,6 +45,7 @@ where
         tokio::spawn(schedule::run(state.clone(), scheduled, shutdown())),
         crate::search::drain::spawn_drain(state.store.clone(), state.search().clone(), SEARCH_INTERVAL, shutdown()),
         tokio::spawn(hotspots::run(state.clone(), shutdown())),
+        tokio::spawn(attachments::run(state.clone(), shutdown())),
     ]);
     Ok(handles)
 }

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod assessment;
+pub mod attachments;
 pub mod copy;
 pub mod cti;
 pub mod dashboard;

@@ -568,7 +568,29 @@ pub(super) async fn insert_events(tx: &mut Transaction<'_, Any>, events: &[Event
         insert_rows(tx, "INSERT INTO events (seq, ticket_id, type, at, actor_id, actor, data) VALUES ", rows, "")
             .await?;
     }
-    Ok(())
+    // The stored files these events name: with this row an object is no orphan.
+    let files: Vec<Vec<Value>> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::AttachmentAdded(a) => Some(vec![
+                a.storage_key.as_str().into(),
+                a.thumbnail_key.clone().into(),
+                e.ticket_id.into(),
+                e.seq.into(),
+                (a.size as i64).into(),
+                a.sha256.as_str().into(),
+                millis(e.at).into(),
+            ]),
+            _ => None,
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO attachments (storage_key, thumbnail_key, ticket_id, event_seq, size, sha256, added_at) VALUES ",
+        files,
+        "",
+    )
+    .await
 }
 
 /// Writes brand-new tickets with their units and timers, one statement per table.

@@ -161,6 +161,7 @@ pub struct TestServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+    _attachments: tempfile::TempDir,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
@@ -251,7 +252,14 @@ impl TestServer {
         if seed {
             seed_users(&store, &catalog).await;
         }
-        let config = Config { database_url: url, rules_dir: rules, ..config };
+        // Attachments go to a folder of this server's own unless the test names one (or S3).
+        let attachments = tempfile::tempdir().expect("attachments folder");
+        let attachments_dir = if config.attachments_dir == Config::default().attachments_dir {
+            attachments.path().join("files")
+        } else {
+            config.attachments_dir.clone()
+        };
+        let config = Config { database_url: url, rules_dir: rules, attachments_dir, ..config };
         let state = AppState::new(store.clone(), config, catalog).expect("search backend");
         let watcher =
             if custom_rules { Some(hotline::watch::watch_rules(state.clone()).expect("watch rules")) } else { None };
@@ -291,6 +299,7 @@ impl TestServer {
             shutdown: Some(tx),
             handle: Some(handle),
             _dir: dir,
+            _attachments: attachments,
             _watcher: watcher,
         }
     }

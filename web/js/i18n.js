@@ -2,6 +2,14 @@
 // is remembered in this browser. t(key, vars, fallback).
 
 const zh = {
+  'att.title': '附件', 'att.none': '暂无附件', 'att.upload': '上传附件', 'att.choose': '请先选择文件',
+  'att.done': '附件已上传', 'att.public': '市民可见', 'att.makePublic': '市民可见',
+  'att.purpose.intake': '受理材料', 'att.purpose.note': '补充材料', 'att.purpose.public': '市民上传',
+  'att.purpose.reply': '办结回复 (现场照片)', 'att.purpose.return': '退单材料', 'att.purpose.extension': '延期申请材料',
+  'att.purpose.assist': '协办答复', 'att.purpose.supervision': '督办材料',
+  'public.photos': '现场照片 (可选)', 'public.photos.hint': '可选多张 JPEG/PNG/WebP/GIF；照片中的位置信息会被去除。',
+  'public.photos.done': '已上传 {n} 张照片。', 'public.photos.failed': '照片未能上传：',
+  'event.attachment_added': '添加附件',
   'app.title': '12345 政务服务便民热线',
   'nav.console': '接线', 'nav.workbench': '承办', 'nav.wall': '督办', 'nav.public': '网上诉求',
   'nav.track': '进度查询', 'nav.logout': '退出', 'nav.login': '登录',
@@ -92,6 +100,14 @@ const zh = {
 };
 
 const en = {
+  'att.title': 'Attachments', 'att.none': 'No attachments', 'att.upload': 'Upload', 'att.choose': 'Choose a file first',
+  'att.done': 'Uploaded', 'att.public': 'visible to the resident', 'att.makePublic': 'visible to the resident',
+  'att.purpose.intake': 'Intake material', 'att.purpose.note': 'Further material', 'att.purpose.public': 'From the resident',
+  'att.purpose.reply': 'Reply (on-site photo)', 'att.purpose.return': 'Return', 'att.purpose.extension': 'Extension request',
+  'att.purpose.assist': 'Assisting answer', 'att.purpose.supervision': 'Supervision',
+  'public.photos': 'Photos (optional)', 'public.photos.hint': 'JPEG/PNG/WebP/GIF, several allowed; location data in photos is removed.',
+  'public.photos.done': '{n} photo(s) uploaded.', 'public.photos.failed': 'The photos could not be uploaded: ',
+  'event.attachment_added': 'attachment added',
   'app.title': '12345 Government Service Hotline',
   'nav.console': 'Console', 'nav.workbench': 'Workbench', 'nav.wall': 'Wallboard', 'nav.public': 'Submit online',
   'nav.track': 'Track', 'nav.logout': 'Log out', 'nav.login': 'Log in',

@@ -3,6 +3,7 @@
 import { t } from './i18n.js';
 import { api } from './api.js';
 import { h, errorText, fmtInstant } from './dom.js';
+import { uploadFiles, publicAttachments } from './attachments.js';
 
 const MAX_CONTENT = 4000;
 
@@ -53,6 +54,7 @@ async function submitForm(main) {
   const address = h('input#p-address', { name: 'address', maxlength: 200, autocomplete: 'street-address' });
   const phone = h('input#p-phone', { name: 'phone', inputmode: 'tel', autocomplete: 'tel' });
   const name = h('input#p-name', { name: 'name', maxlength: 50, autocomplete: 'name' });
+  const photos = h('input#p-photos', { name: 'file', type: 'file', multiple: true, accept: 'image/jpeg,image/png,image/webp,image/gif' });
   const general = h('p.error#p-error', { role: 'alert' });
   const field = (key, label, input, extra) => h('label.field', h('span', label), input, extra || null, errs.slot(key));
   form.append(
@@ -61,6 +63,7 @@ async function submitForm(main) {
     field('content', t('public.content'), content, counter),
     field('address', t('public.address'), address),
     h('div.row2', field('phone', t('public.phone'), phone), field('name', t('public.name'), name)),
+    field('file', t('public.photos'), photos, h('span.muted', t('public.photos.hint'))),
     general,
     h('div.actions', h('button.primary#p-submit', { type: 'submit' }, t('public.submit')),
       h('a', { href: '/track' }, t('public.track'))));
@@ -81,10 +84,22 @@ async function submitForm(main) {
     if (!/^1[3-9]\d{9}$/.test(body.phone) && !/^0\d{2,3}-?\d{7,8}$/.test(body.phone)) return errs.show('phone', t('msg.phone'));
     try {
       const r = await api('POST', '/api/v1/public/requests', body);
+      // The photos follow the request, checked by its number and the phone's last four digits.
+      let photoNote = null;
+      if (photos.files.length) {
+        const last4 = body.phone.replace(/\D/g, '').slice(-4);
+        try {
+          await uploadFiles(`/api/v1/public/requests/${encodeURIComponent(r.number)}/attachments?phone_last4=${last4}`, photos.files, {}, false);
+          photoNote = h('p#public-photos-done', t('public.photos.done', { n: photos.files.length }));
+        } catch (e) {
+          photoNote = h('p.error#public-photos-error', t('public.photos.failed') + errorText(e));
+        }
+      }
       main.replaceChildren(h('div.center', h('div.card.public-done#public-done',
         h('h2', t('public.done')),
         h('p.big-number#public-number', r.number),
         h('p', t('public.keep')),
+        photoNote,
         h('p.muted', fmtInstant(r.submitted_at, true)),
         h('div.actions',
           h('a.button.primary', { href: `/track?number=${encodeURIComponent(r.number)}` }, t('public.track')),
@@ -123,7 +138,7 @@ function track(main) {
     if (!/^\d{4}$/.test(l)) return errs.show('phone_last4', t('msg.last4'));
     try {
       const r = await api('GET', `/api/v1/public/requests/${encodeURIComponent(n)}?phone_last4=${encodeURIComponent(l)}`);
-      out.replaceChildren(result(r));
+      out.replaceChildren(result(r), publicAttachments(r, l) || '');
     } catch (e) {
       const text = e.status === 404 ? t('public.notFound') : e.status === 429 ? t('public.tooMany') : errorText(e);
       out.replaceChildren(h('p.error#track-error', text));

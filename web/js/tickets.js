@@ -4,6 +4,7 @@ import { get } from './api.js';
 import { h, clip, clockChip, fmtInstant, statusLabel, errorText, limitText } from './dom.js';
 import { loadPolicies, policyLabel } from './assign.js';
 import { callsPanel } from './seats.js';
+import { attachmentsPanel } from './attachments.js';
 
 const EVENT_ZH = {
   received: '受理', resolved_directly: '直接办结', dispatched: '派单', redispatched: '改派', passed_down: '下派',
@@ -14,6 +15,7 @@ const EVENT_ZH = {
   merge_received: '并入', urged: '催办', supervised: '督办', caller_revealed: '查看来电人',
   clocks_changed: '时限变更', clock_warned: '预警', clock_overdue: '超期', callback_scheduled: '回访排期',
   callback_claimed: '认领回访', callback_unreachable: '回访未接通', late_listed: '通报',
+  attachment_added: '添加附件',
 };
 
 export function eventLabel(type) {
@@ -124,6 +126,7 @@ function summary(e) {
   if (d.stage) parts.push(t('stage.' + d.stage, {}, d.stage));
   if (d.approved !== undefined) parts.push(d.approved ? '✔' : '✘');
   if (e.type === 'received' && d.content) parts.push(d.content);
+  if (e.type === 'attachment_added') parts.push(`${d.name} (${d.content_type}, ${Math.max(1, Math.round(d.size / 1024))} KB)`);
   // Whole, wrapped: a return's reason or a reply is read in full, not cut off.
   return parts.length ? h('span.what.wrap', parts.join(' · ')) : null;
 }
@@ -145,5 +148,6 @@ export function detailCard(ticket) {
       dl(t('common.created'), fmtInstant(ticket.created_at, true))),
     h('p.content-full', ticket.content),
     ticket.reply ? h('p.reply', h('b', t('workbench.reply') + '：'), ticket.reply) : null,
-    h('div.row-clocks', clocksOf(ticket).map(clockChip)));
+    h('div.row-clocks', clocksOf(ticket).map(clockChip)),
+    attachmentsPanel(ticket));
 }
