@@ -33,16 +33,19 @@ async fn start(backend: Backend) -> (TestServer, Kannel) {
     (server, gateway)
 }
 
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Waits (30 s at most) until the condition, an expression that may `.await`, holds.
+macro_rules! wait_until {
+    ($what:expr, $condition:expr) => {{
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let holds: bool = $condition;
+            if holds {
+                break;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {}", $what);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }};
 }
 
 async fn gateway_get(server: &TestServer, path: &str) -> (u16, Value) {
@@ -64,7 +67,8 @@ async fn texts_go_through_kannel_and_replies_come_back(backend: Backend) {
     // 受理: the receipt reaches the resident's phone, in Chinese, joined from its parts.
     let t = operator.log_call(json!({"caller_phone": phone, "dispatch": {"lead": lead}})).await;
     let number = t["number"].as_str().unwrap().to_string();
-    let receipt = &gateway.wait_for_texts(phone, 1).await[0];
+    let texts = gateway.wait_for_texts(phone, 1).await;
+    let receipt = &texts[0];
     assert_eq!(receipt.from, "12345");
     assert!(receipt.text.starts_with("【海川12345】您的诉求已受理"), "{}", receipt.text);
     assert!(receipt.text.contains(&number), "{}", receipt.text);
@@ -88,33 +92,31 @@ async fn texts_go_through_kannel_and_replies_come_back(backend: Backend) {
     assert!(texts[2].text.contains("1 满意 2 基本满意 3 不满意"), "{}", texts[2].text);
     gateway.resident_sends(phone, "1").await;
     let path = format!("/api/v1/tickets/{id}");
-    wait_until("the rating to close the ticket", || async {
+    wait_until!("the rating to close the ticket", {
         let (_, ticket) = operator.get(&path).await;
         ticket["status"] == "closed"
-    })
-    .await;
+    });
     let (_, ticket) = operator.get(&path).await;
     assert_eq!(ticket["last_callback"]["satisfaction"], "satisfied", "{ticket}");
 
     // Any other words are kept in the ticket's history for the operator.
     gateway.resident_sends(phone, "谢谢，处理得很快").await;
     let events_path = format!("/api/v1/tickets/{id}/events");
-    wait_until("the resident's words in the history", || async {
+    wait_until!("the resident's words in the history", {
         let (_, events) = operator.get(&events_path).await;
         events.to_string().contains("谢谢，处理得很快")
-    })
-    .await;
+    });
 
     // 退订: TD stops the texts to that number; a new request from it gets no receipt.
     gateway.resident_sends(phone, "TD").await;
-    wait_until("the opt-out", || async { server.store.is_opted_out(phone).await.unwrap() }).await;
+    wait_until!("the opt-out", { server.store.is_opted_out(phone).await.unwrap() });
     let later = operator.log_call(json!({"caller_phone": phone})).await;
     let later_id = later["id"].as_i64().unwrap();
-    wait_until("the suppressed receipt", || async {
+    wait_until!("the suppressed receipt", {
         server.store.ticket_texts(later_id).await.unwrap().iter().any(|t| t.failed_at.is_some())
-    })
-    .await;
-    let record = &server.store.ticket_texts(later_id).await.unwrap()[0];
+    });
+    let records = server.store.ticket_texts(later_id).await.unwrap();
+    let record = &records[0];
     assert!(record.last_error.as_deref().unwrap().contains("退订"), "{record:?}");
     assert_eq!(gateway.received().iter().filter(|r| r.to == phone).count(), 3, "nothing after TD");
     // ... and admins see why it did not go.
@@ -185,11 +187,10 @@ async fn gateway_outage_and_bad_callbacks(backend: Backend) {
     for phone in phones {
         ids.push(operator.log_call(json!({"caller_phone": phone})).await["id"].as_i64().unwrap());
     }
-    wait_until("a failed try of the queued receipts", || async {
+    wait_until!("a failed try of the queued receipts", {
         let texts = server.store.ticket_texts(ids[0]).await.unwrap();
         texts.first().is_some_and(|t| t.attempts >= 1 && t.sent_at.is_none())
-    })
-    .await;
+    });
     let counts = server.store.sms_outbox_counts().await.unwrap();
     assert_eq!((counts.pending, counts.failed), (2, 0), "an outage delays texts, never fails them");
 
@@ -200,7 +201,7 @@ async fn gateway_outage_and_bad_callbacks(backend: Backend) {
         let texts = gateway.wait_for_texts(phone, 1).await;
         assert_eq!(texts.len(), 1);
     }
-    wait_until("the outbox to empty", || async { server.store.sms_outbox_counts().await.unwrap().pending == 0 }).await;
+    wait_until!("the outbox to empty", { server.store.sms_outbox_counts().await.unwrap().pending == 0 });
     tokio::time::sleep(Duration::from_secs(1)).await;
     for phone in phones {
         assert_eq!(gateway.received().iter().filter(|r| r.to == phone).count(), 1, "sent once");

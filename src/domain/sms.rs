@@ -98,11 +98,15 @@ impl SmsKind {
     /// The placeholders a template of this kind may use, and those it must.
     fn placeholders(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            SmsKind::Receipt => (&["number", "track_url", "category"], &["number", "track_url"]),
-            SmsKind::ReplyNotice => (&["number", "department", "outcome", "reply", "category"], &["number", "outcome"]),
-            SmsKind::Callback => (&["number", "department", "outcome", "category"], &["number"]),
-            SmsKind::AcceptReminder => (&["number", "department", "category", "street", "due"], &["number", "due"]),
-            SmsKind::UrgentAlert => (&["number", "department", "category", "street", "summary"], &["number"]),
+            SmsKind::Receipt => (&["number", "track_url", "category"][..], &["number", "track_url"][..]),
+            SmsKind::ReplyNotice => {
+                (&["number", "department", "outcome", "reply", "category"][..], &["number", "outcome"][..])
+            }
+            SmsKind::Callback => (&["number", "department", "outcome", "category"][..], &["number"][..]),
+            SmsKind::AcceptReminder => {
+                (&["number", "department", "category", "street", "due"][..], &["number", "due"][..])
+            }
+            SmsKind::UrgentAlert => (&["number", "department", "category", "street", "summary"][..], &["number"][..]),
         }
     }
 }
@@ -356,7 +360,11 @@ pub fn texts_for_event(
         EventKind::Received(_) => {
             let body = t.render(
                 SmsKind::Receipt,
-                &[("number", &ticket.number), ("track_url", settings.track_url), ("category", &category)],
+                &[
+                    ("number", ticket.number.as_str()),
+                    ("track_url", settings.track_url),
+                    ("category", category.as_str()),
+                ],
             );
             push(SmsKind::Receipt, resident(), key(SmsKind::Receipt, ""), body);
         }
@@ -371,11 +379,11 @@ pub fn texts_for_event(
             let body = t.render(
                 SmsKind::ReplyNotice,
                 &[
-                    ("number", &ticket.number),
-                    ("department", &department(d)),
+                    ("number", ticket.number.as_str()),
+                    ("department", department(d).as_str()),
                     ("outcome", outcome.label()),
-                    ("reply", &reply),
-                    ("category", &category),
+                    ("reply", reply.as_str()),
+                    ("category", category.as_str()),
                 ],
             );
             push(SmsKind::ReplyNotice, resident(), key(SmsKind::ReplyNotice, &event.seq.to_string()), body);
@@ -388,24 +396,25 @@ pub fn texts_for_event(
             let body = t.render(
                 SmsKind::Callback,
                 &[
-                    ("number", &ticket.number),
-                    ("department", &d.as_deref().map(department).unwrap_or_default()),
+                    ("number", ticket.number.as_str()),
+                    ("department", d.as_deref().map(department).unwrap_or_default().as_str()),
                     ("outcome", ticket.outcome.map(|o| o.label()).unwrap_or("")),
-                    ("category", &category),
+                    ("category", category.as_str()),
                 ],
             );
             push(SmsKind::Callback, resident(), key(SmsKind::Callback, ""), body);
         }
         EventKind::ClockWarned { stage: Stage::Accept, department: Some(d), due_at, .. } => {
+            let d = d.as_str();
             let due = due_at.with_timezone(&china_offset()).format("%m-%d %H:%M").to_string();
             let body = t.render(
                 SmsKind::AcceptReminder,
                 &[
-                    ("number", &ticket.number),
-                    ("department", &department(d)),
-                    ("category", &category),
-                    ("street", &street),
-                    ("due", &due),
+                    ("number", ticket.number.as_str()),
+                    ("department", department(d).as_str()),
+                    ("category", category.as_str()),
+                    ("street", street.as_str()),
+                    ("due", due.as_str()),
                 ],
             );
             push(
@@ -428,16 +437,16 @@ pub fn texts_for_event(
             let body = t.render(
                 SmsKind::UrgentAlert,
                 &[
-                    ("number", &ticket.number),
-                    ("department", &department(lead)),
-                    ("category", &category),
-                    ("street", &street),
-                    ("summary", &summary),
+                    ("number", ticket.number.as_str()),
+                    ("department", department(lead.as_str()).as_str()),
+                    ("category", category.as_str()),
+                    ("street", street.as_str()),
+                    ("summary", summary.as_str()),
                 ],
             );
             push(
                 SmsKind::UrgentAlert,
-                contact(lead),
+                contact(lead.as_str()),
                 key(SmsKind::UrgentAlert, &format!("{lead}:{}", event.seq)),
                 body,
             );

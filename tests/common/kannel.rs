@@ -199,9 +199,9 @@ get-url = "{get_url}"
 
     fn start_boxes(&mut self) {
         let conf = self.conf().display().to_string();
-        self.bearerbox = Some(Proc(self.spawn(BEARERBOX, &[&conf])));
+        self.bearerbox = Some(Proc(self.spawn(BEARERBOX, &[conf.as_str()])));
         wait_port(self.ports.smsbox, "bearerbox");
-        self.smsbox = Some(Proc(self.spawn(SMSBOX, &[&conf])));
+        self.smsbox = Some(Proc(self.spawn(SMSBOX, &[conf.as_str()])));
         wait_port(self.ports.sendsms, "smsbox");
         // The fake operator network: never sends (-m 0), logs what it gets on stderr.
         let mut phones = Command::new(FAKESMSC)
@@ -378,7 +378,7 @@ fn join_parts(lines: &[String]) -> Vec<Received> {
         match kind {
             "text" => out.push(Received { from, to, text: String::from_utf8_lossy(&url_decode(rest)).to_string() }),
             // A one-part text: UCS-2 (we always send coding=2).
-            "ucs2" | "data" => out.push(Received { from, to, text: ucs2(&url_decode(rest)) }),
+            "ucs2" | "ucs-2" | "data" => out.push(Received { from, to, text: ucs2(&url_decode(rest)) }),
             "udh" => {
                 let Some((udh, data)) = rest.split_once(' ') else { continue };
                 let udh = url_decode(udh);
