@@ -37,6 +37,13 @@ if ! command -v kamailio >/dev/null 2>&1 || ! command -v sipp >/dev/null 2>&1 \
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio kamailio-utils-modules sip-tester
 fi
 
+# The SMS tests (tests/sms.rs) start a real gateway: Kannel's bearerbox and smsbox, with the
+# fake SMSC (fakesmsc, in kannel-extras) standing for the operator's network, on loopback.
+if [ ! -x /usr/sbin/bearerbox ] || [ ! -x /usr/sbin/smsbox ] || [ ! -x /usr/lib/kannel/test/fakesmsc ]; then
+  echo "Installing kannel and kannel-extras for the SMS tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel kannel-extras
+fi
+
 pg_url="${HOTLINE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "PostgreSQL is not running; starting it"

@@ -30,6 +30,8 @@ pub struct Catalog {
     /// Query segmentation with the district's own words (`search_words.txt`); the dispatch
     /// rules read the content in the same words.
     pub segmenter: Arc<Segmenter>,
+    /// 短信模板 (`sms_templates.toml`).
+    pub sms_templates: crate::domain::sms::SmsTemplates,
 }
 
 /// The district's search words. The file may be absent — a rules folder from before it
@@ -54,6 +56,7 @@ impl Catalog {
         let hours = read(dir, "calendar/hours.toml", &mut diagnostics);
         let policies = read(dir, "sla_policies.toml", &mut diagnostics);
         let callbacks = read(dir, "callbacks.toml", &mut diagnostics);
+        let sms = read(dir, crate::domain::sms::TEMPLATES_FILE, &mut diagnostics);
         let mut years: Vec<(String, String)> = Vec::new();
         match std::fs::read_dir(dir.join("calendar")) {
             Ok(entries) => {
@@ -90,15 +93,19 @@ impl Catalog {
         let policies = SlaPolicies::parse(("sla_policies.toml", &policies));
         let callbacks = CallbackPolicy::parse(("callbacks.toml", &callbacks));
         let words = crate::domain::search_words::parse(SEARCH_WORDS, &search_words);
-        match (district, calendar, policies, callbacks, words) {
-            (Ok(district), Ok(calendar), Ok(policies), Ok(callbacks), Ok(words)) => {
+        let sms_templates = crate::domain::sms::SmsTemplates::parse((crate::domain::sms::TEMPLATES_FILE, &sms));
+        if let Err(errors) = &sms_templates {
+            diagnostics.extend(errors.iter().cloned());
+        }
+        match (district, calendar, policies, callbacks, words, sms_templates) {
+            (Ok(district), Ok(calendar), Ok(policies), Ok(callbacks), Ok(words), Ok(sms_templates)) => {
                 let names = policies.names();
                 let segmenter = Arc::new(Segmenter::new(words));
                 let vocabulary = Vocabulary { cutter: segmenter.clone(), guards, phrase_lists };
                 let (rules, rule_warnings) = RuleSet::load(&rule_files, &vocabulary, &district, &names)?;
-                Ok(Catalog { district, calendar, policies, callbacks, rules, rule_warnings, segmenter })
+                Ok(Catalog { district, calendar, policies, callbacks, rules, rule_warnings, segmenter, sms_templates })
             }
-            (d, c, p, b, w) => {
+            (d, c, p, b, w, _) => {
                 diagnostics.extend(d.err().unwrap_or_default());
                 diagnostics.extend(c.err().unwrap_or_default());
                 diagnostics.extend(p.err().unwrap_or_default());

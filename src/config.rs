@@ -126,6 +126,27 @@ pub struct Config {
     /// `HOTLINE_S3_ALLOW_HTTP`: allow a plain-http endpoint (a store on the same host or
     /// network only).
     pub s3_allow_http: bool,
+    /// `HOTLINE_SMS_GATEWAY_URL`: the SMS gateway's send interface; for Kannel its smsbox
+    /// `http://127.0.0.1:13013/cgi-bin/sendsms`. Unset: texts are queued but not sent.
+    pub sms_gateway_url: Option<String>,
+    /// `HOTLINE_SMS_GATEWAY_USER`: the smsbox `sendsms-user` username.
+    pub sms_gateway_user: String,
+    /// `HOTLINE_SMS_GATEWAY_PASSWORD`: its password.
+    pub sms_gateway_password: String,
+    /// `HOTLINE_SMS_SENDER`: the number texts come from (the centre's short code, e.g. 12345).
+    pub sms_sender: String,
+    /// `HOTLINE_SMS_CALLBACK_TOKEN`: what the gateway must present on replies and delivery
+    /// reports (`/api/v1/sms/kannel/…?token=…`), at least 16 characters. Unset: both are refused.
+    pub sms_callback_token: Option<String>,
+    /// `HOTLINE_SMS_CALLBACK_URL`: where the gateway reaches this server for delivery reports
+    /// (the dlr-url's base); defaults to `public_base_url`.
+    pub sms_callback_url: Option<String>,
+    /// `HOTLINE_SMS_QUIET_HOURS`: when no text but urgent alerts goes, Beijing time, `21:00-08:00`;
+    /// `off` for none.
+    pub sms_quiet_hours: String,
+    /// `HOTLINE_SMS_DAILY_LIMIT`: texts one number gets per day at most (urgent alerts aside);
+    /// more wait for the next day.
+    pub sms_daily_limit: i64,
 }
 
 impl Default for Config {
@@ -177,6 +198,14 @@ impl Default for Config {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             s3_allow_http: false,
+            sms_gateway_url: None,
+            sms_gateway_user: "hotline".into(),
+            sms_gateway_password: String::new(),
+            sms_sender: "12345".into(),
+            sms_callback_token: None,
+            sms_callback_url: None,
+            sms_quiet_hours: "21:00-08:00".into(),
+            sms_daily_limit: 5,
         }
     }
 }
@@ -240,6 +269,14 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("s3_access_key_id", "HOTLINE_S3_ACCESS_KEY_ID"),
     ("s3_secret_access_key", "HOTLINE_S3_SECRET_ACCESS_KEY"),
     ("s3_allow_http", "HOTLINE_S3_ALLOW_HTTP"),
+    ("sms_gateway_url", "HOTLINE_SMS_GATEWAY_URL"),
+    ("sms_gateway_user", "HOTLINE_SMS_GATEWAY_USER"),
+    ("sms_gateway_password", "HOTLINE_SMS_GATEWAY_PASSWORD"),
+    ("sms_sender", "HOTLINE_SMS_SENDER"),
+    ("sms_callback_token", "HOTLINE_SMS_CALLBACK_TOKEN"),
+    ("sms_callback_url", "HOTLINE_SMS_CALLBACK_URL"),
+    ("sms_quiet_hours", "HOTLINE_SMS_QUIET_HOURS"),
+    ("sms_daily_limit", "HOTLINE_SMS_DAILY_LIMIT"),
 ];
 
 impl Config {
@@ -323,6 +360,14 @@ impl Config {
                     _ => return Err(err(key, format!("{var}={value:?} is not true or false"))),
                 }
             }
+            "sms_gateway_url" => self.sms_gateway_url = Some(value.into()),
+            "sms_gateway_user" => self.sms_gateway_user = value.into(),
+            "sms_gateway_password" => self.sms_gateway_password = value.into(),
+            "sms_sender" => self.sms_sender = value.into(),
+            "sms_callback_token" => self.sms_callback_token = Some(value.into()),
+            "sms_callback_url" => self.sms_callback_url = Some(value.into()),
+            "sms_quiet_hours" => self.sms_quiet_hours = value.into(),
+            "sms_daily_limit" => self.sms_daily_limit = number(key, var, value)?,
             _ => unreachable!("ENV_KEYS names only known keys"),
         }
         Ok(())
@@ -469,6 +514,48 @@ impl Config {
             return Err(err("cti_wrap_up_secs", "must be between 0 and 3600 seconds (HOTLINE_CTI_WRAP_UP_SECS)"));
         }
         self.validate_attachments()?;
+        self.sms_quiet()?;
+        if let Some(url) = &self.sms_gateway_url {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(err(
+                    "sms_gateway_url",
+                    format!("{url:?} must start with http:// or https://, e.g. http://127.0.0.1:13013/cgi-bin/sendsms (HOTLINE_SMS_GATEWAY_URL)"),
+                ));
+            }
+            if self.sms_gateway_user.trim().is_empty() {
+                return Err(err(
+                    "sms_gateway_user",
+                    "the gateway's sendsms username is required (HOTLINE_SMS_GATEWAY_USER)",
+                ));
+            }
+        }
+        if let Some(url) = &self.sms_callback_url {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(err("sms_callback_url", "must start with http:// or https:// (HOTLINE_SMS_CALLBACK_URL)"));
+            }
+        }
+        if self
+            .sms_callback_token
+            .as_ref()
+            .is_some_and(|t| t.len() < 16 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            return Err(err(
+                "sms_callback_token",
+                "at least 16 letters, digits, - or _ (it travels in a URL) (HOTLINE_SMS_CALLBACK_TOKEN)",
+            ));
+        }
+        if self.sms_sender.is_empty()
+            || self.sms_sender.len() > 20
+            || !self.sms_sender.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(err(
+                "sms_sender",
+                "the short code texts come from: 1 to 20 digits, e.g. 12345 (HOTLINE_SMS_SENDER)",
+            ));
+        }
+        if !(1..=100).contains(&self.sms_daily_limit) {
+            return Err(err("sms_daily_limit", "must be between 1 and 100 (HOTLINE_SMS_DAILY_LIMIT)"));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(err("log_format", format!("{:?} is not text or json (HOTLINE_LOG_FORMAT)", self.log_format)));
         }
@@ -541,6 +628,41 @@ impl Config {
             max_files_per_ticket: self.attachments_per_ticket,
             max_request_bytes: self.attachments_request_max_bytes,
             max_image_pixels: self.attachment_max_image_pixels,
+    /// The quiet hours for texts (`21:00-08:00`, or `off`).
+    pub fn sms_quiet(&self) -> Result<crate::domain::sms::QuietHours, ConfigError> {
+        let value = self.sms_quiet_hours.trim();
+        let bad = || {
+            err(
+                "sms_quiet_hours",
+                format!("{value:?} is not a time range like 21:00-08:00 (or off) (HOTLINE_SMS_QUIET_HOURS)"),
+            )
+        };
+        if value.eq_ignore_ascii_case("off") {
+            let midnight = chrono::NaiveTime::MIN;
+            return Ok(crate::domain::sms::QuietHours { from: midnight, to: midnight });
+        }
+        let (from, to) = value.split_once('-').ok_or_else(bad)?;
+        let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| bad());
+        let (from, to) = (time(from)?, time(to)?);
+        if from == to {
+            return Err(bad());
+        }
+        Ok(crate::domain::sms::QuietHours { from, to })
+    }
+
+    /// The SMS gateway's settings (Kannel).
+    pub fn sms_gateway(&self) -> crate::notify::sms::KannelConfig {
+        let callback_base = self.sms_callback_url.clone().unwrap_or_else(|| self.public_base_url.clone());
+        crate::notify::sms::KannelConfig {
+            sendsms_url: self.sms_gateway_url.clone(),
+            username: self.sms_gateway_user.clone(),
+            password: self.sms_gateway_password.clone(),
+            sender: self.sms_sender.clone(),
+            dlr_url: self
+                .sms_callback_token
+                .as_ref()
+                .map(|token| format!("{}/api/v1/sms/kannel/dlr?token={token}", callback_base.trim_end_matches('/'))),
+            timeout: std::time::Duration::from_secs(10),
         }
     }
 

@@ -21,6 +21,7 @@ pub mod report;
 pub mod rules_cli;
 pub mod search;
 pub mod sessions;
+pub mod sms_inbound;
 pub mod store;
 pub mod suggest;
 pub mod watch;

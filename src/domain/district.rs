@@ -46,6 +46,9 @@ pub struct Department {
     pub email: String,
     /// Empty when the file gives none.
     pub phone: String,
+    /// 联络员手机: the mobile of the department's contact, who is texted accept reminders and
+    /// urgent alerts. Empty when the file gives none (then the department gets no texts).
+    pub liaison_mobile: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -465,6 +468,7 @@ struct RawDepartment {
     parent: Option<Spanned<String>>,
     email: Option<Spanned<String>>,
     phone: Option<Spanned<String>>,
+    liaison_mobile: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -659,6 +663,17 @@ fn check_departments(src: &Source, file: DepartmentsFile, diags: &mut Vec<Diagno
                 ));
             }
         }
+        if let Some(mobile) = &d.liaison_mobile {
+            if !mobile.get_ref().is_empty() && super::sms::mobile(mobile.get_ref()).is_none() {
+                diags.push(src.error(
+                    &mobile.span(),
+                    format!(
+                        "department \"{code}\": liaison_mobile \"{}\" is not a mainland mobile (11 digits, 1[3-9]…)",
+                        mobile.get_ref()
+                    ),
+                ));
+            }
+        }
         if *d.kind.get_ref() == DepartmentKind::Centre {
             if let Some(first) = first_centre {
                 let line = src.line(&raw[first].kind.span());
@@ -751,6 +766,7 @@ fn check_departments(src: &Source, file: DepartmentsFile, diags: &mut Vec<Diagno
             parent: d.parent.map(Spanned::into_inner),
             email: d.email.map(Spanned::into_inner).unwrap_or_default(),
             phone: d.phone.map(Spanned::into_inner).unwrap_or_default(),
+            liaison_mobile: d.liaison_mobile.map(Spanned::into_inner).unwrap_or_default(),
         })
         .collect();
     CheckedDepartments { departments, by_code }

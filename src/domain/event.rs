@@ -285,6 +285,11 @@ pub enum EventKind {
         due_at: DateTime<Utc>,
         scheduled_at: DateTime<Utc>,
     },
+    /// 市民短信: a text the resident sent back that is not a rating or an opt-out, kept in the
+    /// ticket's history for the operator. The number it came from is the ticket's caller's.
+    ResidentTexted {
+        text: String,
+    },
 }
 
 impl EventKind {
@@ -324,6 +329,7 @@ impl EventKind {
             EventKind::ClockOverdue { .. } => "clock_overdue",
             EventKind::LateListed { .. } => "late_listed",
             EventKind::AttachmentAdded(_) => "attachment_added",
+            EventKind::ResidentTexted { .. } => "resident_texted",
             EventKind::EmergencyProposed { .. } => "emergency_proposed",
             EventKind::HandedOff { .. } => "handed_off",
             EventKind::CallbackScheduled { .. } => "callback_scheduled",

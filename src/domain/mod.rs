@@ -28,6 +28,7 @@ pub mod search;
 pub mod search_words;
 pub mod similar;
 pub mod sla;
+pub mod sms;
 pub mod suggest;
 #[cfg(test)]
 mod test_support;

@@ -483,6 +483,8 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
             t.status = Status::Closed;
             t.closed_at = Some(at);
         }
+        // Only history: the operator reads it there.
+        EventKind::ResidentTexted { .. } => {}
     }
     t
 }

@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod public;
 pub mod search;
+pub mod sms;
 pub mod suggest;
 pub mod tickets;
 pub mod users;
@@ -70,6 +71,7 @@ impl AppState {
         let config = Arc::new(config);
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
+        let store = store.with_texter(texter(&config, catalog.clone()));
         let search = crate::search::from_config(&config, &store)?;
         let sessions = Arc::new(auth::SessionCache::default());
         // Reported through the start-up error the server already has: a store that cannot
@@ -204,11 +206,27 @@ fn notifier(config: Arc<Config>, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::s
     })
 }
 
+/// The texts each committed event causes, read against the templates in force.
+fn texter(config: &Config, catalog: Arc<RwLock<Arc<Catalog>>>) -> crate::store::Texter {
+    // `Config::validate` has checked the quiet hours before a server starts.
+    let quiet = config.sms_quiet().unwrap_or_else(|e| {
+        tracing::warn!("{e}; texts keep 21:00-08:00 as quiet hours");
+        Config::default().sms_quiet().expect("the default quiet hours parse")
+    });
+    let track_url = format!("{}/track", config.public_base_url.trim_end_matches('/'));
+    Arc::new(move |event, ticket| {
+        let catalog = catalog.read().expect("catalog lock poisoned").clone();
+        let settings =
+            crate::domain::sms::SmsSettings { templates: &catalog.sms_templates, track_url: &track_url, quiet };
+        crate::domain::sms::texts_for_event(event, ticket, &catalog.district, &settings)
+    })
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "12345 hotline", description = "Tickets from call to archive: intake, dispatch, SLA clocks, callbacks."),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "public", description = "网上诉求: residents submit and track without login"), (name = "meta"), (name = "search", description = "Search, duplicates (并单), knowledge base, hot spots"), (name = "cti", description = "Telephone: call events from the PBX, seats (坐席), screen-pop, missed calls (漏接回拨), call statistics"))
+    tags((name = "tickets"), (name = "transitions", description = "One endpoint per lifecycle transition"), (name = "dispatch", description = "Dispatch rules: preview, statistics, reload"), (name = "admin"), (name = "assessment", description = "考评: monthly ranking, exclusions (核减)"), (name = "live", description = "Live boards: snapshots and the websocket"), (name = "auth"), (name = "public", description = "网上诉求: residents submit and track without login"), (name = "meta"), (name = "search", description = "Search, duplicates (并单), knowledge base, hot spots"), (name = "sms", description = "短信: the SMS gateway's callbacks (replies, delivery reports) and the reply queue"), (name = "cti", description = "Telephone: call events from the PBX, seats (坐席), screen-pop, missed calls (漏接回拨), call statistics"))
 )]
 struct ApiDoc;
 
@@ -279,6 +297,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dashboard::operator))
         .routes(routes!(dashboard::live))
         .routes(routes!(admin::retry_mail))
+        .routes(routes!(sms::kannel_mo, sms::kannel_mo_post))
+        .routes(routes!(sms::kannel_dlr))
+        .routes(routes!(sms::sms_status))
+        .routes(routes!(sms::sms_inbox))
+        .routes(routes!(sms::retry_text))
+        .routes(routes!(sms::inbox_handled))
         .routes(routes!(users::list_users, users::add_user))
         .routes(routes!(users::set_password))
         .routes(routes!(users::disable_user))

@@ -47,11 +47,31 @@ where
         tokio::spawn(hotspots::run(state.clone(), shutdown())),
         tokio::spawn(attachments::run(state.clone(), shutdown())),
     ]);
+    // Texts wait in the outbox while no gateway is configured (an outage of any length).
+    let kannel = crate::notify::sms::Kannel::new(state.config.sms_gateway());
+    if kannel.is_enabled() {
+        let rules = crate::notify::sms::SmsRules {
+            quiet: state.config.sms_quiet().map_err(|e| e.to_string())?,
+            daily_limit: state.config.sms_daily_limit,
+        };
+        handles.push(crate::notify::sms::spawn_drain(
+            state.store.clone(),
+            std::sync::Arc::new(kannel),
+            rules,
+            SMS_INTERVAL,
+            shutdown(),
+        ));
+    } else {
+        tracing::info!("texts are queued in the SMS outbox but not sent: no sms_gateway_url is configured");
+    }
     Ok(handles)
 }
 
 /// How often the search outbox is looked at: a new ticket is findable within about this.
 pub const SEARCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How often queued texts are looked at when the outbox was empty.
+pub const SMS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How often queued mail is looked at.
 pub const MAIL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

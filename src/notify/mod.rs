@@ -9,6 +9,7 @@
 //! sent and mail waits in the outbox.
 
 mod drain;
+pub mod sms;
 mod smtp;
 
 pub use drain::{backoff, drain_once, spawn_drain, DrainReport, BATCH, MAX_REJECTIONS};

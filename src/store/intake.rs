@@ -143,6 +143,14 @@ impl Store {
             }
         }
         super::outbox::enqueue_mails(&mut tx, &mails, now).await?;
+        if let Some(texter) = &self.texter {
+            let texts: Vec<_> = built
+                .iter()
+                .flatten()
+                .flat_map(|(ticket, evs)| evs.iter().flat_map(move |e| texter(e, ticket)))
+                .collect();
+            super::sms::enqueue_texts(&mut tx, &texts, now).await?;
+        }
         self.notify_instances(&mut tx, seq).await?;
         tx.commit().await?;
         Ok(built.into_iter().map(|b| b.map(|(ticket, events)| Change { ticket, events })).collect())

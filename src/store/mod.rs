@@ -24,6 +24,7 @@ pub mod kb;
 pub mod outbox;
 pub mod revocations;
 pub mod search;
+pub mod sms;
 mod sql;
 pub mod suggest;
 mod tickets;
@@ -96,6 +97,17 @@ pub type Notifier = Arc<
         + Sync,
 >;
 
+/// The texts (短信) a committed event causes, each with the instant it may go from; like the
+/// [`Notifier`], called inside the write transaction.
+pub type Texter = Arc<
+    dyn Fn(
+            &crate::domain::event::Event,
+            &crate::domain::ticket::Ticket,
+        ) -> Vec<(crate::domain::sms::OutgoingText, DateTime<Utc>)>
+        + Send
+        + Sync,
+>;
+
 /// Where "now" comes from; tests move it to check deadlines.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -113,6 +125,7 @@ pub struct Store {
     writer: AnyPool,
     clock: Clock,
     notifier: Option<Notifier>,
+    texter: Option<Texter>,
 }
 
 impl Store {
@@ -141,7 +154,7 @@ impl Store {
                     .after_connect(sqlite_pragmas)
                     .connect(&url)
                     .await?;
-                Store { backend, pool, writer, clock: clock.clone(), notifier: None }
+                Store { backend, pool, writer, clock: clock.clone(), notifier: None, texter: None }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -149,7 +162,7 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?;
-                Store { backend, writer: pool.clone(), pool, clock, notifier: None }
+                Store { backend, writer: pool.clone(), pool, clock, notifier: None, texter: None }
             }
         };
         Ok(store)
@@ -179,6 +192,11 @@ impl Store {
     /// The same store, queueing the mail `notifier` says each event causes.
     pub fn with_notifier(&self, notifier: Notifier) -> Store {
         Store { notifier: Some(notifier), ..self.clone() }
+    }
+
+    /// The same store, queueing the texts `texter` says each event causes.
+    pub fn with_texter(&self, texter: Texter) -> Store {
+        Store { texter: Some(texter), ..self.clone() }
     }
 
     /// The same store with another clock (the demo generator writes history in the past).

@@ -313,6 +313,10 @@ impl Store {
         ticket: &Ticket,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        if let Some(texter) = &self.texter {
+            let texts: Vec<_> = events.iter().flat_map(|event| texter(event, ticket)).collect();
+            super::sms::enqueue_texts(tx, &texts, now).await?;
+        }
         let Some(notifier) = &self.notifier else { return Ok(()) };
         let mails: Vec<_> = events.iter().flat_map(|event| notifier(event, ticket)).collect();
         super::outbox::enqueue_mails(tx, &mails, now).await

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod kannel;
 pub mod meili;
 pub mod process;
 pub mod sip;
