@@ -211,6 +211,7 @@ async fn file_request(
     State(state): State<AppState>,
     Path(segment): Path<String>,
     RawQuery(raw): RawQuery,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let (name, format) = match rules::split_format(&segment) {
@@ -220,6 +221,15 @@ async fn file_request(
     let result = async {
         if name != "requests" {
             return Err(Open311Error::NotFound(format!("requests are filed by POST to requests.json, not {segment}")));
+        }
+        let form_encoded = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        if !body.is_empty() && !form_encoded {
+            return Err(Open311Error::BadRequest(
+                "requests are posted as application/x-www-form-urlencoded, as the standard says".into(),
+            ));
         }
         let mut given = pairs(raw.unwrap_or_default().as_bytes(), "query")?;
         given.extend(pairs(&body, "body")?);

@@ -173,7 +173,7 @@ impl Store {
                     }
                 }
             }
-            found.sort_by(|a: &Ticket, b: &Ticket| b.id.cmp(&a.id));
+            found.sort_by_key(|t| std::cmp::Reverse(t.id));
             found.truncate(MAX_LISTED);
         }
         let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
