@@ -209,6 +209,9 @@ async fn a_partner_files_the_specification_example_and_follows_it(backend: Backe
         // The department's public answer becomes the status notes.
         let department_user = server.login(lead).await;
         department_user.act(&number, "accept", json!(null)).await;
+        if ticket["assists"].as_array().is_some_and(|a| !a.is_empty()) {
+            supervisor.act(&number, "waive-assists", json!({ "reason": "协办单位已口头答复" })).await;
+        }
         department_user
             .act(&number, "reply", json!({ "outcome": "solved", "text": "已安排环卫车当天清运，并增加清运频次。" }))
             .await;
