@@ -81,6 +81,12 @@ pub struct Config {
     /// `HOTLINE_PUBLIC_TRACK_PER_HOUR`: tracking lookups one client address may make per hour
     /// (it also bounds guessing the last four digits).
     pub public_track_per_hour: u32,
+    /// `HOTLINE_OPEN311_JURISDICTION`: the `jurisdiction_id` the Open311 façade answers for; a
+    /// request naming another gets 404.
+    pub open311_jurisdiction_id: String,
+    /// `HOTLINE_OPEN311_REQUESTS_PER_HOUR`: requests one partner's api_key may file per hour
+    /// through Open311; more get 429.
+    pub open311_requests_per_hour: u32,
     /// `MEILI_URL`: a Meilisearch server (`http://127.0.0.1:7700`) holding the search index.
     /// Unset: the embedded index in the ticket database.
     pub meili_url: Option<String>,
@@ -180,6 +186,8 @@ impl Default for Config {
             metrics_token: None,
             public_submit_per_hour: 10,
             public_track_per_hour: 60,
+            open311_jurisdiction_id: "12345".into(),
+            open311_requests_per_hour: 600,
             meili_url: None,
             meili_key: None,
             meili_index: "tickets".into(),
@@ -251,6 +259,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("metrics_token", "HOTLINE_METRICS_TOKEN"),
     ("public_submit_per_hour", "HOTLINE_PUBLIC_SUBMIT_PER_HOUR"),
     ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR"),
+    ("open311_jurisdiction_id", "HOTLINE_OPEN311_JURISDICTION"),
+    ("open311_requests_per_hour", "HOTLINE_OPEN311_REQUESTS_PER_HOUR"),
     ("meili_url", "MEILI_URL"),
     ("meili_key", "MEILI_KEY"),
     ("meili_index", "HOTLINE_MEILI_INDEX"),
@@ -336,6 +346,8 @@ impl Config {
             "metrics_token" => self.metrics_token = Some(value.into()),
             "public_submit_per_hour" => self.public_submit_per_hour = number(key, var, value)?,
             "public_track_per_hour" => self.public_track_per_hour = number(key, var, value)?,
+            "open311_jurisdiction_id" => self.open311_jurisdiction_id = value.trim().into(),
+            "open311_requests_per_hour" => self.open311_requests_per_hour = number(key, var, value)?,
             "meili_url" => self.meili_url = Some(value.into()),
             "meili_key" => self.meili_key = Some(value.into()),
             "meili_index" => self.meili_index = value.into(),
@@ -489,10 +501,17 @@ impl Config {
         for (key, var, n) in [
             ("public_submit_per_hour", "HOTLINE_PUBLIC_SUBMIT_PER_HOUR", self.public_submit_per_hour),
             ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR", self.public_track_per_hour),
+            ("open311_requests_per_hour", "HOTLINE_OPEN311_REQUESTS_PER_HOUR", self.open311_requests_per_hour),
         ] {
             if !(1..=1_000_000).contains(&n) {
                 return Err(err(key, format!("must be between 1 and 1000000 ({var})")));
             }
+        }
+        if self.open311_jurisdiction_id.is_empty() || self.open311_jurisdiction_id.chars().any(char::is_whitespace) {
+            return Err(err(
+                "open311_jurisdiction_id",
+                "must be one word, e.g. 12345.example.gov.cn (HOTLINE_OPEN311_JURISDICTION)",
+            ));
         }
         if let Some(url) = &self.meili_url {
             if !url.starts_with("http://") && !url.starts_with("https://") {

@@ -69,6 +69,11 @@ enum Cmd {
         #[arg(long)]
         to: String,
     },
+    /// Open311 GeoReport v2: partners' keys.
+    Open311 {
+        #[command(subcommand)]
+        command: Open311Cmd,
+    },
     /// The search index.
     Search {
         #[command(subcommand)]
@@ -128,6 +133,25 @@ enum UserCmd {
     Enable { username: String },
     /// List the accounts.
     List,
+}
+
+#[derive(Subcommand)]
+enum Open311Cmd {
+    /// Partners' api_keys for the Open311 GeoReport v2 façade.
+    Key {
+        #[command(subcommand)]
+        command: Open311KeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum Open311KeyCmd {
+    /// Issue a key to a partner platform; the key is printed once (only its digest is kept).
+    Add { partner: String },
+    /// The keys issued: id, partner, issued, last used, revoked.
+    List,
+    /// Revoke a key by its id: the partner's requests are refused from then on.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -222,6 +246,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Cmd::User { command } => run_async(user_command(config, catalog, command)),
+        Cmd::Open311 { command: Open311Cmd::Key { command } } => run_async(open311_key_command(config, command)),
         Cmd::Backup { file } => run_async(async move {
             let store = hotline::backup::open_source(&config.database_url).await?;
             let blobs = hotline::attachments::Blobs::from_config(&config)?;
@@ -284,6 +309,41 @@ fn password_from_stdin(wanted: bool) -> Result<Option<String>, Box<dyn std::erro
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+async fn open311_key_command(config: Config, command: Open311KeyCmd) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::connect(&config.database_url, 2, system_clock()).await?;
+    let when = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|a| a.to_rfc3339()).unwrap_or_else(|| "-".into());
+    match command {
+        Open311KeyCmd::Add { partner } => {
+            let partner = hotline::domain::open311::check_partner(&partner).map_err(|m| format!("partner: {m}"))?;
+            let api_key = hotline::http::open311::generate_key();
+            let key = store.add_partner_key(&partner, &hotline::domain::open311::key_hash(&api_key), "cli").await?;
+            println!("key {} for {}: {api_key}", key.id, key.partner);
+            println!("(shown this once; only its digest is kept)");
+        }
+        Open311KeyCmd::List => {
+            for k in store.partner_keys().await? {
+                let revoked =
+                    k.revoked_at.map(|a| format!("revoked {}", a.to_rfc3339())).unwrap_or_else(|| "active".into());
+                println!(
+                    "{}\t{}\tissued {}\tlast used {}\t{revoked}",
+                    k.id,
+                    k.partner,
+                    k.created_at.to_rfc3339(),
+                    when(k.last_used_at)
+                );
+            }
+        }
+        Open311KeyCmd::Revoke { id } => {
+            let key = store.revoke_partner_key(id).await.map_err(|e| match e {
+                hotline::store::StoreError::NotFound => format!("no Open311 key {id}"),
+                other => other.to_string(),
+            })?;
+            println!("key {} for {} revoked {}", key.id, key.partner, when(key.revoked_at));
+        }
+    }
+    Ok(())
 }
 
 async fn user_command(config: Config, catalog: Catalog, command: UserCmd) -> Result<(), Box<dyn std::error::Error>> {

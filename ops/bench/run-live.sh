@@ -64,7 +64,9 @@ else
   dirty=$(git status --porcelain -- src migrations dispatch_rules Cargo.toml ops/bench/live.rs 2>/dev/null | wc -l)
 fi
 echo "== building release (hotline + bench_live) from ${REV:-the working tree} ($src)"
-(cd "$src" && CARGO_TARGET_DIR="$target_dir" cargo build --release --bin hotline --example bench_live)
+# BUILD=0: the binaries already built in $target_dir/release (e.g. a second run with other
+# EXTRA_ARGS against the same build).
+[[ "${BUILD:-1}" == 0 ]] || (cd "$src" && CARGO_TARGET_DIR="$target_dir" cargo build --release --bin hotline --example bench_live)
 cp "$target_dir/release/hotline" "$target_dir/release/examples/bench_live" "$out/bin/"
 server_bin="$out/bin/hotline"
 gen_bin="$out/bin/bench_live"

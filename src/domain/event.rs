@@ -290,6 +290,22 @@ pub enum EventKind {
     ResidentTexted {
         text: String,
     },
+    /// Filed by a partner platform through the Open311 façade (`crate::domain::open311`): who
+    /// filed it and what the standard's fields gave that the ticket itself does not hold.
+    PartnerFiled {
+        /// The partner the api_key was issued to.
+        partner: String,
+        /// The token answered to the partner with the ticket's number.
+        token: String,
+        /// WGS-84 coordinates as sent (decimal degrees), when sent.
+        lat: Option<String>,
+        long: Option<String>,
+        address_string: Option<String>,
+        /// The resident's e-mail, when the partner sent one (caller data: never in reads).
+        email: Option<String>,
+        /// A photo or document the partner hosts.
+        media_url: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -335,6 +351,7 @@ impl EventKind {
             EventKind::CallbackScheduled { .. } => "callback_scheduled",
             EventKind::CallbackClaimed { .. } => "callback_claimed",
             EventKind::CallbackUnreachable { .. } => "callback_unreachable",
+            EventKind::PartnerFiled { .. } => "partner_filed",
         }
     }
 
@@ -356,6 +373,13 @@ impl EventKind {
                     thumbnail_key: None,
                     ..a.clone()
                 })
+            }
+            EventKind::PartnerFiled { email: Some(email), .. } => {
+                let mut masked = self.clone();
+                if let EventKind::PartnerFiled { email: e, .. } = &mut masked {
+                    *e = Some(super::privacy::mask_email(email));
+                }
+                masked
             }
             other => other.clone(),
         }

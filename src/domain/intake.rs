@@ -52,13 +52,24 @@ fn bounded(field: &'static str, value: &str, max: usize, required: bool) -> Resu
     Ok(v.to_string())
 }
 
+/// A request that came over the internet (a partner app through Open311) may carry no phone
+/// at all: nobody is then called back, so it must not ask for a callback. A call always has a
+/// number, and a request that wants a callback needs one.
+fn anonymous_online(t: &NewTicket) -> bool {
+    t.caller_phone.is_empty()
+        && !t.callback_consent
+        && matches!(t.channel, Channel::Web | Channel::App | Channel::Wechat)
+}
+
 /// Checks and normalises a new ticket. A community given without a street fills in the street.
 pub fn validate(mut t: NewTicket, places: &dyn Places) -> Result<NewTicket, DecisionError> {
     t.content = bounded("content", &t.content, MAX_CONTENT, true)?;
     t.address = bounded("address", &t.address, MAX_ADDRESS, false)?;
     t.caller_name = bounded("caller_name", &t.caller_name, MAX_NAME, false)?;
     t.caller_phone = t.caller_phone.trim().to_string();
-    validate_phone(&t.caller_phone).map_err(|m| invalid("caller_phone", m))?;
+    if !anonymous_online(&t) {
+        validate_phone(&t.caller_phone).map_err(|m| invalid("caller_phone", m))?;
+    }
     t.category = t.category.trim().to_string();
     if !places.is_leaf_category(&t.category) {
         return Err(invalid(
@@ -163,6 +174,10 @@ mod tests {
         assert_eq!(field_of(validate(NewTicket { content: "字".repeat(4001), ..draft() }, &Demo)), "content");
         assert!(validate(NewTicket { content: "字".repeat(4000), ..draft() }, &Demo).is_ok());
         assert_eq!(field_of(validate(NewTicket { caller_phone: "12".into(), ..draft() }, &Demo)), "caller_phone");
+        assert_eq!(field_of(validate(NewTicket { caller_phone: "".into(), ..draft() }, &Demo)), "caller_phone");
+        let online = NewTicket { channel: Channel::Web, caller_phone: "".into(), callback_consent: false, ..draft() };
+        assert!(validate(online.clone(), &Demo).is_ok(), "an online request without a phone asks for no callback");
+        assert_eq!(field_of(validate(NewTicket { callback_consent: true, ..online }, &Demo)), "caller_phone");
         assert_eq!(field_of(validate(NewTicket { category: "03.02".into(), ..draft() }, &Demo)), "category");
         assert_eq!(field_of(validate(NewTicket { street: Some("nowhere".into()), ..draft() }, &Demo)), "street");
         assert_eq!(field_of(validate(NewTicket { street: Some("yongan".into()), ..draft() }, &Demo)), "community");

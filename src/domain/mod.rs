@@ -21,6 +21,7 @@ pub mod kb;
 pub mod lifecycle;
 pub mod merging;
 pub mod notices;
+pub mod open311;
 pub mod privacy;
 pub mod public;
 pub mod rules;

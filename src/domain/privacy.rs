@@ -13,6 +13,14 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// Keeps the e-mail's first character and its domain: `w***@example.com`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}@{domain}", mask_name(local)),
+        None => mask_name(email),
+    }
+}
+
 /// Keeps the first three and last four digits of a mobile, the area code and last two of a
 /// landline: enough for a person to tell two callers apart, not enough to call them.
 pub fn mask_phone(phone: &str) -> String {

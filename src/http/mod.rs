@@ -15,6 +15,7 @@ pub mod json;
 pub mod kb;
 pub mod merging;
 pub mod meta;
+pub mod open311;
 pub mod openapi;
 pub mod passwords;
 pub mod public;
@@ -57,6 +58,7 @@ pub struct AppState {
     passwords: Arc<passwords::PasswordChecks>,
     intake: crate::store::intake::Intake,
     public_limits: Arc<public::Limits>,
+    open311_limits: Arc<open311::KeyLimits>,
     search: crate::search::Search,
     duplicates: Arc<crate::search::similar::DuplicateFinder>,
     suggester: Arc<crate::suggest::Suggester>,
@@ -68,6 +70,7 @@ impl AppState {
     /// Meilisearch URL the client refuses): the server must not quietly index elsewhere.
     pub fn new(store: Store, config: Config, catalog: Catalog) -> Result<AppState, crate::search::SearchError> {
         let public_limits = Arc::new(public::Limits::new(config.public_submit_per_hour, config.public_track_per_hour));
+        let open311_limits = Arc::new(open311::KeyLimits::new(config.open311_requests_per_hour));
         let config = Arc::new(config);
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         let store = store.with_notifier(notifier(config.clone(), catalog.clone()));
@@ -94,6 +97,7 @@ impl AppState {
             passwords: Arc::new(passwords::PasswordChecks::for_this_machine()),
             intake: crate::store::intake::Intake::start(store.clone()),
             public_limits,
+            open311_limits,
         })
     }
 
@@ -134,6 +138,10 @@ impl AppState {
     /// The per-address budgets of the public form and tracking.
     pub fn public_limits(&self) -> &public::Limits {
         &self.public_limits
+    }
+
+    pub fn open311_limits(&self) -> &open311::KeyLimits {
+        &self.open311_limits
     }
 
     pub fn sessions(&self) -> &auth::SessionCache {
@@ -348,6 +356,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .routes(routes!(attachments::public_upload))
                 .layer(DefaultBodyLimit::disable()),
         )
+        .routes(routes!(open311::list_keys, open311::add_key))
+        .routes(routes!(open311::revoke_key))
         .split_for_parts();
     openapi::complete(&mut doc);
     (router, doc)
@@ -361,6 +371,7 @@ pub fn app(state: AppState) -> Router {
     api.route("/api/openapi.json", axum::routing::get(move || meta::openapi(doc.clone())))
         .route("/metrics", axum::routing::get(crate::metrics::scrape))
         .merge(web::routes())
+        .merge(open311::routes())
         .fallback(meta::no_route)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -181,11 +181,41 @@ pub async fn create_ticket(
 pub(super) async fn log_ticket(
     state: &AppState,
     actor: &lifecycle::Actor,
-    mut draft: NewTicket,
+    draft: NewTicket,
     dispatch: Option<DispatchBody>,
     resolve: Option<ResolveBody>,
     route: bool,
     emergency: Option<EmergencyChoice>,
+) -> Result<CreatedTicket, ApiError> {
+    log_with(state, actor, draft, Logging { dispatch, resolve, route, emergency, also: Vec::new() }).await
+}
+
+/// A request from outside (Open311) routed by the rules like the public form's, with events
+/// of its own (who filed it) written in the same transaction, right after `received`.
+pub(super) async fn log_filed(
+    state: &AppState,
+    actor: &lifecycle::Actor,
+    draft: NewTicket,
+    also: Vec<crate::domain::event::EventKind>,
+) -> Result<CreatedTicket, ApiError> {
+    log_with(state, actor, draft, Logging { dispatch: None, resolve: None, route: true, emergency: None, also }).await
+}
+
+/// How a new ticket is logged.
+struct Logging {
+    dispatch: Option<DispatchBody>,
+    resolve: Option<ResolveBody>,
+    route: bool,
+    emergency: Option<EmergencyChoice>,
+    /// Events recorded with the ticket before anything is decided about it.
+    also: Vec<crate::domain::event::EventKind>,
+}
+
+async fn log_with(
+    state: &AppState,
+    actor: &lifecycle::Actor,
+    mut draft: NewTicket,
+    Logging { dispatch, resolve, route, emergency, also }: Logging,
 ) -> Result<CreatedTicket, ApiError> {
     let catalog = state.catalog();
     let now = state.store.now();
@@ -222,7 +252,8 @@ pub(super) async fn log_ticket(
     let follow_catalog = catalog.clone();
     let follow_actor = actor.clone();
     let then: FollowUp = Box::new(move |ticket, now| {
-        let mut events: Vec<crate::domain::event::EventKind> = record.into_iter().collect();
+        let mut events: Vec<crate::domain::event::EventKind> = also;
+        events.extend(record);
         let command = match (hand_off, dispatch, resolve) {
             (Some(h), _, _) => h,
             (None, Some(a), _) => Command::Dispatch(a),

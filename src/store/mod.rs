@@ -21,6 +21,7 @@ pub mod hotspots;
 pub mod intake;
 pub mod jobs;
 pub mod kb;
+pub mod open311;
 pub mod outbox;
 pub mod revocations;
 pub mod search;

@@ -16,6 +16,7 @@ const EVENT_ZH = {
   clocks_changed: '时限变更', clock_warned: '预警', clock_overdue: '超期', callback_scheduled: '回访排期',
   callback_claimed: '认领回访', callback_unreachable: '回访未接通', late_listed: '通报',
   attachment_added: '添加附件',
+  partner_filed: '合作平台提交（Open311）',
 };
 
 export function eventLabel(type) {
@@ -113,6 +114,12 @@ function summary(e) {
       const who = c.department ? deptName(c.department) + ' ' : '';
       parts.push(`${who}${t('stage.' + c.stage)} ${t('clock.due', { at: fmtInstant(c.due_at) })}${c.paused_at ? ' (' + t('clock.paused') + ')' : ''}`);
     }
+  }
+  // Open311: which partner filed it, and the photo link it sent (shown as text, never fetched here).
+  if (e.type === 'partner_filed') {
+    parts.push(d.partner);
+    if (d.lat && d.long) parts.push(`${d.lat},${d.long}`);
+    if (d.media_url) parts.push(d.media_url);
   }
   if (d.outcome) parts.push(t('outcome.' + d.outcome, {}, d.outcome));
   if (d.satisfaction) parts.push(t('satisfaction.' + d.satisfaction, {}, d.satisfaction));
