@@ -216,6 +216,10 @@ impl Directory for District {
     fn is_below(&self, code: &str, ancestor: &str) -> bool {
         code != ancestor && self.is_within(code, ancestor)
     }
+
+    fn is_leaf_category(&self, code: &str) -> bool {
+        District::is_leaf_category(self, code)
+    }
 }
 
 impl Places for District {

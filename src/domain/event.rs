@@ -88,6 +88,13 @@ pub enum EventKind {
         /// [`EventKind::Replied`]); absent in events written before it was.
         #[serde(default)]
         return_of: Option<String>,
+        /// The category the dispatcher corrected the ticket to (a leaf), and the one it had:
+        /// present only when this re-dispatch changed it. The ticket is filed under it from
+        /// then on, and intake assistance learns it as the ticket's category.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_category: Option<String>,
     },
     /// 二级派单: a unit passes the ticket down to one of its sub-units.
     PassedDown {

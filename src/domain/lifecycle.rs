@@ -50,6 +50,8 @@ pub trait Directory {
     fn department_exists(&self, code: &str) -> bool;
     /// `code` is strictly below `ancestor`.
     fn is_below(&self, code: &str, ancestor: &str) -> bool;
+    /// `code` is a category tickets are filed under (a leaf of the taxonomy).
+    fn is_leaf_category(&self, code: &str) -> bool;
 }
 
 pub struct Context<'a> {
@@ -87,7 +89,12 @@ pub enum Command {
         article_id: Option<i64>,
     },
     Dispatch(Assignment),
-    Redispatch(Assignment),
+    /// 改派; `category`: the dispatcher corrects the ticket's category on the way (a return
+    /// often says the ticket was filed under the wrong one).
+    Redispatch {
+        to: Assignment,
+        category: Option<String>,
+    },
     PassDown {
         to: String,
         note: Option<String>,
@@ -158,7 +165,7 @@ impl Command {
         match self {
             Command::ResolveDirectly { .. } => "resolve",
             Command::Dispatch(_) => "dispatch",
-            Command::Redispatch(_) => "redispatch",
+            Command::Redispatch { .. } => "redispatch",
             Command::PassDown { .. } => "pass-down",
             Command::Accept => "accept",
             Command::RecordContact { .. } => "contact",
@@ -385,7 +392,7 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 rules_version: a.rules_version.clone(),
             }])
         }
-        Command::Redispatch(a) => {
+        Command::Redispatch { to: a, category } => {
             require_role(actor, action, DISPATCHERS)?;
             require_status(t, action, &[Status::ReturnRequested, Status::Dispatched, Status::Accepted])?;
             if t.lead.as_deref() == Some(a.lead.as_str()) && t.status != Status::ReturnRequested {
@@ -397,6 +404,18 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
             let policy = check_assignment(t, a, ctx)?;
             // Recorded only when the dispatcher changed it, so the history can say so.
             let previous_policy = t.sla_policy.clone().filter(|p| *p != policy);
+            // Recorded only when it changes, with the one it replaces.
+            let category = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                Some(c) if !ctx.directory.is_leaf_category(c) => {
+                    return Err(DecisionError::Invalid {
+                        field: "category",
+                        message: format!("\"{c}\" is not a category of the taxonomy's last level (e.g. 03.02.01)"),
+                    })
+                }
+                Some(c) if c != t.category => Some(c.to_string()),
+                _ => None,
+            };
+            let previous_category = category.as_ref().map(|_| t.category.clone());
             Ok(vec![EventKind::Redispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
@@ -407,6 +426,8 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 rules_version: a.rules_version.clone(),
                 previous_lead: t.lead.clone(),
                 return_of: t.return_request.as_ref().map(|r| r.department.clone()),
+                category,
+                previous_category,
             }])
         }
         Command::PassDown { to, note: n } => {
