@@ -175,10 +175,7 @@ async fn training_learns_the_category_a_dispatcher_corrected_on_a_return(backend
     assert_eq!(corrected["category"], "04.01.01", "{corrected}");
     let (_, events) = dispatcher.get(&format!("/api/v1/tickets/{number}/events")).await;
     let redispatch = events.as_array().unwrap().iter().find(|e| e["type"] == "redispatched").unwrap();
-    assert_eq!(
-        (&redispatch["data"]["category"], &redispatch["data"]["previous_category"]),
-        (&json!("04.01.01"), &json!("03.02.01"))
-    );
+    assert_eq!(redispatch["data"]["recategorised"], json!({"from": "03.02.01", "to": "04.01.01"}), "{redispatch}");
 
     let examples = server.store.suggest_examples(0, 10).await.unwrap();
     assert_eq!(examples.len(), 1);

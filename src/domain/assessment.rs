@@ -820,8 +820,7 @@ mod tests {
                     rules_version: None,
                     previous_lead: None,
                     return_of: None,
-                    category: None,
-                    previous_category: None,
+                    recategorised: None,
                 }
             } else {
                 EventKind::Dispatched {

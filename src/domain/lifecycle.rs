@@ -4,7 +4,7 @@
 
 use super::calendar::SlaDuration;
 use super::clocks::{self, SlaContext};
-use super::event::EventKind;
+use super::event::{EventKind, Recategorised};
 use super::ticket::{preview, Ticket};
 use super::types::{CallbackFailure, Outcome, Role, Satisfaction, Solved, Status};
 use chrono::{DateTime, Utc};
@@ -405,17 +405,18 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
             // Recorded only when the dispatcher changed it, so the history can say so.
             let previous_policy = t.sla_policy.clone().filter(|p| *p != policy);
             // Recorded only when it changes, with the one it replaces.
-            let category = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            let recategorised = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
                 Some(c) if !ctx.directory.is_leaf_category(c) => {
                     return Err(DecisionError::Invalid {
                         field: "category",
                         message: format!("\"{c}\" is not a category of the taxonomy's last level (e.g. 03.02.01)"),
                     })
                 }
-                Some(c) if c != t.category => Some(c.to_string()),
+                Some(c) if c != t.category => {
+                    Some(Box::new(Recategorised { from: t.category.clone(), to: c.to_string() }))
+                }
                 _ => None,
             };
-            let previous_category = category.as_ref().map(|_| t.category.clone());
             Ok(vec![EventKind::Redispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
@@ -426,8 +427,7 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 rules_version: a.rules_version.clone(),
                 previous_lead: t.lead.clone(),
                 return_of: t.return_request.as_ref().map(|r| r.department.clone()),
-                category,
-                previous_category,
+                recategorised,
             }])
         }
         Command::PassDown { to, note: n } => {

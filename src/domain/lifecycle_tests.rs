@@ -200,15 +200,16 @@ fn a_return_for_the_wrong_category_is_redispatched_under_the_right_one() {
     let events =
         w.act(&dispatcher, Command::Redispatch { to: to("sthj"), category: Some(" 04.01.01 ".into()) }).unwrap();
     assert_eq!(w.ticket.category, "04.01.01", "filed under the corrected category from now on");
-    let EventKind::Redispatched { category, previous_category, .. } = &events[0] else { panic!("{events:?}") };
-    assert_eq!((category.as_deref(), previous_category.as_deref()), (Some("04.01.01"), Some("03.02.01")));
+    let EventKind::Redispatched { recategorised, .. } = &events[0] else { panic!("{events:?}") };
+    let r = recategorised.as_deref().expect("the correction is recorded");
+    assert_eq!((r.from.as_str(), r.to.as_str()), ("03.02.01", "04.01.01"));
 
     // The same category again is no correction: the event does not claim one.
     w.act(&actor(Role::Department, Some("sthj")), Command::Return { reason: "需街道协调".into() }).unwrap();
     let events =
         w.act(&dispatcher, Command::Redispatch { to: to("jd-xinhua"), category: Some("04.01.01".into()) }).unwrap();
-    let EventKind::Redispatched { category, previous_category, .. } = &events[0] else { panic!("{events:?}") };
-    assert_eq!((category, previous_category), (&None, &None));
+    let EventKind::Redispatched { recategorised, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!(recategorised, &None);
     assert_eq!(w.ticket.category, "04.01.01");
 }
 

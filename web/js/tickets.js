@@ -105,8 +105,8 @@ function summary(e) {
     parts.push(t('field.policy') + ' ' + policyLabel(d.sla_policy));
   }
   // 改派 that corrected the category: from which to which.
-  if (e.type === 'redispatched' && d.category) {
-    parts.push(t('history.categoryChanged', { from: d.previous_category || '', to: d.category }));
+  if (e.type === 'redispatched' && d.recategorised) {
+    parts.push(t('history.categoryChanged', { from: d.recategorised.from, to: d.recategorised.to }));
   }
   // 时限变更: what caused it and the deadlines now running.
   if (e.type === 'clocks_changed') {
