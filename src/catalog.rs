@@ -236,6 +236,10 @@ impl Directory for District {
         }
         None
     }
+
+    fn is_leaf_category(&self, code: &str) -> bool {
+        District::is_leaf_category(self, code)
+    }
 }
 
 impl Places for District {

@@ -203,7 +203,7 @@ pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, se
                     },
                 ),
                 DemoStep::ReviewReturn { redispatch } => match office.filter(|o| redispatch && *o != lead) {
-                    Some(office) => (dispatcher.clone(), Command::Redispatch(by_hand(office))),
+                    Some(office) => (dispatcher.clone(), Command::Redispatch { to: by_hand(office), category: None }),
                     None => (
                         dispatcher.clone(),
                         Command::RejectReturn {

@@ -198,7 +198,7 @@ async fn main() {
             h.run(&mut seq, &catalog, &department, at, Command::Return { reason: "不属于本单位职责".into() });
             let other = &units[(units.iter().position(|u| u == lead).unwrap() + 1) % units.len()];
             at += chrono::Duration::minutes(rng.gen_range(10..120));
-            h.run(&mut seq, &catalog, &supervisor, at, Command::Redispatch(by_hand(other)));
+            h.run(&mut seq, &catalog, &supervisor, at, Command::Redispatch { to: by_hand(other), category: None });
             department = department_actor(other);
         }
         // Accepted within minutes, or a day later (late) for one ticket in ten.

@@ -1,7 +1,10 @@
-//! Intake-assistance benchmark: `cargo run --release --example bench_suggest [-- HISTORY...]`.
+//! Intake-assistance benchmark:
+//! `cargo run --release --example bench_suggest [-- [--tuning] HISTORY...]`.
 //!
 //! Measures the category suggestions (智能辅助填单) on the evaluation set
-//! `tests/data/suggest_eval.toml` — calls written as residents speak, never trained on —
+//! `tests/data/suggest_eval.toml` — calls written as residents speak, never trained on and
+//! never tuned on — or, with `--tuning`, on the tuning set `tests/data/suggest_tuning.toml`
+//! that the model's constants and the category words were tuned with —
 //! for a centre with no history (the category words of `dispatch_rules/categories.toml`
 //! alone), and after learning from the demo district's history: HISTORY tickets from the demo
 //! generator (default 300, what `serve --demo` loads, and 3,000), learned exactly as
@@ -11,7 +14,8 @@
 //! top-level category and overall, and the latency of one suggestion in process — what the
 //! endpoint does after parsing: screen, segment (jieba with the district's words), features,
 //! rank, place, urgency through the rules — p50 / p99 / max over every call of the set, 20
-//! rounds. Prints Markdown for ops/bench/RESULTS.md. Nothing here is tuned on the set.
+//! rounds. Prints Markdown for ops/bench/RESULTS.md; `BENCH_SHOW_MISSES=1` lists the calls
+//! whose category was not among the first three.
 
 use hotline::catalog::Catalog;
 use hotline::domain::demo_gen;
@@ -117,8 +121,14 @@ fn latency(model: &Model, catalog: &Catalog, calls: &[EvalCall]) -> (f64, f64, f
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let catalog = Catalog::load(&root.join("dispatch_rules")).expect("dispatch_rules load");
-    let text = std::fs::read_to_string(root.join("tests/data/suggest_eval.toml")).expect("evaluation set");
-    let calls = toml::from_str::<EvalFile>(&text).expect("evaluation set parses").call;
+    let tuning = std::env::args().any(|a| a == "--tuning");
+    let (set, file) = if tuning {
+        ("tuning", "tests/data/suggest_tuning.toml")
+    } else {
+        ("evaluation (held-out)", "tests/data/suggest_eval.toml")
+    };
+    let text = std::fs::read_to_string(root.join(file)).expect("call set");
+    let calls = toml::from_str::<EvalFile>(&text).expect("call set parses").call;
     let sizes: Vec<usize> = {
         let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
         if args.is_empty() {
@@ -130,7 +140,7 @@ fn main() {
     // Warm the segmenter (jieba's dictionary loads once per process).
     let _ = catalog.segmenter.all_words("预热");
 
-    println!("### Intake assistance (智能辅助填单), {} evaluation calls", calls.len());
+    println!("### Intake assistance (智能辅助填单), {} calls of the {set} set", calls.len());
     let cold = Model::build(&History::default(), &catalog.district);
     evaluate("no history: the category words alone", &cold, &catalog, &calls);
     let mut rows = vec![("no history".to_string(), latency(&cold, &catalog, &calls))];

@@ -820,6 +820,7 @@ mod tests {
                     rules_version: None,
                     previous_lead: None,
                     return_of: None,
+                    recategorised: None,
                 }
             } else {
                 EventKind::Dispatched {
@@ -1535,7 +1536,7 @@ mod tests {
                 at += wait(&mut rng, 30);
                 if rng.gen_bool(0.5) {
                     lead = units.iter().find(|u| **u != lead).unwrap().clone();
-                    run(&mut ticket, at, &dispatcher, Command::Redispatch(assignment(&lead)));
+                    run(&mut ticket, at, &dispatcher, Command::Redispatch { to: assignment(&lead), category: None });
                 } else {
                     run(&mut ticket, at, &dispatcher, Command::RejectReturn { reason: "属本单位".into() });
                 }

@@ -15,6 +15,9 @@ impl Directory for Tree {
     fn is_below(&self, code: &str, ancestor: &str) -> bool {
         (ancestor, code) == ("jd-a", "sq-a")
     }
+    fn is_leaf_category(&self, code: &str) -> bool {
+        code.split('.').count() == 3
+    }
 }
 
 use crate::domain::test_support::sla;

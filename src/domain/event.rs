@@ -50,6 +50,14 @@ pub struct Received {
     pub call_id: Option<String>,
 }
 
+/// A category corrected on 改派: the ticket is filed under `to` (a leaf) from then on, and
+/// intake assistance learns it as the ticket's category; `from` is the one it had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Recategorised {
+    pub from: String,
+    pub to: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum EventKind {
@@ -88,6 +96,11 @@ pub enum EventKind {
         /// [`EventKind::Replied`]); absent in events written before it was.
         #[serde(default)]
         return_of: Option<String>,
+        /// The category the dispatcher corrected the ticket to: present only when this
+        /// re-dispatch changed it. (Boxed: it is rare, and every event is as large as the
+        /// largest kind.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recategorised: Option<Box<Recategorised>>,
     },
     /// 二级派单: a unit passes the ticket down to one of its sub-units.
     PassedDown {

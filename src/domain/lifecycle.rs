@@ -4,7 +4,7 @@
 
 use super::calendar::SlaDuration;
 use super::clocks::{self, SlaContext};
-use super::event::EventKind;
+use super::event::{EventKind, Recategorised};
 use super::ticket::{preview, Ticket};
 use super::types::{CallbackFailure, Outcome, Role, Satisfaction, Solved, Status};
 use chrono::{DateTime, Utc};
@@ -55,6 +55,9 @@ pub trait Directory {
     fn reply_photo_required(&self, _category: &str) -> Option<String> {
         None
     }
+
+    /// `code` is a category tickets are filed under (a leaf of the taxonomy).
+    fn is_leaf_category(&self, code: &str) -> bool;
 }
 
 pub struct Context<'a> {
@@ -92,7 +95,12 @@ pub enum Command {
         article_id: Option<i64>,
     },
     Dispatch(Assignment),
-    Redispatch(Assignment),
+    /// 改派; `category`: the dispatcher corrects the ticket's category on the way (a return
+    /// often says the ticket was filed under the wrong one).
+    Redispatch {
+        to: Assignment,
+        category: Option<String>,
+    },
     PassDown {
         to: String,
         note: Option<String>,
@@ -163,7 +171,7 @@ impl Command {
         match self {
             Command::ResolveDirectly { .. } => "resolve",
             Command::Dispatch(_) => "dispatch",
-            Command::Redispatch(_) => "redispatch",
+            Command::Redispatch { .. } => "redispatch",
             Command::PassDown { .. } => "pass-down",
             Command::Accept => "accept",
             Command::RecordContact { .. } => "contact",
@@ -390,7 +398,7 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 rules_version: a.rules_version.clone(),
             }])
         }
-        Command::Redispatch(a) => {
+        Command::Redispatch { to: a, category } => {
             require_role(actor, action, DISPATCHERS)?;
             require_status(t, action, &[Status::ReturnRequested, Status::Dispatched, Status::Accepted])?;
             if t.lead.as_deref() == Some(a.lead.as_str()) && t.status != Status::ReturnRequested {
@@ -402,6 +410,19 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
             let policy = check_assignment(t, a, ctx)?;
             // Recorded only when the dispatcher changed it, so the history can say so.
             let previous_policy = t.sla_policy.clone().filter(|p| *p != policy);
+            // Recorded only when it changes, with the one it replaces.
+            let recategorised = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                Some(c) if !ctx.directory.is_leaf_category(c) => {
+                    return Err(DecisionError::Invalid {
+                        field: "category",
+                        message: format!("\"{c}\" is not a category of the taxonomy's last level (e.g. 03.02.01)"),
+                    })
+                }
+                Some(c) if c != t.category => {
+                    Some(Box::new(Recategorised { from: t.category.clone(), to: c.to_string() }))
+                }
+                _ => None,
+            };
             Ok(vec![EventKind::Redispatched {
                 lead: a.lead.clone(),
                 assists: a.assists.clone(),
@@ -412,6 +433,7 @@ fn decide_events(t: &Ticket, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 rules_version: a.rules_version.clone(),
                 previous_lead: t.lead.clone(),
                 return_of: t.return_request.as_ref().map(|r| r.department.clone()),
+                recategorised,
             }])
         }
         Command::PassDown { to, note: n } => {

@@ -14,6 +14,9 @@ impl Directory for Tree {
     fn is_below(&self, code: &str, ancestor: &str) -> bool {
         matches!((ancestor, code), ("cgw", "cgw-zfd") | ("jd-xinhua", "sq-xinhua-01"))
     }
+    fn is_leaf_category(&self, code: &str) -> bool {
+        ["01.02.03", "03.02.01", "04.01.01"].contains(&code)
+    }
 }
 
 // The shipped calendar and policies: the state machine decides clocks with them.
@@ -168,10 +171,46 @@ fn return_is_reviewed_then_redispatched_or_rejected() {
         rule_id: None,
         rules_version: None,
     };
-    w.act(&dispatcher, Command::Redispatch(a)).unwrap();
+    w.act(&dispatcher, Command::Redispatch { to: a, category: None }).unwrap();
     assert_eq!(w.ticket.lead.as_deref(), Some("jd-xinhua"));
     assert_eq!(w.ticket.returns, 2);
     assert!(w.act(&cgw, Command::Accept).is_err(), "the old department no longer acts on it");
+}
+
+#[test]
+fn a_return_for_the_wrong_category_is_redispatched_under_the_right_one() {
+    let mut w = World::new();
+    let cgw = actor(Role::Department, Some("cgw"));
+    let dispatcher = actor(Role::Dispatcher, None);
+    w.dispatch("cgw", &[]);
+    w.act(&cgw, Command::Return { reason: "是噪声扰民，不是停电".into() }).unwrap();
+    let to = |lead: &str| Assignment {
+        lead: lead.into(),
+        assists: vec![],
+        policy: None,
+        note: None,
+        rule_id: None,
+        rules_version: None,
+    };
+    // Not a leaf of the taxonomy: refused, naming the field, nothing changes.
+    let e = w.act(&dispatcher, Command::Redispatch { to: to("sthj"), category: Some("04.01".into()) }).unwrap_err();
+    assert!(matches!(e, DecisionError::Invalid { field: "category", .. }), "{e:?}");
+    assert_eq!((w.ticket.category.as_str(), w.ticket.status), ("03.02.01", Status::ReturnRequested));
+
+    let events =
+        w.act(&dispatcher, Command::Redispatch { to: to("sthj"), category: Some(" 04.01.01 ".into()) }).unwrap();
+    assert_eq!(w.ticket.category, "04.01.01", "filed under the corrected category from now on");
+    let EventKind::Redispatched { recategorised, .. } = &events[0] else { panic!("{events:?}") };
+    let r = recategorised.as_deref().expect("the correction is recorded");
+    assert_eq!((r.from.as_str(), r.to.as_str()), ("03.02.01", "04.01.01"));
+
+    // The same category again is no correction: the event does not claim one.
+    w.act(&actor(Role::Department, Some("sthj")), Command::Return { reason: "需街道协调".into() }).unwrap();
+    let events =
+        w.act(&dispatcher, Command::Redispatch { to: to("jd-xinhua"), category: Some("04.01.01".into()) }).unwrap();
+    let EventKind::Redispatched { recategorised, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!(recategorised, &None);
+    assert_eq!(w.ticket.category, "04.01.01");
 }
 
 #[test]
@@ -197,7 +236,7 @@ fn redispatch_keeps_the_tickets_policy_unless_the_dispatcher_picks_another() {
         rule_id: None,
         rules_version: None,
     };
-    let events = w.act(&dispatcher, Command::Redispatch(to_street(None))).unwrap();
+    let events = w.act(&dispatcher, Command::Redispatch { to: to_street(None), category: None }).unwrap();
     assert_eq!(w.ticket.sla_policy.as_deref(), Some("utility"), "改派 keeps 水电气暖 (24 h), not 一般 (5 wd)");
     let EventKind::Redispatched { sla_policy, previous_policy, .. } = &events[0] else { panic!("{events:?}") };
     assert_eq!((sla_policy.as_deref(), previous_policy.as_deref()), (Some("utility"), None), "unchanged");
@@ -208,7 +247,7 @@ fn redispatch_keeps_the_tickets_policy_unless_the_dispatcher_picks_another() {
     w.act(&actor(Role::Department, Some("jd-xinhua")), Command::Return { reason: "需专业单位".into() }).unwrap();
     let mut back = to_street(Some("general"));
     back.lead = "cgw".into();
-    let events = w.act(&dispatcher, Command::Redispatch(back)).unwrap();
+    let events = w.act(&dispatcher, Command::Redispatch { to: back, category: None }).unwrap();
     let EventKind::Redispatched { sla_policy, previous_policy, .. } = &events[0] else { panic!("{events:?}") };
     assert_eq!((sla_policy.as_deref(), previous_policy.as_deref()), (Some("general"), Some("utility")));
     assert_eq!(w.ticket.sla_policy.as_deref(), Some("general"));

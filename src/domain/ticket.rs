@@ -258,8 +258,11 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         }
         EventKind::Dispatched { lead, assists, sla_policy, rule_id, rules_version, .. }
         | EventKind::Redispatched { lead, assists, sla_policy, rule_id, rules_version, .. } => {
-            if let EventKind::Redispatched { .. } = &event.kind {
+            if let EventKind::Redispatched { recategorised, .. } = &event.kind {
                 t.redispatches += 1;
+                if let Some(r) = recategorised {
+                    t.category = r.to.clone();
+                }
             }
             t.status = Status::Dispatched;
             t.lead = Some(lead.clone());

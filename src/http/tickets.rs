@@ -110,6 +110,23 @@ impl From<DispatchBody> for Assignment {
     }
 }
 
+/// 改派: where to, as for a dispatch, and optionally the category corrected on the way.
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RedispatchBody {
+    /// Lead department code (主办).
+    pub lead: String,
+    /// Assisting department codes (协办).
+    #[serde(default)]
+    pub assists: Vec<String>,
+    /// SLA policy name; the ticket's own when omitted.
+    pub policy: Option<String>,
+    pub note: Option<String>,
+    /// The corrected category (a leaf code, e.g. 04.01.01), when the ticket was filed under
+    /// the wrong one; omitted or the same: unchanged.
+    pub category: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CreatedTicket {
     #[serde(flatten)]
@@ -733,7 +750,12 @@ transition!(
     redispatch,
     "/api/v1/tickets/{id}/redispatch",
     "改派: after a return, or by a dispatcher.",
-    |b: DispatchBody| { Command::Redispatch(b.into()) }
+    |b: RedispatchBody| {
+        Command::Redispatch {
+            to: DispatchBody { lead: b.lead, assists: b.assists, policy: b.policy, note: b.note }.into(),
+            category: b.category,
+        }
+    }
 );
 transition!(
     pass_down,

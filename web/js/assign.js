@@ -5,7 +5,7 @@
 import { t, lang } from './i18n.js';
 import { get } from './api.js';
 import { h, fmtInstant, limitText } from './dom.js';
-import { picker, departmentChoices } from './picker.js';
+import { picker, departmentChoices, categoryChoices } from './picker.js';
 
 let policies = null;
 /** The policies with the deadlines each would give a ticket assigned now (re-read each time). */
@@ -22,10 +22,13 @@ export function policyLabel(name) {
 
 /**
  * Asks for a lead and a policy. `lead` preselects a unit, `policy` the ticket's policy
- * (else the default); `exclude` leaves a unit out (the one returning it). Resolves with
- * { lead, policy } or null when cancelled.
+ * (else the default); `exclude` leaves a unit out (the one returning it). With `categories`
+ * (GET /api/v1/categories) and the ticket's `category`, the category can be corrected on the
+ * way (改派 after a return saying it was filed wrongly). Resolves with { lead, policy } (and
+ * `category` when changed) or null when cancelled.
  */
-export async function assignDialog({ title, submit, departments, lead = '', policy = '', exclude = '', note = null }) {
+export async function assignDialog({ title, submit, departments, lead = '', policy = '', exclude = '', note = null,
+  categories = null, category = '' }) {
   const list = await loadPolicies();
   const units = departmentChoices(departments, (d) => d.kind !== 'centre' && d.code !== exclude);
   const leadBox = picker({ id: 'assign-lead', name: 'lead', items: units, value: lead, required: true,
@@ -41,6 +44,8 @@ export async function assignDialog({ title, submit, departments, lead = '', poli
   };
   policySelect.addEventListener('change', showDeadlines);
   showDeadlines();
+  const categoryBox = categories ? picker({ id: 'assign-category', name: 'category', items: categoryChoices(categories),
+    value: category, placeholder: t('console.category.hint'), label: t('assign.category') }) : null;
   const error = h('p.field-error#assign-error', { role: 'alert' });
   return new Promise((resolve) => {
     const form = h('form.dialog', { method: 'dialog', novalidate: true },
@@ -48,6 +53,7 @@ export async function assignDialog({ title, submit, departments, lead = '', poli
       note ? h('p.muted', note) : null,
       h('label.field', h('span', t('console.lead')), leadBox),
       h('label.field', h('span', t('field.policy')), policySelect),
+      categoryBox ? h('label.field', h('span', t('assign.category')), categoryBox) : null,
       deadlines,
       error,
       h('div.actions', h('button.primary', { type: 'submit' }, submit),
@@ -62,7 +68,9 @@ export async function assignDialog({ title, submit, departments, lead = '', poli
         leadBox.input.focus();
         return;
       }
-      close({ lead: leadBox.value, policy: policySelect.value });
+      const v = { lead: leadBox.value, policy: policySelect.value };
+      if (categoryBox && categoryBox.value && categoryBox.value !== category) v.category = categoryBox.value;
+      close(v);
     });
     dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); close(null); });
     document.body.append(dlg);

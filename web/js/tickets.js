@@ -107,6 +107,10 @@ function summary(e) {
   } else if ((e.type === 'dispatched' || e.type === 'redispatched') && d.sla_policy) {
     parts.push(t('field.policy') + ' ' + policyLabel(d.sla_policy));
   }
+  // 改派 that corrected the category: from which to which.
+  if (e.type === 'redispatched' && d.recategorised) {
+    parts.push(t('history.categoryChanged', { from: d.recategorised.from, to: d.recategorised.to }));
+  }
   // 时限变更: what caused it and the deadlines now running.
   if (e.type === 'clocks_changed') {
     parts.push(t('history.cause', { c: eventLabel(d.cause) }));

@@ -146,6 +146,7 @@ export async function mount(main) {
         const ticket = await get(`/api/v1/tickets/${p.id}`).catch(() => ({}));
         const v = await assignDialog({ title: `${t('wall.redispatch')} ${p.number}`, submit: t('wall.redispatch'),
           departments: depts, policy: ticket.sla_policy || '', exclude: p.department,
+          categories: await get('/api/v1/categories').catch(() => null), category: ticket.category || '',
           note: `${t('wall.returnedBy', { d: deptName(p.department) })}：${p.reason || ''}` });
         if (!v) return;
         path = 'redispatch'; body = v;

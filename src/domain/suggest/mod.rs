@@ -5,7 +5,9 @@
 //! * What a call is made of ([`features`]): its words as search cuts them (jieba with the
 //!   district's words, done by the caller: this module does no segmentation), plus every word
 //!   the centre gave a category in `categories.toml` that occurs anywhere in it, however jieba
-//!   cut the sentence. Single characters and numbers say too little and are left out.
+//!   cut the sentence. Numbers say too little and are left out; single characters count as
+//!   weaker evidence of their own (what a caller's unforeseen wording still shares with the
+//!   centre's words).
 //! * The category model ([`model`]): naive Bayes over those features, learned from the centre's
 //!   own tickets (the category each finally had) on top of the centre's words, so a centre
 //!   with no history still gets useful suggestions.
@@ -98,8 +100,24 @@ fn worth_a_feature(word: &str) -> bool {
     word.chars().count() >= 2 && word.chars().any(char::is_alphabetic)
 }
 
-/// The features of a call: its segmented `words` worth one, and each of the centre's words
-/// (`centre_words`, normalised) that occurs in the normalised `text`; each once, in that order.
+/// Characters too common to say anything about a call by themselves (pronouns, particles,
+/// everyday verbs): left out of the character features.
+const COMMON_CHARS: &str = "的了我们你他她它是在有就都也还这那个一不人吧啊呢吗呀么说要去来到上下里和跟把被给让很太好";
+
+/// Whether a Chinese character is a character feature (see [`features`]).
+pub fn character_feature(c: char) -> bool {
+    is_chinese(c) && !COMMON_CHARS.contains(c)
+}
+
+/// The features of a call: its segmented `words` worth one, each of the centre's words
+/// (`centre_words`, normalised) that occurs in the normalised `text`, then the text's Chinese
+/// characters (but the commonest) as one-character features; each once, in that order.
+///
+/// Why characters: callers say the same thing in words no list foresees (被偷了 for 被盗,
+/// 灯全灭了 for 不亮, 长毛了 for 发霉), and jieba cuts such phrases into words the model never
+/// saw. Their characters still overlap the centre's words (偷 in 小偷, 灯 in 路灯, 霉 in 发霉),
+/// which is evidence, weaker than a whole word (see [`model::CHARACTER_SHARE`]). A one-character
+/// feature cannot be mistaken for a word: words are two or more characters.
 pub fn features(words: &[String], text: &str, centre_words: &[String]) -> Vec<String> {
     let text = normalise(text);
     let mut out: Vec<String> = Vec::new();
@@ -111,6 +129,13 @@ pub fn features(words: &[String], text: &str, centre_words: &[String]) -> Vec<St
     for w in centre_words {
         if text.contains(w.as_str()) && !out.contains(w) {
             out.push(w.clone());
+        }
+    }
+    let mut seen: Vec<char> = Vec::new();
+    for c in text.chars().filter(|c| character_feature(*c)) {
+        if !seen.contains(&c) {
+            seen.push(c);
+            out.push(c.to_string());
         }
     }
     out

@@ -115,7 +115,37 @@ words = ["物业"]
 fn features_are_words_worth_one_and_the_centres_words_found_anywhere() {
     let words: Vec<String> = ["路", "灯不亮", "12", "，", "ＷｉＦｉ"].iter().map(|s| s.to_string()).collect();
     let f = features(&words, "小区路灯不亮", &["路灯".into(), "不亮".into(), "井盖".into()]);
-    assert_eq!(f, ["灯不亮", "wifi", "路灯", "不亮"]);
+    // Then the characters, each once, but the commonest (不).
+    assert_eq!(f, ["灯不亮", "wifi", "路灯", "不亮", "小", "区", "路", "灯", "亮"]);
+}
+
+#[test]
+fn wording_no_list_foresees_still_shares_characters_with_the_centres_words() {
+    let d = district();
+    let model = Model::build(&History::default(), &d);
+    // No centre word in it (灯 alone, 全灭了, 摸黑): the characters of 路灯 / 灯坏 still speak.
+    let s = top(&model, &d, "那条街的灯晚上全灭了");
+    assert!(s.iter().take(3).any(|c| c.code == "01.02.03"), "{s:#?}");
+}
+
+#[test]
+fn a_large_history_in_set_phrases_does_not_drown_the_centres_words() {
+    let d = district();
+    // Hundreds of street-light tickets, all in the operators' set phrase, and as many
+    // enquiries in theirs: the history knows none of a caller's own words for either.
+    let mut history = History::default();
+    for _ in 0..400 {
+        history.add("01.02.03", &features(&["来电人".into(), "反映".into(), "路灯".into()], "来电人反映路灯", &[]));
+        history.add("13.01.01", &features(&["来电人".into(), "咨询".into()], "来电人咨询", &[]));
+    }
+    let model = Model::build(&history, &d);
+    // A caller in words of the centre's list that the history never used.
+    let s = top(&model, &d, "楼下晚上黑灯瞎火的，灯一直不亮");
+    assert_eq!(s[0].code, "01.02.03", "{s:#?}");
+    // And a category with no history at all is still found by its words, not pushed out by
+    // the categories the centre happens to file most.
+    let s = top(&model, &d, "楼道里电动车飞线充电");
+    assert_eq!(s[0].code, "11.02.02", "{s:#?}");
 }
 
 #[test]
