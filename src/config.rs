@@ -647,6 +647,9 @@ impl Config {
             max_files_per_ticket: self.attachments_per_ticket,
             max_request_bytes: self.attachments_request_max_bytes,
             max_image_pixels: self.attachment_max_image_pixels,
+        }
+    }
+
     /// The quiet hours for texts (`21:00-08:00`, or `off`).
     pub fn sms_quiet(&self) -> Result<crate::domain::sms::QuietHours, ConfigError> {
         let value = self.sms_quiet_hours.trim();
