@@ -483,7 +483,9 @@ async fn bad_input_gets_the_standard_errors_and_nothing_is_stored(backend: Backe
         }
         form
     };
-    let cases: Vec<(&str, Vec<(&'static str, String)>, StatusCode, &str)> = vec![
+    // (what is wrong, the form sent, the status answered, the field the error names)
+    type Case<'a> = (&'a str, Vec<(&'static str, String)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         ("unknown service", with(&[("service_code", "99.99.99")], &[]), StatusCode::NOT_FOUND, "service_code"),
         (
             "a group is no service",

@@ -601,13 +601,8 @@ pub fn segments(text: &str) -> Segments {
     }
     let (coding, units, single, part) =
         if gsm { (Coding::Gsm7, septets, 160, 153) } else { (Coding::Ucs2, text.encode_utf16().count(), 70, 67) };
-    let parts = if units == 0 {
-        1
-    } else if units <= single {
-        1
-    } else {
-        units.div_ceil(part)
-    };
+    // An empty text still goes as one (empty) message.
+    let parts = if units <= single { 1 } else { units.div_ceil(part) };
     Segments { coding, units, parts }
 }
 

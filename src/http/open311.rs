@@ -200,7 +200,7 @@ async fn token(State(state): State<AppState>, Path(file): Path<String>, RawQuery
         let filed = state.store.filing_by_token(token).await?.ok_or_else(not_found)?;
         let ticket = state.store.ticket(filed.ticket_id).await?.filter(|t| !t.confidential).ok_or_else(not_found)?;
         let shown = [rules::TokenAnswer { service_request_id: ticket.number, token: filed.token }];
-        Ok(render(format, StatusCode::OK, &shown[..], |r| rules::requests_xml(r)))
+        Ok(render(format, StatusCode::OK, &shown[..], rules::requests_xml))
     }
     .await;
     answer(format, result)
@@ -267,7 +267,7 @@ async fn file_request(
             service_notice: rules::service_notice(&ticket),
             account_id: None,
         }];
-        Ok(render(format, StatusCode::CREATED, &accepted[..], |a| rules::requests_xml(a)))
+        Ok(render(format, StatusCode::CREATED, &accepted[..], rules::requests_xml))
     }
     .await;
     answer(format, result)

@@ -362,11 +362,14 @@ fn ucs2(bytes: &[u8]) -> String {
     String::from_utf16_lossy(&units)
 }
 
+/// The parts of long texts seen so far: (from, to, reference) → (total, part number → bytes).
+type PartsSeen = BTreeMap<(String, String, u8), (u8, BTreeMap<u8, Vec<u8>>)>;
+
 /// fakesmsc's lines: `Got message N: <from to text MSG>`, `<from to ucs2 MSG>` or, for a part
 /// of a long text, `<from to udh %05%00%03REF%TOTAL%SEQ data MSG>` (UCS-2 in the data).
 fn join_parts(lines: &[String]) -> Vec<Received> {
     let mut out = Vec::new();
-    let mut parts: BTreeMap<(String, String, u8), (u8, BTreeMap<u8, Vec<u8>>)> = BTreeMap::new();
+    let mut parts: PartsSeen = BTreeMap::new();
     for line in lines {
         let Some(start) = line.find('<') else { continue };
         let inner = line[start + 1..].trim_end().trim_end_matches('>');
