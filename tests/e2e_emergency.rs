@@ -75,6 +75,15 @@ async fn operator_confirms_dismisses_and_hands_off_proposed_emergencies_by_keybo
     assert!(chosen.contains("已排除"), "{chosen}");
     let elsewhere = b.text("#emergency").await;
     assert!(elsewhere.contains("排除后派往"), "the operator sees where a dismissal leads: {elsewhere}");
+    // The preview below the proposal follows the dismissal: the street office on the ordinary
+    // clock, no longer the fire brigade on the urgent one.
+    b.until(
+        "document.querySelector('#preview-lead').title === 'jd-changqing'",
+        "the preview names where the dismissed call goes",
+    )
+    .await;
+    let policy = b.text("#preview-policy").await;
+    assert!(!policy.contains("紧急"), "a dismissed call is not on the urgent clock: {policy}");
     b.screenshot("console-emergency-dismissed-1366").await;
     b.keys(&format!("{}{}{}", keys::CONTROL, keys::ENTER, keys::RELEASE)).await;
     let number = b.text("#saved-number").await;

@@ -21,15 +21,22 @@ fn morning() -> chrono::DateTime<chrono::Utc> {
     chrono::FixedOffset::east_opt(8 * 3600).unwrap().with_ymd_and_hms(2026, 3, 4, 10, 0, 0).unwrap().to_utc()
 }
 
+/// The held-out set measured blind (README.md): a fresh one replaces it once its misses are read.
+const HELD_OUT: &str = "holdout_2026-12-07c.tsv";
+/// The sets the catalogue is revised against (earlier held-out sets, once looked at).
+const DEVELOPMENT: [&str; 4] =
+    ["development.tsv", "development_2026-12-06.tsv", "development_2026-12-07.tsv", "development_2026-12-07b.tsv"];
+
 #[test]
 fn evaluation_set_is_labelled_with_what_the_district_has() {
     let catalog = catalog();
-    let (tuning, development, holdout) =
-        (cases("tuning.tsv"), cases("development.tsv"), cases("holdout_2026-12-06.tsv"));
-    // The development set (revised against) keeps the size; the blind held-out set is
+    let tuning = cases("tuning.tsv");
+    let development: Vec<Case> = DEVELOPMENT.iter().flat_map(|f| cases(f)).collect();
+    let holdout = cases(HELD_OUT);
+    // The development sets (revised against) keep the size; the blind held-out set is
     // written fresh each time the previous one has been looked at.
     for (name, set, at_least, urgent_at_least) in
-        [("development", &development, 300, 40), ("held-out", &holdout, 150, 30)]
+        [("development", &development, 300, 40), ("held-out", &holdout, 200, 60)]
     {
         let urgent = set.iter().filter(|c| c.urgent).count();
         assert!(set.len() >= at_least, "the {name} set has {} calls", set.len());
@@ -40,20 +47,19 @@ fn evaluation_set_is_labelled_with_what_the_district_has() {
         assert!(catalog.district.department(&case.lead).is_some(), "{}: department {}", case.at, case.lead);
         assert!(hotline::domain::rules::KINDS.contains(&case.kind.as_str()), "{}: kind {}", case.at, case.kind);
     }
-    // Every leaf category has at least one ordinary call in each measured set.
-    for leaf in catalog.district.leaf_categories() {
-        if leaf.code == "14.02.01" {
-            continue; // 其他: left to the dispatchers by design
-        }
-        for (name, set) in [("development", &development), ("held-out", &holdout)] {
-            assert!(
-                set.iter().any(|c| c.category == leaf.code && !c.urgent),
-                "no {name} call for {} {}",
-                leaf.code,
-                leaf.name
-            );
-        }
+    // Every leaf category has an ordinary call in the development sets, and the held-out set
+    // reaches most of them (its writer had 90 ordinary calls for 111 leaves).
+    let leaves: Vec<_> = catalog.district.leaf_categories().into_iter().filter(|l| l.code != "14.02.01").collect();
+    for leaf in &leaves {
+        assert!(
+            development.iter().any(|c| c.category == leaf.code && !c.urgent),
+            "no development call for {} {}",
+            leaf.code,
+            leaf.name
+        );
     }
+    let reached = leaves.iter().filter(|l| holdout.iter().any(|c| c.category == l.code)).count();
+    assert!(reached * 4 >= leaves.len() * 3, "the held-out set reaches {reached} of {} leaves", leaves.len());
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //! on those calls.
 //!
 //! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` and
-//! `development.tsv` (the calls the catalogue is revised against) and of the blind held-out set
-//! `holdout_2026-12-06.tsv` (written apart, never tuned on) through the shipped catalogue and
+//! the `development*.tsv` sets (the calls the catalogue is revised against) and of the blind
+//! held-out set `holdout_2026-12-07c.tsv` (written apart, never tuned on) through the shipped
+//! catalogue and
 //! prints, per file: expected-lead share, false-emergency
 //! rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0, as low as the
 //! catalogue allows), routing p50/p99, and then every miss with what was expected (`-- --words`:
-//! with the words its content was cut into).
+//! with the words its content was cut into; `-- --sets tuning.tsv,development.tsv`: only those
+//! files).
 
 use chrono::TimeZone;
 use hotline::catalog::Catalog;
@@ -16,7 +18,14 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Tuning and development sets first, then the blind held-out set (tests/routing_eval/README.md).
-const EVALUATION_FILES: [&str; 3] = ["tuning.tsv", "development.tsv", "holdout_2026-12-06.tsv"];
+const EVALUATION_FILES: [&str; 6] = [
+    "tuning.tsv",
+    "development.tsv",
+    "development_2026-12-06.tsv",
+    "development_2026-12-07.tsv",
+    "development_2026-12-07b.tsv",
+    "holdout_2026-12-07c.tsv",
+];
 
 fn main() {
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
@@ -37,7 +46,14 @@ fn main() {
     println!("| set | calls | urgent | expected lead | false emergency | missed emergency | wrong label | manual queue | route p50 | route p99 |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut all_misses = Vec::new();
-    for file in EVALUATION_FILES {
+    // `--sets a.tsv,b.tsv`: only those files (e.g. the development sets while revising, so the
+    // held-out set's misses are not seen before its blind measurement).
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--sets")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_string).collect());
+    for file in EVALUATION_FILES.into_iter().filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|x| x == f))) {
         let path = Path::new("tests/routing_eval").join(file);
         let text = std::fs::read_to_string(&path).expect("evaluation file");
         let cases = parse_cases(file, &text).unwrap_or_else(|e| panic!("{e}"));

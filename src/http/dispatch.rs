@@ -53,9 +53,10 @@ pub struct Preview {
     /// "可能紧急: 起火 (matched 厨房起火了)" when an emergency rule proposes urgency: the operator
     /// confirms (`"emergency": "confirm"` at intake), hands off (`"hand_off"`) or dismisses it.
     pub emergency_notice: Option<String>,
-    /// Where the call would go if the operator dismissed the proposal.
+    /// Where the call would go if the operator dismissed the proposal, with the rule, policy
+    /// and deadlines it would get then: what the preview shows once the operator dismisses.
     #[schema(value_type = Option<Object>)]
-    pub if_dismissed: Option<crate::domain::rules::Routing>,
+    pub if_dismissed: Option<DismissedPreview>,
     /// The reply deadline the ticket would get if logged now.
     pub reply_deadline: Option<DeadlineView>,
     pub accept_deadline: Option<DeadlineView>,
@@ -64,6 +65,17 @@ pub struct Preview {
     pub rule_description: Option<String>,
     /// The winning policy as people read it: its label and reply limit, `一般诉求 5个工作日`.
     pub policy_label: Option<String>,
+}
+
+/// The routing a call gets when its emergency proposal is dismissed, as the preview shows it.
+#[derive(Serialize)]
+pub struct DismissedPreview {
+    #[serde(flatten)]
+    pub routing: crate::domain::rules::Routing,
+    pub rule_description: Option<String>,
+    pub policy_label: Option<String>,
+    pub reply_deadline: Option<DeadlineView>,
+    pub accept_deadline: Option<DeadlineView>,
 }
 
 /// A policy as the dispatch dialogs offer it: its words, and the deadlines it would give a
@@ -137,23 +149,39 @@ pub async fn preview(
         received_at: now,
     };
     let explanation = catalog.rules.explain(&input, &catalog.district);
-    let deadline = |stage: Stage| {
-        explanation.decision.decision().and_then(|d| {
+    let deadline = |routing: &crate::domain::rules::Routing, stage: Stage| {
+        routing.decision().and_then(|d| {
             let limit = catalog.policies.get(&d.policy)?.limit(stage).within;
             let at = catalog.calendar.due(now, limit).at;
             Some(deadline_view(&catalog, Some(&d.policy), stage, at, now))
         })
     };
-    let (reply_deadline, accept_deadline) = (deadline(Stage::Reply), deadline(Stage::Accept));
-    let decision = explanation.decision.decision();
-    let rule_description = decision.and_then(|d| catalog.rules.rule(&d.rule_id)).map(|r| r.description.clone());
-    let policy_label = decision.map(|d| policy_label(&catalog, &d.policy));
-    let proposal = decision.and_then(|d| d.emergency.as_ref());
+    let described = |routing: &crate::domain::rules::Routing| {
+        let decision = routing.decision();
+        (
+            decision.and_then(|d| catalog.rules.rule(&d.rule_id)).map(|r| r.description.clone()),
+            decision.map(|d| policy_label(&catalog, &d.policy)),
+        )
+    };
+    let (reply_deadline, accept_deadline) =
+        (deadline(&explanation.decision, Stage::Reply), deadline(&explanation.decision, Stage::Accept));
+    let (rule_description, policy_label) = described(&explanation.decision);
+    let proposal = explanation.decision.decision().and_then(|d| d.emergency.as_ref());
     let emergency_notice = proposal.map(|p| {
         let handoff = p.handoff.as_deref().map(|n| format!("，可转接 {n}")).unwrap_or_default();
         format!("可能紧急: {} (matched {}){handoff}", p.label, p.matched)
     });
-    let if_dismissed = proposal.map(|_| catalog.rules.route_dismissed(&input, &catalog.district));
+    let if_dismissed = proposal.map(|_| {
+        let routing = catalog.rules.route_dismissed(&input, &catalog.district);
+        let (rule_description, policy_label) = described(&routing);
+        DismissedPreview {
+            reply_deadline: deadline(&routing, Stage::Reply),
+            accept_deadline: deadline(&routing, Stage::Accept),
+            rule_description,
+            policy_label,
+            routing,
+        }
+    });
     Ok(Json(Preview {
         explanation,
         emergency_notice,

@@ -323,7 +323,17 @@ export async function mount(main) {
   let shownPreview = null;
   function showPreview(p) {
     shownPreview = p;
-    previewBox.replaceChildren(...[emergencyPanel(p, () => showPreview(shownPreview), deptName), renderPreview(p)].filter(Boolean));
+    const panel = emergencyPanel(p, () => showPreview(shownPreview), deptName);
+    previewBox.replaceChildren(...[panel, renderPreview(routedAs(p))].filter(Boolean));
+  }
+
+  // Once the operator dismisses a proposal, the preview shows where the call goes then (its
+  // unit, rule, policy and deadlines), not the emergency rule's.
+  function routedAs(p) {
+    const d = p.if_dismissed;
+    if (emergency.choice !== 'dismiss' || !d) return p;
+    return { decision: d, rule_description: d.rule_description, policy_label: d.policy_label,
+      reply_deadline: d.reply_deadline, accept_deadline: d.accept_deadline };
   }
 
   function renderPreview(p) {

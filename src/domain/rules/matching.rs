@@ -62,19 +62,23 @@ pub(super) struct KeywordList {
 }
 
 impl KeywordList {
-    /// Keywords found unguarded (as written), and the guard that stopped each one that was
-    /// mentioned only in a guarded way.
+    /// Keywords found unguarded (their index, and what was said: the keyword as written, or for
+    /// one with alternatives the words the content used), and the guard that stopped each one
+    /// that was mentioned only in a guarded way.
     fn found(
         &self,
         reading: &Reading,
         guards: GuardMask,
         cues: &CueTable,
-    ) -> (Vec<&str>, Vec<(Guard, String, String)>) {
+    ) -> (Vec<(usize, String)>, Vec<(Guard, String, String)>) {
         let mut yes = Vec::new();
         let mut stopped = Vec::new();
-        for (phrase, shown) in self.phrases.iter().zip(&self.shown) {
+        for (index, (phrase, shown)) in self.phrases.iter().zip(&self.shown).enumerate() {
             match phrase.find(reading, guards, cues, shown) {
-                Found::Yes(_) => yes.push(shown.as_str()),
+                Found::Yes(mentions) if shown.contains('|') || shown.contains('@') => {
+                    yes.push((index, Phrase::said(reading, &mentions)))
+                }
+                Found::Yes(_) => yes.push((index, shown.clone())),
                 Found::Stopped(g, word, cue) => stopped.push((g, word, cue)),
                 Found::No => {}
             }
@@ -84,18 +88,15 @@ impl KeywordList {
 
     /// Whether any keyword occurs anywhere, as characters (for `keywords_none`).
     fn any_anywhere(&self, reading: &Reading) -> bool {
-        self.phrases.iter().any(|p| p.parts.iter().all(|&id| reading.anywhere.get(id)))
+        self.phrases.iter().any(|p| p.anywhere(reading))
     }
 
     /// Whether any keyword is found (`guards` = 0: plain presence on word boundaries).
     #[inline]
     fn any(&self, reading: &Reading, guards: GuardMask, cues: &CueTable) -> bool {
-        self.phrases.iter().any(|p| {
-            if guards == 0 && p.parts.len() == 1 {
-                reading.present.get(p.parts[0])
-            } else {
-                matches!(p.find(reading, guards, cues, ""), Found::Yes(_))
-            }
+        self.phrases.iter().any(|p| match p.single() {
+            Some(id) if guards == 0 => reading.present.get(id),
+            _ => matches!(p.find(reading, guards, cues, ""), Found::Yes(_)),
         })
     }
 
@@ -106,10 +107,20 @@ impl KeywordList {
     /// The keywords as written, shortened for a sentence when the list is long.
     fn listed(&self) -> String {
         const SHOWN: usize = 8;
+        // A phrase with word classes written out runs to hundreds of characters.
+        const LONG: usize = 16;
+        let short = |s: &String| {
+            if s.chars().count() <= LONG {
+                s.clone()
+            } else {
+                format!("{}…", s.chars().take(LONG - 1).collect::<String>())
+            }
+        };
+        let shown: Vec<String> = self.shown.iter().take(SHOWN).map(short).collect();
         if self.shown.len() <= SHOWN {
-            self.shown.join("/")
+            shown.join("/")
         } else {
-            format!("{} 等 {} 个", self.shown[..SHOWN].join("/"), self.shown.len())
+            format!("{} 等 {} 个", shown.join("/"), self.shown.len())
         }
     }
 }
@@ -196,11 +207,7 @@ impl Rule {
             .into_iter()
             .flatten()
         {
-            list.phrases = list
-                .words
-                .iter()
-                .map(|w| Phrase { parts: w.split('+').map(|p| keywords.intern(p)).collect() })
-                .collect();
+            list.phrases = list.words.iter().map(|w| Phrase::of(w, |p| keywords.intern(p))).collect();
         }
     }
 
@@ -226,7 +233,7 @@ impl Rule {
             .into_iter()
             .flatten()
             .flat_map(|k| k.found(reading, w.guards, cues).0)
-            .map(str::to_string)
+            .map(|(_, said)| said)
             .collect()
     }
 
@@ -238,7 +245,9 @@ impl Rule {
         for k in [&w.keywords_all, &w.keywords_any].into_iter().flatten() {
             for (phrase, shown) in k.phrases.iter().zip(&k.shown) {
                 if let Found::Yes(mentions) = phrase.find(reading, w.guards, cues, shown) {
-                    clause.get_or_insert_with(|| reading.clause_of(&mentions[0]).to_string());
+                    // The clause of the state (the last part), which says what is happening.
+                    let state = mentions.last().expect("a found phrase has its mentions");
+                    clause.get_or_insert_with(|| reading.clause_of(state).to_string());
                 }
             }
         }
@@ -303,7 +312,13 @@ impl Rule {
         };
         if let Some(k) = &w.keywords_all {
             let (yes, stopped) = k.found(reading, w.guards, cues);
-            let missing: Vec<&str> = k.shown.iter().map(String::as_str).filter(|s| !yes.contains(s)).collect();
+            let missing: Vec<&str> = k
+                .shown
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !yes.iter().any(|(found, _)| found == i))
+                .map(|(_, s)| s.as_str())
+                .collect();
             if !missing.is_empty() {
                 let because = stopped_sentence("keywords_all", &stopped);
                 if because.is_empty() {
@@ -314,13 +329,8 @@ impl Rule {
             }
         }
         if let Some(k) = &w.keywords_none {
-            let present: Vec<&str> = k
-                .phrases
-                .iter()
-                .zip(&k.shown)
-                .filter(|(p, _)| p.parts.iter().all(|&id| reading.anywhere.get(id)))
-                .map(|(_, s)| s.as_str())
-                .collect();
+            let present: Vec<&str> =
+                k.phrases.iter().zip(&k.shown).filter(|(p, _)| p.anywhere(reading)).map(|(_, s)| s.as_str()).collect();
             if !present.is_empty() {
                 failed.push(format!("keywords_none: 内容中含有排除词 {}", present.join("/")));
             }

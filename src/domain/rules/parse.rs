@@ -422,8 +422,11 @@ fn keywords(list: List, key: &str, sink: &mut Sink) -> Option<KeywordList> {
     let mut words = KeywordList::default();
     for value in &list {
         let normal = normalize(value.get_ref());
-        if normal.is_empty() || normal.split('+').any(str::is_empty) {
-            sink.error(value, format!("{key}: an empty keyword (or `+` part) matches every content"));
+        if normal.is_empty() || normal.split('+').any(|part| part.split('|').any(str::is_empty)) {
+            sink.error(
+                value,
+                format!("{key}: an empty keyword (or `+` part, or `|` alternative) matches every content"),
+            );
         } else if words.words.contains(&normal) {
             sink.warning(value, format!("{key}: `{}` is listed twice", value.get_ref()));
         } else {

@@ -784,6 +784,71 @@ fn phrase_lists_are_checked_line_by_line() {
 }
 
 #[test]
+fn phrase_lists_name_a_thing_and_its_state_once_as_word_classes() {
+    let list = "# 供水管道爆裂\n@管子 = 水管|总水管\n@破了 = 爆|裂\n@管子+@破了\n地底下+@破了|冒水\n";
+    assert_eq!(
+        parse_phrase_list("phrases/water.txt", list).unwrap(),
+        [("水管|总水管+爆|裂".into(), 4), ("地底下+爆|裂|冒水".into(), 5)]
+    );
+    // Every mistake with its line: a class used before it is defined, defined twice, never used,
+    // or with an empty word.
+    let bad = "@管子+爆\n@管子 = 水管\n@管子 = 管子\n@裂 = 裂||开\n@没用 = 水\n";
+    let lines: Vec<String> =
+        parse_phrase_list("phrases/water.txt", bad).unwrap_err().iter().map(|d| d.to_string()).collect();
+    assert!(lines.iter().any(|l| l.starts_with("phrases/water.txt:1:1: error") && l.contains("@管子")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("phrases/water.txt:3:1: error") && l.contains("line 2")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("phrases/water.txt:4:1: error")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("phrases/water.txt:5:1: error") && l.contains("no phrase")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_thing_and_its_state_match_in_any_of_their_words_and_the_preview_shows_the_words_said() {
+    let set = with_words(
+        r#"
+[[rule]]
+id = "water-main-burst"
+[rule.when]
+keywords_any = ["水管|总水管|管子+爆|裂|哗哗"]
+[rule.then]
+lead = "gongshui"
+policy = "urgent"
+[rule.emergency]
+label = "供水管道爆裂"
+"#,
+    );
+    let d = district();
+    let proposal = |content: &'static str| set.route(&ticket("03.01.01", content), &d).decision().cloned();
+    let burst = proposal("楼下的总水管裂了，水哗哗往外流").expect("a burst said in other words is proposed");
+    let emergency = burst.emergency.expect("proposed");
+    assert_eq!(emergency.words, ["总水管+裂"], "the words the caller used, not the list of alternatives");
+    assert_eq!(emergency.matched, "楼下的总水管裂了");
+    // Each part on word boundaries, and the two parts in one sentence, unguarded.
+    assert!(proposal("水管工说管子没事。昨天的暴雨裂了墙").is_none(), "parts in different sentences");
+    assert!(proposal("去年水管裂了以后一直没修好").is_none(), "a past burst is not one now");
+    assert!(proposal("管子没裂").is_none(), "negated");
+}
+
+#[test]
+fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
+    let d = district();
+    let set = shipped(&d);
+    let proposal = |category: &'static str, content: &'static str| {
+        set.route(&ticket(category, content), &d).decision().and_then(|d| d.emergency.clone()).map(|p| p.label)
+    };
+    // Told of last month, in a later clause: not happening now.
+    assert_eq!(proposal("08.01.01", "我爱人上个月在医院生孩子，产后大出血，后来抢救过来了，想要个说法"), None);
+    assert_eq!(proposal("01.02.01", "青石路上上个月塌下去的那个坑，到现在还围着没动工"), None);
+    // Back to now (现在, 又): proposed.
+    assert_eq!(proposal("01.02.01", "这段路上个月修过，现在又塌下去一个大坑").as_deref(), Some("路面塌陷"));
+    // A habit reaches over its own clause only, and 老 before a noun is an adjective.
+    assert_eq!(proposal("01.03.01", "公园门口那棵老杨树，刚才让风刮倒了，横在路上").as_deref(), Some("树木倒伏"));
+    assert_eq!(proposal("04.02.01", "那家店天天冒烟"), None);
+}
+
+#[test]
 fn the_guards_file_is_checked() {
     let bad = "[negated]\nbefore = [\"没有\"]\nwithin = 99\n[hypothetical]\nbefore = [\"万一\"]\n[past]\nbefore = [\"\"]\n[question]\nanywhere = []\n";
     let lines: Vec<String> = GuardCues::parse("guards.toml", bad).unwrap_err().iter().map(|d| d.to_string()).collect();

@@ -14,13 +14,15 @@
 //! feared (万一起火, 担心食物中毒), past or already handled (去年着火以后…, 电梯困人的事已经处理完了),
 //! or a question about a thing (请问灭火器过期了去哪里换). The cue words of each guard are listed
 //! in `dispatch_rules/guards.toml`; a guard stops a mention when one of its cues stands in the
-//! same clause (the text between two punctuation marks or spaces):
+//! same clause (the text between two punctuation marks or spaces), except a past-time cue,
+//! which sets the time of its whole sentence until a cue of now (现在, 刚才, 又…) resets it:
+//! 我爱人上个月生孩子，产后大出血 is told of the past, 上个月修过，现在又塌了 is not.
 //!
 //! | guard | stops a mention when |
 //! | --- | --- |
 //! | `negated` | a `before` cue ends at most `within` characters before it |
 //! | `hypothetical` | a `before` cue is before it, or an `after` cue after it (火灾隐患) |
-//! | `past` | a `before` cue is before it, or an `after` cue after it (找到了, 处理完了) |
+//! | `past` | a `before` cue is before it in its sentence with no `reset` cue between (上个月塌下去的坑, …到现在没修), a `habitual` cue before it in its clause (天天冒烟), or an `after` cue after it in its clause (找到了, 处理完了) |
 //! | `question` | an `anywhere` cue is in the clause, or the clause ends with 吗 |
 //!
 //! Cues are words too (matched on boundaries), and never overlap the mention itself. A rule
@@ -105,6 +107,8 @@ const HYP_AFTER: u8 = 4;
 const PAST_BEFORE: u8 = 8;
 const PAST_AFTER: u8 = 16;
 const QUESTION: u8 = 32;
+const PAST_RESET: u8 = 64;
+const PAST_HABITUAL: u8 = 128;
 
 /// The cue words of every guard (`dispatch_rules/guards.toml`), as read.
 #[derive(Debug, Clone, Default)]
@@ -120,7 +124,7 @@ pub struct GuardCues {
 struct RawGuards {
     negated: RawNegated,
     hypothetical: RawBeforeAfter,
-    past: RawBeforeAfter,
+    past: RawPast,
     question: RawQuestion,
 }
 
@@ -137,6 +141,20 @@ struct RawBeforeAfter {
     before: Vec<Spanned<String>>,
     #[serde(default)]
     after: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPast {
+    before: Vec<Spanned<String>>,
+    #[serde(default)]
+    after: Vec<Spanned<String>>,
+    /// Cues of now that end a past-time cue's reach in its sentence.
+    #[serde(default)]
+    reset: Vec<Spanned<String>>,
+    /// Cues of a habit (天天, 经常), which reach only over their own clause.
+    #[serde(default)]
+    habitual: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -165,12 +183,14 @@ impl GuardCues {
             ));
         }
         cues.negation_within = within.clamp(0, 20) as u32;
-        let lists: [(&str, &[Spanned<String>], u8); 6] = [
+        let lists: [(&str, &[Spanned<String>], u8); 8] = [
             ("negated.before", &raw.negated.before, NEG_BEFORE),
             ("hypothetical.before", &raw.hypothetical.before, HYP_BEFORE),
             ("hypothetical.after", &raw.hypothetical.after, HYP_AFTER),
             ("past.before", &raw.past.before, PAST_BEFORE),
             ("past.after", &raw.past.after, PAST_AFTER),
+            ("past.reset", &raw.past.reset, PAST_RESET),
+            ("past.habitual", &raw.past.habitual, PAST_HABITUAL),
             ("question.anywhere", &raw.question.anywhere, QUESTION),
         ];
         for (key, list, role) in lists {
@@ -445,33 +465,53 @@ impl<'t> Reading<'t> {
             return None;
         }
         let clause = self.clause[m.start as usize];
+        let sentence = self.sentence[m.start as usize];
         let on = |g: Guard| guards & g.bit() != 0;
+        // A past-time cue reaches over its sentence, up to the last cue of now before the mention.
+        let past_from = if on(Guard::Past) {
+            self.occurrences
+                .iter()
+                .filter(|c| c.end <= m.start && self.sentence[c.start as usize] == sentence)
+                .filter(|c| cues.roles(c.id) & PAST_RESET != 0)
+                .map(|c| c.end)
+                .max()
+                .unwrap_or(0)
+        } else {
+            0
+        };
         for cue in &self.occurrences {
-            if self.clause[cue.start as usize] != clause {
+            if self.sentence[cue.start as usize] != sentence {
                 continue;
             }
             let roles = cues.roles(cue.id);
             if roles == 0 {
                 continue;
             }
+            let in_clause = self.clause[cue.start as usize] == clause;
             let before = cue.end <= m.start;
             let after = cue.start >= m.end;
             if !before && !after {
                 continue;
             }
             let hit = if on(Guard::Negated)
+                && in_clause
                 && roles & NEG_BEFORE != 0
                 && before
                 && m.start - cue.end <= cues.negation_within
             {
                 Some(Guard::Negated)
             } else if on(Guard::Hypothetical)
+                && in_clause
                 && ((roles & HYP_BEFORE != 0 && before) || (roles & HYP_AFTER != 0 && after))
             {
                 Some(Guard::Hypothetical)
-            } else if on(Guard::Past) && ((roles & PAST_BEFORE != 0 && before) || (roles & PAST_AFTER != 0 && after)) {
+            } else if on(Guard::Past)
+                && ((roles & PAST_BEFORE != 0 && before && cue.start >= past_from)
+                    || (in_clause && roles & PAST_HABITUAL != 0 && before)
+                    || (in_clause && roles & PAST_AFTER != 0 && after))
+            {
                 Some(Guard::Past)
-            } else if on(Guard::Question) && roles & QUESTION != 0 {
+            } else if on(Guard::Question) && in_clause && roles & QUESTION != 0 {
                 Some(Guard::Question)
             } else {
                 None
@@ -506,15 +546,17 @@ impl<'t> Reading<'t> {
     }
 }
 
-/// A keyword as matched: one part, or several (`A+B`) that must share a sentence.
+/// A keyword as matched: one part, or several (`A+B`) that must share a sentence; each part
+/// one word or several alternatives (`燃气|煤气+漏|味`: a thing and what it is doing).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Phrase {
-    pub parts: Vec<u32>,
+    /// Each part's alternatives (word ids).
+    pub parts: Vec<Vec<u32>>,
 }
 
 /// What one keyword found in a reading.
 pub(super) enum Found {
-    /// Mentioned and not stopped: the mentions of each part.
+    /// Mentioned and not stopped: one mention of each part.
     Yes(Vec<Occurrence>),
     /// Every mention was stopped by a guard: the first such, with its cue.
     Stopped(Guard, String, String),
@@ -522,34 +564,68 @@ pub(super) enum Found {
 }
 
 impl Phrase {
-    /// Whether the phrase occurs, unguarded, in the reading.
+    /// A written keyword (normalised): parts joined by `+`, alternatives by `|`.
+    pub fn of(written: &str, mut intern: impl FnMut(&str) -> u32) -> Phrase {
+        Phrase { parts: written.split('+').map(|part| part.split('|').map(&mut intern).collect()).collect() }
+    }
+
+    /// The single word this phrase is, if it is one (the fast path: a bit test).
+    pub fn single(&self) -> Option<u32> {
+        match self.parts.as_slice() {
+            [part] if part.len() == 1 => Some(part[0]),
+            _ => None,
+        }
+    }
+
+    /// Whether every part occurs somewhere, as characters (how `keywords_none` excludes).
+    pub fn anywhere(&self, reading: &Reading) -> bool {
+        self.parts.iter().all(|alts| alts.iter().any(|&id| reading.anywhere.get(id)))
+    }
+
+    /// Whether the phrase occurs, unguarded, in the reading: every part mentioned in one
+    /// sentence, the last part unguarded. Phrases are written thing first, state last
+    /// (`@火源+@晕`), and the guards ask whether the state is happening: a thing told in the past
+    /// with its state said now (昨晚点了个炭盆，今天早上叫不醒) is an emergency now; a thing said
+    /// now with its state feared (树歪得厉害，担心刮大风会倒) is not.
     pub fn find(&self, reading: &Reading, guards: GuardMask, cues: &CueTable, shown: &str) -> Found {
-        if self.parts.iter().any(|&id| !reading.present.get(id)) {
+        if self.parts.iter().any(|alts| !alts.iter().any(|&id| reading.present.get(id))) {
             return Found::No;
         }
         let mut stopped: Option<(Guard, String)> = None;
-        let unguarded = |id: u32, stopped: &mut Option<(Guard, String)>| -> Vec<Occurrence> {
+        // Each part's mentions, with whether a guard stops each.
+        let mentions = |alts: &[u32], stopped: &mut Option<(Guard, String)>| -> Vec<(Occurrence, bool)> {
             reading
                 .occurrences
                 .iter()
-                .filter(|o| o.id == id)
-                .filter(|o| match reading.stopped_by(o, guards, cues) {
-                    None => true,
+                .filter(|o| alts.contains(&o.id))
+                .map(|o| match reading.stopped_by(o, guards, cues) {
+                    None => (*o, true),
                     Some(why) => {
                         stopped.get_or_insert(why);
-                        false
+                        (*o, false)
                     }
                 })
-                .copied()
                 .collect()
         };
-        let first = unguarded(self.parts[0], &mut stopped);
-        let rest: Vec<Vec<Occurrence>> = self.parts[1..].iter().map(|&id| unguarded(id, &mut stopped)).collect();
-        for a in &first {
-            let mut found = vec![*a];
-            for mentions in &rest {
-                match mentions.iter().find(|b| reading.same_sentence(a, b)) {
-                    Some(b) => found.push(*b),
+        let first = mentions(&self.parts[0], &mut stopped);
+        let rest: Vec<Vec<(Occurrence, bool)>> =
+            self.parts[1..].iter().map(|alts| mentions(alts, &mut stopped)).collect();
+        let single = rest.is_empty();
+        for &(a, a_free) in &first {
+            if single && !a_free {
+                continue;
+            }
+            let mut found = vec![a];
+            for (i, part) in rest.iter().enumerate() {
+                let is_last = i + 1 == rest.len();
+                // Another part's mention in the sentence, not the same characters read twice
+                // (水管+管 in 水管); an unguarded one if there is one.
+                let candidates = || {
+                    part.iter().filter(|(b, _)| reading.same_sentence(&a, b) && (b.end <= a.start || b.start >= a.end))
+                };
+                let unguarded = candidates().find(|(_, free)| *free);
+                match if is_last { unguarded } else { unguarded.or_else(|| candidates().next()) } {
+                    Some(&(b, _)) => found.push(b),
                     None => break,
                 }
             }
@@ -562,6 +638,12 @@ impl Phrase {
             None => Found::No,
         }
     }
+
+    /// The words a match was made of, as the content wrote them (`煤气+嘶嘶`), so an operator
+    /// sees what was heard rather than a list of alternatives.
+    pub fn said(reading: &Reading, mentions: &[Occurrence]) -> String {
+        mentions.iter().map(|m| reading.slice(m.start, m.end)).collect::<Vec<_>>().join("+")
+    }
 }
 
 /// The shared parts of a rule set's reading: the cutter and the cues.
@@ -571,10 +653,23 @@ pub(super) struct Lexicon {
 }
 
 /// The curated phrase lists (`dispatch_rules/phrases/NAME.txt`): the common ways residents
-/// say one emergency. One phrase a line (`A+B` for parts in one sentence), `#` starts a
-/// comment. Returns (list name, [(phrase as written, line)]).
+/// say one emergency. One phrase a line, `#` starts a comment. A phrase is parts that must
+/// share a sentence (`A+B`), each part one word or alternatives (`燃气|煤气`). Most
+/// emergencies are a thing in a state (水管 + 爆, 电线 + 地上, 人 + 流血), said in many words
+/// for each; a list names those word classes once and combines them:
+///
+/// ```text
+/// @管子 = 水管|管子|总水管|自来水管
+/// @破了 = 爆|爆了|裂|裂了|破了
+/// @管子+@破了
+/// ```
+///
+/// A class is defined before its first use, in the list that uses it. Returns the phrases
+/// with their classes written out (`水管|管子|…+爆|…`), each with its line.
 pub fn parse_phrase_list(file: &str, source: &str) -> Result<Vec<(String, usize)>, Vec<Diagnostic>> {
     let mut phrases: Vec<(String, usize)> = Vec::new();
+    let mut classes: Vec<(String, String, usize)> = Vec::new();
+    let mut used: Vec<bool> = Vec::new();
     let mut diags = Vec::new();
     for (index, raw) in source.lines().enumerate() {
         let line = index + 1;
@@ -583,7 +678,33 @@ pub fn parse_phrase_list(file: &str, source: &str) -> Result<Vec<(String, usize)
             continue;
         }
         let column = raw.find(text).map_or(1, |b| raw[..b].chars().count() + 1);
-        if let Some(bad) = text.chars().find(|c| c.is_whitespace() || ",，;；".contains(*c)) {
+        // `@name = …` defines a class; a line that starts with `@name+…` is a phrase using one.
+        if let Some((name, words)) = text.strip_prefix('@').and_then(|d| d.split_once('=')) {
+            let (name, words) = (name.trim(), words.trim());
+            let alternatives: Vec<&str> = words.split('|').map(str::trim).collect();
+            if name.is_empty() || name.contains(['+', '|', '@']) || name.contains(char::is_whitespace) {
+                diags.push(Diagnostic::error(file, line, column, format!("\"@{name}\" is not a class name")));
+            } else if alternatives.iter().any(|w| super::automaton::normalize(w).is_empty() || w.contains(['+', '@'])) {
+                diags.push(Diagnostic::error(
+                    file,
+                    line,
+                    column,
+                    format!("@{name}: every word of a class is one word, none empty (`word|word|…`)"),
+                ));
+            } else if let Some((_, _, first)) = classes.iter().find(|(n, _, _)| n == name) {
+                diags.push(Diagnostic::error(
+                    file,
+                    line,
+                    column,
+                    format!("@{name} is defined twice; first on line {first}"),
+                ));
+            } else {
+                classes.push((name.to_string(), alternatives.join("|"), line));
+                used.push(false);
+            }
+            continue;
+        }
+        if let Some(bad) = text.chars().find(|c| c.is_whitespace() || ",，;；=".contains(*c)) {
             diags.push(Diagnostic::error(
                 file,
                 line,
@@ -594,11 +715,45 @@ pub fn parse_phrase_list(file: &str, source: &str) -> Result<Vec<(String, usize)
             ));
             continue;
         }
-        if text.split('+').any(|p| super::automaton::normalize(p).is_empty()) {
+        let mut expanded_parts = Vec::new();
+        let mut unknown = None;
+        for part in text.split('+') {
+            let mut alternatives = Vec::new();
+            for word in part.split('|') {
+                match word.strip_prefix('@') {
+                    Some(name) => match classes.iter().position(|(n, _, _)| n == name) {
+                        Some(i) => {
+                            used[i] = true;
+                            alternatives.push(classes[i].1.clone());
+                        }
+                        None => {
+                            unknown.get_or_insert_with(|| name.to_string());
+                        }
+                    },
+                    None => alternatives.push(word.to_string()),
+                }
+            }
+            expanded_parts.push(alternatives.join("|"));
+        }
+        if let Some(name) = unknown {
+            let known: Vec<String> = classes.iter().map(|(n, _, _)| format!("@{n}")).collect();
+            diags.push(Diagnostic::error(
+                file,
+                line,
+                column,
+                format!(
+                    "\"{text}\": no word class @{name} defined above this line{}",
+                    if known.is_empty() { String::new() } else { format!("; defined: {}", known.join(", ")) }
+                ),
+            ));
+            continue;
+        }
+        if expanded_parts.iter().any(|p| p.split('|').any(|w| super::automaton::normalize(w).is_empty())) {
             diags.push(Diagnostic::error(file, line, column, format!("\"{text}\": an empty part matches everything")));
             continue;
         }
-        let normal = super::automaton::normalize(text);
+        let expanded = expanded_parts.join("+");
+        let normal = super::automaton::normalize(&expanded);
         if let Some((_, first)) = phrases.iter().find(|(p, _)| super::automaton::normalize(p) == normal) {
             diags.push(Diagnostic::error(
                 file,
@@ -608,7 +763,12 @@ pub fn parse_phrase_list(file: &str, source: &str) -> Result<Vec<(String, usize)
             ));
             continue;
         }
-        phrases.push((text.to_string(), line));
+        phrases.push((expanded, line));
+    }
+    for ((name, _, line), used) in classes.iter().zip(&used) {
+        if !used {
+            diags.push(Diagnostic::error(file, *line, 1, format!("@{name} is defined but no phrase uses it")));
+        }
     }
     if phrases.is_empty() && diags.is_empty() {
         diags.push(Diagnostic::error(file, 0, 0, "the phrase list is empty"));
