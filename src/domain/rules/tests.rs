@@ -846,6 +846,9 @@ fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
     // A habit reaches over its own clause only, and 老 before a noun is an adjective.
     assert_eq!(proposal("01.03.01", "公园门口那棵老杨树，刚才让风刮倒了，横在路上").as_deref(), Some("树木倒伏"));
     assert_eq!(proposal("04.02.01", "那家店天天冒烟"), None);
+    // A denial after the mention (一点味儿都没有) stops it as one before does.
+    assert_eq!(proposal("03.03.02", "燃气灶打不着火，我凑上去闻了一点味儿都没有"), None);
+    assert_eq!(proposal("03.03.02", "燃气灶那儿一股味儿，嘶嘶地响").as_deref(), Some("燃气泄漏"));
 }
 
 #[test]

@@ -20,7 +20,7 @@
 //!
 //! | guard | stops a mention when |
 //! | --- | --- |
-//! | `negated` | a `before` cue ends at most `within` characters before it |
+//! | `negated` | a `before` cue ends at most `within` characters before it, or an `after` cue starts at most `within` after it (味儿都没有) |
 //! | `hypothetical` | a `before` cue is before it, or an `after` cue after it (火灾隐患) |
 //! | `past` | a `before` cue is before it in its sentence with no `reset` cue between (上个月塌下去的坑, …到现在没修), a `habitual` cue before it in its clause (天天冒烟), or an `after` cue after it in its clause (找到了, 处理完了) |
 //! | `question` | an `anywhere` cue is in the clause, or the clause ends with 吗 |
@@ -101,20 +101,21 @@ pub(super) type GuardMask = u8;
 pub(super) const ALL_GUARDS: GuardMask = 0b1111;
 
 // Roles of a cue word, as bits (a word may have several).
-const NEG_BEFORE: u8 = 1;
-const HYP_BEFORE: u8 = 2;
-const HYP_AFTER: u8 = 4;
-const PAST_BEFORE: u8 = 8;
-const PAST_AFTER: u8 = 16;
-const QUESTION: u8 = 32;
-const PAST_RESET: u8 = 64;
-const PAST_HABITUAL: u8 = 128;
+const NEG_BEFORE: u16 = 1;
+const HYP_BEFORE: u16 = 2;
+const HYP_AFTER: u16 = 4;
+const PAST_BEFORE: u16 = 8;
+const PAST_AFTER: u16 = 16;
+const QUESTION: u16 = 32;
+const PAST_RESET: u16 = 64;
+const PAST_HABITUAL: u16 = 128;
+const NEG_AFTER: u16 = 256;
 
 /// The cue words of every guard (`dispatch_rules/guards.toml`), as read.
 #[derive(Debug, Clone, Default)]
 pub struct GuardCues {
     /// (normalised word, role bits)
-    words: Vec<(String, u8)>,
+    words: Vec<(String, u16)>,
     /// Characters allowed between a negation and what it negates.
     negation_within: u32,
 }
@@ -132,6 +133,9 @@ struct RawGuards {
 #[serde(deny_unknown_fields)]
 struct RawNegated {
     before: Vec<Spanned<String>>,
+    /// Cues that deny what came just before them in the clause (一点味儿都没有).
+    #[serde(default)]
+    after: Vec<Spanned<String>>,
     within: Spanned<i64>,
 }
 
@@ -183,8 +187,9 @@ impl GuardCues {
             ));
         }
         cues.negation_within = within.clamp(0, 20) as u32;
-        let lists: [(&str, &[Spanned<String>], u8); 8] = [
+        let lists: [(&str, &[Spanned<String>], u16); 9] = [
             ("negated.before", &raw.negated.before, NEG_BEFORE),
+            ("negated.after", &raw.negated.after, NEG_AFTER),
             ("hypothetical.before", &raw.hypothetical.before, HYP_BEFORE),
             ("hypothetical.after", &raw.hypothetical.after, HYP_AFTER),
             ("past.before", &raw.past.before, PAST_BEFORE),
@@ -239,7 +244,7 @@ impl GuardCues {
 /// The cues as the rule set's automaton knows them: role bits by word id.
 #[derive(Default)]
 pub(super) struct CueTable {
-    roles: Vec<u8>,
+    roles: Vec<u16>,
     negation_within: u32,
 }
 
@@ -256,7 +261,7 @@ impl CueTable {
         table
     }
 
-    fn roles(&self, id: u32) -> u8 {
+    fn roles(&self, id: u32) -> u16 {
         self.roles.get(id as usize).copied().unwrap_or(0)
     }
 }
@@ -495,9 +500,8 @@ impl<'t> Reading<'t> {
             }
             let hit = if on(Guard::Negated)
                 && in_clause
-                && roles & NEG_BEFORE != 0
-                && before
-                && m.start - cue.end <= cues.negation_within
+                && ((roles & NEG_BEFORE != 0 && before && m.start - cue.end <= cues.negation_within)
+                    || (roles & NEG_AFTER != 0 && after && cue.start - m.end <= cues.negation_within))
             {
                 Some(Guard::Negated)
             } else if on(Guard::Hypothetical)
