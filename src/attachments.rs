@@ -227,6 +227,40 @@ pub struct Spooled {
     pub size: u64,
 }
 
+/// A file being spooled as it arrives: written a chunk at a time and counted, its first
+/// bytes kept for [`rules::judge_type`].
+pub struct SpoolWriter {
+    file: SpoolFile,
+    out: tokio::fs::File,
+    head: Vec<u8>,
+    /// Bytes written so far.
+    pub size: u64,
+}
+
+impl SpoolWriter {
+    pub async fn create(dir: &Path) -> std::io::Result<SpoolWriter> {
+        let file = SpoolFile::new(dir);
+        let out = tokio::fs::File::create(&file.path).await?;
+        Ok(SpoolWriter { file, out, head: Vec::new(), size: 0 })
+    }
+
+    pub async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        if self.head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.out.write_all(chunk).await?;
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// The file, written out, under the name it came with.
+    pub async fn finish(mut self, name: String) -> std::io::Result<Spooled> {
+        self.out.flush().await?;
+        Ok(Spooled { file: self.file, name, head: self.head, size: self.size })
+    }
+}
+
 /// What an upload request carried: its files (spooled) and its form fields.
 #[derive(Default)]
 pub struct Upload {
@@ -253,28 +287,19 @@ pub async fn receive(
         match name.as_str() {
             "file" => {
                 let raw_name = field.file_name().unwrap_or("").to_string();
-                let spool_file = SpoolFile::new(spool);
-                let mut out = tokio::fs::File::create(&spool_file.path).await?;
-                let mut head = Vec::new();
-                let mut size: u64 = 0;
+                let mut out = SpoolWriter::create(spool).await?;
                 while let Some(chunk) = field.chunk().await.map_err(cut)? {
-                    size += chunk.len() as u64;
                     total += chunk.len() as u64;
-                    limits.check_file(&raw_name, size)?;
+                    limits.check_file(&raw_name, out.size + chunk.len() as u64)?;
                     limits.check_request(total)?;
-                    if head.len() < SNIFF_BYTES {
-                        let take = (SNIFF_BYTES - head.len()).min(chunk.len());
-                        head.extend_from_slice(&chunk[..take]);
-                    }
-                    out.write_all(&chunk).await?;
+                    out.write(&chunk).await?;
                 }
-                out.flush().await?;
-                if size == 0 {
+                if out.size == 0 {
                     return Err(UploadError::Malformed {
                         field: "file", message: format!("文件「{raw_name}」是空的")
                     });
                 }
-                upload.files.push(Spooled { file: spool_file, name: raw_name, head, size });
+                upload.files.push(out.finish(raw_name).await?);
             }
             "purpose" | "public" => {
                 let text = field.text().await.map_err(cut)?;
@@ -487,4 +512,45 @@ pub fn keys_of(prepared: &[Prepared]) -> Vec<&str> {
         .iter()
         .flat_map(|p| std::iter::once(p.stored.storage_key.as_str()).chain(p.stored.thumbnail_key.as_deref()))
         .collect()
+}
+
+/// Why files could not be added: the upload itself, or the write that names them.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The one road of every file: prepares (judges, re-encodes), stores, then commits the
+/// `attachment_added` events naming the files; on a refused or failed commit the stored
+/// files are deleted again. The caller publishes the change.
+#[allow(clippy::too_many_arguments)]
+pub async fn attach(
+    store: &crate::store::Store,
+    blobs: &Blobs,
+    limits: &Limits,
+    ticket_id: i64,
+    uploader: rules::Uploader<'_>,
+    actor: &crate::domain::lifecycle::Actor,
+    request: rules::Request,
+    files: Vec<Spooled>,
+) -> Result<(crate::store::Change, Vec<String>), AddError> {
+    let mut prepared = Vec::with_capacity(files.len());
+    for file in files {
+        prepared.push(prepare(blobs, file, ticket_id, limits).await?);
+    }
+    store_all(blobs, &prepared).await?;
+    let stored: Vec<StoredFile> = prepared.iter().map(|p| p.stored.clone()).collect();
+    match store
+        .change_ticket(ticket_id, actor, |t, now| rules::decide_add(t, uploader, request, &stored, limits, now))
+        .await
+    {
+        Ok(change) => Ok((change, stored.into_iter().map(|s| s.id).collect())),
+        Err(e) => {
+            forget(blobs, &keys_of(&prepared)).await;
+            Err(e.into())
+        }
+    }
 }
