@@ -554,3 +554,10 @@ pub async fn attach(
         }
     }
 }
+
+/// Bytes made here (the demo's photos) as a spooled file, as if uploaded.
+pub async fn spool_bytes(blobs: &Blobs, name: &str, bytes: &[u8]) -> Result<Spooled, UploadError> {
+    let mut out = SpoolWriter::create(&blobs.spool).await?;
+    out.write(bytes).await?;
+    Ok(out.finish(name.to_string()).await?)
+}

@@ -294,7 +294,8 @@ fn main() -> ExitCode {
         Cmd::DemoTickets { count, seed } => run_async(async move {
             let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
             store.sync_departments(&catalog.department_rows()).await?;
-            let n = hotline::demo::generate_tickets(&store, &catalog, count, seed).await?;
+            let blobs = hotline::attachments::Blobs::from_config(&config)?;
+            let n = hotline::demo::generate_tickets_with_photos(&store, &catalog, &blobs, count, seed).await?;
             println!("added {n} demo tickets");
             Ok(())
         }),
@@ -436,7 +437,9 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     if demo {
         if hotline::demo::ensure_users(&store, &catalog).await? {
             hotline::demo::ensure_articles(&store, &catalog).await?;
-            let n = hotline::demo::generate_tickets(&store, &catalog, config.demo_tickets, 12345).await?;
+            let blobs = hotline::attachments::Blobs::from_config(&config)?;
+            let n = hotline::demo::generate_tickets_with_photos(&store, &catalog, &blobs, config.demo_tickets, 12345)
+                .await?;
             tracing::info!(tickets = n, "demo district loaded");
         }
         println!(
