@@ -48,6 +48,40 @@ impl From<object_store::Error> for UploadError {
     }
 }
 
+/// Why the attachment store could not be set up (at start-up, or for backup, restore and
+/// migrate-store): each names the configuration key to look at and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreSetupError {
+    #[error(
+        "attachments_dir: the spool folder {} cannot be created ({reason}); make the parent \
+         of attachments_dir writable by the server, or point HOTLINE_ATTACHMENTS_DIR elsewhere",
+        .path.display()
+    )]
+    Spool { path: PathBuf, reason: String },
+    #[error(
+        "attachments_dir: {} cannot be used as the attachment folder ({reason}); create it writable \
+         by the server, or point HOTLINE_ATTACHMENTS_DIR at a folder that is",
+        .path.display()
+    )]
+    Folder { path: PathBuf, reason: String },
+    #[error(
+        "s3_bucket: the S3 client refused the configuration ({0}); check s3_bucket, s3_endpoint, \
+         s3_region and the access keys (HOTLINE_S3_BUCKET, HOTLINE_S3_ENDPOINT, HOTLINE_S3_REGION, \
+         HOTLINE_S3_ACCESS_KEY_ID, HOTLINE_S3_SECRET_ACCESS_KEY)"
+    )]
+    S3(String),
+}
+
+impl StoreSetupError {
+    /// The configuration key at fault.
+    pub fn key(&self) -> &'static str {
+        match self {
+            StoreSetupError::Spool { .. } | StoreSetupError::Folder { .. } => "attachments_dir",
+            StoreSetupError::S3(_) => "s3_bucket",
+        }
+    }
+}
+
 /// The object store behind every attachment: the local disk under the data folder, or an
 /// S3-compatible bucket. The one interface the rest of the server uses.
 #[derive(Clone)]
@@ -63,10 +97,10 @@ pub struct Blobs {
 
 impl Blobs {
     /// The store the configuration names (validated at start by `Config::validate`).
-    pub fn from_config(config: &Config) -> Result<Blobs, UploadError> {
+    pub fn from_config(config: &Config) -> Result<Blobs, StoreSetupError> {
         let spool = config.attachments_dir.with_extension("spool");
         std::fs::create_dir_all(&spool)
-            .map_err(|e| UploadError::Io(format!("cannot create {}: {e}", spool.display())))?;
+            .map_err(|e| StoreSetupError::Spool { path: spool.clone(), reason: e.to_string() })?;
         let (store, description): (Arc<dyn ObjectStore>, String) = match &config.s3_bucket {
             Some(bucket) => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
@@ -91,20 +125,30 @@ impl Blobs {
                 if let (Some(id), Some(secret)) = (&config.s3_access_key_id, &config.s3_secret_access_key) {
                     builder = builder.with_access_key_id(id).with_secret_access_key(secret);
                 }
-                let store = builder.build().map_err(|e| UploadError::Io(format!("S3 configuration: {e}")))?;
-                let at = config.s3_endpoint.as_deref().unwrap_or("AWS");
-                (Arc::new(store), format!("s3://{bucket} at {at}"))
+                let store = builder.build().map_err(|e| StoreSetupError::S3(e.to_string()))?;
+                (Arc::new(store), Blobs::describe(config))
             }
             None => {
-                std::fs::create_dir_all(&config.attachments_dir)
-                    .map_err(|e| UploadError::Io(format!("cannot create {}: {e}", config.attachments_dir.display())))?;
+                let folder = |e: &dyn std::fmt::Display| StoreSetupError::Folder {
+                    path: config.attachments_dir.clone(),
+                    reason: e.to_string(),
+                };
+                std::fs::create_dir_all(&config.attachments_dir).map_err(|e| folder(&e))?;
                 let store = object_store::local::LocalFileSystem::new_with_prefix(&config.attachments_dir)
-                    .map_err(|e| UploadError::Io(e.to_string()))?
+                    .map_err(|e| folder(&e))?
                     .with_automatic_cleanup(true);
-                (Arc::new(store), format!("local folder {}", config.attachments_dir.display()))
+                (Arc::new(store), Blobs::describe(config))
             }
         };
         Ok(Blobs { store, spool, images: Arc::new(tokio::sync::Semaphore::new(1)), description })
+    }
+
+    /// The store a configuration names, in words (nothing is opened or created).
+    pub fn describe(config: &Config) -> String {
+        match &config.s3_bucket {
+            Some(bucket) => format!("s3://{bucket} at {}", config.s3_endpoint.as_deref().unwrap_or("AWS")),
+            None => format!("local folder {}", config.attachments_dir.display()),
+        }
     }
 
     /// Streams a file into the store under `key`, a few MB at a time. On failure nothing is
@@ -200,7 +244,7 @@ pub struct SpoolFile {
 }
 
 impl SpoolFile {
-    fn new(dir: &Path) -> SpoolFile {
+    pub fn new(dir: &Path) -> SpoolFile {
         SpoolFile { path: dir.join(random_id()) }
     }
 }
@@ -560,4 +604,21 @@ pub async fn spool_bytes(blobs: &Blobs, name: &str, bytes: &[u8]) -> Result<Spoo
     let mut out = SpoolWriter::create(&blobs.spool).await?;
     out.write(bytes).await?;
     Ok(out.finish(name.to_string()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_that_cannot_be_made_names_attachments_dir_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, b"x").unwrap();
+        let config = Config { attachments_dir: file.join("files"), ..Config::default() };
+        let Err(e) = Blobs::from_config(&config) else { panic!("a folder inside a file") };
+        assert_eq!(e.key(), "attachments_dir");
+        let text = e.to_string();
+        assert!(text.starts_with("attachments_dir:") && text.contains("HOTLINE_ATTACHMENTS_DIR"), "{text}");
+    }
 }

@@ -64,6 +64,22 @@ fn bad_configuration_names_the_key() {
 }
 
 #[test]
+fn an_attachment_folder_that_cannot_be_made_stops_start_up_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let out = hotline()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", format!("sqlite://{}/h.db", dir.path().display()))
+        .env("HOTLINE_ATTACHMENTS_DIR", file.join("attachments"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("attachment store: attachments_dir:") && err.contains("HOTLINE_ATTACHMENTS_DIR"), "{err}");
+}
+
+#[test]
 fn broken_rules_directory_is_reported_with_file_and_line() {
     let dir = common::rules_copy();
     let departments = dir.path().join("departments.toml");
