@@ -188,6 +188,19 @@ impl Blobs {
         self.store.get(&ObjectPath::from(key)).await
     }
 
+    /// SHA-256 (hex) and size of a stored object, read as a stream.
+    pub async fn sha256(&self, key: &str) -> Result<(String, u64), object_store::Error> {
+        let mut stream = self.get(key).await?.into_stream();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+        }
+        Ok((hex::encode(hasher.finalize()), size))
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
         match self.store.delete(&ObjectPath::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
