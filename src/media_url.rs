@@ -156,8 +156,15 @@ async fn checked_addresses(url: &reqwest::Url, policy: &FetchPolicy) -> Result<V
     Ok(addresses)
 }
 
-/// Fetches `address` into a spool file under `spool`, fenced as the module says.
+/// Fetches `address` into a spool file under `spool`, fenced as the module says. The
+/// deadline covers everything, resolving the host included.
 pub async fn fetch(address: &str, policy: &FetchPolicy, spool: &Path) -> Result<Spooled, FetchError> {
+    tokio::time::timeout(policy.timeout, fetch_within(address, policy, spool))
+        .await
+        .unwrap_or_else(|_| Err(FetchError::Failed("no answer in time (open311_media_timeout_secs)".into())))
+}
+
+async fn fetch_within(address: &str, policy: &FetchPolicy, spool: &Path) -> Result<Spooled, FetchError> {
     let mut url = reqwest::Url::parse(address).map_err(|e| FetchError::Refused(format!("not a URL ({e})")))?;
     let deadline = tokio::time::Instant::now() + policy.timeout;
     for _ in 0..=MAX_REDIRECTS {

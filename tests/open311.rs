@@ -648,7 +648,8 @@ async fn an_open311_client_library_reads_the_facade(backend: Backend) {
 // ---- media_url: the partner's photo fetched into an attachment -------------------------------
 
 /// A partner's web server on loopback: `/photos/{name}` is a camera photo with GPS in its
-/// EXIF block, `/gone.jpg` answers 404, `/huge.jpg` streams 2 MB with no length declared.
+/// EXIF block, `/gone.jpg` answers 404, `/huge.jpg` streams 2 MB with no length declared,
+/// `/slow.jpg` takes 30 s to answer.
 /// Counts the requests it gets.
 struct PartnerSite {
     base: String,
@@ -665,6 +666,13 @@ impl PartnerSite {
         let app = axum::Router::new()
             .route("/photos/{name}", get(|| async { ([("content-type", "image/jpeg")], photo_with_gps(640, 480)) }))
             .route("/gone.jpg", get(|| async { (axum::http::StatusCode::NOT_FOUND, "no such photo") }))
+            .route(
+                "/slow.jpg",
+                get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    photo_with_gps(64, 64)
+                }),
+            )
             .route(
                 "/huge.jpg",
                 get(|| async {
@@ -785,10 +793,14 @@ async fn partner_media_url_on_a_private_address_is_refused(backend: Backend) {
 }
 
 async fn partner_media_url_that_fails_is_noted_and_the_ticket_stays(backend: Backend) {
+    // Not found, too large, too slow.
     let site = PartnerSite::start().await;
-    let server = start(backend, media_config(true)).await;
+    let config = Config { open311_media_timeout_secs: 2, ..media_config(true) };
+    let server = start(backend, config).await;
     let (_, api_key) = issue_key(&server, "随手拍小程序").await;
-    for (path, why) in [("/gone.jpg", "404"), ("/huge.jpg", "attachment_max_bytes")] {
+    for (path, why) in
+        [("/gone.jpg", "404"), ("/huge.jpg", "attachment_max_bytes"), ("/slow.jpg", "open311_media_timeout_secs")]
+    {
         let url = format!("{}{path}", site.base);
         let number = file_with_media(&server, &api_key, &url).await;
         let events = history_with(&server, &number, "media_fetch_failed").await;
