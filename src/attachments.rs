@@ -48,6 +48,40 @@ impl From<object_store::Error> for UploadError {
     }
 }
 
+/// Why the attachment store could not be set up (at start-up, or for backup, restore and
+/// migrate-store): each names the configuration key to look at and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreSetupError {
+    #[error(
+        "attachments_dir: the spool folder {} cannot be created ({reason}); make the parent \
+         of attachments_dir writable by the server, or point HOTLINE_ATTACHMENTS_DIR elsewhere",
+        .path.display()
+    )]
+    Spool { path: PathBuf, reason: String },
+    #[error(
+        "attachments_dir: {} cannot be used as the attachment folder ({reason}); create it writable \
+         by the server, or point HOTLINE_ATTACHMENTS_DIR at a folder that is",
+        .path.display()
+    )]
+    Folder { path: PathBuf, reason: String },
+    #[error(
+        "s3_bucket: the S3 client refused the configuration ({0}); check s3_bucket, s3_endpoint, \
+         s3_region and the access keys (HOTLINE_S3_BUCKET, HOTLINE_S3_ENDPOINT, HOTLINE_S3_REGION, \
+         HOTLINE_S3_ACCESS_KEY_ID, HOTLINE_S3_SECRET_ACCESS_KEY)"
+    )]
+    S3(String),
+}
+
+impl StoreSetupError {
+    /// The configuration key at fault.
+    pub fn key(&self) -> &'static str {
+        match self {
+            StoreSetupError::Spool { .. } | StoreSetupError::Folder { .. } => "attachments_dir",
+            StoreSetupError::S3(_) => "s3_bucket",
+        }
+    }
+}
+
 /// The object store behind every attachment: the local disk under the data folder, or an
 /// S3-compatible bucket. The one interface the rest of the server uses.
 #[derive(Clone)]
@@ -63,10 +97,10 @@ pub struct Blobs {
 
 impl Blobs {
     /// The store the configuration names (validated at start by `Config::validate`).
-    pub fn from_config(config: &Config) -> Result<Blobs, UploadError> {
+    pub fn from_config(config: &Config) -> Result<Blobs, StoreSetupError> {
         let spool = config.attachments_dir.with_extension("spool");
         std::fs::create_dir_all(&spool)
-            .map_err(|e| UploadError::Io(format!("cannot create {}: {e}", spool.display())))?;
+            .map_err(|e| StoreSetupError::Spool { path: spool.clone(), reason: e.to_string() })?;
         let (store, description): (Arc<dyn ObjectStore>, String) = match &config.s3_bucket {
             Some(bucket) => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
@@ -91,20 +125,30 @@ impl Blobs {
                 if let (Some(id), Some(secret)) = (&config.s3_access_key_id, &config.s3_secret_access_key) {
                     builder = builder.with_access_key_id(id).with_secret_access_key(secret);
                 }
-                let store = builder.build().map_err(|e| UploadError::Io(format!("S3 configuration: {e}")))?;
-                let at = config.s3_endpoint.as_deref().unwrap_or("AWS");
-                (Arc::new(store), format!("s3://{bucket} at {at}"))
+                let store = builder.build().map_err(|e| StoreSetupError::S3(e.to_string()))?;
+                (Arc::new(store), Blobs::describe(config))
             }
             None => {
-                std::fs::create_dir_all(&config.attachments_dir)
-                    .map_err(|e| UploadError::Io(format!("cannot create {}: {e}", config.attachments_dir.display())))?;
+                let folder = |e: &dyn std::fmt::Display| StoreSetupError::Folder {
+                    path: config.attachments_dir.clone(),
+                    reason: e.to_string(),
+                };
+                std::fs::create_dir_all(&config.attachments_dir).map_err(|e| folder(&e))?;
                 let store = object_store::local::LocalFileSystem::new_with_prefix(&config.attachments_dir)
-                    .map_err(|e| UploadError::Io(e.to_string()))?
+                    .map_err(|e| folder(&e))?
                     .with_automatic_cleanup(true);
-                (Arc::new(store), format!("local folder {}", config.attachments_dir.display()))
+                (Arc::new(store), Blobs::describe(config))
             }
         };
         Ok(Blobs { store, spool, images: Arc::new(tokio::sync::Semaphore::new(1)), description })
+    }
+
+    /// The store a configuration names, in words (nothing is opened or created).
+    pub fn describe(config: &Config) -> String {
+        match &config.s3_bucket {
+            Some(bucket) => format!("s3://{bucket} at {}", config.s3_endpoint.as_deref().unwrap_or("AWS")),
+            None => format!("local folder {}", config.attachments_dir.display()),
+        }
     }
 
     /// Streams a file into the store under `key`, a few MB at a time. On failure nothing is
@@ -142,6 +186,19 @@ impl Blobs {
     /// Opens a stored file for streaming out.
     pub async fn get(&self, key: &str) -> Result<object_store::GetResult, object_store::Error> {
         self.store.get(&ObjectPath::from(key)).await
+    }
+
+    /// SHA-256 (hex) and size of a stored object, read as a stream.
+    pub async fn sha256(&self, key: &str) -> Result<(String, u64), object_store::Error> {
+        let mut stream = self.get(key).await?.into_stream();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+        }
+        Ok((hex::encode(hasher.finalize()), size))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
@@ -200,7 +257,7 @@ pub struct SpoolFile {
 }
 
 impl SpoolFile {
-    fn new(dir: &Path) -> SpoolFile {
+    pub fn new(dir: &Path) -> SpoolFile {
         SpoolFile { path: dir.join(random_id()) }
     }
 }
@@ -225,6 +282,40 @@ pub struct Spooled {
     pub name: String,
     pub head: Vec<u8>,
     pub size: u64,
+}
+
+/// A file being spooled as it arrives: written a chunk at a time and counted, its first
+/// bytes kept for [`rules::judge_type`].
+pub struct SpoolWriter {
+    file: SpoolFile,
+    out: tokio::fs::File,
+    head: Vec<u8>,
+    /// Bytes written so far.
+    pub size: u64,
+}
+
+impl SpoolWriter {
+    pub async fn create(dir: &Path) -> std::io::Result<SpoolWriter> {
+        let file = SpoolFile::new(dir);
+        let out = tokio::fs::File::create(&file.path).await?;
+        Ok(SpoolWriter { file, out, head: Vec::new(), size: 0 })
+    }
+
+    pub async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        if self.head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.out.write_all(chunk).await?;
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// The file, written out, under the name it came with.
+    pub async fn finish(mut self, name: String) -> std::io::Result<Spooled> {
+        self.out.flush().await?;
+        Ok(Spooled { file: self.file, name, head: self.head, size: self.size })
+    }
 }
 
 /// What an upload request carried: its files (spooled) and its form fields.
@@ -253,28 +344,19 @@ pub async fn receive(
         match name.as_str() {
             "file" => {
                 let raw_name = field.file_name().unwrap_or("").to_string();
-                let spool_file = SpoolFile::new(spool);
-                let mut out = tokio::fs::File::create(&spool_file.path).await?;
-                let mut head = Vec::new();
-                let mut size: u64 = 0;
+                let mut out = SpoolWriter::create(spool).await?;
                 while let Some(chunk) = field.chunk().await.map_err(cut)? {
-                    size += chunk.len() as u64;
                     total += chunk.len() as u64;
-                    limits.check_file(&raw_name, size)?;
+                    limits.check_file(&raw_name, out.size + chunk.len() as u64)?;
                     limits.check_request(total)?;
-                    if head.len() < SNIFF_BYTES {
-                        let take = (SNIFF_BYTES - head.len()).min(chunk.len());
-                        head.extend_from_slice(&chunk[..take]);
-                    }
-                    out.write_all(&chunk).await?;
+                    out.write(&chunk).await?;
                 }
-                out.flush().await?;
-                if size == 0 {
+                if out.size == 0 {
                     return Err(UploadError::Malformed {
                         field: "file", message: format!("文件「{raw_name}」是空的")
                     });
                 }
-                upload.files.push(Spooled { file: spool_file, name: raw_name, head, size });
+                upload.files.push(out.finish(raw_name).await?);
             }
             "purpose" | "public" => {
                 let text = field.text().await.map_err(cut)?;
@@ -487,4 +569,69 @@ pub fn keys_of(prepared: &[Prepared]) -> Vec<&str> {
         .iter()
         .flat_map(|p| std::iter::once(p.stored.storage_key.as_str()).chain(p.stored.thumbnail_key.as_deref()))
         .collect()
+}
+
+/// Why files could not be added: the upload itself, or the write that names them.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The one road of every file: prepares (judges, re-encodes), stores, then commits the
+/// `attachment_added` events naming the files; on a refused or failed commit the stored
+/// files are deleted again. The caller publishes the change.
+#[allow(clippy::too_many_arguments)]
+pub async fn attach(
+    store: &crate::store::Store,
+    blobs: &Blobs,
+    limits: &Limits,
+    ticket_id: i64,
+    uploader: rules::Uploader<'_>,
+    actor: &crate::domain::lifecycle::Actor,
+    request: rules::Request,
+    files: Vec<Spooled>,
+) -> Result<(crate::store::Change, Vec<String>), AddError> {
+    let mut prepared = Vec::with_capacity(files.len());
+    for file in files {
+        prepared.push(prepare(blobs, file, ticket_id, limits).await?);
+    }
+    store_all(blobs, &prepared).await?;
+    let stored: Vec<StoredFile> = prepared.iter().map(|p| p.stored.clone()).collect();
+    match store
+        .change_ticket(ticket_id, actor, |t, now| rules::decide_add(t, uploader, request, &stored, limits, now))
+        .await
+    {
+        Ok(change) => Ok((change, stored.into_iter().map(|s| s.id).collect())),
+        Err(e) => {
+            forget(blobs, &keys_of(&prepared)).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Bytes made here (the demo's photos) as a spooled file, as if uploaded.
+pub async fn spool_bytes(blobs: &Blobs, name: &str, bytes: &[u8]) -> Result<Spooled, UploadError> {
+    let mut out = SpoolWriter::create(&blobs.spool).await?;
+    out.write(bytes).await?;
+    Ok(out.finish(name.to_string()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_that_cannot_be_made_names_attachments_dir_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, b"x").unwrap();
+        let config = Config { attachments_dir: file.join("files"), ..Config::default() };
+        let Err(e) = Blobs::from_config(&config) else { panic!("a folder inside a file") };
+        assert_eq!(e.key(), "attachments_dir");
+        let text = e.to_string();
+        assert!(text.starts_with("attachments_dir:") && text.contains("HOTLINE_ATTACHMENTS_DIR"), "{text}");
+    }
 }

@@ -11,6 +11,11 @@
 //! {"end":{"events":1234,"tickets":300,…}}  rows per table: a cut-off file is refused
 //! ```
 //!
+//! The attachment files travel too: a backup carries them (`{"attachment":…}` and `{"data":…}`
+//! lines after the tables), a restore writes them into the store its configuration names, and
+//! migrate-store either leaves them in the one store both databases name, or, given a second
+//! store (`--files-to CONFIG`), copies every object across with its checksum verified.
+//!
 //! A backup is one consistent snapshot, taken while servers keep running. A restore writes
 //! into an empty database in one transaction: all of it or nothing. The schema version (the
 //! migrations applied) must be the same on both sides, so a row never meets a column it
@@ -407,15 +412,16 @@ pub async fn restore_with_files(
         }
         None => (None, None),
     };
-    copy_into(store, rx, tokio::task::spawn_blocking(move || read_file(&file, lines, tx, files_tx)), files).await
+    let reader = tokio::task::spawn_blocking(move || read_file(&file, lines, tx, files_tx));
+    Ok(copy_into(store, rx, reader, files).await?.0)
 }
 
 /// Writes the attachments a backup carries into the object store, each streamed.
-async fn write_files(blobs: crate::attachments::Blobs, mut rx: mpsc::Receiver<FileItem>) -> Result<u64> {
+async fn write_files(blobs: crate::attachments::Blobs, mut rx: mpsc::Receiver<FileItem>) -> Result<FilesCopied> {
     use tokio::io::AsyncWriteExt;
     let failed = |key: &str, e: std::io::Error| BackupError::Schema(format!("attachment {key}: {e}"));
     let mut current: Option<(String, object_store::buffered::BufWriter)> = None;
-    let mut written = 0u64;
+    let mut written = FilesCopied::default();
     while let Some(item) = rx.recv().await {
         match item {
             FileItem::Start(key) => {
@@ -424,13 +430,14 @@ async fn write_files(blobs: crate::attachments::Blobs, mut rx: mpsc::Receiver<Fi
                 }
                 let writer = blobs.writer(&key);
                 current = Some((key, writer));
-                written += 1;
+                written.objects += 1;
             }
             FileItem::Chunk(bytes) => {
                 let Some((key, writer)) = current.as_mut() else {
                     return Err(BackupError::Schema("attachment data before its attachment line".into()));
                 };
                 writer.write_all(&bytes).await.map_err(|e| failed(key, e))?;
+                written.bytes += bytes.len() as u64;
             }
         }
     }
@@ -446,12 +453,15 @@ async fn copy_into(
     target: &Store,
     rx: mpsc::Receiver<CopyItem>,
     reader: tokio::task::JoinHandle<Result<Summary>>,
-    files: Option<tokio::task::JoinHandle<Result<u64>>>,
-) -> Result<Copied> {
+    files: Option<tokio::task::JoinHandle<Result<FilesCopied>>>,
+) -> Result<(Copied, Option<FilesCopied>)> {
     let import = match target.begin_import().await {
         Ok(import) => import,
         Err(refused) => {
             reader.abort();
+            if let Some(files) = files {
+                files.abort();
+            }
             return Err(refused.into());
         }
     };
@@ -460,14 +470,15 @@ async fn copy_into(
     let read = reader.await.map_err(|e| StoreError::Unavailable(e.to_string()))??;
     let (import, written) = written?;
     // The files are stored before the rows naming them are committed.
-    if let Some(files) = files {
-        files.await.map_err(|e| StoreError::Unavailable(e.to_string()))??;
-    }
+    let files = match files {
+        Some(files) => Some(files.await.map_err(|e| StoreError::Unavailable(e.to_string()))??),
+        None => None,
+    };
     if read != written {
         return Err(BackupError::Schema(format!("read {read} but wrote {written}")));
     }
     let imported = import.finish().await?;
-    Ok(Copied { written: Summary(imported.rows), left_out: imported.left_out })
+    Ok((Copied { written: Summary(imported.rows), left_out: imported.left_out }, files))
 }
 
 /// Writes every item into the import; returns it unfinished, so the caller commits only
@@ -491,17 +502,111 @@ async fn drain_into(
     Ok((import, Summary(counts)))
 }
 
-/// Copies every table of `from` into `to`, which must be empty and at the same schema.
+/// Copies every table of `from` into `to`, which must be empty and at the same schema. The
+/// attachment files stay where they are: both databases name the same store.
 pub async fn migrate_store(from: &Store, to: &Store) -> Result<Copied> {
+    Ok(migrate_store_with_files(from, to, None).await?.0)
+}
+
+/// Attachment objects migrate-store copied from one store to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FilesCopied {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Like [`migrate_store`], and when `files` names two stores (`from`, `to`: the folder and the
+/// bucket of two configurations) every object the events name is copied across first, each
+/// streamed and its SHA-256 checked twice: against what its event recorded while reading the
+/// source, and against the copy read back from the target. The rows are committed only when
+/// every file is across (a failed run leaves files no event names, which the cleanup job
+/// removes; run it again into the still empty database).
+pub async fn migrate_store_with_files(
+    from: &Store,
+    to: &Store,
+    files: Option<(&crate::attachments::Blobs, &crate::attachments::Blobs)>,
+) -> Result<(Copied, Option<FilesCopied>)> {
     same_schema(
         &source_schema(from).await?,
         &to.applied_migrations().await?,
         "the source database",
         "run `hotline migrate` against the source first (with this release)",
     )?;
+    if let Some((source, target)) = files {
+        if source.description == target.description {
+            return Err(BackupError::Schema(format!(
+                "the attachments would be copied onto themselves ({}): name another store, or leave the files where they are",
+                source.description
+            )));
+        }
+    }
     let (tx, rx) = mpsc::channel(16);
     let source = from.clone();
-    // Attachments stay where they are (the folder or bucket the configuration names); the
-    // `attachments` rows that name them are copied like every table.
-    copy_into(to, rx, tokio::spawn(async move { Ok(Summary(source.export(tx).await?)) }), None).await
+    let copying = files.map(|(source_blobs, target_blobs)| {
+        tokio::spawn(copy_files(from.clone(), source_blobs.clone(), target_blobs.clone()))
+    });
+    copy_into(to, rx, tokio::spawn(async move { Ok(Summary(source.export(tx).await?)) }), copying).await
+}
+
+impl std::fmt::Display for FilesCopied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} attachment objects, {} bytes", self.objects, self.bytes)
+    }
+}
+
+/// Copies every attachment object from one store to the other (see [`migrate_store_with_files`]).
+async fn copy_files(
+    source_db: Store,
+    from: crate::attachments::Blobs,
+    to: crate::attachments::Blobs,
+) -> Result<FilesCopied> {
+    use futures::StreamExt;
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    let mut copied = FilesCopied::default();
+    for (key, recorded) in source_db.attachment_objects().await? {
+        let failed = |what: String| BackupError::Schema(format!("attachment {key}: {what}"));
+        let got = from.get(&key).await.map_err(|e| failed(format!("cannot be read from {}: {e}", from.description)))?;
+        let mut writer = to.writer(&key);
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut stream = got.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let written = match chunk {
+                Ok(chunk) => {
+                    hasher.update(&chunk);
+                    size += chunk.len() as u64;
+                    writer.write_all(&chunk).await.map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = written {
+                let _ = writer.abort().await;
+                return Err(failed(format!("copying from {} to {}: {e}", from.description, to.description)));
+            }
+        }
+        let sha256 = hex::encode(hasher.finalize());
+        if let Some((recorded_size, recorded_sha)) = &recorded {
+            if (*recorded_size, recorded_sha) != (size, &sha256) {
+                let _ = writer.abort().await;
+                return Err(failed(format!(
+                    "in {} it is {size} bytes with SHA-256 {sha256}, but its event recorded {recorded_size} bytes \
+                     with {recorded_sha}: the stored file was changed or damaged; nothing was committed",
+                    from.description
+                )));
+            }
+        }
+        writer.shutdown().await.map_err(|e| failed(format!("writing to {}: {e}", to.description)))?;
+        let (copy_sha, _) =
+            to.sha256(&key).await.map_err(|e| failed(format!("reading the copy back from {}: {e}", to.description)))?;
+        if copy_sha != sha256 {
+            return Err(failed(format!(
+                "the copy in {} reads back as SHA-256 {copy_sha}, not {sha256}",
+                to.description
+            )));
+        }
+        copied.objects += 1;
+        copied.bytes += size;
+    }
+    Ok(copied)
 }

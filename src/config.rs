@@ -87,6 +87,12 @@ pub struct Config {
     /// `HOTLINE_OPEN311_REQUESTS_PER_HOUR`: requests one partner's api_key may file per hour
     /// through Open311; more get 429.
     pub open311_requests_per_hour: u32,
+    /// `HOTLINE_OPEN311_MEDIA_ALLOW_PRIVATE`: fetch a partner's `media_url` even when its host
+    /// is on this machine or a private network (loopback, 10/8, 172.16/12, 192.168/16,
+    /// link-local, fc00::/7 …). Off by default: a stranger's address must not reach inside.
+    pub open311_media_allow_private: bool,
+    /// `HOTLINE_OPEN311_MEDIA_TIMEOUT_SECS`: how long fetching a `media_url` may take, all of it.
+    pub open311_media_timeout_secs: u64,
     /// `MEILI_URL`: a Meilisearch server (`http://127.0.0.1:7700`) holding the search index.
     /// Unset: the embedded index in the ticket database.
     pub meili_url: Option<String>,
@@ -188,6 +194,8 @@ impl Default for Config {
             public_track_per_hour: 60,
             open311_jurisdiction_id: "12345".into(),
             open311_requests_per_hour: 600,
+            open311_media_allow_private: false,
+            open311_media_timeout_secs: 30,
             meili_url: None,
             meili_key: None,
             meili_index: "tickets".into(),
@@ -261,6 +269,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("public_track_per_hour", "HOTLINE_PUBLIC_TRACK_PER_HOUR"),
     ("open311_jurisdiction_id", "HOTLINE_OPEN311_JURISDICTION"),
     ("open311_requests_per_hour", "HOTLINE_OPEN311_REQUESTS_PER_HOUR"),
+    ("open311_media_allow_private", "HOTLINE_OPEN311_MEDIA_ALLOW_PRIVATE"),
+    ("open311_media_timeout_secs", "HOTLINE_OPEN311_MEDIA_TIMEOUT_SECS"),
     ("meili_url", "MEILI_URL"),
     ("meili_key", "MEILI_KEY"),
     ("meili_index", "HOTLINE_MEILI_INDEX"),
@@ -317,6 +327,13 @@ impl Config {
         fn number<T: std::str::FromStr>(key: &str, var: &str, value: &str) -> Result<T, ConfigError> {
             value.parse().map_err(|_| err(key, format!("{var}={value:?} is not a whole number")))
         }
+        fn boolean(key: &str, var: &str, value: &str) -> Result<bool, ConfigError> {
+            match value {
+                "1" | "true" | "yes" => Ok(true),
+                "0" | "false" | "no" => Ok(false),
+                _ => Err(err(key, format!("{var}={value:?} is not true or false"))),
+            }
+        }
         match key {
             "addr" => self.addr = value.into(),
             "database_url" => self.database_url = value.into(),
@@ -348,6 +365,8 @@ impl Config {
             "public_track_per_hour" => self.public_track_per_hour = number(key, var, value)?,
             "open311_jurisdiction_id" => self.open311_jurisdiction_id = value.trim().into(),
             "open311_requests_per_hour" => self.open311_requests_per_hour = number(key, var, value)?,
+            "open311_media_allow_private" => self.open311_media_allow_private = boolean(key, var, value)?,
+            "open311_media_timeout_secs" => self.open311_media_timeout_secs = number(key, var, value)?,
             "meili_url" => self.meili_url = Some(value.into()),
             "meili_key" => self.meili_key = Some(value.into()),
             "meili_index" => self.meili_index = value.into(),
@@ -365,13 +384,7 @@ impl Config {
             "s3_region" => self.s3_region = value.into(),
             "s3_access_key_id" => self.s3_access_key_id = Some(value.into()),
             "s3_secret_access_key" => self.s3_secret_access_key = Some(value.into()),
-            "s3_allow_http" => {
-                self.s3_allow_http = match value {
-                    "1" | "true" | "yes" => true,
-                    "0" | "false" | "no" => false,
-                    _ => return Err(err(key, format!("{var}={value:?} is not true or false"))),
-                }
-            }
+            "s3_allow_http" => self.s3_allow_http = boolean(key, var, value)?,
             "sms_gateway_url" => self.sms_gateway_url = Some(value.into()),
             "sms_gateway_user" => self.sms_gateway_user = value.into(),
             "sms_gateway_password" => self.sms_gateway_password = value.into(),
@@ -513,6 +526,12 @@ impl Config {
                 "must be one word, e.g. 12345.example.gov.cn (HOTLINE_OPEN311_JURISDICTION)",
             ));
         }
+        if !(1..=600).contains(&self.open311_media_timeout_secs) {
+            return Err(err(
+                "open311_media_timeout_secs",
+                "must be between 1 and 600 seconds (HOTLINE_OPEN311_MEDIA_TIMEOUT_SECS)",
+            ));
+        }
         if let Some(url) = &self.meili_url {
             if !url.starts_with("http://") && !url.starts_with("https://") {
                 return Err(err("meili_url", format!("{url:?} must start with http:// or https:// (MEILI_URL)")));
@@ -650,6 +669,15 @@ impl Config {
         }
     }
 
+    /// How a partner's `media_url` is fetched.
+    pub fn media_fetch(&self) -> crate::media_url::FetchPolicy {
+        crate::media_url::FetchPolicy {
+            allow_private: self.open311_media_allow_private,
+            timeout: std::time::Duration::from_secs(self.open311_media_timeout_secs),
+            limits: self.attachment_limits(),
+        }
+    }
+
     /// The quiet hours for texts (`21:00-08:00`, or `off`).
     pub fn sms_quiet(&self) -> Result<crate::domain::sms::QuietHours, ConfigError> {
         let value = self.sms_quiet_hours.trim();
@@ -767,6 +795,12 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err().key, "kb_expiry_days");
         let bad = Config { public_submit_per_hour: 0, ..Config::default() };
         assert_eq!(bad.validate().unwrap_err().key, "public_submit_per_hour");
+        let bad = Config { open311_media_timeout_secs: 0, ..Config::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "open311_media_timeout_secs");
+        let e = Config::load(None, env_of(&[("HOTLINE_OPEN311_MEDIA_ALLOW_PRIVATE", "sometimes")])).unwrap_err();
+        assert_eq!(e.key, "open311_media_allow_private");
+        let c = Config::load(None, env_of(&[("HOTLINE_OPEN311_MEDIA_ALLOW_PRIVATE", "true")])).unwrap();
+        assert!(c.open311_media_allow_private);
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! generated tickets, each driven through the real lifecycle (dispatch, accept, reply,
 //! callback …) so the demo shows every state a centre sees.
 
+use crate::attachments::{self, Blobs};
 use crate::catalog::Catalog;
+use crate::domain::attachments::{Purpose, Request, Uploader};
 use crate::domain::demo_gen::{self, DemoStep, DemoTicketDraft};
 use crate::domain::demo_kb;
 use crate::domain::event::{EventKind, Received};
-use crate::domain::lifecycle::{self, Actor, Assignment, CallbackReport, Command};
+use crate::domain::lifecycle::{self, Actor, Assignment, CallbackReport, Command, Directory};
 use crate::domain::rules::RoutingInput;
 use crate::domain::types::{Outcome, Role, Satisfaction, Solved};
 use crate::http::auth::hash_password;
@@ -113,7 +115,33 @@ pub async fn ensure_articles(store: &Store, catalog: &Catalog) -> Result<usize, 
 /// ([`demo_gen::life_plan`]) is played up to the present, each step at its own time, so the
 /// data ages as a real centre's does: today's tickets wait to be accepted, last week's are in
 /// hand, last month's are called back and closed, and returns are reviewed within hours.
+///
+/// Without an attachment store, tickets whose category wants a photo with the reply
+/// (`photo_required`, 道路破损) stop at 已签收; [`generate_tickets_with_photos`] lets them go on.
 pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, seed: u64) -> Result<usize, StoreError> {
+    generate(store, catalog, None, count, seed).await
+}
+
+/// Like [`generate_tickets`], and before replying on a ticket whose category wants a photo
+/// (`photo_required`) the lead department uploads one (a small generated picture) through the
+/// ordinary attachment road, so those tickets reach every state the others do.
+pub async fn generate_tickets_with_photos(
+    store: &Store,
+    catalog: &Catalog,
+    blobs: &Blobs,
+    count: usize,
+    seed: u64,
+) -> Result<usize, StoreError> {
+    generate(store, catalog, Some(blobs), count, seed).await
+}
+
+async fn generate(
+    store: &Store,
+    catalog: &Catalog,
+    blobs: Option<&Blobs>,
+    count: usize,
+    seed: u64,
+) -> Result<usize, StoreError> {
     let drafts = demo_gen::generate(&catalog.district, count, seed);
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let end = store.now();
@@ -237,6 +265,12 @@ pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, se
                             ticket = t;
                         }
                     }
+                    if let (Some(blobs), Some(_)) = (blobs, catalog.district.reply_photo_required(&ticket.category)) {
+                        let lead_actor = department_actor(catalog, &lead);
+                        if let Some(t) = reply_photo(&at(step_ms), blobs, &ticket, &lead_actor).await? {
+                            ticket = t;
+                        }
+                    }
                     let explained = draft.kind == "consult" || rng.gen_bool(0.15);
                     let (outcome, text) = if explained {
                         (Outcome::Explained, "已联系来电人，就有关政策和办理流程作了解释说明，来电人表示理解。")
@@ -269,6 +303,33 @@ pub async fn generate_tickets(store: &Store, catalog: &Catalog, count: usize, se
         }
     }
     Ok(count)
+}
+
+/// The lead department's on-site photo (现场照片) before its reply: a small picture made
+/// here, taken in like any upload. `None` when the ticket's state refuses it.
+async fn reply_photo(
+    store: &Store,
+    blobs: &Blobs,
+    ticket: &crate::domain::ticket::Ticket,
+    lead: &Actor,
+) -> Result<Option<crate::domain::ticket::Ticket>, StoreError> {
+    let shade = (ticket.id % 200) as u8;
+    let picture = image::RgbImage::from_fn(160, 120, |x, y| image::Rgb([shade, (x + y) as u8, 90]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&picture)
+        .map_err(|e| StoreError::Config(format!("demo photo: {e}")))?;
+    let unavailable = |e: attachments::UploadError| StoreError::Unavailable(format!("demo photo: {e}"));
+    let file = attachments::spool_bytes(blobs, "现场照片.jpg", &jpeg).await.map_err(unavailable)?;
+    let request = Request { purpose: Some(Purpose::Reply), public: Some(true) };
+    let limits = crate::config::Config::default().attachment_limits();
+    match attachments::attach(store, blobs, &limits, ticket.id, Uploader::Staff(lead), lead, request, vec![file]).await
+    {
+        Ok((change, _)) => Ok(Some(change.ticket)),
+        Err(attachments::AddError::Store(StoreError::Rejected(_))) => Ok(None),
+        Err(attachments::AddError::Store(e)) => Err(e),
+        Err(attachments::AddError::Upload(e)) => Err(unavailable(e)),
+    }
 }
 
 fn by_hand(lead: String) -> Assignment {

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod live;
+pub mod media_url;
 pub mod memory;
 pub mod metrics;
 pub mod notify;

@@ -60,7 +60,9 @@ enum Cmd {
     Backup { file: PathBuf },
     /// Restore a backup made by `hotline backup` into an empty database.
     Restore { file: PathBuf },
-    /// Copy every table of one database into another, empty one (a district moving to PostgreSQL).
+    /// Copy every table of one database into another, empty one (a district moving to
+    /// PostgreSQL). The attachment files stay in the store the configuration names, unless
+    /// --files-to names another: then every file is copied there too (streamed, checksums checked).
     MigrateStore {
         /// The database to copy from, e.g. sqlite://data/hotline.db.
         #[arg(long)]
@@ -68,6 +70,11 @@ enum Cmd {
         /// The empty database to copy into, e.g. postgres://hotline@db/hotline.
         #[arg(long)]
         to: String,
+        /// The new installation's configuration file (TOML): its attachment keys
+        /// (attachments_dir, or s3_bucket with s3_endpoint …) name where the files go. The
+        /// files are read from the store this command's own configuration names.
+        #[arg(long, value_name = "CONFIG")]
+        files_to: Option<PathBuf>,
     },
     /// Open311 GeoReport v2: partners' keys.
     Open311 {
@@ -261,11 +268,31 @@ fn main() -> ExitCode {
             println!("restored {summary} from {}", file.display());
             Ok(())
         }),
-        Cmd::MigrateStore { from, to } => run_async(async move {
+        Cmd::MigrateStore { from, to, files_to } => run_async(async move {
+            use hotline::attachments::Blobs;
             let source = hotline::backup::open_source(&from).await?;
+            let stores = match &files_to {
+                Some(path) => {
+                    // The target's own file, without this environment (which is the source's).
+                    let target = Config::load(Some(path), |_| None).map_err(|e| format!("--files-to: {e}"))?;
+                    target.validate().map_err(|e| format!("--files-to {}: {e}", path.display()))?;
+                    Some((Blobs::from_config(&config)?, Blobs::from_config(&target)?))
+                }
+                None => None,
+            };
             let target = Store::connect(&to, 2, system_clock()).await?;
-            let summary = hotline::backup::migrate_store(&source, &target).await?;
+            let files = stores.as_ref().map(|(from, to)| (from, to));
+            let (summary, copied) = hotline::backup::migrate_store_with_files(&source, &target, files).await?;
             println!("copied {summary}");
+            match (copied, &stores) {
+                (Some(copied), Some((from, to))) => {
+                    println!("copied {copied} from {} to {}, each checksum verified", from.description, to.description)
+                }
+                _ => println!(
+                    "attachments left in {} (both databases name it; --files-to CONFIG copies them elsewhere)",
+                    Blobs::describe(&config)
+                ),
+            }
             Ok(())
         }),
         Cmd::Search { command: SearchCmd::Reindex } => run_async(async move {
@@ -294,7 +321,8 @@ fn main() -> ExitCode {
         Cmd::DemoTickets { count, seed } => run_async(async move {
             let store = Store::connect(&config.database_url, config.db_max_connections, system_clock()).await?;
             store.sync_departments(&catalog.department_rows()).await?;
-            let n = hotline::demo::generate_tickets(&store, &catalog, count, seed).await?;
+            let blobs = hotline::attachments::Blobs::from_config(&config)?;
+            let n = hotline::demo::generate_tickets_with_photos(&store, &catalog, &blobs, count, seed).await?;
             println!("added {n} demo tickets");
             Ok(())
         }),
@@ -436,7 +464,9 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     if demo {
         if hotline::demo::ensure_users(&store, &catalog).await? {
             hotline::demo::ensure_articles(&store, &catalog).await?;
-            let n = hotline::demo::generate_tickets(&store, &catalog, config.demo_tickets, 12345).await?;
+            let blobs = hotline::attachments::Blobs::from_config(&config)?;
+            let n = hotline::demo::generate_tickets_with_photos(&store, &catalog, &blobs, config.demo_tickets, 12345)
+                .await?;
             tracing::info!(tickets = n, "demo district loaded");
         }
         println!(

@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::files::{contains, photo_with_gps};
 use common::{Backend, TestClock, TestServer};
 use hotline::config::Config;
 use reqwest::{Method, StatusCode};
@@ -23,27 +24,8 @@ both_backends!(
     attachments_on_a_real_s3_server,
     an_s3_outage_fails_the_upload_cleanly_and_it_works_again,
     backup_and_restore_carry_the_files,
+    migrate_store_moves_the_files_from_disk_to_s3,
 );
-
-/// A JPEG photo with an EXIF block carrying GPS coordinates and a marker we can look for.
-fn photo_with_gps(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&img).unwrap();
-    // APP1 Exif right after SOI, as cameras write it.
-    let mut exif = b"Exif\0\0MM\0*\0\0\0\x08".to_vec();
-    exif.extend_from_slice(b"GPSLatitude=31.2304N;GPSLongitude=121.4737E;SECRET-HOME-ADDRESS");
-    let len = (exif.len() + 2) as u16;
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&exif);
-    out.extend_from_slice(&jpeg[2..]);
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 /// A PNG that declares a 100000 × 100000 canvas in a few dozen bytes ("zip bomb" image).
 fn png_bomb() -> Vec<u8> {
@@ -581,17 +563,22 @@ async fn an_s3_outage_fails_the_upload_cleanly_and_it_works_again(backend: Backe
     server.stop().await;
 }
 
-async fn backup_and_restore_carry_the_files(backend: Backend) {
-    let server = TestServer::start(backend).await;
+/// A ticket the operator logged with a scanned letter and a photo: the ticket.
+async fn ticket_with_a_letter_and_a_photo(server: &TestServer) -> Value {
     let operator = server.login("operator").await;
     let t = operator.log_call(json!({})).await;
     let number = t["number"].as_str().unwrap().to_string();
     let path = format!("/api/v1/tickets/{number}/attachments");
     let pdf = b"%PDF-1.4\n% a scanned letter\n%%EOF\n".to_vec();
     let (status, added) =
-        upload(&server, &path, Some(&operator.token), &[("来信.pdf", pdf.clone()), ("现场.png", png_photo())], &[])
-            .await;
+        upload(server, &path, Some(&operator.token), &[("来信.pdf", pdf), ("现场.png", png_photo())], &[]).await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
+    t
+}
+
+async fn backup_and_restore_carry_the_files(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let t = ticket_with_a_letter_and_a_photo(&server).await;
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("hotline.backup");
@@ -614,6 +601,98 @@ async fn backup_and_restore_carry_the_files(backend: Backend) {
     let ticket = target.ticket(t["id"].as_i64().unwrap()).await.unwrap().unwrap();
     assert_eq!(ticket.attachments.len(), 2);
     assert_eq!(ticket.attachments[0].name, "来信.pdf");
+    target.close().await;
+    server.stop().await;
+}
+
+async fn migrate_store_moves_the_files_from_disk_to_s3(backend: Backend) {
+    let Some(s3) = shared_s3() else {
+        println!("SKIPPED: no S3 server (HOTLINE_TEST_S3_URL; ops/test.sh starts moto)");
+        return;
+    };
+    // A district on the local disk with a letter and a photo (and the photo's thumbnail).
+    let server = TestServer::start(backend).await;
+    let t = ticket_with_a_letter_and_a_photo(&server).await;
+    let number = t["number"].as_str().unwrap().to_string();
+    let keys = server.store.all_attachment_keys().await.unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+
+    // Moving to another database and an S3 bucket: every file goes across, checked.
+    let bucket = create_bucket(&s3).await;
+    let target_config = s3_config(&s3, &bucket);
+    let bucket_files = hotline::attachments::Blobs::from_config(&target_config).unwrap();
+    let (url, _db_dir) = common::fresh_database(backend).await;
+    let target = hotline::store::Store::connect(&url, 2, hotline::store::system_clock()).await.unwrap();
+    let (rows, files) =
+        hotline::backup::migrate_store_with_files(&server.store, &target, Some((server.state.blobs(), &bucket_files)))
+            .await
+            .expect("migrate-store");
+    assert_eq!(rows.written.0["attachments"], 2, "{rows}");
+    let files = files.expect("the files were copied");
+    assert_eq!(files.objects, 3);
+    let mut bytes = 0;
+    for key in &keys {
+        let original = server.state.blobs().get(key).await.unwrap().bytes().await.unwrap();
+        let copy = bucket_files.get(key).await.unwrap().bytes().await.unwrap();
+        assert_eq!(original, copy, "{key}");
+        bytes += copy.len() as u64;
+    }
+    assert_eq!(files.bytes, bytes);
+    target.close().await;
+
+    // The new installation serves them from the bucket.
+    let moved = TestServer::start_on(backend, url, None, TestClock::starting_now(), target_config.clone(), false).await;
+    assert!(store_files(&moved).is_empty(), "nothing on the new server's disk");
+    let operator = moved.login("operator").await;
+    let (_, listed) = operator.get(&format!("/api/v1/tickets/{number}/attachments")).await;
+    let got = download(&moved, listed[1]["url"].as_str().unwrap(), Some(&operator.token)).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap(), server.state.blobs().get(&keys[1]).await.unwrap().bytes().await.unwrap());
+    moved.stop().await;
+
+    // The same with the command: the files are read from the store this configuration names
+    // and go to the one the new installation's file names; the counts are printed.
+    let dir = tempfile::tempdir().unwrap();
+    let new_config = dir.path().join("new.toml");
+    let second_bucket = create_bucket(&s3).await;
+    std::fs::write(
+        &new_config,
+        format!(
+            "s3_endpoint = \"{s3}\"\ns3_bucket = \"{second_bucket}\"\ns3_allow_http = true\n\
+             s3_access_key_id = \"testing\"\ns3_secret_access_key = \"testing\"\n"
+        ),
+    )
+    .unwrap();
+    let (url, _db_dir) = common::fresh_database(backend).await;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (_, var) in hotline::config::ENV_KEYS {
+        command.env_remove(var);
+    }
+    let out = command
+        .env_remove("HOTLINE_CONFIG")
+        .env("HOTLINE_ATTACHMENTS_DIR", &server.state.config.attachments_dir)
+        .args(["migrate-store", "--from", &server.state.config.database_url, "--to", &url, "--files-to"])
+        .arg(&new_config)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains(&format!("copied 3 attachment objects, {bytes} bytes")), "{printed}");
+    assert!(printed.contains(&format!("s3://{second_bucket}")) && printed.contains("checksum verified"), "{printed}");
+
+    // A file damaged on the old disk is found out: nothing is committed, the key is named.
+    let damaged = server.state.config.attachments_dir.join(&keys[0]);
+    std::fs::write(&damaged, b"%PDF-1.4 not the letter that was stored").unwrap();
+    let (url, _db_dir) = common::fresh_database(backend).await;
+    let target = hotline::store::Store::connect(&url, 2, hotline::store::system_clock()).await.unwrap();
+    let refused =
+        hotline::backup::migrate_store_with_files(&server.store, &target, Some((server.state.blobs(), &bucket_files)))
+            .await
+            .expect_err("a damaged file stops the move");
+    let message = refused.to_string();
+    assert!(message.contains(&keys[0]) && message.contains("SHA-256"), "{message}");
+    assert!(target.ticket(t["id"].as_i64().unwrap()).await.unwrap().is_none(), "no rows committed");
     target.close().await;
     server.stop().await;
 }

@@ -64,6 +64,22 @@ fn bad_configuration_names_the_key() {
 }
 
 #[test]
+fn an_attachment_folder_that_cannot_be_made_stops_start_up_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let out = hotline()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", format!("sqlite://{}/h.db", dir.path().display()))
+        .env("HOTLINE_ATTACHMENTS_DIR", file.join("attachments"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("attachment store: attachments_dir:") && err.contains("HOTLINE_ATTACHMENTS_DIR"), "{err}");
+}
+
+#[test]
 fn broken_rules_directory_is_reported_with_file_and_line() {
     let dir = common::rules_copy();
     let departments = dir.path().join("departments.toml");
@@ -95,7 +111,8 @@ fn demo_refuses_a_public_address() {
 async fn demo_district_serves_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/data/hotline.db", dir.path().display());
-    let demo = [("HOTLINE_DEMO_TICKETS", "60")];
+    let files = dir.path().join("data/attachments");
+    let demo = [("HOTLINE_DEMO_TICKETS", "60"), ("HOTLINE_ATTACHMENTS_DIR", files.to_str().unwrap())];
     let mut server = ServerProcess::start_with(&["--demo"], &db, &demo);
     let base = server.base.clone();
     let client = reqwest::Client::new();
@@ -123,6 +140,17 @@ async fn demo_district_serves_and_stops_cleanly_on_sigterm() {
     assert_eq!(tickets.len(), 60);
     let statuses: std::collections::HashSet<&str> = tickets.iter().map(|t| t["status"].as_str().unwrap()).collect();
     assert!(statuses.len() >= 4, "the demo shows tickets in many states: {statuses:?}");
+    // 道路破损 wants an on-site photo with the reply: the demo's replies there carry one.
+    let mut photos = 0;
+    for t in tickets.iter().filter(|t| t["category"] == "01.02.01" && t["replied_at"].is_string()) {
+        let url = format!("{base}/api/v1/tickets/{}/attachments", t["number"].as_str().unwrap());
+        let listed: serde_json::Value = client.get(url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let photo = listed.as_array().unwrap().iter().find(|a| a["purpose"] == "reply").expect("the reply photo");
+        let got = client.get(format!("{base}{}", photo["url"].as_str().unwrap())).bearer_auth(&token).send().await;
+        assert_eq!(got.unwrap().status(), 200);
+        photos += 1;
+    }
+    assert!(photos > 0, "the demo (seed 12345) replies on 道路破损 tickets too");
     assert_eq!(server.stop(), 0);
 
     // A second start on the same database keeps what is there.

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::files::{contains, photo_with_gps};
 use common::{first_leaf_category, Backend, TestClock, TestServer};
 use hotline::config::Config;
 use reqwest::{Method, StatusCode};
@@ -22,6 +23,9 @@ both_backends!(
     bad_input_gets_the_standard_errors_and_nothing_is_stored,
     each_key_has_its_own_budget,
     an_open311_client_library_reads_the_facade,
+    partner_media_url_becomes_a_photo_without_gps,
+    partner_media_url_on_a_private_address_is_refused,
+    partner_media_url_that_fails_is_noted_and_the_ticket_stays,
 );
 
 const ROOT: &str = "/open311/v2";
@@ -638,5 +642,183 @@ async fn an_open311_client_library_reads_the_facade(backend: Backend) {
             assert!(!one.to_string().contains(private), "{format}: {private} in {one}");
         }
     }
+    server.stop().await;
+}
+
+// ---- media_url: the partner's photo fetched into an attachment -------------------------------
+
+/// A partner's web server on loopback: `/photos/{name}` is a camera photo with GPS in its
+/// EXIF block, `/gone.jpg` answers 404, `/huge.jpg` streams 2 MB with no length declared,
+/// `/slow.jpg` takes 30 s to answer.
+/// Counts the requests it gets.
+struct PartnerSite {
+    base: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _serving: tokio::task::JoinHandle<()>,
+}
+
+impl PartnerSite {
+    async fn start() -> PartnerSite {
+        use axum::routing::get;
+        use std::sync::atomic::Ordering;
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = hits.clone();
+        let app = axum::Router::new()
+            .route("/photos/{name}", get(|| async { ([("content-type", "image/jpeg")], photo_with_gps(640, 480)) }))
+            .route("/gone.jpg", get(|| async { (axum::http::StatusCode::NOT_FOUND, "no such photo") }))
+            .route(
+                "/slow.jpg",
+                get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    photo_with_gps(64, 64)
+                }),
+            )
+            .route(
+                "/huge.jpg",
+                get(|| async {
+                    let mut first = photo_with_gps(64, 64);
+                    first.resize(64 * 1024, 0);
+                    let chunks = (0..32).map(move |_| Ok::<_, std::io::Error>(bytes::Bytes::from(first.clone())));
+                    axum::body::Body::from_stream(futures::stream::iter(chunks))
+                }),
+            )
+            .layer(axum::middleware::from_fn(move |req, next: axum::middleware::Next| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async move { next.run(req).await }
+            }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        PartnerSite { base, hits, _serving: serving }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The partner files the specification's example with its own `media_url`; the number.
+async fn file_with_media(server: &TestServer, api_key: &str, media_url: &str) -> String {
+    let mut form: Vec<(&str, String)> =
+        specification_example(api_key).into_iter().filter(|(k, _)| *k != "media_url").collect();
+    form.push(("media_url", media_url.to_string()));
+    let filed = file(server, "json", &form).await;
+    assert_eq!(filed.status, StatusCode::CREATED, "the request does not wait for the photo: {}", filed.text);
+    filed.json()[0]["service_request_id"].as_str().unwrap().to_string()
+}
+
+/// The ticket's history once it holds an event of type `kind` (the fetch runs after the
+/// request was answered): waits for it, 30 s at most.
+async fn history_with(server: &TestServer, number: &str, kind: &str) -> Vec<Value> {
+    let supervisor = server.login("supervisor").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, events) = supervisor.get(&format!("/api/v1/tickets/{number}/events")).await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        let events = events.as_array().unwrap().clone();
+        if events.iter().any(|e| e["type"] == kind) {
+            return events;
+        }
+        assert!(std::time::Instant::now() < deadline, "no {kind} in the history of {number}: {events:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn media_config(allow_private: bool) -> Config {
+    Config {
+        open311_media_allow_private: allow_private,
+        open311_media_timeout_secs: 10,
+        attachment_max_bytes: 1024 * 1024,
+        ..Config::default()
+    }
+}
+
+async fn partner_media_url_becomes_a_photo_without_gps(backend: Backend) {
+    let site = PartnerSite::start().await;
+    let server = start(backend, media_config(true)).await;
+    let (_, api_key) = issue_key(&server, "随手拍小程序").await;
+    let number = file_with_media(&server, &api_key, &format!("{}/photos/%E9%97%A8%E5%8F%A3.jpg", site.base)).await;
+
+    // The photo is the caller's, added in the partner's name.
+    let events = history_with(&server, &number, "attachment_added").await;
+    let added = events.iter().find(|e| e["type"] == "attachment_added").unwrap();
+    assert_eq!(added["actor"]["username"], "open311:随手拍小程序", "{added}");
+    assert_eq!(added["data"]["name"], "门口.jpg");
+    assert_eq!((added["data"]["purpose"].as_str(), added["data"]["public"].as_bool()), (Some("intake"), Some(true)));
+    assert!(!events.iter().any(|e| e["type"] == "media_fetch_failed"), "{events:?}");
+
+    // Listed with the ticket; re-encoded like every upload: the GPS never reaches anyone.
+    let supervisor = server.login("supervisor").await;
+    let (_, listed) = supervisor.get(&format!("/api/v1/tickets/{number}/attachments")).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["content_type"], "image/jpeg");
+    let got = server
+        .client
+        .get(format!("{}{}", server.base, listed[0]["url"].as_str().unwrap()))
+        .bearer_auth(&supervisor.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    let body = got.bytes().await.unwrap();
+    assert!(contains(&photo_with_gps(640, 480), b"SECRET-HOME-ADDRESS"));
+    assert!(!contains(&body, b"SECRET-HOME-ADDRESS"), "the GPS block was stripped");
+    assert!(!contains(&body, b"Exif\0\0"));
+    let picture = image::load_from_memory(&body).expect("still a picture");
+    assert_eq!((picture.width(), picture.height()), (640, 480));
+    server.stop().await;
+}
+
+async fn partner_media_url_on_a_private_address_is_refused(backend: Backend) {
+    let site = PartnerSite::start().await;
+    let server = start(backend, media_config(false)).await;
+    let (_, api_key) = issue_key(&server, "随手拍小程序").await;
+    let url = format!("{}/photos/a.jpg", site.base);
+    let number = file_with_media(&server, &api_key, &url).await;
+
+    let events = history_with(&server, &number, "media_fetch_failed").await;
+    let failed = events.iter().find(|e| e["type"] == "media_fetch_failed").unwrap();
+    assert_eq!(failed["actor"]["username"], "open311:随手拍小程序");
+    assert_eq!(failed["data"]["url"], url.as_str());
+    let reason = failed["data"]["reason"].as_str().unwrap();
+    assert!(reason.contains("loopback") && reason.contains("open311_media_allow_private"), "{reason}");
+    assert_eq!(site.hits(), 0, "nothing was asked of a loopback address");
+    assert!(!events.iter().any(|e| e["type"] == "attachment_added"));
+    // The ticket stands, and the partner can follow it.
+    let one = get(&server, &format!("requests/{number}.json")).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    server.stop().await;
+}
+
+async fn partner_media_url_that_fails_is_noted_and_the_ticket_stays(backend: Backend) {
+    // Not found, too large, too slow.
+    let site = PartnerSite::start().await;
+    let config = Config { open311_media_timeout_secs: 2, ..media_config(true) };
+    let server = start(backend, config).await;
+    let (_, api_key) = issue_key(&server, "随手拍小程序").await;
+    for (path, why) in
+        [("/gone.jpg", "404"), ("/huge.jpg", "attachment_max_bytes"), ("/slow.jpg", "open311_media_timeout_secs")]
+    {
+        let url = format!("{}{path}", site.base);
+        let number = file_with_media(&server, &api_key, &url).await;
+        let events = history_with(&server, &number, "media_fetch_failed").await;
+        let failed = events.iter().find(|e| e["type"] == "media_fetch_failed").unwrap();
+        assert_eq!(failed["data"]["url"], url.as_str());
+        let reason = failed["data"]["reason"].as_str().unwrap();
+        assert!(reason.contains(why), "{path}: {reason}");
+        assert!(!events.iter().any(|e| e["type"] == "attachment_added"), "{path}");
+        let one = get(&server, &format!("requests/{number}.json")).await;
+        assert_eq!(one.status, StatusCode::OK, "{path}: {}", one.text);
+        assert_eq!(one.json()[0]["status"], "open");
+    }
+    // Nothing half-stored: no file in the store, none left in the spool.
+    let dir = &server.state.config.attachments_dir;
+    let left: Vec<_> = [dir.clone(), dir.with_extension("spool")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     server.stop().await;
 }

@@ -319,6 +319,12 @@ pub enum EventKind {
         /// A photo or document the partner hosts.
         media_url: Option<String>,
     },
+    /// The partner's `media_url` did not become an attachment (refused address, the
+    /// partner's server failing, too large, a type not taken in): which address, and why.
+    MediaFetchFailed {
+        url: String,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -365,6 +371,7 @@ impl EventKind {
             EventKind::CallbackClaimed { .. } => "callback_claimed",
             EventKind::CallbackUnreachable { .. } => "callback_unreachable",
             EventKind::PartnerFiled { .. } => "partner_filed",
+            EventKind::MediaFetchFailed { .. } => "media_fetch_failed",
         }
     }
 

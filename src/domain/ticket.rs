@@ -436,7 +436,7 @@ pub fn apply(ticket: Option<Ticket>, event: &Event) -> Ticket {
         }
         EventKind::Urged { .. } => t.urges += 1,
         EventKind::Supervised { .. } => t.supervised = true,
-        EventKind::CallerRevealed { .. } | EventKind::PartnerFiled { .. } => {}
+        EventKind::CallerRevealed { .. } | EventKind::PartnerFiled { .. } | EventKind::MediaFetchFailed { .. } => {}
         EventKind::AttachmentAdded(a) => t.attachments.push(a.clone()),
         EventKind::ResidentContacted { .. } => {
             t.contacted_at = Some(at);

@@ -110,6 +110,15 @@ impl From<UploadError> for ApiError {
     }
 }
 
+impl From<files::AddError> for ApiError {
+    fn from(e: files::AddError) -> Self {
+        match e {
+            files::AddError::Upload(e) => e.into(),
+            files::AddError::Store(e) => e.into(),
+        }
+    }
+}
+
 fn multipart(body: Result<Multipart, MultipartRejection>) -> Result<Multipart, ApiError> {
     body.map_err(|e| {
         ApiError::UnsupportedMediaType(format!(
@@ -138,9 +147,8 @@ fn request_of(upload: &files::Upload) -> Result<Request, ApiError> {
     Ok(Request { purpose, public })
 }
 
-/// Prepares, stores, then commits the event naming the files; on a refused or failed commit
-/// the stored files are deleted again.
-async fn add_files(
+/// Adds the files through [`files::attach`] and tells the live hub; the attachments added.
+pub(crate) async fn add_files(
     state: &AppState,
     ticket_id: i64,
     uploader: Uploader<'_>,
@@ -149,28 +157,10 @@ async fn add_files(
     upload: files::Upload,
 ) -> Result<Vec<Attachment>, ApiError> {
     let limits = state.config.attachment_limits();
-    let blobs = state.blobs();
-    let mut prepared = Vec::with_capacity(upload.files.len());
-    for file in upload.files {
-        prepared.push(files::prepare(blobs, file, ticket_id, &limits).await?);
-    }
-    files::store_all(blobs, &prepared).await?;
-    let stored: Vec<rules::StoredFile> = prepared.iter().map(|p| p.stored.clone()).collect();
-    let committed = state
-        .store
-        .change_ticket(ticket_id, actor, |t, now| rules::decide_add(t, uploader, request, &stored, &limits, now))
-        .await;
-    match committed {
-        Ok(change) => {
-            state.publish(&change.events);
-            let ids: Vec<&str> = stored.iter().map(|s| s.id.as_str()).collect();
-            Ok(change.ticket.attachments.iter().filter(|a| ids.contains(&a.id.as_str())).cloned().collect())
-        }
-        Err(e) => {
-            files::forget(blobs, &files::keys_of(&prepared)).await;
-            Err(e.into())
-        }
-    }
+    let (change, ids) =
+        files::attach(&state.store, state.blobs(), &limits, ticket_id, uploader, actor, request, upload.files).await?;
+    state.publish(&change.events);
+    Ok(change.ticket.attachments.iter().filter(|a| ids.contains(&a.id)).cloned().collect())
 }
 
 /// Attach files to a ticket (multipart/form-data: `file` one or more times, optional

@@ -43,6 +43,15 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// Why the server could not start its parts.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
+    #[error("attachment store: {0}")]
+    Attachments(#[from] crate::attachments::StoreSetupError),
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
@@ -66,9 +75,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Fails only when the search backend the configuration names cannot be set up (a
-    /// Meilisearch URL the client refuses): the server must not quietly index elsewhere.
-    pub fn new(store: Store, config: Config, catalog: Catalog) -> Result<AppState, crate::search::SearchError> {
+    /// Fails when the search backend the configuration names cannot be set up (a
+    /// Meilisearch URL the client refuses: the server must not quietly index elsewhere), or
+    /// the attachment store cannot (a folder it may not write, an S3 setting the client refuses).
+    pub fn new(store: Store, config: Config, catalog: Catalog) -> Result<AppState, StartError> {
         let public_limits = Arc::new(public::Limits::new(config.public_submit_per_hour, config.public_track_per_hour));
         let open311_limits = Arc::new(open311::KeyLimits::new(config.open311_requests_per_hour));
         let config = Arc::new(config);
@@ -77,10 +87,7 @@ impl AppState {
         let store = store.with_texter(texter(&config, catalog.clone()));
         let search = crate::search::from_config(&config, &store)?;
         let sessions = Arc::new(auth::SessionCache::default());
-        // Reported through the start-up error the server already has: a store that cannot
-        // be set up stops start-up like a search backend that cannot.
-        let blobs = crate::attachments::Blobs::from_config(&config)
-            .map_err(|e| crate::search::SearchError::Config(format!("attachments: {e}")))?;
+        let blobs = crate::attachments::Blobs::from_config(&config)?;
         Ok(AppState {
             blobs,
             search,

@@ -11,6 +11,9 @@ use super::error::{ApiError, ErrorBody};
 use super::input::ApiPath;
 use super::json::ApiJson;
 use super::AppState;
+use crate::domain::attachments::{Purpose, Request, Uploader};
+use crate::domain::event::EventKind;
+use crate::domain::lifecycle::Actor;
 use crate::domain::open311::{self as rules, Filed, Format, Open311Error, RequestForm};
 use crate::domain::types::Role;
 use crate::store::open311::PartnerKey;
@@ -261,6 +264,11 @@ async fn file_request(
             media_url: filing.media_url,
         };
         state.store.record_filing(&filed, &key).await?;
+        if let Some(url) = filed.media_url {
+            // After the commit, beside the answer: a slow or failing partner server never
+            // delays or loses the ticket.
+            tokio::spawn(attach_media(state.clone(), ticket.id, actor, url));
+        }
         let accepted = [rules::Accepted {
             service_request_id: ticket.number.clone(),
             token,
@@ -271,6 +279,37 @@ async fn file_request(
     }
     .await;
     answer(format, result)
+}
+
+/// Fetches a partner's `media_url` and adds it to the ticket as the caller's photo (public,
+/// like a resident's upload on the public form), through the same road as every upload, in
+/// the partner's name; when it cannot, the ticket's history says which address and why.
+/// A task, not a queued job: a server stopped between the answer and the fetch leaves the
+/// ticket without the photo and without the note, and its `partner_filed` event still shows
+/// the address to the operator.
+pub async fn attach_media(state: AppState, ticket_id: i64, actor: Actor, url: String) {
+    let fetched = crate::media_url::fetch(&url, &state.config.media_fetch(), state.blobs().spool_dir()).await;
+    let outcome = match fetched {
+        Ok(file) => {
+            let upload = crate::attachments::Upload { files: vec![file], ..Default::default() };
+            let request = Request { purpose: Some(Purpose::Intake), public: Some(true) };
+            super::attachments::add_files(&state, ticket_id, Uploader::Staff(&actor), &actor, request, upload)
+                .await
+                .map(|_| ())
+                .map_err(|e| match e {
+                    super::error::ApiError::Internal(m) => m,
+                    other => other.to_string(),
+                })
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    let Err(reason) = outcome else { return };
+    tracing::warn!(ticket_id, url = %url, reason = %reason, "open311: media_url not attached");
+    let event = EventKind::MediaFetchFailed { url, reason };
+    match state.store.change_ticket(ticket_id, &actor, |_, _| Ok(vec![event.clone()])).await {
+        Ok(change) => state.publish(&change.events),
+        Err(e) => tracing::error!(ticket_id, error = %e, "open311: could not note the failed media_url"),
+    }
 }
 
 // ---- partners' keys (admin, JSON API) -----------------------------------------------------

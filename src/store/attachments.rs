@@ -1,7 +1,7 @@
 //! Attachments: which stored objects an event names (the `attachments` rows are written with
 //! their `attachment_added` events, in `tickets::insert_events`).
 
-use super::{get_string, Result, Sql, Store};
+use super::{get_i64, get_string, Result, Sql, Store};
 use std::collections::HashSet;
 
 impl Store {
@@ -22,16 +22,23 @@ impl Store {
 
     /// Every object key an event names, files and thumbnails: what a backup carries.
     pub async fn all_attachment_keys(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT storage_key, thumbnail_key FROM attachments ORDER BY event_seq")
+        Ok(self.attachment_objects().await?.into_iter().map(|(key, _)| key).collect())
+    }
+
+    /// Every stored object an event names, with the size and SHA-256 its event recorded
+    /// (`None` for thumbnails, which are made here and not recorded): what migrate-store copies.
+    pub async fn attachment_objects(&self) -> Result<Vec<(String, Option<(u64, String)>)>> {
+        let rows = sqlx::query("SELECT storage_key, thumbnail_key, size, sha256 FROM attachments ORDER BY event_seq")
             .fetch_all(&self.pool)
             .await?;
-        let mut keys = Vec::with_capacity(rows.len() * 2);
+        let mut objects = Vec::with_capacity(rows.len() * 2);
         for row in &rows {
-            keys.push(get_string(row, "storage_key")?);
+            let recorded = (get_i64(row, "size")? as u64, get_string(row, "sha256")?);
+            objects.push((get_string(row, "storage_key")?, Some(recorded)));
             if let Some(thumb) = sqlx::Row::try_get::<Option<String>, _>(row, "thumbnail_key")? {
-                keys.push(thumb);
+                objects.push((thumb, None));
             }
         }
-        Ok(keys)
+        Ok(objects)
     }
 }

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod files;
 pub mod kannel;
 pub mod meili;
 pub mod process;

@@ -263,7 +263,7 @@ Object.assign(en, {
   'event.assist_replied': 'Assist answered', 'event.assists_waived': 'Assists waived', 'event.replied': 'Replied',
   'event.callback_recorded': 'Callback', 'event.reopened': 'Reopened', 'event.closed': 'Closed', 'event.merged': 'Merged',
   'event.merge_received': 'Merge received', 'event.urged': 'Urged', 'event.supervised': 'Supervised',
-  'event.caller_revealed': 'Caller revealed', 'event.partner_filed': 'Filed by a partner (Open311)', 'event.clocks_changed': 'Deadlines changed', 'event.clock_warned': 'Warning',
+  'event.caller_revealed': 'Caller revealed', 'event.partner_filed': 'Filed by a partner (Open311)', 'event.media_fetch_failed': "Partner's photo not fetched", 'event.clocks_changed': 'Deadlines changed', 'event.clock_warned': 'Warning',
   'event.clock_overdue': 'Overdue', 'event.callback_scheduled': 'Callback scheduled', 'event.callback_claimed': 'Callback claimed',
   'event.callback_unreachable': 'Callback: not reached', 'event.late_listed': 'Late list',
   'event.calendar_changed': 'Calendar changed', 'event.reply_followed': 'Reply followed', 'event.unmerged': 'Unmerged',

@@ -17,6 +17,7 @@ const EVENT_ZH = {
   callback_claimed: '认领回访', callback_unreachable: '回访未接通', late_listed: '通报',
   attachment_added: '添加附件',
   partner_filed: '合作平台提交（Open311）',
+  media_fetch_failed: '合作平台图片未能取回',
 };
 
 export function eventLabel(type) {
@@ -125,6 +126,7 @@ function summary(e) {
     if (d.lat && d.long) parts.push(`${d.lat},${d.long}`);
     if (d.media_url) parts.push(d.media_url);
   }
+  if (e.type === 'media_fetch_failed') parts.push(d.url);
   if (d.outcome) parts.push(t('outcome.' + d.outcome, {}, d.outcome));
   if (d.satisfaction) parts.push(t('satisfaction.' + d.satisfaction, {}, d.satisfaction));
   if (d.to) parts.push('→ ' + deptName(d.to));
