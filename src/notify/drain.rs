@@ -188,7 +188,7 @@ async fn send_all<C: Channel>(
     // started after the far end proved unreachable sees it and does not try. (Made up front
     // rather than by a closure on the stream: that keeps the drain's future `Send`.)
     let tries: Vec<_> = items.iter().map(|item| try_one(channel, item, &down)).collect();
-    let outcomes: Vec<(&C::Item, Option<Result<(), Failure>>)> =
+    let outcomes: Vec<Tried<'_, C::Item>> =
         futures::stream::iter(tries).buffered(C::PACE.concurrency.max(1)).collect().await;
 
     let sent: Vec<i64> =
@@ -238,12 +238,11 @@ async fn send_all<C: Channel>(
     Ok(down.load(Ordering::SeqCst))
 }
 
-/// One send, unless the far end proved unreachable meanwhile (`None`: not tried).
-async fn try_one<'a, C: Channel>(
-    channel: &'a C,
-    item: &'a C::Item,
-    down: &AtomicBool,
-) -> (&'a C::Item, Option<Result<(), Failure>>) {
+/// A row and what its try came to (`None`: not tried, the far end having proved unreachable).
+type Tried<'a, T> = (&'a T, Option<Result<(), Failure>>);
+
+/// One send, unless the far end proved unreachable meanwhile.
+async fn try_one<'a, C: Channel>(channel: &'a C, item: &'a C::Item, down: &AtomicBool) -> Tried<'a, C::Item> {
     if down.load(Ordering::SeqCst) {
         return (item, None);
     }
