@@ -8,16 +8,28 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::kannel::{self, Kannel};
-use common::{two_bureaus, Backend, TestClock, TestServer};
+use common::{catalog, two_bureaus, Backend, TestClock, TestServer};
 use hotline::config::Config;
 use serde_json::{json, Value};
 
-both_backends!(texts_go_through_kannel_and_replies_come_back, gateway_outage_and_bad_callbacks,);
+both_backends!(
+    texts_go_through_kannel_and_replies_come_back,
+    gateway_outage_and_bad_callbacks,
+    at_night_only_urgent_alerts_go_and_a_number_gets_its_daily_limit,
+);
 
 /// Monday 10:00 in Beijing: outside the quiet hours.
 const MORNING: &str = "2026-11-23T10:00:00+08:00";
+/// Monday 22:30 in Beijing: inside the quiet hours (21:00-08:00 by default).
+const NIGHT: &str = "2026-11-23T22:30:00+08:00";
 
 async fn start(backend: Backend) -> (TestServer, Kannel) {
+    start_at(backend, MORNING, Config::default()).await
+}
+
+/// A server whose clock reads `at`, with `config`'s SMS rules, texting through a real Kannel
+/// whose delivery reports come back to the server.
+async fn start_at(backend: Backend, at: &str, config: Config) -> (TestServer, Kannel) {
     kannel::require_programs();
     let ports = Kannel::ports();
     let config = Config {
@@ -25,9 +37,9 @@ async fn start(backend: Backend) -> (TestServer, Kannel) {
         sms_gateway_user: kannel::USER.into(),
         sms_gateway_password: kannel::PASSWORD.into(),
         sms_callback_token: Some(kannel::TOKEN.into()),
-        ..Config::default()
+        ..config
     };
-    let server = TestServer::start_with(backend, TestClock::at(MORNING), config).await;
+    let server = TestServer::start_with(backend, TestClock::at(at), config).await;
     // Blocking waits for the boxes' ports: off the runtime's workers, which serve the server.
     let gateway = tokio::task::block_in_place(|| Kannel::start(ports, &server.base));
     (server, gateway)
@@ -73,6 +85,13 @@ async fn texts_go_through_kannel_and_replies_come_back(backend: Backend) {
     assert!(receipt.text.starts_with("【海川12345】您的诉求已受理"), "{}", receipt.text);
     assert!(receipt.text.contains(&number), "{}", receipt.text);
     assert!(receipt.text.contains("http://127.0.0.1:8080/track") && receipt.text.contains("后4位"), "{}", receipt.text);
+    // The phone got it: Kannel calls the dlr-url the server gave with the text, and the
+    // receipt's state becomes delivered.
+    let receipt_id = server.store.ticket_texts(t["id"].as_i64().unwrap()).await.unwrap()[0].id;
+    wait_until!("the delivery report through Kannel", {
+        let record = server.store.text_by_id(receipt_id).await.unwrap().unwrap();
+        record.delivery.as_deref() == Some("delivered")
+    });
 
     // A resident who declined contact gets nothing; a landline cannot be texted.
     operator.log_call(json!({"caller_phone": "13812340009", "callback_consent": false})).await;
@@ -125,6 +144,7 @@ async fn texts_go_through_kannel_and_replies_come_back(backend: Backend) {
     assert_eq!(status, 200);
     assert!(outbox["failures"].to_string().contains("退订"), "{outbox}");
     assert!(outbox["failures"].to_string().contains("138****0001"), "numbers are masked: {outbox}");
+    assert!(outbox["delivered"].as_i64().unwrap() >= 1, "delivery reports counted: {outbox}");
 
     // A rating from a number never sent a 回访 text is for a person, not a guess.
     let (status, answer) =
@@ -216,6 +236,104 @@ async fn gateway_outage_and_bad_callbacks(backend: Backend) {
     }
     let record = server.store.text_by_id(text_id).await.unwrap().unwrap();
     assert_eq!(record.delivery.as_deref(), Some("delivered"));
+    drop(gateway);
+    server.stop().await;
+}
+
+/// The receipts of `tickets`, as the outbox holds them.
+async fn receipts(server: &TestServer, tickets: &[i64]) -> Vec<hotline::store::sms::TextRecord> {
+    let mut out = Vec::new();
+    for id in tickets {
+        out.extend(server.store.ticket_texts(*id).await.unwrap().into_iter().filter(|t| t.kind == "receipt"));
+    }
+    out
+}
+
+/// Moves the server's clock on to `at` (from where it runs on).
+fn advance_to(server: &TestServer, at: &str) {
+    server.clock.advance_millis((instant(at) - server.clock.now()).num_milliseconds().max(0));
+}
+
+fn instant(at: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&chrono::Utc)
+}
+
+async fn at_night_only_urgent_alerts_go_and_a_number_gets_its_daily_limit(backend: Backend) {
+    let config = Config { sms_daily_limit: 2, ..Config::default() };
+    let (server, gateway) = start_at(backend, NIGHT, config).await;
+    let (lead, _) = two_bureaus();
+    let contact = catalog().district.department(&lead).unwrap().liaison_mobile.clone();
+    let operator = server.login("operator").await;
+    let resident = "13812340021";
+    let tuesday = instant("2026-11-24T08:00:00+08:00");
+    let wednesday = instant("2026-11-25T08:00:00+08:00");
+
+    // 22:30: an urgent call, dispatched. The department's contact (联络员) is alerted at once,
+    // without the caller's name or number; the resident's receipt waits for the morning.
+    let urgent = operator
+        .log_call(json!({"caller_phone": resident, "urgency": "urgent", "dispatch": {"lead": lead},
+            "content": "小区门口燃气管道漏气，味道很大"}))
+        .await;
+    let urgent_id = urgent["id"].as_i64().unwrap();
+    let number = urgent["number"].as_str().unwrap().to_string();
+    let alert = &gateway.wait_for_texts(&contact, 1).await[0];
+    assert!(alert.text.starts_with("【海川12345】【紧急】") && alert.text.contains(&number), "{}", alert.text);
+    assert!(alert.text.contains("燃气管道漏气") && !alert.text.contains(resident) && !alert.text.contains("王小明"));
+    // Two more calls from the same number that night: three receipts wait for 08:00.
+    let mut tickets = vec![urgent_id];
+    for _ in 0..2 {
+        tickets.push(operator.log_call(json!({"caller_phone": resident})).await["id"].as_i64().unwrap());
+    }
+    let queued = receipts(&server, &tickets).await;
+    assert_eq!(queued.len(), 3, "{queued:?}");
+    for r in queued {
+        assert_eq!((r.next_attempt_at, r.sent_at), (tuesday, None), "{r:?}");
+    }
+
+    // 22:46: nobody has accepted the urgent ticket past the warning point of its 30 minutes.
+    // The accept reminder is a duty text, but not an urgent one: it waits for the morning too.
+    server.clock.advance_minutes(16);
+    server.fire_timers().await;
+    let reminder = server
+        .store
+        .ticket_texts(urgent_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.kind == "accept_reminder")
+        .expect("the accept reminder queued");
+    assert_eq!((reminder.recipient.as_str(), reminder.next_attempt_at), (contact.as_str(), tuesday));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let received = gateway.received();
+    assert_eq!(received.iter().filter(|r| r.to == resident).count(), 0, "nothing to the resident at night");
+    assert_eq!(received.iter().filter(|r| r.to == contact).count(), 1, "only the alert at night");
+
+    // 08:00 Tuesday: the night's texts go. The contact gets the reminder; the resident two of
+    // the three receipts (the daily limit is 2), the third waits for Wednesday morning.
+    advance_to(&server, "2026-11-24T08:00:00+08:00");
+    let to_contact = gateway.wait_for_texts(&contact, 2).await;
+    assert!(to_contact[1].text.contains("待签收") && to_contact[1].text.contains(&number), "{}", to_contact[1].text);
+    gateway.wait_for_texts(resident, 2).await;
+    wait_until!("the third receipt held for Wednesday", {
+        let receipts = receipts(&server, &tickets).await;
+        receipts.iter().filter(|r| r.sent_at.is_some()).count() == 2
+            && receipts.iter().any(|r| r.sent_at.is_none() && r.next_attempt_at == wednesday)
+    });
+    let held = receipts(&server, &tickets).await.into_iter().find(|r| r.sent_at.is_none()).unwrap();
+    assert_eq!(held.attempts, 0, "held back is not a try: {held:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(gateway.received().iter().filter(|r| r.to == resident).count(), 2, "the limit holds");
+
+    // Wednesday 08:00: a new day, the last receipt goes; each went once.
+    advance_to(&server, "2026-11-25T08:00:00+08:00");
+    let texts = gateway.wait_for_texts(resident, 3).await;
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    let held_ticket = server.store.ticket(held.ticket_id.unwrap()).await.unwrap().unwrap();
+    assert!(texts[2].text.contains(&held_ticket.number), "{}", texts[2].text);
+    for id in &tickets {
+        let number = server.store.ticket(*id).await.unwrap().unwrap().number;
+        assert_eq!(texts.iter().filter(|t| t.text.contains(&number)).count(), 1, "{number} once: {texts:?}");
+    }
     drop(gateway);
     server.stop().await;
 }

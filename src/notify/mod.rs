@@ -1,5 +1,6 @@
 //! Mail: the SMTP transport ([`Mailer`], lettre over rustls) and the drain that empties the
-//! mail outbox through it ([`drain_once`], [`spawn_drain`]).
+//! mail outbox through it ([`drain_once`], [`spawn_drain`]). The drain itself ([`drain`]) is
+//! the same loop for mail and texts (`sms`): each is a [`drain::Channel`].
 //!
 //! What a mail says and whom it goes to is decided in `domain::notices`; queueing it is the
 //! store's (`store::outbox`), in the transaction of the event that causes it. This module only
@@ -8,11 +9,13 @@
 //! address, too many refusals) and left for admins to see. Without an `smtp_url` nothing is
 //! sent and mail waits in the outbox.
 
-mod drain;
+pub mod drain;
+mod mail;
 pub mod sms;
 mod smtp;
 
-pub use drain::{backoff, drain_once, spawn_drain, DrainReport, BATCH, MAX_REJECTIONS};
+pub use drain::{backoff, DrainReport};
+pub use mail::{drain_once, spawn_drain, BATCH, MAX_REJECTIONS};
 pub use smtp::{MailConfig, MailConfigError, Mailer, SendError};
 
 /// An address as logs show it: `c***@example.gov.cn`. Logs are read by more people, and kept

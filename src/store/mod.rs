@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod kb;
 pub mod open311;
 pub mod outbox;
+pub mod queue;
 pub mod revocations;
 pub mod search;
 pub mod sms;

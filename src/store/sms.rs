@@ -1,17 +1,21 @@
 //! The SMS outbox (texts waiting, sent, given up on, with their delivery reports), the
 //! numbers that replied TD, and the texts residents sent back.
 //!
-//! Like the mail outbox: a text is queued by [`enqueue_texts`] in the transaction that writes
-//! the event causing it; the drain (`crate::notify::sms`) claims due rows with a lease (a
-//! conditional UPDATE, so two instances never hand one row to the gateway together), sends with
-//! no transaction open, and records the outcome.
+//! A text is queued by [`enqueue_texts`] in the transaction that writes the event causing it;
+//! the drain (`crate::notify::sms`) claims due rows, sends with no transaction open, and
+//! records the outcome, as for mail: claiming, retrying, failing and counting rows is
+//! `store::queue`'s, for both outboxes. What is the texts' own is here: their columns, the
+//! per-number facts the drain asks before sending (TD, texts sent today), delivery reports,
+//! and the replies.
 
-use super::{from_millis, get_i64, get_opt_string, get_string, millis, Result, Store};
+use std::collections::{HashMap, HashSet};
+
+use super::queue::Outbox;
+use super::{from_millis, get_i64, get_opt_i64, get_opt_string, get_string, millis, Result, Sql, Store};
 use crate::domain::sms::{segments, OutgoingText, SmsKind};
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
-use std::time::Duration;
+use sqlx::{Any, Transaction};
 
 /// A text as the outbox holds it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -59,7 +63,11 @@ pub struct InboundText {
 
 const COLUMNS: &str = "id, kind, ticket_id, event_seq, recipient, body, parts, created_at, attempts, rejections, \
                        next_attempt_at, sent_at, failed_at, last_error, delivery, delivery_at";
-const PENDING: &str = "sent_at IS NULL AND failed_at IS NULL";
+
+/// The SMS outbox, for `store::queue`. A text the gateway took is `submitted` until its
+/// delivery report says more (a report may come before the drain marks it sent).
+pub const SMS: Outbox =
+    Outbox { table: "sms_outbox", columns: COLUMNS, on_sent: ", delivery = COALESCE(delivery, 'submitted')" };
 
 /// Queues texts (each with the instant it may go from) in the caller's transaction; a text
 /// whose `dedupe_key` is already queued is skipped.
@@ -98,16 +106,12 @@ pub async fn enqueue_texts(
     Ok(())
 }
 
-fn opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
-    Ok(row.try_get::<Option<i64>, _>(col)?)
-}
-
-fn decode(row: &AnyRow) -> Result<TextRecord> {
+pub(crate) fn decode(row: &AnyRow) -> Result<TextRecord> {
     Ok(TextRecord {
         id: get_i64(row, "id")?,
         kind: get_string(row, "kind")?,
-        ticket_id: opt_i64(row, "ticket_id")?,
-        event_seq: opt_i64(row, "event_seq")?,
+        ticket_id: get_opt_i64(row, "ticket_id")?,
+        event_seq: get_opt_i64(row, "event_seq")?,
         recipient: get_string(row, "recipient")?,
         body: get_string(row, "body")?,
         parts: get_i64(row, "parts")?,
@@ -115,11 +119,11 @@ fn decode(row: &AnyRow) -> Result<TextRecord> {
         attempts: get_i64(row, "attempts")?,
         rejections: get_i64(row, "rejections")?,
         next_attempt_at: from_millis(get_i64(row, "next_attempt_at")?),
-        sent_at: opt_i64(row, "sent_at")?.map(from_millis),
-        failed_at: opt_i64(row, "failed_at")?.map(from_millis),
+        sent_at: get_opt_i64(row, "sent_at")?.map(from_millis),
+        failed_at: get_opt_i64(row, "failed_at")?.map(from_millis),
         last_error: get_opt_string(row, "last_error")?,
         delivery: get_opt_string(row, "delivery")?,
-        delivery_at: opt_i64(row, "delivery_at")?.map(from_millis),
+        delivery_at: get_opt_i64(row, "delivery_at")?.map(from_millis),
     })
 }
 
@@ -129,14 +133,10 @@ fn decode_inbound(row: &AnyRow) -> Result<InboundText> {
         phone: get_string(row, "phone")?,
         body: get_string(row, "body")?,
         received_at: from_millis(get_i64(row, "received_at")?),
-        ticket_id: opt_i64(row, "ticket_id")?,
+        ticket_id: get_opt_i64(row, "ticket_id")?,
         state: get_string(row, "state")?,
         note: get_opt_string(row, "note")?,
     })
-}
-
-fn clip(error: &str) -> String {
-    error.chars().take(1000).collect()
 }
 
 /// Kinds counted against a number's daily limit (all but urgent alerts).
@@ -153,102 +153,28 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due texts for `lease`.
-    pub async fn claim_texts(&self, limit: i64, lease: Duration, now: DateTime<Utc>) -> Result<Vec<TextRecord>> {
-        let now_ms = millis(now);
-        let until = now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        let candidates = sqlx::query(&format!(
-            "SELECT id FROM sms_outbox WHERE {PENDING} AND next_attempt_at <= $1 \
-             AND (locked_until IS NULL OR locked_until <= $1) ORDER BY next_attempt_at, id LIMIT $2"
-        ))
-        .bind(now_ms)
-        .bind(limit.max(1))
-        .fetch_all(&self.writer)
-        .await?;
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for candidate in &candidates {
-            let row = sqlx::query(&format!(
-                "UPDATE sms_outbox SET locked_until = $1 WHERE id = $2 AND {PENDING} AND next_attempt_at <= $3 \
-                 AND (locked_until IS NULL OR locked_until <= $3) RETURNING {COLUMNS}"
-            ))
-            .bind(until)
-            .bind(get_i64(candidate, "id")?)
-            .bind(now_ms)
-            .fetch_optional(&self.writer)
-            .await?;
-            if let Some(row) = row {
-                claimed.push(decode(&row)?);
-            }
-        }
-        Ok(claimed)
+    /// Texts (counted kinds) handed to the gateway in `[from, to)`, per number of `phones`
+    /// (a number with none is not in the map).
+    pub async fn texts_sent_between(
+        &self,
+        phones: &[&str],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<String, i64>> {
+        let mut sql = Sql::new("SELECT recipient, COUNT(*) AS n FROM sms_outbox WHERE sent_at >= ");
+        sql.bind(millis(from)).push(" AND sent_at < ").bind(millis(to));
+        sql.push(&format!(" AND kind IN ({}) AND recipient IN ", counted_kinds())).bind_list(phones);
+        sql.push(" GROUP BY recipient");
+        let rows = sql.query().fetch_all(&self.writer).await?;
+        rows.iter().map(|r| Ok((get_string(r, "recipient")?, get_i64(r, "n")?))).collect()
     }
 
-    pub async fn mark_text_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE sms_outbox SET sent_at = $1, attempts = attempts + 1, locked_until = NULL, \
-             delivery = COALESCE(delivery, 'submitted') WHERE id = $2 AND sent_at IS NULL",
-        )
-        .bind(millis(now))
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// A try that failed and may work later (`rejected`: the gateway refused it for now).
-    pub async fn mark_text_retry(&self, id: i64, error: &str, next: DateTime<Utc>, rejected: bool) -> Result<()> {
-        sqlx::query(&format!(
-            "UPDATE sms_outbox SET attempts = attempts + 1, rejections = rejections + $1, last_error = $2, \
-             next_attempt_at = $3, locked_until = NULL WHERE id = $4 AND {PENDING}"
-        ))
-        .bind(i64::from(rejected))
-        .bind(clip(error))
-        .bind(millis(next))
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// Gives up on a text; admins see it in the failed list.
-    pub async fn mark_text_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(&format!(
-            "UPDATE sms_outbox SET failed_at = $1, last_error = $2, locked_until = NULL WHERE id = $3 AND {PENDING}"
-        ))
-        .bind(millis(now))
-        .bind(clip(error))
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// Hands back a claimed text untried, due at `next` (quiet hours, the daily limit, or the
-    /// gateway just proved unreachable); its attempts stay as they were.
-    pub async fn release_text(&self, id: i64, next: DateTime<Utc>) -> Result<()> {
-        sqlx::query(&format!(
-            "UPDATE sms_outbox SET next_attempt_at = $1, locked_until = NULL WHERE id = $2 AND {PENDING}"
-        ))
-        .bind(millis(next))
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// Texts (counted kinds) handed to the gateway for `phone` in `[from, to)`.
-    pub async fn texts_sent_between(&self, phone: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<i64> {
-        let row = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM sms_outbox WHERE recipient = $1 AND sent_at >= $2 AND sent_at < $3 \
-             AND kind IN ({})",
-            counted_kinds()
-        ))
-        .bind(phone)
-        .bind(millis(from))
-        .bind(millis(to))
-        .fetch_one(&self.writer)
-        .await?;
-        get_i64(&row, "n")
+    /// Which of `phones` replied TD.
+    pub async fn opted_out_among(&self, phones: &[&str]) -> Result<HashSet<String>> {
+        let mut sql = Sql::new("SELECT phone FROM sms_optouts WHERE phone IN ");
+        sql.bind_list(phones);
+        let rows = sql.query().fetch_all(&self.writer).await?;
+        rows.iter().map(|r| get_string(r, "phone")).collect()
     }
 
     pub async fn is_opted_out(&self, phone: &str) -> Result<bool> {
@@ -289,58 +215,31 @@ impl Store {
     }
 
     pub async fn text_by_id(&self, id: i64) -> Result<Option<TextRecord>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sms_outbox WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.writer)
-            .await?;
-        row.map(|r| decode(&r)).transpose()
+        self.row_by_id(SMS, id).await?.map(|r| decode(&r)).transpose()
     }
 
     /// Every text about one ticket, oldest first.
     pub async fn ticket_texts(&self, ticket_id: i64) -> Result<Vec<TextRecord>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM sms_outbox WHERE ticket_id = $1 ORDER BY id"))
-            .bind(ticket_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(decode).collect()
+        self.ticket_rows(SMS, ticket_id).await?.iter().map(decode).collect()
     }
 
     /// Texts given up on, most recent first, for admins.
     pub async fn failed_texts(&self, limit: i64) -> Result<Vec<TextRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM sms_outbox WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC LIMIT $1"
-        ))
-        .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode).collect()
+        self.failed_rows(SMS, limit).await?.iter().map(decode).collect()
     }
 
     pub async fn sms_outbox_counts(&self) -> Result<TextCounts> {
-        let rows = sqlx::query(
-            "SELECT CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at IS NOT NULL THEN 'failed' \
-             ELSE 'pending' END AS state, COUNT(*) AS n FROM sms_outbox GROUP BY 1",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut counts = TextCounts::default();
-        for row in &rows {
-            let n = get_i64(row, "n")?;
-            match get_string(row, "state")?.as_str() {
-                "sent" => counts.sent = n,
-                "failed" => counts.failed = n,
-                _ => counts.pending = n,
-            }
-        }
+        let counts = self.outbox_counts(SMS).await?;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM sms_outbox WHERE delivery = 'delivered'")
             .fetch_one(&self.pool)
             .await?;
-        counts.delivered = get_i64(&row, "n")?;
-        let oldest = sqlx::query(&format!("SELECT MIN(created_at) AS t FROM sms_outbox WHERE {PENDING}"))
-            .fetch_one(&self.pool)
-            .await?;
-        counts.oldest_pending_at = opt_i64(&oldest, "t")?.map(from_millis);
-        Ok(counts)
+        Ok(TextCounts {
+            pending: counts.pending,
+            sent: counts.sent,
+            failed: counts.failed,
+            delivered: get_i64(&row, "n")?,
+            oldest_pending_at: counts.oldest_pending_at,
+        })
     }
 
     /// The last text of `kind` handed to the gateway for `phone`: (its ticket, when sent).
@@ -407,15 +306,7 @@ impl Store {
     /// Puts a failed text back in the queue, due now (after an admin fixed the gateway's
     /// password, say). `false` when it was not failed.
     pub async fn requeue_failed_text(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE sms_outbox SET failed_at = NULL, rejections = 0, next_attempt_at = $1, locked_until = NULL \
-             WHERE id = $2 AND failed_at IS NOT NULL AND sent_at IS NULL",
-        )
-        .bind(millis(now))
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.requeue_failed(SMS, id, now).await
     }
 
     /// An operator dealt with a queued reply. `false` when it was not queued.

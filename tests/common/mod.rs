@@ -261,12 +261,14 @@ impl TestServer {
         } else {
             config.attachments_dir.clone()
         };
-        let config = Config { database_url: url, rules_dir: rules, attachments_dir, ..config };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // An SMS gateway's delivery reports come back to this server unless the test says where.
+        let sms_callback_url = config.sms_callback_url.clone().or_else(|| Some(base.clone()));
+        let config = Config { database_url: url, rules_dir: rules, attachments_dir, sms_callback_url, ..config };
         let state = AppState::new(store.clone(), config, catalog).expect("search backend");
         let watcher =
             if custom_rules { Some(hotline::watch::watch_rules(state.clone()).expect("watch rules")) } else { None };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         // The same background jobs as `hotline serve`: SLA timers, mail drain, cron jobs.
         let mailer = hotline::notify::Mailer::new(&state.config.mail_config()).expect("mail configuration");

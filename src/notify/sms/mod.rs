@@ -9,7 +9,7 @@
 mod drain;
 mod kannel;
 
-pub use drain::{drain_once, spawn_drain, SmsDrainReport, SmsRules, BATCH, MAX_REJECTIONS};
+pub use drain::{drain_once, spawn_drain, SmsDrainReport, SmsRules, BATCH, CONCURRENCY, MAX_REJECTIONS};
 pub use kannel::{Kannel, KannelConfig};
 
 use std::future::Future;
