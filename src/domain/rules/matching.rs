@@ -95,7 +95,7 @@ impl KeywordList {
     #[inline]
     fn any(&self, reading: &Reading, guards: GuardMask, cues: &CueTable) -> bool {
         self.phrases.iter().any(|p| match p.single() {
-            Some(id) if guards == 0 => reading.present.get(id),
+            Some(id) if guards == 0 => reading.present(id),
             _ => matches!(p.find(reading, guards, cues, ""), Found::Yes(_)),
         })
     }
@@ -490,7 +490,7 @@ pub enum Emergencies {
     Skip,
 }
 
-fn read<'t>(set: &RuleSet, lexicon: &Lexicon, text: &'t str) -> Reading<'t> {
+fn read<'t>(set: &'t RuleSet, lexicon: &'t Lexicon, text: &'t str) -> Reading<'t> {
     Reading::new(text, &set.keywords, lexicon.cutter.as_ref(), set.keywords.len())
 }
 

@@ -274,6 +274,14 @@ pub(super) struct Occurrence {
     pub end: u32,
 }
 
+/// What a reading has found out by cutting: the state of each position (`UNKNOWN_EDGE`, …),
+/// and which words were looked for (`known`) and found on boundaries (`present`).
+pub(super) struct Cut {
+    edges: Vec<u8>,
+    present: Hits,
+    known: Hits,
+}
+
 /// jieba's block characters (its `RE_HAN_DEFAULT`: CJK ideographs, ASCII letters and digits,
 /// `+#&._%-`). jieba cuts every maximal run of them on its own and emits every other character
 /// as a word by itself, so a run's edges are word boundaries and a run cut alone is cut exactly
@@ -319,16 +327,45 @@ fn block_end(text: &str, at: usize) -> usize {
     end
 }
 
-/// Cuts `text[start..end]` (whole blocks) and marks the word boundaries it holds, counted in
-/// folded characters as `boundary` is.
-fn cut_window(text: &str, start: usize, end: usize, byte_at: &[usize], cutter: &dyn WordCutter, boundary: &mut [bool]) {
-    let n = boundary.len() - 1;
-    let mut pos = byte_at.partition_point(|&b| b < start);
-    boundary[pos.min(n)] = true;
+/// What is known of a position between two folded characters.
+const UNKNOWN_EDGE: u8 = 0;
+const NOT_EDGE: u8 = 1;
+const EDGE: u8 = 2;
+
+/// A block longer than this is cut in a window around the word asked about, not whole: jieba's
+/// choice at a character depends on a few characters around it, and a 300-character message
+/// with no punctuation was most of the routing time.
+const WHOLE_BLOCK_CHARS: usize = 64;
+/// Characters of context on each side of a word in such a window.
+const WINDOW_CONTEXT: usize = 16;
+
+/// Cuts `text[start..end]` and records which positions in it are word boundaries, counted in
+/// folded characters as `edges` is. The window's own ends are boundaries only where they are
+/// a block's ends (`exact_start`, `exact_end`); elsewhere they stay unknown.
+#[allow(clippy::too_many_arguments)]
+fn cut_window(
+    text: &str,
+    start: usize,
+    end: usize,
+    exact_start: bool,
+    exact_end: bool,
+    byte_at: &[usize],
+    cutter: &dyn WordCutter,
+    edges: &mut [u8],
+) {
+    let n = edges.len() - 1;
+    let first = byte_at.partition_point(|&b| b < start).min(n);
+    let last = byte_at.partition_point(|&b| b < end).min(n);
+    for e in &mut edges[first..=last] {
+        *e = NOT_EDGE;
+    }
+    let mut pos = first;
     for piece in cutter.cut(&text[start..end]) {
         pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
-        boundary[pos.min(n)] = true;
+        edges[pos.min(n)] = EDGE;
     }
+    edges[first] = if exact_start { EDGE } else { UNKNOWN_EDGE };
+    edges[last] = if exact_end { EDGE } else { UNKNOWN_EDGE };
 }
 
 /// Characters that end a clause (after folding: full-width ，！？；： are their ASCII forms).
@@ -345,12 +382,14 @@ fn ends_sentence(c: char) -> bool {
 /// clause and sentence.
 pub(super) struct Reading<'t> {
     text: &'t str,
-    /// Words (keywords and cues) with at least one occurrence on word boundaries.
-    pub present: Hits,
+    cutter: &'t dyn WordCutter,
     /// Words occurring anywhere, as substrings (what `keywords_none` excludes on).
     pub anywhere: Hits,
-    /// Those occurrences, by start.
-    pub occurrences: Vec<Occurrence>,
+    /// Every occurrence as characters, by start; whether one is on word boundaries is found
+    /// out when a rule asks (`on_boundaries`), so only the words a candidate rule names are cut.
+    raw: Vec<Occurrence>,
+    /// Word boundaries found so far, and the words known to be present.
+    cut: std::cell::RefCell<Cut>,
     /// Clause and sentence number of each normalised character.
     clause: Vec<u32>,
     sentence: Vec<u32>,
@@ -365,7 +404,7 @@ impl<'t> Reading<'t> {
     pub fn new(
         text: &'t str,
         automaton: &super::automaton::Automaton,
-        cutter: &dyn WordCutter,
+        cutter: &'t dyn WordCutter,
         words: usize,
     ) -> Reading<'t> {
         // Normalised characters with their byte offsets, clause and sentence numbers.
@@ -415,53 +454,81 @@ impl<'t> Reading<'t> {
         }
         byte_at.push(text.len());
 
-        // Raw matches first: most contents hold few, and then the text need not be cut.
-        let mut raw_matches: Vec<Occurrence> = Vec::new();
-        automaton.each_match_len(text, |id, start, len| {
-            raw_matches.push(Occurrence { id, start: start as u32, end: (start + len) as u32 })
-        });
-        let mut present = Hits::with_capacity(words);
+        let mut raw: Vec<Occurrence> = Vec::new();
         let mut anywhere = Hits::with_capacity(words);
-        let mut occurrences = Vec::with_capacity(raw_matches.len());
-        if !raw_matches.is_empty() {
-            let n = clause.len();
-            let mut boundary = vec![false; n + 1];
-            boundary[0] = true;
-            boundary[n] = true;
-            // Only the blocks that hold a raw match are cut (see `cut_blocks`); a keyword may
-            // span a space ("ＷｉＦｉ 信号"), so a window runs from the block of a match's first
-            // character to the block of its last.
-            raw_matches.sort_unstable_by_key(|m| (m.start, m.end));
-            let mut window: Option<(usize, usize)> = None;
-            for m in &raw_matches {
-                let (from, to) = (byte_at[m.start as usize], byte_at[m.end as usize - 1]);
-                match window {
-                    Some((_, end)) if from < end => {
-                        if to >= end {
-                            window = window.map(|(start, _)| (start, block_end(text, to)));
-                        }
-                    }
-                    _ => {
-                        if let Some((start, end)) = window {
-                            cut_window(text, start, end, &byte_at, cutter, &mut boundary);
-                        }
-                        window = Some((block_start(text, from), block_end(text, to)));
-                    }
-                }
-            }
-            if let Some((start, end)) = window {
-                cut_window(text, start, end, &byte_at, cutter, &mut boundary);
-            }
-            for m in raw_matches {
-                anywhere.set(m.id);
-                if boundary[m.start as usize] && boundary[m.end as usize] {
-                    present.set(m.id);
-                    occurrences.push(m);
-                }
-            }
-            occurrences.sort_by_key(|o| (o.start, o.end));
+        automaton.each_match_len(text, |id, start, len| {
+            anywhere.set(id);
+            raw.push(Occurrence { id, start: start as u32, end: (start + len) as u32 })
+        });
+        raw.sort_unstable_by_key(|m| (m.start, m.end));
+        let n = clause.len();
+        let mut edges = vec![UNKNOWN_EDGE; n + 1];
+        edges[0] = EDGE;
+        edges[n] = EDGE;
+        let cut = Cut { edges, present: Hits::with_capacity(words), known: Hits::with_capacity(words) };
+        Reading {
+            text,
+            cutter,
+            anywhere,
+            raw,
+            cut: std::cell::RefCell::new(cut),
+            clause,
+            sentence,
+            byte_at,
+            question_clause,
         }
-        Reading { text, present, anywhere, occurrences, clause, sentence, byte_at, question_clause }
+    }
+
+    /// Whether `m` starts and ends on word boundaries, cutting the text around it if that is not
+    /// known yet: its blocks whole (a keyword may span a space, "ＷｉＦｉ 信号"), or a window of
+    /// them when they are long.
+    pub fn on_boundaries(&self, m: &Occurrence) -> bool {
+        let mut cut = self.cut.borrow_mut();
+        if cut.edges[m.start as usize] == UNKNOWN_EDGE || cut.edges[m.end as usize] == UNKNOWN_EDGE {
+            let (from, to) = (self.byte_at[m.start as usize], self.byte_at[m.end as usize - 1]);
+            let (mut start, mut end) = (block_start(self.text, from), block_end(self.text, to));
+            let (first, last) = (m.start as usize, m.end as usize);
+            let chars_before = first - self.byte_at.partition_point(|&b| b < start);
+            let chars_after = self.byte_at.partition_point(|&b| b < end) - last;
+            let (mut exact_start, mut exact_end) = (true, true);
+            if chars_before + (last - first) + chars_after > WHOLE_BLOCK_CHARS {
+                if chars_before > WINDOW_CONTEXT {
+                    start = self.byte_at[first - WINDOW_CONTEXT];
+                    exact_start = false;
+                }
+                if chars_after > WINDOW_CONTEXT {
+                    end = self.byte_at[last + WINDOW_CONTEXT];
+                    exact_end = false;
+                }
+            }
+            cut_window(self.text, start, end, exact_start, exact_end, &self.byte_at, self.cutter, &mut cut.edges);
+        }
+        cut.edges[m.start as usize] == EDGE && cut.edges[m.end as usize] == EDGE
+    }
+
+    /// Whether word `id` occurs on word boundaries.
+    pub fn present(&self, id: u32) -> bool {
+        if !self.anywhere.get(id) {
+            return false;
+        }
+        {
+            let cut = self.cut.borrow();
+            if cut.known.get(id) {
+                return cut.present.get(id);
+            }
+        }
+        let present = self.raw.iter().filter(|o| o.id == id).any(|o| self.on_boundaries(o));
+        let mut cut = self.cut.borrow_mut();
+        cut.known.set(id);
+        if present {
+            cut.present.set(id);
+        }
+        present
+    }
+
+    /// The occurrences on word boundaries of the words `wanted` picks, by start.
+    pub fn occurrences<'a>(&'a self, wanted: impl Fn(u32) -> bool + 'a) -> impl Iterator<Item = Occurrence> + 'a {
+        self.raw.iter().filter(move |o| wanted(o.id) && self.on_boundaries(o)).copied()
     }
 
     /// The guard (and its cue, as written in the content) that stops this mention, if any.
@@ -473,23 +540,21 @@ impl<'t> Reading<'t> {
         let sentence = self.sentence[m.start as usize];
         let on = |g: Guard| guards & g.bit() != 0;
         // A past-time cue reaches over its sentence, up to the last cue of now before the mention.
+        let in_sentence = |c: &Occurrence| self.sentence[c.start as usize] == sentence;
         let past_from = if on(Guard::Past) {
-            self.occurrences
+            self.raw
                 .iter()
-                .filter(|c| c.end <= m.start && self.sentence[c.start as usize] == sentence)
-                .filter(|c| cues.roles(c.id) & PAST_RESET != 0)
+                .filter(|c| c.end <= m.start && in_sentence(c) && cues.roles(c.id) & PAST_RESET != 0)
+                .filter(|c| self.on_boundaries(c))
                 .map(|c| c.end)
                 .max()
                 .unwrap_or(0)
         } else {
             0
         };
-        for cue in &self.occurrences {
-            if self.sentence[cue.start as usize] != sentence {
-                continue;
-            }
+        for cue in &self.raw {
             let roles = cues.roles(cue.id);
-            if roles == 0 {
+            if roles == 0 || !in_sentence(cue) || !self.on_boundaries(cue) {
                 continue;
             }
             let in_clause = self.clause[cue.start as usize] == clause;
@@ -592,21 +657,19 @@ impl Phrase {
     /// with its state said now (昨晚点了个炭盆，今天早上叫不醒) is an emergency now; a thing said
     /// now with its state feared (树歪得厉害，担心刮大风会倒) is not.
     pub fn find(&self, reading: &Reading, guards: GuardMask, cues: &CueTable, shown: &str) -> Found {
-        if self.parts.iter().any(|alts| !alts.iter().any(|&id| reading.present.get(id))) {
+        if self.parts.iter().any(|alts| !alts.iter().any(|&id| reading.present(id))) {
             return Found::No;
         }
         let mut stopped: Option<(Guard, String)> = None;
         // Each part's mentions, with whether a guard stops each.
         let mentions = |alts: &[u32], stopped: &mut Option<(Guard, String)>| -> Vec<(Occurrence, bool)> {
             reading
-                .occurrences
-                .iter()
-                .filter(|o| alts.contains(&o.id))
-                .map(|o| match reading.stopped_by(o, guards, cues) {
-                    None => (*o, true),
+                .occurrences(|id| alts.contains(&id))
+                .map(|o| match reading.stopped_by(&o, guards, cues) {
+                    None => (o, true),
                     Some(why) => {
                         stopped.get_or_insert(why);
-                        (*o, false)
+                        (o, false)
                     }
                 })
                 .collect()
