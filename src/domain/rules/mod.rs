@@ -47,7 +47,8 @@
 //!
 //! Keywords match the **words** of the content (jieba with the district's own words, as search
 //! cuts them): a keyword occurs where it starts and ends on a word boundary, so 着火 is not in
-//! 打不着火; `A+B` needs both parts in one sentence. Guards stop mentions that are negated,
+//! 打不着火; `A+B` needs both parts in one sentence, `A|B` is either word, and a phrase list
+//! may name word classes (`@管子 = 水管|管子`, then `@管子+@破了`). Guards stop mentions that are negated,
 //! hypothetical, past or a question (cue words in `dispatch_rules/guards.toml`). The details
 //! are in `words.rs`. Keywords and content are compared after normalisation: ASCII and
 //! full-width letters are folded to lower-case half-width, and whitespace is ignored, so

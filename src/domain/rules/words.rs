@@ -7,7 +7,13 @@
 //! words), so the keyword 着火 does not occur in it; 厨房着火了 is 厨房 / 着火 / 了, so it does.
 //! A keyword may span several words (水管爆裂 in 水管 / 爆裂 matches as long as it starts and
 //! ends on a boundary). A keyword written `A+B` (in rules and phrase lists) needs each part
-//! in one sentence, in any order: 塌+坑 matches 马路中间突然塌了一个大坑.
+//! in one sentence, in any order: 塌+坑 matches 马路中间突然塌了一个大坑. A part may list
+//! alternatives, `水管|管子+爆|裂`; written thing first and state last, only the state's mention
+//! must get past the guards (see [`Phrase::find`]).
+//!
+//! Boundaries are found lazily: a word's occurrences are cut only when a rule asks about it,
+//! each in its blocks (whole when short, a window around the word when a block runs past
+//! `WHOLE_BLOCK_CHARS`).
 //!
 //! # Guards
 //! A mention can be about something that is not happening: negated (没有着火), hypothetical or
