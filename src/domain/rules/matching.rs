@@ -61,16 +61,14 @@ pub(super) struct KeywordList {
     pub phrases: Vec<Phrase>,
 }
 
+/// A keyword every mention of which a guard stopped: the guard, the keyword, the cue.
+type Stopped = (Guard, String, String);
+
 impl KeywordList {
     /// Keywords found unguarded (their index, and what was said: the keyword as written, or for
     /// one with alternatives the words the content used), and the guard that stopped each one
     /// that was mentioned only in a guarded way.
-    fn found(
-        &self,
-        reading: &Reading,
-        guards: GuardMask,
-        cues: &CueTable,
-    ) -> (Vec<(usize, String)>, Vec<(Guard, String, String)>) {
+    fn found(&self, reading: &Reading, guards: GuardMask, cues: &CueTable) -> (Vec<(usize, String)>, Vec<Stopped>) {
         let mut yes = Vec::new();
         let mut stopped = Vec::new();
         for (index, (phrase, shown)) in self.phrases.iter().zip(&self.shown).enumerate() {
