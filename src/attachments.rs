@@ -92,8 +92,17 @@ pub struct Blobs {
     /// Image decoding holds the pixels in memory: one at a time keeps 50 concurrent uploads
     /// of large photos from multiplying that.
     images: Arc<tokio::sync::Semaphore>,
+    /// How much of a file a write holds before it goes out: object_store's writer keeps 10 MiB
+    /// by default, so fifty 5 MB photos stored at once were held whole. The local disk takes
+    /// any chunk; S3 wants parts of at least 5 MiB.
+    write_buffer: usize,
     pub description: String,
 }
+
+/// A local write's buffer.
+const LOCAL_WRITE_BUFFER: usize = 256 * 1024;
+/// S3's smallest multipart part.
+const S3_WRITE_BUFFER: usize = 5 * 1024 * 1024;
 
 impl Blobs {
     /// The store the configuration names (validated at start by `Config::validate`).
@@ -101,7 +110,7 @@ impl Blobs {
         let spool = config.attachments_dir.with_extension("spool");
         std::fs::create_dir_all(&spool)
             .map_err(|e| StoreSetupError::Spool { path: spool.clone(), reason: e.to_string() })?;
-        let (store, description): (Arc<dyn ObjectStore>, String) = match &config.s3_bucket {
+        let (store, description, write_buffer): (Arc<dyn ObjectStore>, String, usize) = match &config.s3_bucket {
             Some(bucket) => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
                     .with_bucket_name(bucket)
@@ -126,7 +135,7 @@ impl Blobs {
                     builder = builder.with_access_key_id(id).with_secret_access_key(secret);
                 }
                 let store = builder.build().map_err(|e| StoreSetupError::S3(e.to_string()))?;
-                (Arc::new(store), Blobs::describe(config))
+                (Arc::new(store), Blobs::describe(config), S3_WRITE_BUFFER)
             }
             None => {
                 let folder = |e: &dyn std::fmt::Display| StoreSetupError::Folder {
@@ -137,10 +146,10 @@ impl Blobs {
                 let store = object_store::local::LocalFileSystem::new_with_prefix(&config.attachments_dir)
                     .map_err(|e| folder(&e))?
                     .with_automatic_cleanup(true);
-                (Arc::new(store), Blobs::describe(config))
+                (Arc::new(store), Blobs::describe(config), LOCAL_WRITE_BUFFER)
             }
         };
-        Ok(Blobs { store, spool, images: Arc::new(tokio::sync::Semaphore::new(1)), description })
+        Ok(Blobs { store, spool, images: Arc::new(tokio::sync::Semaphore::new(1)), write_buffer, description })
     }
 
     /// The store a configuration names, in words (nothing is opened or created).
@@ -155,7 +164,7 @@ impl Blobs {
     /// left under the key (a multipart upload is aborted).
     pub async fn put_file(&self, key: &str, path: &Path) -> Result<(), UploadError> {
         let mut file = tokio::fs::File::open(path).await?;
-        let mut writer = object_store::buffered::BufWriter::new(self.store.clone(), ObjectPath::from(key));
+        let mut writer = self.writer(key);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match file.read(&mut buf).await {
@@ -180,7 +189,7 @@ impl Blobs {
 
     /// A streaming writer for `key` (restoring a backup): finish it with `shutdown`.
     pub fn writer(&self, key: &str) -> object_store::buffered::BufWriter {
-        object_store::buffered::BufWriter::new(self.store.clone(), ObjectPath::from(key))
+        object_store::buffered::BufWriter::with_capacity(self.store.clone(), ObjectPath::from(key), self.write_buffer)
     }
 
     /// Opens a stored file for streaming out.
@@ -492,9 +501,14 @@ fn reencode(
     picture.apply_orientation(orientation);
     let (width, height) = (picture.width(), picture.height());
     let mime = if kind.mime == "image/jpeg" {
-        let rgb = picture.to_rgb8();
         let mut out = std::io::BufWriter::new(std::fs::File::create(dst)?);
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&rgb).map_err(broken)?;
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
+        // A colour JPEG decodes to RGB already: encoded as it is, not copied first.
+        match &picture {
+            image::DynamicImage::ImageRgb8(rgb) => encoder.encode_image(rgb),
+            other => encoder.encode_image(&other.to_rgb8()),
+        }
+        .map_err(broken)?;
         std::io::Write::flush(&mut out)?;
         "image/jpeg"
     } else {
