@@ -25,8 +25,7 @@ const BOXES = {
 };
 
 /** The API's sentence as well as the page's words for it: an admin reads both. */
-function failureText(e) {
-  const words = errorText(e);
+function failureText(e, words = errorText(e)) {
   const message = e && e.body && e.body.message;
   return message && !words.includes(message) ? `${words}（${message}）` : words;
 }
@@ -54,7 +53,7 @@ export async function mount(main) {
     tabs.append(tab);
     panels[which] = panel(which);
   }
-  const refresh = h('button#outbox-refresh', { type: 'button', onclick: () => loadAll() }, t('common.refresh'));
+  const refresh = h('button#outbox-refresh', { type: 'button', onclick: () => loadAll(true) }, t('common.refresh'));
   main.append(h('section.card.outbox-page',
     h('div.toolbar', h('h3', t('outbox.title')), h('span.spacer'), refresh),
     h('p.muted', t('outbox.intro')),
@@ -88,10 +87,11 @@ export async function mount(main) {
     let status = null;
     for (const f of [stateFilter, kindFilter]) f.addEventListener('change', () => status && render(status));
 
-    async function load() {
+    // An error stays until the admin acts again (the refresh every 10 s keeps it).
+    async function load(clear) {
       try {
         render(await get(box.path));
-        error.hidden = true;
+        if (clear) error.hidden = true;
       } catch (e) {
         error.textContent = failureText(e);
         error.hidden = false;
@@ -107,11 +107,13 @@ export async function mount(main) {
       } catch (e) {
         // Someone else may have retried it meanwhile: show the outbox as it is now, and why
         // this did not work.
-        await load();
-        error.textContent = failureText(e);
+        await load(false);
+        error.textContent = failureText(e, e.status === 404 ? t('outbox.retry.gone') : undefined);
         error.hidden = false;
-        button.disabled = false;
       }
+      // The row is drawn anew: the keyboard goes on from the panel's tab.
+      if (!document.body.contains(button)) document.getElementById(`outbox-tab-${which}`).focus();
+      else button.disabled = false;
     }
 
     function render(s) {
@@ -173,14 +175,14 @@ export async function mount(main) {
     return t(`outbox.kind.${which}.${kind}`, {}, kind);
   }
 
-  async function loadAll() {
-    await Promise.all(Object.values(panels).map((p) => p.load()));
+  async function loadAll(clear) {
+    await Promise.all(Object.values(panels).map((p) => p.load(clear)));
   }
 
   show('mail');
-  await loadAll();
+  await loadAll(true);
   const timer = setInterval(() => {
     if (!document.body.contains(main) || document.body.dataset.page !== 'outbox') { clearInterval(timer); return; }
-    if (!document.hidden) loadAll();
+    if (!document.hidden) loadAll(false);
   }, REFRESH_MS);
 }
