@@ -209,7 +209,13 @@ async fn refused_mail_is_shown_to_admins_and_can_be_retried(backend: Backend) {
     let (status, after) = admin.post(&format!("/api/v1/admin/mail/{}/retry", failure["id"]), json!(null)).await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["failed"], 0);
+    // Back in the queue, due now: listed as waiting with its next try.
+    let waiting = &after["waiting"][0];
+    assert_eq!((&waiting["id"], waiting["next_attempt_at"].is_string()), (&failure["id"], true), "{after}");
+    assert!(waiting["recipient"].as_str().unwrap().contains("***"), "addresses are masked: {after}");
     server.drain_mail().await;
+    let (_, outbox) = admin.get("/api/v1/admin/mail").await;
+    assert_eq!((outbox["sent"].as_i64(), outbox["waiting"].as_array().map(Vec::len)), (Some(1), Some(0)), "{outbox}");
     assert_eq!(sink.received().len(), 1);
     let (status, _) = admin.post("/api/v1/admin/mail/999/retry", json!(null)).await;
     assert_eq!(status, 404);

@@ -129,21 +129,21 @@ pub struct SmsStatus {
     pub oldest_pending_at: Option<DateTime<Utc>>,
     /// Texts given up on (refused for good, or 退订), newest first; numbers masked.
     pub failures: Vec<TextRecord>,
+    /// Texts still to be sent (a first try, or a retry), the next due first; numbers masked.
+    pub waiting: Vec<TextRecord>,
 }
 
-/// The SMS outbox for admins: counts and permanent failures.
+/// The SMS outbox for admins: counts, permanent failures and what is waiting.
 #[utoipa::path(get, path = "/api/v1/admin/sms", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = SmsStatus), (status = 403, body = ErrorBody)))]
 pub async fn sms_status(State(state): State<AppState>, auth: Auth) -> Result<Json<SmsStatus>, ApiError> {
     auth.require(&[Role::Admin])?;
     let counts = state.store.sms_outbox_counts().await?;
-    let failures = state
-        .store
-        .failed_texts(100)
-        .await?
-        .into_iter()
-        .map(|r| TextRecord { recipient: crate::notify::sms::mask_number(&r.recipient), ..r })
-        .collect();
+    let masked = |rows: Vec<TextRecord>| -> Vec<TextRecord> {
+        rows.into_iter().map(|r| TextRecord { recipient: crate::notify::sms::mask_number(&r.recipient), ..r }).collect()
+    };
+    let failures = masked(state.store.failed_texts(super::admin::LISTED).await?);
+    let waiting = masked(state.store.pending_texts(super::admin::LISTED).await?);
     Ok(Json(SmsStatus {
         pending: counts.pending,
         sent: counts.sent,
@@ -151,6 +151,7 @@ pub async fn sms_status(State(state): State<AppState>, auth: Auth) -> Result<Jso
         delivered: counts.delivered,
         oldest_pending_at: counts.oldest_pending_at,
         failures,
+        waiting,
     }))
 }
 

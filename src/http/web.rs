@@ -1,8 +1,9 @@
 //! The web front end, embedded in the binary: `web/` is compiled in (rust-embed; in debug
 //! builds it is read from the source folder, so edits show on reload), and served at `/`
 //! — one page shell for the roles' pages (/console 接线, /workbench 承办, /wall 督办,
-//! /public 网上诉求, /track, /login, and /tickets/{number} that every notification mail links
-//! to) and its scripts, styles and vendored libraries under `/assets/`.
+//! /kb 知识库, /outbox 发送队列, /public 网上诉求, /track, /login, and /tickets/{number} that
+//! every notification mail links to) and its scripts, styles and vendored libraries under
+//! `/assets/`.
 
 use super::AppState;
 use axum::extract::{Path, State};
@@ -19,7 +20,7 @@ struct Assets;
 /// The pages the shell answers; the script shows the one named by the path.
 /// `/tickets/{number}` is the one ticket a notification mail links to (`domain::notices`).
 pub const PAGES: &[&str] =
-    &["/", "/login", "/console", "/workbench", "/wall", "/kb", "/public", "/track", "/tickets/{number}"];
+    &["/", "/login", "/console", "/workbench", "/wall", "/kb", "/outbox", "/public", "/track", "/tickets/{number}"];
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new().route("/assets/{*path}", get(asset));

@@ -198,6 +198,11 @@ impl Store {
         self.failed_rows(MAIL, limit).await?.iter().map(decode).collect()
     }
 
+    /// Mail still to be sent, the next due first, for admins.
+    pub async fn pending_mail(&self, limit: i64) -> Result<Vec<MailRecord>> {
+        self.pending_rows(MAIL, limit).await?.iter().map(decode).collect()
+    }
+
     pub async fn mail_by_id(&self, id: i64) -> Result<Option<MailRecord>> {
         self.row_by_id(MAIL, id).await?.map(|r| decode(&r)).transpose()
     }

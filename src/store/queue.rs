@@ -204,6 +204,12 @@ impl Store {
         self.select_rows(outbox, filter, limit.clamp(1, 1000)).await
     }
 
+    /// Rows still to be sent (a first try or a retry), the next due first, for admins.
+    pub(crate) async fn pending_rows(&self, outbox: Outbox, limit: i64) -> Result<Vec<AnyRow>> {
+        let filter = format!("{PENDING} ORDER BY next_attempt_at, id LIMIT $1");
+        self.select_rows(outbox, &filter, limit.clamp(1, 1000)).await
+    }
+
     pub(crate) async fn row_by_id(&self, outbox: Outbox, id: i64) -> Result<Option<AnyRow>> {
         Ok(self.select_rows(outbox, "id = $1", id).await?.into_iter().next())
     }

@@ -228,6 +228,11 @@ impl Store {
         self.failed_rows(SMS, limit).await?.iter().map(decode).collect()
     }
 
+    /// Texts still to be sent, the next due first, for admins.
+    pub async fn pending_texts(&self, limit: i64) -> Result<Vec<TextRecord>> {
+        self.pending_rows(SMS, limit).await?.iter().map(decode).collect()
+    }
+
     pub async fn sms_outbox_counts(&self) -> Result<TextCounts> {
         let counts = self.outbox_counts(SMS).await?;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM sms_outbox WHERE delivery = 'delivered'")

@@ -65,6 +65,7 @@ pub mod keys {
     pub const ESCAPE: &str = "\u{E00C}";
     pub const ARROW_UP: &str = "\u{E013}";
     pub const ARROW_DOWN: &str = "\u{E015}";
+    pub const ARROW_RIGHT: &str = "\u{E014}";
     /// Releases the modifier keys held down so far.
     pub const RELEASE: &str = "\u{E000}";
 }

@@ -10,6 +10,7 @@ const PAGES = {
   '/workbench': { load: () => import('./workbench.js'), roles: ['department'], nav: 'nav.workbench' },
   '/wall': { load: () => import('./wall.js'), roles: ['supervisor', 'admin', 'dispatcher'], nav: 'nav.wall' },
   '/kb': { load: () => import('./kb.js'), roles: ['operator', 'dispatcher', 'department', 'supervisor', 'admin'], nav: 'nav.kb' },
+  '/outbox': { load: () => import('./outbox.js'), roles: ['admin'], nav: 'nav.outbox' },
   '/public': { load: () => import('./public.js'), public: true, nav: 'nav.public' },
   '/track': { load: () => import('./public.js'), public: true, nav: 'nav.track' },
 };

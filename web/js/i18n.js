@@ -314,6 +314,44 @@ Object.assign(en, {
   'seat.missed.wrong_number': 'Wrong number',
 });
 
+// 发送队列 (the mail and text outboxes for admins: web/js/outbox.js).
+Object.assign(zh, {
+  'nav.outbox': '发送队列', 'outbox.title': '发送队列',
+  'outbox.intro': '通知邮件和短信先进入发送队列，由后台发送，失败会自动重试；被对方拒收或多次重试仍未成功的标为“发送失败”，不再自动重试：核对地址或网关设置后点“重试”重新排队。',
+  'outbox.tab.mail': '邮件', 'outbox.tab.sms': '短信',
+  'outbox.state.pending': '待发送', 'outbox.state.sent': '已发送', 'outbox.state.delivered': '已送达', 'outbox.state.failed': '发送失败',
+  'outbox.oldest': '最早待发', 'outbox.entries': '待发送与发送失败',
+  'outbox.filter': '用途', 'outbox.filter.state': '状态', 'outbox.filter.all': '全部',
+  'outbox.none': '没有待发送或发送失败的条目', 'outbox.noMatch': '没有符合条件的条目',
+  'outbox.col.state': '状态', 'outbox.col.recipient': '收件人', 'outbox.col.about': '用途 / 工单 / 内容', 'outbox.col.attempts': '尝试次数',
+  'outbox.col.error': '最后错误', 'outbox.col.when': '时间', 'outbox.col.actions': '操作',
+  'outbox.failedAt': '{at} 失败', 'outbox.nextTry': '{at} 再试',
+  'outbox.retry': '重试', 'outbox.retried': '已重新排队：{r}', 'outbox.retry.gone': '该条目已不是“发送失败”，可能已被他人重试',
+  'outbox.kind.mail.dispatch_notice': '新工单派发通知', 'outbox.kind.mail.urge': '催办通知', 'outbox.kind.mail.overdue': '超期督办通知',
+  'outbox.kind.mail.digest': '每日待办提醒', 'outbox.kind.mail.weekly_summary': '每周工单汇总',
+  'outbox.kind.mail.monthly_assessment': '月度考评通报', 'outbox.kind.mail.hotspot': '热点预警', 'outbox.kind.mail.kb_expiry': '知识库到期提醒',
+  'outbox.kind.sms.receipt': '受理回执', 'outbox.kind.sms.reply_notice': '办理答复通知', 'outbox.kind.sms.callback': '回访短信',
+  'outbox.kind.sms.accept_reminder': '签收提醒', 'outbox.kind.sms.urgent_alert': '紧急工单提醒',
+});
+Object.assign(en, {
+  'nav.outbox': 'Outbox', 'outbox.title': 'Outgoing mail and texts',
+  'outbox.intro': 'Notice mail and texts wait in an outbox and are sent in the background, retried when sending fails; those refused by the other side or failing every retry are marked Failed and no longer retried: check the address or the gateway settings, then Retry puts one back in the queue.',
+  'outbox.tab.mail': 'Mail', 'outbox.tab.sms': 'Texts',
+  'outbox.state.pending': 'Waiting', 'outbox.state.sent': 'Sent', 'outbox.state.delivered': 'Delivered', 'outbox.state.failed': 'Failed',
+  'outbox.oldest': 'Oldest waiting since', 'outbox.entries': 'Waiting and failed',
+  'outbox.filter': 'Purpose', 'outbox.filter.state': 'State', 'outbox.filter.all': 'All',
+  'outbox.none': 'Nothing waiting or failed', 'outbox.noMatch': 'Nothing matches',
+  'outbox.col.state': 'State', 'outbox.col.recipient': 'Recipient', 'outbox.col.about': 'Purpose / ticket / content', 'outbox.col.attempts': 'Attempts',
+  'outbox.col.error': 'Last error', 'outbox.col.when': 'When', 'outbox.col.actions': 'Actions',
+  'outbox.failedAt': 'failed {at}', 'outbox.nextTry': 'next try {at}',
+  'outbox.retry': 'Retry', 'outbox.retried': 'Queued again: {r}', 'outbox.retry.gone': 'This entry is no longer failed; someone may have retried it',
+  'outbox.kind.mail.dispatch_notice': 'Dispatch notice', 'outbox.kind.mail.urge': 'Urge notice', 'outbox.kind.mail.overdue': 'Overdue notice',
+  'outbox.kind.mail.digest': 'Daily digest', 'outbox.kind.mail.weekly_summary': 'Weekly summary',
+  'outbox.kind.mail.monthly_assessment': 'Monthly assessment', 'outbox.kind.mail.hotspot': 'Hot-spot alert', 'outbox.kind.mail.kb_expiry': 'Knowledge-base renewal',
+  'outbox.kind.sms.receipt': 'Receipt', 'outbox.kind.sms.reply_notice': 'Reply notice', 'outbox.kind.sms.callback': 'Callback text',
+  'outbox.kind.sms.accept_reminder': 'Accept reminder', 'outbox.kind.sms.urgent_alert': 'Urgent alert',
+});
+
 const dictionaries = { zh, en };
 const KEY = 'hotline.lang';
 
