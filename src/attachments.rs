@@ -92,6 +92,10 @@ pub struct Blobs {
     /// Image decoding holds the pixels in memory: one at a time keeps 50 concurrent uploads
     /// of large photos from multiplying that.
     images: Arc<tokio::sync::Semaphore>,
+    /// Uploads read at the same time. Each one being read holds about a megabyte in the HTTP
+    /// and multipart buffers (a heap profile of fifty 5 MB photos at once: 45 MB of them);
+    /// one that waits holds nothing, its bytes wait in the kernel's socket buffer.
+    receiving: Arc<tokio::sync::Semaphore>,
     /// How much of a file a write holds before it goes out: object_store's writer keeps 10 MiB
     /// by default, so fifty 5 MB photos stored at once were held whole. The local disk takes
     /// any chunk; S3 wants parts of at least 5 MiB.
@@ -99,6 +103,8 @@ pub struct Blobs {
     pub description: String,
 }
 
+/// Uploads read at once (more wait their turn; the disk, not the count, sets the pace).
+const UPLOADS_AT_ONCE: usize = 8;
 /// A local write's buffer.
 const LOCAL_WRITE_BUFFER: usize = 256 * 1024;
 /// S3's smallest multipart part.
@@ -149,7 +155,14 @@ impl Blobs {
                 (Arc::new(store), Blobs::describe(config), LOCAL_WRITE_BUFFER)
             }
         };
-        Ok(Blobs { store, spool, images: Arc::new(tokio::sync::Semaphore::new(1)), write_buffer, description })
+        Ok(Blobs {
+            store,
+            spool,
+            images: Arc::new(tokio::sync::Semaphore::new(1)),
+            receiving: Arc::new(tokio::sync::Semaphore::new(UPLOADS_AT_ONCE)),
+            write_buffer,
+            description,
+        })
     }
 
     /// The store a configuration names, in words (nothing is opened or created).
@@ -340,8 +353,10 @@ pub struct Upload {
 pub async fn receive(
     mut multipart: axum::extract::Multipart,
     limits: &Limits,
-    spool: &Path,
+    blobs: &Blobs,
 ) -> Result<Upload, UploadError> {
+    let _turn = blobs.receiving.acquire().await.map_err(|_| UploadError::Io("the server is shutting down".into()))?;
+    let spool = blobs.spool_dir();
     let cut = |e: axum::extract::multipart::MultipartError| UploadError::Malformed {
         field: "file",
         message: format!("上传不完整或格式错误，请重新上传 (multipart: {})", e.body_text()),

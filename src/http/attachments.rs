@@ -186,7 +186,7 @@ pub async fn upload(
     let unchecked = Request { purpose: None, public: None };
     // Who may attach is known before the body is read: a refused upload spools nothing.
     rules::check_upload(&ticket, uploader, unchecked, 1, &limits, state.store.now())?;
-    let upload = files::receive(multipart(body)?, &limits, state.blobs().spool_dir()).await?;
+    let upload = files::receive(multipart(body)?, &limits, state.blobs()).await?;
     let request = request_of(&upload)?;
     rules::check_upload(&ticket, uploader, request, upload.files.len(), &limits, state.store.now())?;
     let added = add_files(&state, id, uploader, &auth.actor, request, upload).await?;
@@ -283,7 +283,7 @@ pub async fn public_upload(
     let limits = state.config.attachment_limits();
     let request = Request { purpose: None, public: None };
     rules::check_upload(&ticket, Uploader::Resident, request, 1, &limits, state.store.now())?;
-    let upload = files::receive(multipart(body)?, &limits, state.blobs().spool_dir()).await?;
+    let upload = files::receive(multipart(body)?, &limits, state.blobs()).await?;
     if upload.purpose.is_some() || upload.public.is_some() {
         return Err(ApiError::invalid("purpose", "residents send only file parts"));
     }
