@@ -910,7 +910,8 @@ pub async fn hand_off(
 /// Show a confidential caller to a privileged role; the reveal itself is recorded.
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/reveal-caller", tag = "transitions", security(("bearer" = [])),
     request_body = RevealBody, params(("id" = String, Path, description = "ticket id or number")),
-    responses((status = 200, body = Caller), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Caller), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "the caller of this ticket is not confidential")))]
 pub async fn reveal_caller(
     State(state): State<AppState>,
     auth: Auth,
