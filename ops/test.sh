@@ -56,6 +56,42 @@ psql "$pg_url" -qAt -c "SELECT 'DROP SCHEMA \"' || nspname || '\" CASCADE;' FROM
 
 cargo test --workspace --no-run
 
+# Outside servers the tests talk to (Meilisearch, moto) run on a free loopback port and stop
+# when this script exits. start_on_free_port LOG HEALTH_PATH CMD…: starts CMD in the background,
+# `{port}` in its arguments replaced by a port nothing answers on, and waits for
+# http://127.0.0.1:PORT/HEALTH_PATH; five ports are tried. Sets started_pid and started_port;
+# on failure prints LOG and exits.
+started_pids=()
+cleanup_dirs=()
+stop_started() {
+  for pid in "${started_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for dir in "${cleanup_dirs[@]}"; do rm -rf "$dir"; done
+}
+trap stop_started EXIT
+start_on_free_port() {
+  local log=$1 health=$2 port pid arg; shift 2
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 40000))
+    # A port something already answers on is taken; try another.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
+    local args=()
+    for arg in "$@"; do args+=("${arg//\{port\}/$port}"); done
+    "${args[@]}" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+      curl -fsS "http://127.0.0.1:$port/$health" >/dev/null 2>&1 && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if curl -fsS "http://127.0.0.1:$port/$health" >/dev/null 2>&1; then
+      started_pids+=("$pid"); started_pid=$pid; started_port=$port
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  done
+  echo "$1 did not start:" >&2; cat "$log" >&2; exit 1
+}
+
 # ---- Meilisearch (issue 17) ---------------------------------------------------------------
 # The search, duplicate, knowledge-base and reindex tests run on Meilisearch as well as on the
 # embedded index. The server binary is kept beside the repository (../shared/bin/meilisearch,
@@ -69,31 +105,11 @@ meili_bin="$(pwd)/../shared/bin/meilisearch"
 if [ -x "$meili_bin" ]; then
   meili_dir="$(mktemp -d)"
   meili_key="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  meili_pid=""
-  stop_meili() {
-    if [ -n "$meili_pid" ]; then kill "$meili_pid" 2>/dev/null || true; wait "$meili_pid" 2>/dev/null || true; fi
-    rm -rf "$meili_dir"
-  }
-  trap stop_meili EXIT
-  for _ in 1 2 3 4 5; do
-    meili_port=$((20000 + RANDOM % 40000))
-    # A port something already answers on is taken; try another.
-    if (exec 3<>"/dev/tcp/127.0.0.1/$meili_port") 2>/dev/null; then continue; fi
+  cleanup_dirs+=("$meili_dir")
+  start_on_free_port "$meili_dir/meilisearch.log" health \
     "$meili_bin" --db-path "$meili_dir/data.ms" --dump-dir "$meili_dir/dumps" --snapshot-dir "$meili_dir/snapshots" \
-      --http-addr "127.0.0.1:$meili_port" --master-key "$meili_key" --no-analytics --log-level WARN \
-      >"$meili_dir/meilisearch.log" 2>&1 &
-    meili_pid=$!
-    for _ in $(seq 1 100); do
-      curl -fsS "http://127.0.0.1:$meili_port/health" >/dev/null 2>&1 && break
-      kill -0 "$meili_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if curl -fsS "http://127.0.0.1:$meili_port/health" >/dev/null 2>&1; then break; fi
-    kill "$meili_pid" 2>/dev/null || true; wait "$meili_pid" 2>/dev/null || true; meili_pid=""
-  done
-  if [ -z "$meili_pid" ]; then
-    echo "Meilisearch did not start:" >&2; cat "$meili_dir/meilisearch.log" >&2; exit 1
-  fi
+    --http-addr "127.0.0.1:{port}" --master-key "$meili_key" --no-analytics --log-level WARN
+  meili_port=$started_port
   echo "Meilisearch $("$meili_bin" --version | cut -d' ' -f2) on http://127.0.0.1:$meili_port for the search tests"
   export HOTLINE_TEST_MEILI_URL="http://127.0.0.1:$meili_port" HOTLINE_TEST_MEILI_KEY="$meili_key" \
     HOTLINE_TEST_MEILI_BIN="$meili_bin"
@@ -111,30 +127,11 @@ if ! command -v moto_server >/dev/null 2>&1; then
   echo "Installing moto[server] from PyPI for the S3 attachment tests"
   python3 -m pip install -q 'moto[server]' || pip install -q 'moto[server]'
 fi
-moto_pid=""
-stop_moto() {
-  if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi
-  if declare -F stop_meili >/dev/null; then stop_meili; fi
-}
-trap stop_moto EXIT
 if command -v moto_server >/dev/null 2>&1; then
   moto_log="$(mktemp)"
-  for _ in 1 2 3 4 5; do
-    moto_port=$((20000 + RANDOM % 40000))
-    if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then continue; fi
-    moto_server -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
-    moto_pid=$!
-    for _ in $(seq 1 100); do
-      curl -fsS "http://127.0.0.1:$moto_port/" >/dev/null 2>&1 && break
-      kill -0 "$moto_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if curl -fsS "http://127.0.0.1:$moto_port/" >/dev/null 2>&1; then break; fi
-    kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; moto_pid=""
-  done
-  if [ -z "$moto_pid" ]; then
-    echo "moto_server did not start:" >&2; cat "$moto_log" >&2; exit 1
-  fi
+  cleanup_dirs+=("$moto_log")
+  start_on_free_port "$moto_log" "" moto_server -H 127.0.0.1 -p "{port}"
+  moto_port=$started_port
   echo "moto S3 server on http://127.0.0.1:$moto_port for the attachment tests"
   export HOTLINE_TEST_S3_URL="http://127.0.0.1:$moto_port" HOTLINE_TEST_MOTO_BIN="$(command -v moto_server)"
 else

@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "stats.rs"]
+mod stats;
+use stats::{percentile, rss_kib};
+
 #[derive(Parser, Debug)]
 #[command(name = "bench_attachments", about = "Concurrent attachment uploads against a hotline server")]
 struct Args {
@@ -30,22 +34,6 @@ struct Args {
     megabytes: f64,
     #[arg(long, default_value = "hotline-demo")]
     password: String,
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// A noisy photo of about `megabytes` as JPEG (quality 92).

@@ -31,6 +31,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+#[path = "stats.rs"]
+mod stats;
+use stats::percentile;
 
 #[derive(Parser)]
 struct Args {
@@ -107,13 +110,6 @@ fn tree_ticks(pid: u32) -> u64 {
         }
     }
     total
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 async fn login(client: &reqwest::Client, base: &str, username: &str, password: &str) -> Result<String, String> {

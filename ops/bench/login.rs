@@ -21,6 +21,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+#[path = "stats.rs"]
+mod stats;
+use stats::{percentile, rss_kib};
 
 #[derive(Parser, Debug)]
 #[command(name = "bench_login", about = "Resident memory of a hotline server under a storm of logins")]
@@ -35,22 +38,6 @@ struct Args {
     /// Share of the logins for a real account (`operator`), with a wrong password.
     #[arg(long, default_value_t = 0.1)]
     known_share: f64,
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 #[tokio::main]

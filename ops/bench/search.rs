@@ -37,16 +37,12 @@ use sqlx::Connection;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
+#[path = "stats.rs"]
+mod stats;
+use stats::percentile;
 
 const BASE: i64 = 2_000;
 const ROUNDS: usize = 20;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn summary(mut ms: Vec<f64>) -> String {
     ms.sort_by(f64::total_cmp);

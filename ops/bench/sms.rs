@@ -21,13 +21,9 @@ use hotline::config::Config;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "stats.rs"]
+mod stats;
+use stats::percentile;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {

@@ -4,7 +4,6 @@
 use super::auth::{Auth, ClientAddr};
 use super::error::{ApiError, ErrorBody};
 use super::input::{ApiPath, ApiQuery};
-use super::public::Limits as PublicLimits;
 use super::tickets::{resolve_id, visible_ticket};
 use super::AppState;
 use crate::attachments::{self as files, UploadError};
@@ -240,29 +239,6 @@ pub async fn thumbnail(
     serve(&state, &ticket, &attachment, Viewer::Staff(&auth.actor), true, &headers).await
 }
 
-/// The request behind a number and the last four digits, or the same 404 for any wrong pair.
-async fn resident_ticket(
-    state: &AppState,
-    addr: String,
-    number: &str,
-    q: &ApiQuery,
-) -> Result<(Ticket, String), ApiError> {
-    PublicLimits::check(&state.public_limits().track, addr, "lookups")?;
-    let number = public::check_number(number).map_err(|m| ApiError::bad_request("number", m))?;
-    let last4 = public::check_last4(q.0.get("phone_last4").map(String::as_str).unwrap_or(""))
-        .map_err(|m| ApiError::bad_request("phone_last4", m))?
-        .to_string();
-    let not_found = || ApiError::NotFound("no request with this number and these last 4 phone digits".into());
-    let id = state.store.ticket_id_by_number(number).await?.ok_or_else(not_found)?;
-    let ticket = state
-        .store
-        .ticket(id)
-        .await?
-        .filter(|t| public::last4_matches(&t.caller_phone, &last4))
-        .ok_or_else(not_found)?;
-    Ok((ticket, last4))
-}
-
 /// Add photos to your own request (网上诉求), within 24 hours of submitting it and before it
 /// is closed: multipart/form-data, `file` one or more times. They are shown when tracking.
 #[utoipa::path(post, path = "/api/v1/public/requests/{number}/attachments", tag = "public",
@@ -279,7 +255,7 @@ pub async fn public_upload(
     q: ApiQuery,
     body: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Vec<AttachmentView>>), ApiError> {
-    let (ticket, last4) = resident_ticket(&state, addr, &number, &q).await?;
+    let (ticket, last4) = super::public::resident_ticket(&state, addr, &number, &q).await?;
     let limits = state.config.attachment_limits();
     let request = Request { purpose: None, public: None };
     rules::check_upload(&ticket, Uploader::Resident, request, 1, &limits, state.store.now())?;
@@ -307,7 +283,7 @@ pub async fn public_download(
     q: ApiQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ticket, _) = resident_ticket(&state, addr, &number, &q).await?;
+    let (ticket, _) = super::public::resident_ticket(&state, addr, &number, &q).await?;
     serve(&state, &ticket, &attachment, Viewer::Resident, false, &headers).await
 }
 
@@ -324,7 +300,7 @@ pub async fn public_thumbnail(
     q: ApiQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ticket, _) = resident_ticket(&state, addr, &number, &q).await?;
+    let (ticket, _) = super::public::resident_ticket(&state, addr, &number, &q).await?;
     serve(&state, &ticket, &attachment, Viewer::Resident, true, &headers).await
 }
 

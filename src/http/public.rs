@@ -10,6 +10,7 @@ use super::input::{ApiPath, ApiQuery};
 use super::json::ApiJson;
 use super::AppState;
 use crate::domain::public::{self, PublicForm, PublicTicket};
+use crate::domain::ticket::Ticket;
 use crate::domain::types::Kind;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -129,6 +130,30 @@ pub async fn submit(
     ))
 }
 
+/// The request behind a number and the last four digits of its phone (counted against the
+/// address's lookups), or the same 404 for any wrong pair; with the digits as checked.
+pub(super) async fn resident_ticket(
+    state: &AppState,
+    addr: String,
+    number: &str,
+    q: &ApiQuery,
+) -> Result<(Ticket, String), ApiError> {
+    Limits::check(&state.public_limits().track, addr, "lookups")?;
+    let number = public::check_number(number).map_err(|m| ApiError::bad_request("number", m))?;
+    let last4 = public::check_last4(q.0.get("phone_last4").map(String::as_str).unwrap_or(""))
+        .map_err(|m| ApiError::bad_request("phone_last4", m))?
+        .to_string();
+    let not_found = || ApiError::NotFound("no request with this number and these last 4 phone digits".into());
+    let id = state.store.ticket_id_by_number(number).await?.ok_or_else(not_found)?;
+    let ticket = state
+        .store
+        .ticket(id)
+        .await?
+        .filter(|t| public::last4_matches(&t.caller_phone, &last4))
+        .ok_or_else(not_found)?;
+    Ok((ticket, last4))
+}
+
 /// Track a request by its number and the last four digits of the phone given with it. A
 /// wrong pair is answered exactly like an unknown number.
 #[utoipa::path(get, path = "/api/v1/public/requests/{number}", tag = "public",
@@ -140,19 +165,8 @@ pub async fn track(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     ApiPath(number): ApiPath<String>,
-    ApiQuery(q): ApiQuery,
+    q: ApiQuery,
 ) -> Result<Json<PublicTicket>, ApiError> {
-    Limits::check(&state.public_limits().track, addr, "lookups")?;
-    let number = public::check_number(&number).map_err(|m| ApiError::bad_request("number", m))?;
-    let last4 = public::check_last4(q.get("phone_last4").map(String::as_str).unwrap_or(""))
-        .map_err(|m| ApiError::bad_request("phone_last4", m))?;
-    let not_found = || ApiError::NotFound("no request with this number and these last 4 phone digits".into());
-    let id = state.store.ticket_id_by_number(number).await?.ok_or_else(not_found)?;
-    let ticket = state
-        .store
-        .ticket(id)
-        .await?
-        .filter(|t| public::last4_matches(&t.caller_phone, last4))
-        .ok_or_else(not_found)?;
+    let (ticket, _) = resident_ticket(&state, addr, &number, &q).await?;
     Ok(Json(public::public_view(&ticket, &state.catalog().district)))
 }

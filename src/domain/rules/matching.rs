@@ -73,9 +73,7 @@ impl KeywordList {
         let mut stopped = Vec::new();
         for (index, (phrase, shown)) in self.phrases.iter().zip(&self.shown).enumerate() {
             match phrase.find(reading, guards, cues, shown) {
-                Found::Yes(mentions) if shown.contains('|') || shown.contains('@') => {
-                    yes.push((index, Phrase::said(reading, &mentions)))
-                }
+                Found::Yes(mentions) if shown.contains('|') => yes.push((index, Phrase::said(reading, &mentions))),
                 Found::Yes(_) => yes.push((index, shown.clone())),
                 Found::Stopped(g, word, cue) => stopped.push((g, word, cue)),
                 Found::No => {}
