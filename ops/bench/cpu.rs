@@ -52,11 +52,19 @@ fn machine_ticks() -> Option<(u64, u64)> {
 }
 
 impl CpuSnapshot {
-    pub fn take(server_pid: Option<u32>) -> Option<CpuSnapshot> {
+    /// `server_pids`: none, one server, or several instances (their CPU time is summed; an
+    /// instance that cannot be read makes the server's share unknown).
+    pub fn take(server_pids: impl IntoIterator<Item = u32>) -> Option<CpuSnapshot> {
+        let pids: Vec<u32> = server_pids.into_iter().collect();
+        let server_ticks = if pids.is_empty() {
+            None
+        } else {
+            pids.iter().map(|p| Some(proc_stat(&p.to_string())?.1)).sum::<Option<u64>>()
+        };
         Some(CpuSnapshot {
             at: Instant::now(),
             own_ticks: proc_stat("self")?.1,
-            server_ticks: server_pid.and_then(|p| Some(proc_stat(&p.to_string())?.1)),
+            server_ticks,
             postgres: postgres_ticks(),
             machine: machine_ticks()?,
         })

@@ -2,6 +2,13 @@
 //!
 //!     cargo run --release --example bench_intake -- --base-url http://127.0.0.1:8080 --clients 32
 //!
+//! Several instances on one database: `--base-url` repeated or comma-separated
+//! (`--base-url http://127.0.0.1:8081,http://127.0.0.1:8082`). Client k talks to instance
+//! k mod N for the whole run; the log-in, the reference data and the final listing go to the
+//! first, and since the instances share the database, the number check covers the tickets
+//! of all of them. `--server-pid` may be repeated likewise: the CPU column is their sum.
+//! `ops/bench/run-capacity.sh` runs this against 1, 2 and 4 instances.
+//!
 //! Each client is one operator workstation: its own HTTP connection, kept alive, creating
 //! one ticket after another with no think time. That is the worst case for the one thing
 //! intake serialises on (the writers' lock on the event counter), which is what we want to
@@ -29,9 +36,10 @@ use std::time::{Duration, Instant};
 #[derive(Parser, Debug)]
 #[command(name = "bench_intake", about = "Concurrent ticket intake against a running hotline server")]
 struct Args {
-    /// Where `hotline serve` listens.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    base_url: String,
+    /// Where `hotline serve` listens; repeated or comma-separated for several instances on
+    /// one database (clients are spread over them round-robin).
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080", num_args = 1)]
+    base_url: Vec<String>,
     /// Concurrent clients, each with its own keep-alive connection.
     #[arg(long, default_value_t = 32)]
     clients: usize,
@@ -58,9 +66,10 @@ struct Args {
     #[arg(long)]
     fresh_db: bool,
     /// The server's process id: its CPU time over the measured phase is reported beside the
-    /// generator's, because both share the machine's cores.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// generator's, because both share the machine's cores. Repeated or comma-separated for
+    /// several instances (their sum is reported).
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    server_pid: Vec<u32>,
     /// Seeds the generated content, so two runs send the same kind of tickets.
     #[arg(long, default_value_t = 12345)]
     seed: u64,
@@ -84,6 +93,8 @@ enum Outcome {
 }
 
 struct Sample {
+    /// Which instance (index into `--base-url`) the request went to.
+    instance: usize,
     /// When the request was sent, relative to the start of the run.
     sent: Duration,
     latency: Duration,
@@ -115,15 +126,21 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     if args.clients == 0 {
         return Err("--clients must be at least 1".into());
     }
-    let base = args.base_url.trim_end_matches('/').to_string();
+    let bases: Vec<String> = args.base_url.iter().map(|b| b.trim_end_matches('/').to_string()).collect();
+    if bases.is_empty() || bases.iter().any(|b| b.is_empty()) {
+        return Err("--base-url must not be empty".into());
+    }
+    // Log-in, reference data and the final listing: the first instance (the database is shared).
+    let base = bases[0].clone();
     let setup = client(args.request_timeout_secs, 4)?;
     let token = login(&setup, &base, &args.username, &args.password).await?;
     let places = Arc::new(load_places(&setup, &base, &token).await?);
     eprintln!(
-        "bench_intake: {} leaf categories, {} streets; {} clients, warm-up {}s, {}",
+        "bench_intake: {} leaf categories, {} streets; {} clients{}, warm-up {}s, {}",
         places.categories.len(),
         places.streets.len(),
         args.clients,
+        if bases.len() > 1 { format!(" over {} instances", bases.len()) } else { String::new() },
         args.warmup_secs,
         match args.tickets {
             Some(n) => format!("{n} measured tickets"),
@@ -142,9 +159,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         // One client (and so one connection) per worker: 32 clients means 32 sockets, as 32
         // operator seats would, rather than whatever a shared pool decides to open.
         let http = client(args.request_timeout_secs, 1)?;
+        let instance = w % bases.len();
         let ctx = Worker {
             http,
-            url: format!("{base}/api/v1/tickets"),
+            instance,
+            url: format!("{}/api/v1/tickets", bases[instance]),
             auth: format!("Bearer {token}"),
             places: places.clone(),
             rng: StdRng::seed_from_u64(args.seed.wrapping_add(w as u64 * 7919)),
@@ -162,16 +181,30 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     // so the split covers the same window as the throughput.
     let progress = tokio::spawn(progress(done.clone(), t0));
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_start = CpuSnapshot::take(args.server_pid);
+    let cpu_start = CpuSnapshot::take(args.server_pid.iter().copied());
     let mut samples = Vec::new();
     for w in workers {
         samples.extend(w.await.map_err(|e| format!("a client panicked: {e}"))?);
     }
-    let cpu_end = CpuSnapshot::take(args.server_pid);
+    let cpu_end = CpuSnapshot::take(args.server_pid.iter().copied());
     progress.abort();
 
     let report = Report::new(&samples, measure_from - t0);
     report.print();
+    // Per instance: how the measured tickets spread (each instance's clients are a fixed share).
+    let per_instance: Vec<usize> = (0..bases.len())
+        .map(|i| {
+            samples
+                .iter()
+                .filter(|s| s.instance == i && s.measured && matches!(s.outcome, Outcome::Created { .. }))
+                .count()
+        })
+        .collect();
+    if bases.len() > 1 {
+        for (i, n) in per_instance.iter().enumerate() {
+            println!("instance {}: {} ({n} created)", i + 1, bases[i]);
+        }
+    }
     let cpu = cpu_start.zip(cpu_end).map(|(a, b)| b.since(&a));
     if let Some(c) = &cpu {
         c.print();
@@ -197,9 +230,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     };
 
     let mut line = format!(
-        "RESULT label={} clients={} ok={} errors={} elapsed_s={:.2} tickets_per_s={:.1} p50_ms={:.2} p90_ms={:.2} \
+        "RESULT label={} instances={} clients={} ok={} errors={} elapsed_s={:.2} tickets_per_s={:.1} p50_ms={:.2} p90_ms={:.2} \
          p99_ms={:.2} max_ms={:.2} verify={}",
         if args.label.is_empty() { "-" } else { &args.label },
+        bases.len(),
         args.clients,
         report.ok,
         report.errors,
@@ -211,6 +245,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         ms(report.max),
         verdict,
     );
+    if bases.len() > 1 {
+        let each: Vec<String> = per_instance.iter().map(|n| n.to_string()).collect();
+        line.push_str(&format!(" ok_by_instance={}", each.join("/")));
+    }
     if let Some(c) = &cpu {
         line.push_str(&format!(
             " gen_cpu_cores={:.2} server_cpu_cores={} pg_cpu_cores={:.2} other_cpu_cores={:.2} machine_busy_pct={:.0}",
@@ -296,6 +334,7 @@ async fn load_places(http: &reqwest::Client, base: &str, token: &str) -> Result<
 
 struct Worker {
     http: reqwest::Client,
+    instance: usize,
     url: String,
     auth: String,
     places: Arc<Places>,
@@ -334,7 +373,7 @@ impl Worker {
             let outcome = self.create(&body).await;
             let latency = sent.elapsed();
             self.done.fetch_add(1, Ordering::Relaxed);
-            samples.push(Sample { sent: sent - self.t0, latency, measured, outcome });
+            samples.push(Sample { instance: self.instance, sent: sent - self.t0, latency, measured, outcome });
         }
         samples
     }

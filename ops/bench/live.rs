@@ -24,6 +24,15 @@
 //! open and once they are all subscribed (memory per client = the difference / clients), and
 //! the server's, the generator's and PostgreSQL's CPU time over the measured phase.
 //!
+//! Several instances on one database: `--base-url` (and `--server-pid`) repeated or
+//! comma-separated. The log-ins, the tickets made beforehand, the writer and the final reading
+//! of the histories use the first instance; socket k connects to instance k mod N. So for
+//! every client not on the first instance, each event reaches it through PostgreSQL (the
+//! writing instance commits, the client's instance hears of it by `NOTIFY`), and "expected",
+//! "missing" and "duplicates" are counted over all clients of all instances alike. Memory and
+//! CPU are the instances' sums, with each instance's memory beside them and latency per
+//! instance. `ops/bench/run-capacity.sh` runs this against 1, 2 and 4 instances.
+//!
 //! Speed is reported, never judged: the exit code is non-zero only when the run could not be
 //! made (login refused, no socket connected). `ops/bench/run-live.sh` runs this against fresh
 //! databases and appends to `ops/bench/RESULTS.md`. The last line printed is
@@ -47,9 +56,10 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "bench_live", about = "Websocket fan-out latency against a running hotline server")]
 struct Args {
-    /// Where `hotline serve` listens.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    base_url: String,
+    /// Where `hotline serve` listens; repeated or comma-separated for several instances on
+    /// one database (the writer uses the first, sockets are spread round-robin).
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080", num_args = 1)]
+    base_url: Vec<String>,
     /// Websocket clients in all.
     #[arg(long, default_value_t = 1000)]
     clients: usize,
@@ -90,9 +100,10 @@ struct Args {
     connect_timeout_secs: u64,
     #[arg(long, default_value = "hotline-demo")]
     password: String,
-    /// The server's process id: its memory and CPU are read from /proc.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id: its memory and CPU are read from /proc. Repeated or
+    /// comma-separated for several instances, in the order of `--base-url`.
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    server_pid: Vec<u32>,
     #[arg(long, default_value_t = 12345)]
     seed: u64,
     /// Echoed in the RESULT line (e.g. `sqlite-2`).
@@ -128,8 +139,14 @@ enum Who {
 }
 
 async fn run(args: Args) -> Result<ExitCode, String> {
-    let base = args.base_url.trim_end_matches('/').to_string();
-    let ws_base = base.replacen("http://", "ws://", 1);
+    let bases: Vec<String> = args.base_url.iter().map(|b| b.trim_end_matches('/').to_string()).collect();
+    if bases.is_empty() || bases.iter().any(|b| b.is_empty()) {
+        return Err("--base-url must not be empty".into());
+    }
+    let ws_bases: Vec<String> = bases.iter().map(|b| b.replacen("http://", "ws://", 1)).collect();
+    // Log-ins, setup, the writer and the read-back: the first instance.
+    let base = bases[0].clone();
+    let pids = args.server_pid.clone();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(args.max_in_flight)
@@ -193,7 +210,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
     println!("tickets:   {} dispatched before the sockets open", targets.len());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_before = args.server_pid.and_then(rss_kib);
+    let rss_before_each = rss_each(&pids, "VmRSS:");
+    let rss_before = total(&rss_before_each);
 
     // ── Sockets ──
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -209,11 +227,13 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             Who::Supervisor => supervisor.clone(),
             Who::Department(d) => departments[*d].1.clone(),
         };
-        let url = format!("{ws_base}/api/v1/live?token={token}");
+        let instance = i % ws_bases.len();
+        let url = format!("{}/api/v1/live?token={token}", ws_bases[instance]);
         let (gate, ready, failed, stop) = (gate.clone(), ready.clone(), failed.clone(), stop_rx.clone());
         let (who, measuring) = (*who, measuring.clone());
-        handles
-            .push(tokio::spawn(async move { socket_client(i, who, url, gate, ready, failed, measuring, stop).await }));
+        handles.push(tokio::spawn(async move {
+            socket_client(i, who, instance, url, gate, ready, failed, measuring, stop).await
+        }));
     }
     let connect_deadline = connect_started + Duration::from_secs(args.connect_timeout_secs);
     loop {
@@ -235,7 +255,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
     // Let the subscriptions' first views go out and the allocator settle before reading.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_connected = args.server_pid.and_then(rss_kib);
+    let rss_connected_each = rss_each(&pids, "VmRSS:");
+    let rss_connected = total(&rss_connected_each);
     let per_client_kib = rss_before.zip(rss_connected).map(|(a, b)| (b as f64 - a as f64) / connected as f64);
     if let (Some(a), Some(b)) = (rss_before, rss_connected) {
         println!(
@@ -266,11 +287,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     while Instant::now() < write_until {
         tokio::time::sleep_until(next_at).await;
         if cpu_start.is_none() && Instant::now() >= measure_from {
-            cpu_start = CpuSnapshot::take(args.server_pid);
+            cpu_start = CpuSnapshot::take(pids.iter().copied());
             measuring.store(true, Ordering::SeqCst);
         }
         if rss_load.is_none() && Instant::now() >= measure_from + Duration::from_secs(args.duration_secs / 2) {
-            rss_load = args.server_pid.and_then(rss_kib);
+            rss_load = total(&rss_each(&pids, "VmRSS:"));
         }
         if last_report.elapsed() >= Duration::from_secs(5) {
             last_report = Instant::now();
@@ -325,7 +346,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     for t in writer_tasks {
         let _ = t.await;
     }
-    let cpu = cpu_start.and_then(|start| Some(CpuSnapshot::take(args.server_pid)?.since(&start)));
+    let cpu = cpu_start.and_then(|start| Some(CpuSnapshot::take(pids.iter().copied())?.since(&start)));
     let writes_done = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.drain_secs)).await;
     let _ = stop_tx.send(true);
@@ -337,8 +358,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             Err(_) => eprintln!("a client task did not stop within 30 s"),
         }
     }
-    let rss_end = args.server_pid.and_then(rss_kib);
-    let rss_peak = args.server_pid.and_then(|p| proc_status_kib(p, "VmHWM:"));
+    let rss_end = total(&rss_each(&pids, "VmRSS:"));
+    // With several instances: the sum of each one's own peak.
+    let rss_peak_each = rss_each(&pids, "VmHWM:");
+    let rss_peak = total(&rss_peak_each);
 
     // ── The log, as the server has it: every event of every ticket we touched ──
     let ticket_ids: Vec<(i64, usize)> = tickets.lock().unwrap().iter().map(|(k, v)| (*k, *v)).collect();
@@ -378,6 +401,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let (mut measured_bytes, mut measured_board_bytes, mut patches) = (0u64, 0u64, 0u64);
     let mut closed_early = 0usize;
     let mut buckets: BTreeMap<i64, Vec<i64>> = BTreeMap::new(); // 5 s of commit time → latencies
+    let mut lat_by_instance: Vec<Vec<i64>> = vec![Vec::new(); bases.len()];
+    let mut missing_by_instance: Vec<usize> = vec![0; bases.len()];
     for r in &results {
         if !r.subscribed {
             continue;
@@ -392,10 +417,12 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         measured_board_bytes += r.measured_board_bytes;
         patches += r.patches;
         closed_early += r.closed_early as usize;
-        expected += match r.who {
+        let client_expected = match r.who {
             Who::Supervisor => measured.len(),
             Who::Department(d) => measured_by_dept[d],
         };
+        expected += client_expected;
+        let mut client_delivered = 0usize;
         let mut seen = HashSet::new();
         for (seq, lat) in &r.events {
             let Some((at, d)) = measured.get(seq) else {
@@ -416,13 +443,19 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                 }
             }
             delivered += 1;
+            client_delivered += 1;
             latencies.push(*lat);
+            lat_by_instance[r.instance].push(*lat);
             match r.who {
                 Who::Supervisor => lat_sup.push(*lat),
                 Who::Department(_) => lat_dept.push(*lat),
             }
             buckets.entry((*at - measure_from_wall).num_seconds() / 5).or_default().push(*lat);
         }
+        missing_by_instance[r.instance] += client_expected.saturating_sub(client_delivered);
+    }
+    for l in &mut lat_by_instance {
+        l.sort_unstable();
     }
     latencies.sort_unstable();
     lat_sup.sort_unstable();
@@ -444,6 +477,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let (kib_client_min, board_kib_client_min) = (per_client_min(measured_bytes), per_client_min(measured_board_bytes));
     let over_100 = latencies.iter().filter(|l| **l >= 100_000).count();
 
+    let mib = |k: Option<u64>| k.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or_else(|| "-".into());
     println!();
     println!(
         "writes:    {} in the measured {} s ({} errors), {} events committed = {:.1} events/s (target {}); write p50 {:.2} ms, p99 {:.2} ms",
@@ -483,6 +517,22 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         pct(&lat_dept, 99.0),
         lat_dept.len()
     );
+    if bases.len() > 1 {
+        for (k, l) in lat_by_instance.iter().enumerate() {
+            println!(
+                "           instance {} ({}{}): p50 {:.2} / p99 {:.2} ms ({} deliveries, {} missing); RSS {} MiB connected, peak {} MiB",
+                k + 1,
+                bases[k],
+                if k == 0 { ", the writer's" } else { "" },
+                pct(l, 50.0),
+                pct(l, 99.0),
+                l.len(),
+                missing_by_instance[k],
+                mib(rss_connected_each.get(k).copied().flatten()),
+                mib(rss_peak_each.get(k).copied().flatten()),
+            );
+        }
+    }
     println!("by commit time (5 s windows of the measured phase):");
     for (b, mut v) in buckets {
         v.sort_unstable();
@@ -499,7 +549,6 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     if let Some(cpu) = &cpu {
         cpu.print();
     }
-    let mib = |k: Option<u64>| k.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or_else(|| "-".into());
     println!(
         "memory:    server RSS {} MiB before, {} MiB connected, {} MiB mid-run, {} MiB at the end, peak {} MiB",
         mib(rss_before),
@@ -509,13 +558,27 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         mib(rss_peak)
     );
     let f2 = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+    // With several instances: each one's numbers, `/`-separated in the order of --base-url.
+    let mut by_instance = String::new();
+    if bases.len() > 1 {
+        let join = |v: Vec<String>| v.join("/");
+        by_instance = format!(
+            " p50_by_instance_ms={} p99_by_instance_ms={} missing_by_instance={} rss_connected_each_mib={} rss_peak_each_mib={}",
+            join(lat_by_instance.iter().map(|l| format!("{:.2}", pct(l, 50.0))).collect()),
+            join(lat_by_instance.iter().map(|l| format!("{:.2}", pct(l, 99.0))).collect()),
+            join(missing_by_instance.iter().map(|m| m.to_string()).collect()),
+            join(rss_connected_each.iter().map(|k| mib(*k)).collect()),
+            join(rss_peak_each.iter().map(|k| mib(*k)).collect()),
+        );
+    }
     println!(
-        "RESULT label={} clients={} supervisors={} departments={} connected={} target_eps={} achieved_eps={:.1} \
+        "RESULT label={} instances={} clients={} supervisors={} departments={} connected={} target_eps={} achieved_eps={:.1} \
          writes={} write_errors={} write_p50_ms={:.2} write_p99_ms={:.2} expected={} delivered={} missing={} duplicates={} \
          resyncs={} clients_resynced={} closed_early={} views={} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2} \
          over100_pct={:.2} sup_p99_ms={:.2} dept_p99_ms={:.2} rss_before_mib={} rss_connected_mib={} rss_load_mib={} rss_peak_mib={} \
-         per_client_kib={} kib_per_client_min={:.1} board_kib_per_client_min={:.1} patches={} server_cpu_cores={} gen_cpu_cores={} pg_cpu_cores={} other_cpu_cores={} machine_busy_pct={}",
+         per_client_kib={} kib_per_client_min={:.1} board_kib_per_client_min={:.1} patches={} server_cpu_cores={} gen_cpu_cores={} pg_cpu_cores={} other_cpu_cores={} machine_busy_pct={}{}",
         if args.label.is_empty() { "-" } else { args.label.as_str() },
+        bases.len(),
         args.clients,
         supervisors,
         departments.len(),
@@ -555,6 +618,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         f2(cpu.as_ref().map(|c| c.postgres_cores())),
         f2(cpu.as_ref().map(|c| c.other_cores())),
         cpu.as_ref().map(|c| format!("{:.0}", c.machine_busy_pct())).unwrap_or_else(|| "-".into()),
+        by_instance,
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -570,6 +634,8 @@ struct WriteSample {
 /// What one socket heard.
 struct ClientResult {
     who: Who,
+    /// Index into `--base-url` of the instance the socket is on.
+    instance: usize,
     subscribed: bool,
     /// (seq, latency in µs) per event frame, in arrival order.
     events: Vec<(i64, i64)>,
@@ -606,6 +672,7 @@ struct FrameEvent<'a> {
 async fn socket_client(
     i: usize,
     who: Who,
+    instance: usize,
     url: String,
     gate: Arc<Semaphore>,
     ready: Arc<AtomicUsize>,
@@ -615,6 +682,7 @@ async fn socket_client(
 ) -> ClientResult {
     let mut r = ClientResult {
         who,
+        instance,
         subscribed: false,
         events: Vec::new(),
         views: 0,
@@ -826,8 +894,18 @@ fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
     status.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    proc_status_kib(pid, "VmRSS:")
+/// One /proc/PID/status value per instance, in KiB.
+fn rss_each(pids: &[u32], key: &str) -> Vec<Option<u64>> {
+    pids.iter().map(|p| proc_status_kib(*p, key)).collect()
+}
+
+/// The instances' sum; none when no pid was given or one could not be read.
+fn total(each: &[Option<u64>]) -> Option<u64> {
+    if each.is_empty() {
+        None
+    } else {
+        each.iter().copied().sum()
+    }
 }
 
 #[path = "cpu.rs"]
