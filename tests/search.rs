@@ -145,6 +145,7 @@ async fn filters_facets_and_pages_agree(index: Index) {
 
     let (_, page) = operator.get("/api/v1/search?q=占道经营").await;
     assert_eq!(page["total"], 5);
+    assert_eq!(page["facets_estimated"], false, "five hits are counted, not estimated");
     assert_eq!(page["facets"]["status"], json!({"dispatched": 3, "received": 2}));
     assert_eq!(page["facets"]["kind"], json!({"complaint": 3, "suggestion": 2}));
     let (_, dispatched) = operator.get("/api/v1/search?q=占道经营&status=dispatched").await;
@@ -257,7 +258,58 @@ async fn a_rebuild_requeues_what_a_running_drain_holds(backend: Backend) {
     store.close().await;
 }
 
-both_backends!(a_rebuild_requeues_what_a_running_drain_holds);
+both_backends!(a_rebuild_requeues_what_a_running_drain_holds, a_supervisors_year_wide_facets_are_estimated_and_say_so);
+
+/// A supervisor's search over more hits than are counted one by one (20,000): the total is
+/// exact, the facet counts are estimated from a sample, within a few per cent, and the answer
+/// says so — for the filters alone and for words.
+async fn a_supervisors_year_wide_facets_are_estimated_and_say_so(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let operator = server.login("operator").await;
+    let (bureau, _) = two_bureaus();
+    // 30 calls: 10 complaints dispatched, 20 suggestions waiting; then 700 copies of each.
+    for i in 0..30 {
+        let body = if i % 3 == 0 {
+            json!({"content": format!("小区楼下烧烤摊油烟扰民第{i}次"), "dispatch": {"lead": bureau}, "kind": "complaint"})
+        } else {
+            json!({"content": format!("建议小区增设非机动车停车棚第{i}处"), "route": false, "kind": "suggestion"})
+        };
+        operator.log_call(body).await;
+    }
+    server.store.bench_copy_tickets(30, 700).await.unwrap();
+    hotline::search::drain::reindex(&server.store, server.state.search(), |_, _| {}).await.unwrap();
+    let supervisor = server.login("supervisor").await;
+
+    let close = |estimate: &Value, exact: i64| {
+        let estimate = estimate.as_i64().unwrap_or(0);
+        assert!((estimate - exact).abs() * 100 <= exact * 5, "estimated {estimate}, exactly {exact}");
+    };
+    let (status, all) = supervisor.get("/api/v1/search?sort=newest").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["total"], 21_030, "the total is exact");
+    assert_eq!(all["facets_estimated"], true);
+    close(&all["facets"]["status"]["dispatched"], 7_010);
+    close(&all["facets"]["status"]["received"], 14_020);
+    close(&all["facets"]["kind"]["suggestion"], 14_020);
+    assert_eq!(all["hits"].as_array().unwrap().len(), 20);
+
+    let (_, words) = supervisor.get("/api/v1/search?q=小区").await;
+    assert_eq!(words["total"], 21_030);
+    assert_eq!(words["facets_estimated"], true);
+    close(&words["facets"]["kind"]["complaint"], 7_010);
+    close(&words["facets"]["kind"]["suggestion"], 14_020);
+    let (_, parking) = supervisor.get("/api/v1/search?q=停车棚").await;
+    assert_eq!(parking["total"], 14_020);
+    assert_eq!(parking["facets_estimated"], false, "below the threshold every hit is counted");
+    assert_eq!(parking["facets"]["kind"], json!({"suggestion": 14_020}));
+
+    // Narrowed below the threshold, the counts are exact again.
+    let (_, narrow) = supervisor.get("/api/v1/search?q=烧烤&status=dispatched").await;
+    assert_eq!(narrow["total"], 7_010);
+    assert_eq!(narrow["facets_estimated"], false);
+    assert_eq!(narrow["facets"]["status"], json!({"dispatched": 7_010}));
+    server.stop().await;
+}
 
 /// A search index that cannot be reached (a real client to a closed port) leaves the updates
 /// queued with the error; they are indexed once it works again. Nothing is lost.

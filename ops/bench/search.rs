@@ -6,16 +6,21 @@
 //! --no-analytics` then `MEILI_URL=http://127.0.0.1:7700 MEILI_KEY=K cargo run --release
 //! --example bench_search -- meilisearch 100000`.
 //!
-//! 1. Loads TICKETS tickets (default 100,000): 2,000 demo tickets through the real write path
-//!    (`hotline demo-tickets`' generator: realistic Chinese complaints, dispatched, replied …),
-//!    then copied inside the database to reach TICKETS (`Store::bench_copy_tickets`).
+//! 1. Loads TICKETS tickets (default 100,000) as a centre's year: 2,000 demo tickets through
+//!    the real write path (`hotline demo-tickets`' generator, the one `serve --demo` uses:
+//!    realistic Chinese complaints over the demo district's categories, streets and
+//!    departments, dispatched, replied …), copied inside the database to reach TICKETS
+//!    (`Store::bench_copy_tickets`), spread over the past twelve months in id order, and all
+//!    but the newest 3 % of open tickets closed (`Store::bench_close_all_but_newest_open`), as
+//!    at any moment in a real centre (2–5 % open).
 //! 2. Indexing throughput: `hotline search reindex` on the index (empty it, queue every
 //!    ticket, drain: read, segment, write; on Meilisearch each batch's task awaited) —
 //!    tickets per second.
 //! 3. Search latency, in process (the index query with its facet counts, as the endpoint runs
-//!    it, without HTTP): a fixed mix of 16 queries — words and phrases from the demo's
-//!    complaints, with and without filters, relevance and newest order, one department's
-//!    scope — each run N times, p50/p99/max over all.
+//!    it, without HTTP): every kind of search the pages and the API make — words, filters only,
+//!    words and filters, a department's scope, pages deep into the results — each run 20
+//!    times; p50/p99/max per query and over all, whether the facets were estimated, and (on
+//!    the embedded index) the plan the database chose for each statement.
 //! 4. Duplicate-suggestion latency: `DuplicateFinder::suggest` for drafts made from stored
 //!    tickets (their content, address, caller and category), p50/p99/max.
 //!
@@ -29,7 +34,7 @@
 
 use hotline::catalog::Catalog;
 use hotline::domain::search::SortOrder;
-use hotline::domain::types::Status;
+use hotline::domain::types::{Kind, Status};
 use hotline::search::similar::{Draft, DuplicateFinder};
 use hotline::search::{Search, SearchRequest};
 use hotline::store::{system_clock, Store, TicketFilter};
@@ -39,10 +44,13 @@ use std::sync::Arc;
 use std::time::Instant;
 #[path = "stats.rs"]
 mod stats;
-use stats::percentile;
+use stats::{percentile, rss_kib};
 
 const BASE: i64 = 2_000;
 const ROUNDS: usize = 20;
+/// Open tickets at any moment, as a share of the year's: the newest open ones stay open, the
+/// others are closed (a district centre has 2–5 % open).
+const OPEN_SHARE: f64 = 0.03;
 
 fn summary(mut ms: Vec<f64>) -> String {
     ms.sort_by(f64::total_cmp);
@@ -116,6 +124,12 @@ async fn main() {
         sqlx::query("VACUUM ANALYZE").execute(&mut conn).await.unwrap();
     }
     measure(&store, &index, &catalog, &backend, n).await;
+    // What a server holding this store and index would hold (the index's own process aside,
+    // on Meilisearch and PostgreSQL).
+    println!(
+        "| {backend}: memory after the run (this process: store, index client, dictionaries) | RSS {:.0} MiB |",
+        rss_kib(std::process::id()) as f64 / 1024.0
+    );
     store.close().await;
     if backend == "postgres" && keep.is_none() {
         let mut admin = sqlx::AnyConnection::connect("postgres://postgres@127.0.0.1:5432/test").await.unwrap();
@@ -123,7 +137,7 @@ async fn main() {
     }
 }
 
-/// Step 1: the demo tickets and their copies.
+/// Step 1: the demo tickets and their copies, spread over a year, the old ones closed.
 async fn load(store: &Store, copies: i64, n: i64) {
     let started = Instant::now();
     let catalog = Catalog::load(Path::new("dispatch_rules")).unwrap();
@@ -134,8 +148,11 @@ async fn load(store: &Store, copies: i64, n: i64) {
     // Spread over the past year in id order, as a centre's tickets are: the duplicate finder's
     // 30-day window then holds a twelfth of them, not all.
     store.bench_spread_created_at(n, chrono::Duration::days(365)).await.unwrap();
+    let keep = (n as f64 * OPEN_SHARE) as i64;
+    let closed = store.bench_close_all_but_newest_open(keep).await.unwrap();
     println!(
-        "| load | {BASE} demo tickets in {generated:.1} s, copied to {n} in {:.1} s |",
+        "| load | {BASE} demo tickets in {generated:.1} s, copied to {n} over 365 days, all but the newest {keep} \
+         open ones closed ({closed}) in {:.1} s |",
         started.elapsed().as_secs_f64()
     );
 }
@@ -155,54 +172,101 @@ async fn reindex(store: &Store, index: &Search, backend: &str) {
 /// Steps 3 and 4: search and duplicate-suggestion latency.
 async fn measure(store: &Store, index: &Search, catalog: &Catalog, backend: &str, n: i64) {
     // 3. Search latency.
-    let scope: Vec<String> = catalog.district.descendants("cgw").into_iter().map(String::from).collect();
+    let by_status = store.count_by_status().await.unwrap();
+    let open_now: i64 =
+        by_status.iter().filter(|(s, _)| s.parse::<Status>().is_ok_and(|s| s.is_open())).map(|(_, k)| k).sum();
+    println!("| tickets open now | {open_now} of {n} ({:.1} %) |", open_now as f64 * 100.0 / n as f64);
+    let cgw: Vec<String> = catalog.district.descendants("cgw").into_iter().map(String::from).collect();
     let open: Vec<Status> = Status::ALL.iter().copied().filter(|s| s.is_open()).collect();
-    let mix: Vec<(&str, TicketFilter, SortOrder)> = vec![
-        ("垃圾清运", TicketFilter::default(), SortOrder::Relevance),
-        ("清运垃圾不及时", TicketFilter::default(), SortOrder::Relevance),
-        ("路灯不亮", TicketFilter::default(), SortOrder::Relevance),
-        ("噪音", TicketFilter::default(), SortOrder::Newest),
-        ("井盖", TicketFilter::default(), SortOrder::Relevance),
-        ("停车费", TicketFilter::default(), SortOrder::Relevance),
-        ("物业", TicketFilter { statuses: open.clone(), ..TicketFilter::default() }, SortOrder::Relevance),
-        ("渣土车遗撒", TicketFilter::default(), SortOrder::Relevance),
-        ("积水", TicketFilter { street: Some("xinhua".into()), ..TicketFilter::default() }, SortOrder::Newest),
-        ("污水", TicketFilter { category: Some("03".into()), ..TicketFilter::default() }, SortOrder::Relevance),
-        ("垃圾", TicketFilter { departments: Some(scope.clone()), ..TicketFilter::default() }, SortOrder::Relevance),
-        ("占道经营", TicketFilter { departments: Some(scope.clone()), ..TicketFilter::default() }, SortOrder::Newest),
-        ("施工扰民", TicketFilter::default(), SortOrder::Relevance),
-        ("门禁", TicketFilter::default(), SortOrder::Relevance),
-        ("", TicketFilter { statuses: open.clone(), ..TicketFilter::default() }, SortOrder::Newest),
-        ("20261122", TicketFilter::default(), SortOrder::Relevance),
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    let at = |t: chrono::NaiveDateTime| t.and_local_timezone(beijing).unwrap().with_timezone(&chrono::Utc);
+    let october = (Some(at(day(2026, 10, 1))), Some(at(day(2026, 11, 1))));
+    let last_week = Some(store.now() - chrono::Duration::days(7));
+    let any = TicketFilter::default;
+    #[rustfmt::skip]
+    let mix: Vec<(&str, &str, TicketFilter, SortOrder, i64)> = vec![
+        ("words", "垃圾清运", any(), SortOrder::Relevance, 0),
+        ("words", "清运垃圾不及时", any(), SortOrder::Relevance, 0),
+        ("words", "路灯不亮", any(), SortOrder::Relevance, 0),
+        ("words", "噪音", any(), SortOrder::Newest, 0),
+        ("words", "井盖", any(), SortOrder::Relevance, 0),
+        ("words", "停车费", any(), SortOrder::Relevance, 0),
+        ("words", "物业", any(), SortOrder::Relevance, 0),
+        ("words", "渣土车遗撒", any(), SortOrder::Relevance, 0),
+        ("words", "施工扰民", any(), SortOrder::Relevance, 0),
+        ("words", "门禁", any(), SortOrder::Relevance, 0),
+        ("number", "20261122", any(), SortOrder::Relevance, 0),
+        ("words + filters", "物业", TicketFilter { statuses: open.clone(), ..any() }, SortOrder::Relevance, 0),
+        ("words + filters", "积水", TicketFilter { street: Some("liuan".into()), ..any() }, SortOrder::Newest, 0),
+        ("words + filters", "污水", TicketFilter { category: Some("01".into()), ..any() }, SortOrder::Relevance, 0),
+        ("department + words", "垃圾", TicketFilter { departments: Some(cgw.clone()), ..any() }, SortOrder::Relevance, 0),
+        ("department + words", "占道", TicketFilter { departments: Some(cgw.clone()), ..any() }, SortOrder::Newest, 0),
+        ("filters", "", TicketFilter { statuses: open.clone(), ..any() }, SortOrder::Newest, 0),
+        ("filters", "", TicketFilter { departments: Some(cgw.clone()), statuses: vec![Status::Closed],
+            created_from: october.0, created_to: october.1, ..any() }, SortOrder::Newest, 0),
+        ("filters", "", any(), SortOrder::Newest, 0),
+        ("filters", "", TicketFilter { statuses: vec![Status::Closed], ..any() }, SortOrder::Newest, 0),
+        ("filters", "", TicketFilter { category: Some("03".into()), street: Some("xinhua".into()), ..any() }, SortOrder::Newest, 0),
+        ("filters", "", TicketFilter { kind: Some(Kind::Complaint), created_from: last_week, ..any() }, SortOrder::Newest, 0),
+        ("department", "", TicketFilter { departments: Some(cgw.clone()), ..any() }, SortOrder::Newest, 0),
+        ("deep page", "", TicketFilter { statuses: vec![Status::Closed], ..any() }, SortOrder::Newest, 10_000),
+        ("deep page", "物业", any(), SortOrder::Relevance, 5_000),
     ];
-    let mut latencies = Vec::new();
-    let mut hits = Vec::new();
     let rounds = if std::env::var("BENCH_SKIP_SEARCH").is_ok() { 0 } else { ROUNDS };
-    for round in 0..rounds {
-        for (q, filter, sort) in &mix {
-            let request = SearchRequest {
-                terms: catalog.segmenter.query_terms(q),
-                phone: None,
-                filter: filter.clone(),
-                sort: *sort,
-                limit: 20,
-                offset: 0,
-            };
+    let mut all = Vec::new();
+    let mut rows = Vec::new();
+    for (what, q, filter, sort, offset) in &mix {
+        let request = SearchRequest {
+            terms: if q.is_empty() { Vec::new() } else { catalog.segmenter.query_terms(q) },
+            phone: None,
+            filter: filter.clone(),
+            sort: *sort,
+            limit: 20,
+            offset: *offset,
+        };
+        if rounds == 0 {
+            break;
+        }
+        let mut latencies = Vec::new();
+        let mut last = None;
+        for _ in 0..rounds {
             let started = Instant::now();
             let page = index.search(&request).await.unwrap();
             latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-            if round == 0 {
-                eprintln!("{q:?} {:.1} ms, {} hits", latencies.last().unwrap(), page.total);
-                hits.push(format!("{}:{}", if q.is_empty() { "(none)" } else { q }, page.total));
+            last = Some(page);
+        }
+        let page = last.unwrap();
+        all.extend(latencies.iter().copied());
+        latencies.sort_by(f64::total_cmp);
+        let described = describe(q, filter, *sort, *offset);
+        eprintln!("{what}: {described}: p50 {:.1} ms, {} hits", percentile(&latencies, 0.5), page.total);
+        rows.push(format!(
+            "| {what} | {described} | {} | {} | {:.1} | {:.1} |",
+            page.total,
+            if page.facets_estimated { "estimated" } else { "exact" },
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+        ));
+        if backend != "meilisearch" {
+            for line in store.explain_search(&request, store.now()).await.unwrap() {
+                println!("<!-- plan {described}: {line} -->");
             }
         }
     }
     if rounds > 0 {
         println!(
-            "| {backend}: search at {n} tickets (16 queries × {ROUNDS}, facets included) | {} |",
-            summary(latencies)
+            "| {backend}: search at {n} tickets ({} queries × {ROUNDS}, facets included) | {} |",
+            mix.len(),
+            summary(all)
         );
-        println!("|   totals per query | {} |", hits.join(", "));
+        println!();
+        println!("| kind | query | hits | facets | p50 ms | p99 ms |");
+        println!("|---|---|---:|---|---:|---:|");
+        for row in rows {
+            println!("{row}");
+        }
+        println!();
     }
 
     // 4. Duplicate suggestions.
@@ -232,4 +296,43 @@ async fn measure(store: &Store, index: &Search, catalog: &Catalog, backend: &str
         found as f64 / tickets.len().max(1) as f64,
         summary(latencies)
     );
+}
+
+/// A query as the results table names it.
+fn describe(q: &str, f: &TicketFilter, sort: SortOrder, offset: i64) -> String {
+    let mut parts = Vec::new();
+    if !q.is_empty() {
+        parts.push(format!("“{q}”"));
+    }
+    if !f.statuses.is_empty() {
+        let open = f.statuses.len() > 1;
+        parts.push(if open { "open".to_string() } else { f.statuses[0].as_str().to_string() });
+    }
+    if f.departments.is_some() {
+        parts.push("城管委's scope".into());
+    }
+    if let Some(street) = &f.street {
+        parts.push(format!("street {street}"));
+    }
+    if let Some(category) = &f.category {
+        parts.push(format!("category {category}"));
+    }
+    if let Some(kind) = f.kind {
+        parts.push(kind.as_str().to_string());
+    }
+    match (f.created_from, f.created_to) {
+        (Some(_), Some(_)) => parts.push("October".into()),
+        (Some(_), None) => parts.push("last 7 days".into()),
+        _ => {}
+    }
+    if parts.is_empty() {
+        parts.push("everything".into());
+    }
+    if sort == SortOrder::Newest {
+        parts.push("newest".into());
+    }
+    if offset > 0 {
+        parts.push(format!("offset {offset}"));
+    }
+    parts.join(", ")
 }

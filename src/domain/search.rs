@@ -22,6 +22,44 @@ pub const SNIPPET_CHARS: usize = 60;
 /// The facets every search counts, in the order the API lists them.
 pub const FACETS: [&str; 5] = ["status", "department", "street", "category", "kind"];
 
+/// Facet counts are exact up to this many hits. Above, counting every hit costs what reading
+/// every hit costs (a supervisor's filter over a year is hundreds of thousands of tickets), so
+/// they are estimated from a sample and the answer says so; the total stays exact.
+pub const EXACT_FACETS_UP_TO: i64 = 20_000;
+/// About how many hits an estimate counts.
+pub const FACET_SAMPLE_HITS: i64 = 10_000;
+
+/// A sample of the hits for estimated facet counts: the tickets whose [`sample_hash`] of the id
+/// is a multiple of `every`, about one in `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FacetSample {
+    pub every: i64,
+}
+
+/// The sample facet counts are taken over for `total` hits; `None`: count them all.
+pub fn facet_sample(total: i64) -> Option<FacetSample> {
+    (total > EXACT_FACETS_UP_TO).then(|| FacetSample { every: (total + FACET_SAMPLE_HITS - 1) / FACET_SAMPLE_HITS })
+}
+
+/// The id's place in the sample, as SQL computes it on both databases (`(id * 2654435761) %
+/// 4294967291`): a multiplicative hash, so that tickets numbered in a regular pattern (a batch
+/// of copies, every n-th id of a day) do not all fall in or out of the sample together. Exact
+/// in 64 bits for ids below 3·10⁹.
+pub const SAMPLE_HASH_SQL: &str = "((({id}) * 2654435761) % 4294967291)";
+
+/// The same hash in Rust, for tests.
+pub fn sample_hash(id: i64) -> i64 {
+    (id * 2_654_435_761) % 4_294_967_291
+}
+
+/// A count in the sample scaled to all hits: its share of the sample times the exact total.
+pub fn estimate_count(in_sample: i64, sample_size: i64, total: i64) -> i64 {
+    if sample_size <= 0 {
+        return 0;
+    }
+    (in_sample as f64 * total as f64 / sample_size as f64).round() as i64
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortOrder {
     /// Best match first (newest first among equals); newest first when there is no text.
@@ -186,6 +224,31 @@ pub fn snippet(text: &str, terms: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::domain::types::Role;
+
+    #[test]
+    fn facets_are_counted_exactly_up_to_the_threshold_and_estimated_above() {
+        assert_eq!(facet_sample(0), None);
+        assert_eq!(facet_sample(EXACT_FACETS_UP_TO), None);
+        assert_eq!(facet_sample(EXACT_FACETS_UP_TO + 1), Some(FacetSample { every: 3 }));
+        assert_eq!(facet_sample(1_000_000), Some(FacetSample { every: 100 }));
+        // A share of the sample becomes the same share of the exact total.
+        assert_eq!(estimate_count(2_500, 10_000, 1_000_000), 250_000);
+        assert_eq!(estimate_count(1, 3, 100), 33);
+        assert_eq!(estimate_count(5, 0, 100), 0);
+    }
+
+    #[test]
+    fn the_sample_is_not_fooled_by_ids_in_a_regular_pattern() {
+        // Copies of 2,000 tickets numbered id + 2,000·k: a plain `id % 50` would take 40 of the
+        // 2,000 originals and every copy of them. The hash takes about one in fifty of each.
+        let every = 50;
+        let originals_sampled =
+            (1..=2_000i64).filter(|i| (0..500).any(|k| sample_hash(i + 2_000 * k) % every == 0)).count();
+        assert!(originals_sampled > 1_900, "{originals_sampled} of 2000 originals appear in the sample");
+        let sampled = (1..=1_000_000i64).filter(|id| sample_hash(*id) % every == 0).count();
+        assert!((19_000..21_000).contains(&sampled), "{sampled} of 1,000,000 sampled at one in {every}");
+        assert_eq!(SAMPLE_HASH_SQL.replace("{id}", "t.id"), "(((t.id) * 2654435761) % 4294967291)");
+    }
 
     fn actor(role: Role) -> Actor {
         Actor {

@@ -107,6 +107,11 @@ pub struct SearchResponse {
     pub hits: Vec<SearchHit>,
     /// Counts over all hits: `status`, `department` (lead), `street`, `category`, `kind`.
     pub facets: BTreeMap<String, BTreeMap<String, i64>>,
+    /// `false`: the facet counts are exact. `true`: there were more than 20,000 hits and the
+    /// counts are estimated from a sample of about 10,000 of them (a share of the sample times
+    /// the exact `total`), rounded; values too rare to be in the sample are left out. `total`
+    /// is always exact.
+    pub facets_estimated: bool,
 }
 
 pub(super) fn hit(t: &Ticket, terms: &[String]) -> SearchHit {
@@ -207,6 +212,7 @@ pub async fn search(
         // reassignment (Meilisearch), never narrows what the query already scoped.
         hits: page.tickets.iter().filter(|t| auth.actor.can_see(t)).map(|t| hit(t, &request.terms)).collect(),
         facets: page.facets,
+        facets_estimated: page.facets_estimated,
     }))
 }
 

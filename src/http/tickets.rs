@@ -556,6 +556,7 @@ pub async fn list_tickets(
         caller_phone: None,
         before_id,
         limit,
+        ..TicketFilter::default()
     };
     let now = state.store.now();
     let page = state.store.list_tickets(&filter, now).await?;

@@ -10,13 +10,20 @@
 //! [`super::tickets::push_filters`]), so a page never loses hits to a filter applied later.
 
 use super::tickets::{decode_body, insert_rows, push_filters};
-use super::{get_i64, get_opt_string, millis, Backend, Result, Sql, Store, TicketFilter};
-use crate::domain::search::{fts5_all_terms, fts5_any_term, tsquery_terms, SortOrder};
+use super::{get_i64, get_opt_string, millis, Backend, Result, Sql, Store, StoreError, TicketFilter};
+use crate::domain::search::{
+    estimate_count, facet_sample, fts5_all_terms, fts5_any_term, tsquery_terms, FacetSample, SortOrder, FACETS,
+    SAMPLE_HASH_SQL,
+};
 use crate::domain::ticket::Ticket;
 use chrono::{DateTime, Utc};
 use sqlx::{Any, Transaction};
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// How far apart the clocks of two instances may be without a search by creation time missing
+/// a ticket at the window's edge (see `with_id_window`).
+const ID_WINDOW_MARGIN: Duration = Duration::from_secs(600);
 
 /// A ticket whose index entry is stale, claimed for indexing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +61,9 @@ pub struct SearchPage {
     pub tickets: Vec<Ticket>,
     /// facet (`status`, `department`, `street`, `category`, `kind`) → value → count.
     pub facets: BTreeMap<String, BTreeMap<String, i64>>,
+    /// The facet counts are estimated from a sample of the hits (there were more than
+    /// [`crate::domain::search::EXACT_FACETS_UP_TO`]); `total` is exact either way.
+    pub facets_estimated: bool,
 }
 
 /// Queues index updates for tickets just written, in the writer's transaction.
@@ -325,53 +335,177 @@ impl Store {
             (SortOrder::Relevance, true, Backend::Sqlite) => {
                 sql.push(" ORDER BY bm25(search_fts), t.id DESC");
             }
+            // Newest is the order of receipt: ids are given in creation order, so each index
+            // on `(…, id)` (and FTS5 by its rowid) reads the newest first and stops at the
+            // page, where ordering by the time would sort every hit.
+            (SortOrder::Newest, true, Backend::Sqlite) => {
+                sql.push(" ORDER BY search_fts.rowid DESC");
+            }
             (SortOrder::Relevance, true, Backend::Postgres) => {
                 sql.push(" ORDER BY ts_rank(d.tsv, to_tsquery('simple', ")
                     .bind(tsquery_terms(&query.terms, any))
                     .push(")) DESC, t.id DESC");
             }
             _ => {
-                sql.push(" ORDER BY t.created_at DESC, t.id DESC");
+                sql.push(" ORDER BY t.id DESC");
             }
         }
     }
 
-    /// The embedded search: one page of tickets, the total and the facet counts.
-    pub async fn search_text(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<SearchPage> {
-        if query.filter.departments.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(SearchPage::default());
+    /// The id column that drives a search: the index's when there are words (a sample
+    /// condition on it is checked before the ticket row is read).
+    fn driving_id(&self, query: &SearchRequest) -> &'static str {
+        match (query.phone.is_none() && !query.terms.is_empty(), self.backend) {
+            (true, Backend::Sqlite) => "search_fts.rowid",
+            (true, Backend::Postgres) => "d.ticket_id",
+            (false, _) => "t.id",
         }
-        let mut page = Sql::new("SELECT t.body");
-        self.push_text_source(&mut page, query, false, now);
-        self.push_rank_order(&mut page, query, false);
-        page.push(" LIMIT ").bind(query.limit.max(1)).push(" OFFSET ").bind(query.offset.max(0));
-        let rows = page.query().fetch_all(&self.pool).await?;
-        let tickets = rows.iter().map(decode_body).collect::<Result<Vec<_>>>()?;
+    }
 
-        // Every facet from one pass over the hits, grouped by all facet columns at once and
-        // summed per facet here: a pass per facet read every hit five times, which over most
-        // of the table (a filter-only search of the open tickets) cost seconds.
-        let facet_names = crate::domain::search::FACETS;
-        let columns: Vec<&str> = facet_names.iter().map(|f| facet_column(f)).collect();
+    /// The statements of one search: the page, the hit count, and the facet counts (grouped by
+    /// every facet column at once and summed per facet by the caller — a pass per facet read
+    /// every hit five times), over every hit or over `sample`'s.
+    fn search_statements(
+        &self,
+        query: &SearchRequest,
+        now: DateTime<Utc>,
+        sample: Option<FacetSample>,
+    ) -> (Sql, Sql, Sql) {
+        let mut filters = Sql::new("");
+        push_filters(&mut filters, &query.filter, now);
+        let words_alone = query.phone.is_none() && !query.terms.is_empty() && filters.text().is_empty();
+
+        let mut page = Sql::new("SELECT t.body");
+        if words_alone && query.sort == SortOrder::Relevance && self.backend == Backend::Sqlite {
+            // Ranked and cut to the page inside the index; only the page's tickets are read
+            // (a common word matches a tenth of a year's tickets).
+            page.push(" FROM (SELECT rowid AS id, bm25(search_fts) AS rank FROM search_fts WHERE search_fts MATCH ")
+                .bind(fts5_all_terms(&query.terms))
+                .push(" ORDER BY rank, rowid DESC LIMIT ")
+                .bind(query.limit.max(1))
+                .push(" OFFSET ")
+                .bind(query.offset.max(0))
+                .push(") hit CROSS JOIN tickets t WHERE t.id = hit.id ORDER BY hit.rank, hit.id DESC");
+        } else {
+            self.push_text_source(&mut page, query, false, now);
+            self.push_rank_order(&mut page, query, false);
+            page.push(" LIMIT ").bind(query.limit.max(1)).push(" OFFSET ").bind(query.offset.max(0));
+        }
+
+        let mut count = Sql::new("SELECT COUNT(*) AS n");
+        match (query.phone.is_none() && !query.terms.is_empty(), filters.text().is_empty(), self.backend) {
+            // Words and nothing else: the index alone counts them, without a ticket row each.
+            (true, true, Backend::Sqlite) => {
+                count.push(" FROM search_fts WHERE search_fts MATCH ").bind(fts5_all_terms(&query.terms));
+            }
+            (true, true, Backend::Postgres) => {
+                count
+                    .push(" FROM search_docs d WHERE d.tsv @@ to_tsquery('simple', ")
+                    .bind(tsquery_terms(&query.terms, false))
+                    .push(")");
+            }
+            _ => self.push_text_source(&mut count, query, false, now),
+        }
+
+        let columns: Vec<&str> = FACETS.iter().map(|f| facet_column(f)).collect();
         let mut facets = Sql::new("SELECT COUNT(*) AS n");
         for (i, column) in columns.iter().enumerate() {
             facets.push(&format!(", {column} AS f{i}"));
         }
         self.push_text_source(&mut facets, query, false, now);
-        facets.push(&format!(" GROUP BY {}", columns.join(", ")));
-        let rows = facets.query().fetch_all(&self.pool).await?;
-        let mut out = SearchPage { tickets, ..SearchPage::default() };
-        for facet in facet_names {
-            out.facets.insert(facet.to_string(), BTreeMap::new());
+        if let Some(sample) = sample {
+            facets
+                .push(&format!(" AND {} % ", SAMPLE_HASH_SQL.replace("{id}", self.driving_id(query))))
+                .bind(sample.every)
+                .push(" = 0");
         }
+        facets.push(&format!(" GROUP BY {}", columns.join(", ")));
+        (page, count, facets)
+    }
+
+    /// The search as the statements run it: a window of creation time becomes a window of ids
+    /// as well (ids follow creation), with a margin for instances whose clocks differ by up
+    /// to [`ID_WINDOW_MARGIN`]; the time condition still decides.
+    async fn with_id_window(&self, query: &SearchRequest) -> Result<SearchRequest> {
+        let mut query = query.clone();
+        let margin = chrono::Duration::from_std(ID_WINDOW_MARGIN).unwrap_or_default();
+        if let Some(from) = query.filter.created_from {
+            // No ticket since then: an id past every ticket's.
+            query.filter.from_id = Some(self.first_ticket_since(from - margin).await?.unwrap_or(i64::MAX));
+        }
+        if let Some(to) = query.filter.created_to {
+            query.filter.to_id = self.first_ticket_since(to + margin).await?;
+        }
+        Ok(query)
+    }
+
+    /// The embedded search: one page of tickets, the exact total, and the facet counts —
+    /// exact up to [`crate::domain::search::EXACT_FACETS_UP_TO`] hits, estimated from a
+    /// sample above. The page and the counts are read at once, on two connections.
+    pub async fn search_text(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<SearchPage> {
+        if query.filter.departments.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(SearchPage::default());
+        }
+        let query = &self.with_id_window(query).await?;
+        let (page, count, _) = self.search_statements(query, now, None);
+        let read_page = async {
+            let rows = page.query().fetch_all(&self.pool).await?;
+            rows.iter().map(decode_body).collect::<Result<Vec<_>>>()
+        };
+        let count_all = async {
+            let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
+            let sample = facet_sample(total);
+            let (_, _, facets) = self.search_statements(query, now, sample);
+            let rows = facets.query().fetch_all(&self.pool).await?;
+            Ok::<_, StoreError>((total, sample, rows))
+        };
+        let (tickets, (total, sample, rows)) = tokio::try_join!(read_page, count_all)?;
+        let mut counted: BTreeMap<String, BTreeMap<String, i64>> =
+            FACETS.iter().map(|f| (f.to_string(), BTreeMap::new())).collect();
+        let mut sample_size = 0;
         for row in &rows {
             let n = get_i64(row, "n")?;
-            out.total += n;
-            for (i, facet) in facet_names.iter().enumerate() {
+            sample_size += n;
+            for (i, facet) in FACETS.iter().enumerate() {
                 if let Some(value) = get_opt_string(row, &format!("f{i}"))? {
-                    *out.facets.entry(facet.to_string()).or_default().entry(value).or_default() += n;
+                    *counted.entry(facet.to_string()).or_default().entry(value).or_default() += n;
                 }
             }
+        }
+        if sample.is_some() {
+            for values in counted.values_mut() {
+                for n in values.values_mut() {
+                    *n = estimate_count(*n, sample_size, total);
+                }
+                values.retain(|_, n| *n > 0);
+            }
+        }
+        Ok(SearchPage { total, tickets, facets: counted, facets_estimated: sample.is_some() })
+    }
+
+    /// How the database runs a search's statements (SQLite's `EXPLAIN QUERY PLAN`,
+    /// PostgreSQL's `EXPLAIN`), for the benchmark: which index drives each of them.
+    pub async fn explain_search(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let query = &self.with_id_window(query).await?;
+        let (_, count, _) = self.search_statements(query, now, None);
+        let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
+        let (page, count, facets) = self.search_statements(query, now, facet_sample(total));
+        let mut out = Vec::new();
+        for (name, statement) in [("page", page), ("count", count), ("facets", facets)] {
+            let (prefix, column) = match self.backend {
+                Backend::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+                Backend::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+            };
+            let explained = statement.prefixed(prefix);
+            let lines: Vec<String> = explained
+                .query()
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .filter_map(|row| get_opt_string(row, column).ok().flatten())
+                .map(|line| line.trim().to_string())
+                .collect();
+            out.push(format!("{name}: {}", lines.join(" · ")));
         }
         Ok(out)
     }
@@ -462,7 +596,37 @@ impl Store {
             .bind(step)
             .execute(&self.writer)
             .await?;
+        // The body says the same (what Meilisearch's documents and the hits are made from).
+        let body = match self.backend {
+            Backend::Sqlite => {
+                "json_set(body, '$.created_at', strftime('%Y-%m-%dT%H:%M:%fZ', created_at / 1000.0, 'unixepoch'))"
+            }
+            Backend::Postgres => {
+                "jsonb_set(body::jsonb, '{created_at}', to_jsonb(to_char(to_timestamp(created_at / 1000.0) \
+                 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))::text"
+            }
+        };
+        sqlx::query(&format!("UPDATE tickets SET body = {body} WHERE id <= $1")).bind(n).execute(&self.writer).await?;
         Ok(())
+    }
+
+    /// Benchmark support: closes every open ticket but the newest `keep` (its status column
+    /// and its body), as a centre's year has them: a few per cent open, the recent ones.
+    /// Returns how many were closed.
+    pub async fn bench_close_all_but_newest_open(&self, keep: i64) -> Result<u64> {
+        let body = match self.backend {
+            Backend::Sqlite => "json_set(body, '$.status', 'closed')",
+            Backend::Postgres => "jsonb_set(body::jsonb, '{status}', '\"closed\"')::text",
+        };
+        let open = "status NOT IN ('closed', 'merged')";
+        let closed = sqlx::query(&format!(
+            "UPDATE tickets SET status = 'closed', body = {body} WHERE {open} AND id < \
+             (SELECT id FROM tickets WHERE {open} ORDER BY id DESC LIMIT 1 OFFSET $1)"
+        ))
+        .bind(keep.max(1) - 1)
+        .execute(&self.writer)
+        .await?;
+        Ok(closed.rows_affected())
     }
 
     /// Benchmark support: copies the first `base` tickets (and their units) `copies` times,

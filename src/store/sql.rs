@@ -76,6 +76,11 @@ impl Sql {
         self
     }
 
+    /// The same statement with `prefix` before it (`EXPLAIN …`), with the same values.
+    pub fn prefixed(&self, prefix: &str) -> Sql {
+        Sql { text: format!("{prefix}{}", self.text), values: self.values.clone() }
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }
