@@ -31,10 +31,12 @@ async fn departments_side_by_side_see_only_their_own_tickets(backend: Backend) {
     let user_b = server.login(&b).await;
     let mut socket_a = live_socket(&server, &user_a.token).await;
     let mut socket_b = live_socket(&server, &user_b.token).await;
-    for socket in [&mut socket_a, &mut socket_b] {
+    // B subscribes as the pages do: event frames without the ticket.
+    let subscriptions = [json!({"type": "subscribe"}), json!({"type": "subscribe", "tickets": false})];
+    for (socket, subscribe) in [&mut socket_a, &mut socket_b].into_iter().zip(subscriptions) {
         let hello = next_message(socket, WAIT).await.unwrap();
         assert_eq!(hello["type"], "hello");
-        send_json(socket, json!({"type": "subscribe"})).await;
+        send_json(socket, subscribe).await;
         let (view, _) = wait_for(socket, WAIT, |m| m["type"] == "view").await;
         assert_eq!(view["view"], "department");
     }
@@ -45,7 +47,9 @@ async fn departments_side_by_side_see_only_their_own_tickets(backend: Backend) {
     let (event, _) = wait_for(&mut socket_a, WAIT, |m| is_event_for(m, &for_a)).await;
     assert!(event["seq"].as_i64().unwrap() > 0, "every message carries the sequence number");
     assert_eq!(event["ticket"]["caller_phone"], "139****5678", "masked as in the API");
-    let (_, _) = wait_for(&mut socket_b, WAIT, |m| is_event_for(m, &for_b)).await;
+    let (brief, _) = wait_for(&mut socket_b, WAIT, |m| is_event_for(m, &for_b)).await;
+    assert!(brief.get("ticket").is_none(), "subscribed without tickets: {brief}");
+    assert!(brief["event"]["type"].is_string(), "the event itself is there: {brief}");
     // Let both streams run dry, then check nothing of the other department came through.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let mut rest_a = Vec::new();

@@ -109,8 +109,10 @@ struct Args {
     /// Echoed in the RESULT line (e.g. `sqlite-2`).
     #[arg(long, default_value = "")]
     label: String,
-    /// Ask for every board whole, as servers before board patches sent them
-    /// (`"patches": false` in `subscribe`): the traffic before and after, one binary.
+    /// Subscribe as clients did before board patches: every board whole and the ticket in
+    /// every event frame (`{"type":"subscribe","patches":false}`). Without it each client
+    /// subscribes as the pages do (`{"type":"subscribe","tickets":false}`: patches, event
+    /// frames without the ticket): the traffic before and after, one binary.
     #[arg(long)]
     whole_boards: bool,
 }
@@ -797,7 +799,7 @@ async fn open_and_subscribe(url: &str) -> Result<Ws, String> {
             None => return Err("closed before hello".to_string()),
         }
     }
-    let subscribe = SUBSCRIBE.get().map_or(r#"{"type":"subscribe"}"#, |s| s.as_str());
+    let subscribe = SUBSCRIBE.get().map_or(r#"{"type":"subscribe","tickets":false}"#, |s| s.as_str());
     ws.send(Message::text(subscribe)).await.map_err(|e| format!("subscribe: {e}"))?;
     loop {
         match ws.next().await {

@@ -12,6 +12,8 @@
 #     `git archive` (the repository is not touched) into ops/bench/out/src-COMMIT and built with
 #     ops/bench/out/target, as run-intake.sh does; the load generator is the working tree's.
 #   EXTRA_ARGS="…": more arguments for the generator (see `bench_live --help`).
+#   CARGO_TARGET_DIR: where the working tree's release build is (default ./target); BUILD=0 uses
+#     the binaries already there.
 #
 # Server memory per client: VmRSS of the server before the sockets open and once all are
 # subscribed (the generator reads /proc/PID/status), difference / clients. Server CPU:
@@ -60,7 +62,7 @@ if [[ -n "$REV" ]]; then
 else
   commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   src="$PWD"
-  target_dir="$PWD/target"
+  target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
   dirty=$(git status --porcelain -- src migrations dispatch_rules Cargo.toml ops/bench/live.rs 2>/dev/null | wc -l)
 fi
 echo "== building release (hotline + bench_live) from ${REV:-the working tree} ($src)"

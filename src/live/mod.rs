@@ -52,7 +52,9 @@ pub struct LiveEvent {
     /// The event frame serialised once per variant ([caller shown, caller masked]) and
     /// shared by every client that receives it: at 200 events a second to hundreds of
     /// clients, serialising per client was the server's main work.
-    pub frames: [std::sync::OnceLock<axum::extract::ws::Utf8Bytes>; 2],
+    /// The event's frame, built once for every client that gets the same one: caller masked
+    /// or not (index + 1), with the ticket or without (index + 2).
+    pub frames: [std::sync::OnceLock<axum::extract::ws::Utf8Bytes>; 4],
 }
 
 impl LiveEvent {

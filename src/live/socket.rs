@@ -4,11 +4,15 @@
 //! Protocol (JSON text frames). Client → server:
 //! `{"type":"subscribe","views":["supervisor"|"department"|"operator"],"after":123}`
 //! (`views` defaults to the role's own; `after` = the last sequence number the client saw;
-//! `"patches":false` asks for every board whole instead of `view_patch` frames).
+//! `"patches":false` asks for every board whole instead of `view_patch` frames;
+//! `"tickets":false` asks for event frames without the ticket — the pages, which take what
+//! they show from the boards and `GET /tickets/{id}`, subscribe so: at 200 events a second
+//! the ticket in every frame was nine tenths of a wall screen's traffic).
 //! Server → client:
 //! * `{"type":"hello","seq":N,"user":…}` on connect;
 //! * `{"type":"event","seq":n,"ticket_id":…,"event":…,"ticket":…}` for each event the client
-//!   may see, in sequence order, callers masked as in the API;
+//!   may see, in sequence order, callers masked as in the API (`ticket` left out for a client
+//!   that subscribed with `"tickets":false`);
 //! * `{"type":"gone","seq":n,"ticket_id":…}` when a ticket leaves the client's scope;
 //! * `{"type":"hotspot_alert","seq":n,"alert":{…}}` when a hot spot (未诉先办) is raised, to
 //!   supervisors and admins only: the alert as `GET /api/v1/hotspots` lists it (street,
@@ -102,6 +106,8 @@ enum ClientMessage {
         after: Option<i64>,
         /// `false`: every board whole, never a patch (a client that cannot apply them).
         patches: Option<bool>,
+        /// `false`: event frames without the ticket.
+        tickets: Option<bool>,
     },
 }
 
@@ -160,16 +166,16 @@ async fn board_update(
     (frame, recomputed || board.seq >= min_seq)
 }
 
-/// The event frame for this client, built once per event and masking and shared.
-fn event_text(state: &AppState, actor: &Actor, live: &LiveEvent) -> Utf8Bytes {
+/// The event frame for this client, built once per event, masking and form, and shared.
+fn event_text(state: &AppState, actor: &Actor, live: &LiveEvent, with_ticket: bool) -> Utf8Bytes {
     match live.ticket.as_ref().filter(|t| actor.can_see(t)) {
         Some(ticket) => {
             let masked = !actor.sees_caller(ticket);
-            live.frames[usize::from(masked)]
-                .get_or_init(|| Utf8Bytes::from(event_message(state, actor, live).to_string()))
+            live.frames[usize::from(masked) + 2 * usize::from(!with_ticket)]
+                .get_or_init(|| Utf8Bytes::from(event_message(state, actor, live, with_ticket).to_string()))
                 .clone()
         }
-        None => Utf8Bytes::from(event_message(state, actor, live).to_string()),
+        None => Utf8Bytes::from(event_message(state, actor, live, with_ticket).to_string()),
     }
 }
 
@@ -184,9 +190,9 @@ fn hotspot_message(state: &AppState, hotspot: &LiveHotspot) -> serde_json::Value
 }
 
 /// The frame of one log entry for this client.
-fn frame_text(state: &AppState, actor: &Actor, live: &Live) -> Utf8Bytes {
+fn frame_text(state: &AppState, actor: &Actor, live: &Live, with_ticket: bool) -> Utf8Bytes {
     match live {
-        Live::Ticket(live) => event_text(state, actor, live),
+        Live::Ticket(live) => event_text(state, actor, live, with_ticket),
         Live::Hotspot(h) => h.frame.get_or_init(|| Utf8Bytes::from(hotspot_message(state, h).to_string())).clone(),
         Live::Cti(_) => unreachable!("CTI frames are built per client in forward"),
     }
@@ -201,6 +207,7 @@ async fn forward(
     actor: &Actor,
     live: &Live,
     last_sent: &mut i64,
+    with_ticket: bool,
 ) -> Option<bool> {
     if live.seq() <= *last_sent || !concerns(actor, live) {
         return Some(false);
@@ -211,7 +218,7 @@ async fn forward(
         // the caller at the moment it is sent.
         return send(socket, cti_message(state, actor, cti).await).await.then_some(false);
     }
-    send_text(socket, frame_text(state, actor, live)).await.then_some(matches!(live, Live::Ticket(_)))
+    send_text(socket, frame_text(state, actor, live, with_ticket)).await.then_some(matches!(live, Live::Ticket(_)))
 }
 
 /// The frame of a CTI system event: `{"type":"screen_pop","seq":n,"pop":{…}}` for the operator
@@ -242,18 +249,20 @@ async fn compute_view(state: &AppState, actor: &Actor, view: View) -> Result<(i6
     Err(Utf8Bytes::from(json!({"type": "error", "message": message}).to_string()))
 }
 
-fn event_message(state: &AppState, actor: &Actor, live: &LiveEvent) -> serde_json::Value {
+fn event_message(state: &AppState, actor: &Actor, live: &LiveEvent, with_ticket: bool) -> serde_json::Value {
     match &live.ticket {
         Some(ticket) if actor.can_see(ticket) => {
-            let catalog = state.catalog();
             let masked = !actor.sees_caller(ticket);
-            json!({
+            let mut frame = json!({
                 "type": "event",
                 "seq": live.event.seq,
                 "ticket_id": live.event.ticket_id,
                 "event": event_view(&live.event, masked),
-                "ticket": ticket_view(ticket, actor, &catalog, state.store.now()),
-            })
+            });
+            if with_ticket {
+                frame["ticket"] = json!(ticket_view(ticket, actor, &state.catalog(), state.store.now()));
+            }
+            frame
         }
         _ => json!({"type": "gone", "seq": live.event.seq, "ticket_id": live.event.ticket_id}),
     }
@@ -276,6 +285,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
     // The board of each view as this client was last sent it: what the next patch starts from.
     let mut held: BTreeMap<View, Arc<Board>> = BTreeMap::new();
     let mut patches = true;
+    let mut with_ticket = true;
     let mut dirty = false;
     let mut next_view_push = Instant::now();
     let mut last_heard = Instant::now();
@@ -307,7 +317,9 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
         // Events already queued go out before anything else, board refreshes included:
         // otherwise a busy client sends one event per refresh and falls behind.
         while let Ok(live) = subscription.rx.try_recv() {
-            let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent).await else { return };
+            let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent, with_ticket).await else {
+                return;
+            };
             dirty |= changed;
         }
         tokio::select! {
@@ -316,7 +328,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 last_heard = Instant::now();
                 let Message::Text(text) = message else { continue };
                 match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                    Ok(ClientMessage::Subscribe { views: asked, after, patches: wants_patches }) => {
+                    Ok(ClientMessage::Subscribe { views: asked, after, patches: wants_patches, tickets }) => {
                         let asked = asked.unwrap_or_else(|| View::default_for(actor.role));
                         if let Some(refused) = asked.iter().find(|v| !v.allowed(actor.role)) {
                             let message = format!("the {} view is not for the {} role", refused.name(), actor.role.as_str());
@@ -327,8 +339,9 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                         }
                         views = asked.into_iter().collect();
                         patches = wants_patches.unwrap_or(true);
+                        with_ticket = tickets.unwrap_or(true);
                         if let Some(after) = after {
-                            match replay(&mut socket, &state, &actor, after).await {
+                            match replay(&mut socket, &state, &actor, after, with_ticket).await {
                                 Some(Some(seq)) => last_sent = last_sent.max(seq),
                                 Some(None) => {}
                                 None => return,
@@ -354,7 +367,9 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
             }
             live = subscription.rx.recv() => {
                 let Some(live) = live else { return };
-                let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent).await else { return };
+                let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent, with_ticket).await else {
+                    return;
+                };
                 dirty |= changed;
             }
             _ = debounce.tick(), if dirty => {
@@ -406,7 +421,13 @@ async fn close_revoked(socket: &mut WebSocket) {
 
 /// Sends what the client missed since `after`. `Some(Some(seq))`: replayed up to `seq`;
 /// `Some(None)`: too far back, told to resync (fresh views follow); `None`: connection gone.
-async fn replay(socket: &mut WebSocket, state: &AppState, actor: &Actor, after: i64) -> Option<Option<i64>> {
+async fn replay(
+    socket: &mut WebSocket,
+    state: &AppState,
+    actor: &Actor,
+    after: i64,
+    with_ticket: bool,
+) -> Option<Option<i64>> {
     let head = state.live().head().max(0);
     if head - after > MAX_REPLAY || after < 0 {
         let reason = format!("cannot replay from {after}: more than {MAX_REPLAY} events ago");
@@ -436,7 +457,7 @@ async fn replay(socket: &mut WebSocket, state: &AppState, actor: &Actor, after: 
                 continue;
             }
             let message = match &live {
-                Live::Ticket(live) => event_message(state, actor, live),
+                Live::Ticket(live) => event_message(state, actor, live, with_ticket),
                 Live::Hotspot(h) => hotspot_message(state, h),
                 Live::Cti(c) => cti_message(state, actor, c).await,
             };
