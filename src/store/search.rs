@@ -587,13 +587,16 @@ impl Store {
 }
 
 impl Store {
-    /// Benchmark support: moves tickets 1…`n` back in time so they were created over `span`
-    /// up to their stored times, oldest first (the last one keeps its time).
+    /// Benchmark support: dates tickets 1…`n` evenly over `span` up to the time of ticket `n`,
+    /// in id order, as a centre's tickets are (ids are given in creation order; the copies of
+    /// `bench_copy_tickets` carry their originals' times until this runs).
     pub async fn bench_spread_created_at(&self, n: i64, span: chrono::Duration) -> Result<()> {
         let step = span.num_milliseconds() / n.max(1);
-        sqlx::query("UPDATE tickets SET created_at = created_at - ($1 - id) * $2 WHERE id <= $1")
+        let last = sqlx::query("SELECT created_at FROM tickets WHERE id = $1").bind(n).fetch_one(&self.writer).await?;
+        sqlx::query("UPDATE tickets SET created_at = $3 - ($1 - id) * $2 WHERE id <= $1")
             .bind(n)
             .bind(step)
+            .bind(get_i64(&last, "created_at")?)
             .execute(&self.writer)
             .await?;
         // The body says the same (what Meilisearch's documents and the hits are made from).
