@@ -1,4 +1,4 @@
-# Shared by run-intake.sh and run-live.sh (sourced, not run): a server on a fresh database,
+# Shared by the run-*.sh benchmarks (sourced, not run): a server on a fresh database,
 # stopping it, how busy the machine is, and the small text helpers for RESULT lines.
 # Expects: out, src, server_bin, stamp, PG_URL and DB_PREFIX (the databases' name prefix).
 
@@ -45,14 +45,21 @@ start_server() {
   # From the tree it was built from: the server reads dispatch_rules/ relative to its directory.
   (cd "$src" && DATABASE_URL="$url" HOTLINE_DEMO_TICKETS=0 exec "$server_bin" serve --demo --addr 127.0.0.1:0) >"$log" 2>&1 &
   server_pid=$!
+  await_server "$log" "$server_pid" 60
+}
+
+# await_server LOG PID SECONDS: sets addr once the server at PID says where it listens (in LOG,
+# within SECONDS) and answers /readyz; exits the script with the log otherwise.
+await_server() {
+  local log=$1 pid=$2 seconds=$3
   addr=""
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 $((seconds * 10))); do
     addr=$(sed -n 's|^hotline listening on http://||p' "$log" | head -1)
     [[ -n "$addr" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "server exited during start-up:" >&2; cat "$log" >&2; exit 2; }
+    kill -0 "$pid" 2>/dev/null || { echo "server exited during start-up:" >&2; cat "$log" >&2; exit 2; }
     sleep 0.1
   done
-  [[ -n "$addr" ]] || { echo "server did not start within 60 s" >&2; cat "$log" >&2; exit 2; }
+  [[ -n "$addr" ]] || { echo "server did not start within $seconds s" >&2; cat "$log" >&2; exit 2; }
   for _ in $(seq 1 100); do
     curl -fsS -o /dev/null "http://$addr/readyz" && return 0
     sleep 0.1

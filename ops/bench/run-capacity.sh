@@ -84,7 +84,7 @@ server_bin="$out/bin/hotline"
 
 DB_PREFIX=capacity
 # shellcheck source=ops/bench/lib.sh
-source ops/bench/lib.sh # busy_pct, field, median; the instances are started here, not by start_server
+source ops/bench/lib.sh # busy_pct, await_server, field, median; the instances are started here, not by start_server
 
 pids=()
 addrs=()
@@ -114,7 +114,7 @@ trap 'exit 130' INT TERM
 # ports the kernel picks. The first creates the schema and the demo accounts; the others start
 # once it is ready (they would wait on the migration lock anyway).
 start_instances() {
-  local n=$1 name=$2 demo_tickets=${3:-0} k log addr p
+  local n=$1 name=$2 demo_tickets=${3:-0} k log p
   pg_db="${DB_PREFIX}_${stamp//-/_}_$name"
   psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $pg_db" >/dev/null
   for k in $(seq 1 "$n"); do
@@ -123,20 +123,8 @@ start_instances() {
       exec "$server_bin" serve --demo --addr 127.0.0.1:0) >"$log" 2>&1 &
     p=$!
     pids+=("$p")
-    addr=""
     # Up to 10 minutes: the storage step generates its demo tickets before listening.
-    for _ in $(seq 1 6000); do
-      addr=$(sed -n 's|^hotline listening on http://||p' "$log" | head -1)
-      [[ -n "$addr" ]] && break
-      kill -0 "$p" 2>/dev/null || { echo "instance $k exited during start-up:" >&2; cat "$log" >&2; exit 2; }
-      sleep 0.1
-    done
-    [[ -n "$addr" ]] || { echo "instance $k did not start in time" >&2; cat "$log" >&2; exit 2; }
-    for _ in $(seq 1 100); do
-      curl -fsS -o /dev/null "http://$addr/readyz" && break
-      sleep 0.1
-    done
-    curl -fsS -o /dev/null "http://$addr/readyz" || { echo "instance $k at $addr never became ready" >&2; exit 2; }
+    await_server "$log" "$p" 600
     addrs+=("$addr")
   done
 }

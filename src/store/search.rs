@@ -362,15 +362,8 @@ impl Store {
         }
     }
 
-    /// The statements of one search: the page, the hit count, and the facet counts (grouped by
-    /// every facet column at once and summed per facet by the caller — a pass per facet read
-    /// every hit five times), over every hit or over `sample`'s.
-    fn search_statements(
-        &self,
-        query: &SearchRequest,
-        now: DateTime<Utc>,
-        sample: Option<FacetSample>,
-    ) -> (Sql, Sql, Sql) {
+    /// The statements of one search that do not depend on its size: the page and the hit count.
+    fn search_statements(&self, query: &SearchRequest, now: DateTime<Utc>) -> (Sql, Sql) {
         let mut filters = Sql::new("");
         push_filters(&mut filters, &query.filter, now);
         let words_alone = query.phone.is_none() && !query.terms.is_empty() && filters.text().is_empty();
@@ -406,7 +399,13 @@ impl Store {
             }
             _ => self.push_text_source(&mut count, query, false, now),
         }
+        (page, count)
+    }
 
+    /// The facet counts of a search, grouped by every facet column at once and summed per
+    /// facet by the caller (a pass per facet read every hit five times), over every hit or
+    /// over `sample`'s.
+    fn facet_statement(&self, query: &SearchRequest, now: DateTime<Utc>, sample: Option<FacetSample>) -> Sql {
         let columns: Vec<&str> = FACETS.iter().map(|f| facet_column(f)).collect();
         let mut facets = Sql::new("SELECT COUNT(*) AS n");
         for (i, column) in columns.iter().enumerate() {
@@ -420,7 +419,7 @@ impl Store {
                 .push(" = 0");
         }
         facets.push(&format!(" GROUP BY {}", columns.join(", ")));
-        (page, count, facets)
+        facets
     }
 
     /// The search as the statements run it: a window of creation time becomes a window of ids
@@ -447,7 +446,7 @@ impl Store {
             return Ok(SearchPage::default());
         }
         let query = &self.with_id_window(query).await?;
-        let (page, count, _) = self.search_statements(query, now, None);
+        let (page, count) = self.search_statements(query, now);
         let read_page = async {
             let rows = page.query().fetch_all(&self.pool).await?;
             rows.iter().map(decode_body).collect::<Result<Vec<_>>>()
@@ -455,7 +454,7 @@ impl Store {
         let count_all = async {
             let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
             let sample = facet_sample(total);
-            let (_, _, facets) = self.search_statements(query, now, sample);
+            let facets = self.facet_statement(query, now, sample);
             let rows = facets.query().fetch_all(&self.pool).await?;
             Ok::<_, StoreError>((total, sample, rows))
         };
@@ -487,9 +486,9 @@ impl Store {
     /// PostgreSQL's `EXPLAIN`), for the benchmark: which index drives each of them.
     pub async fn explain_search(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<String>> {
         let query = &self.with_id_window(query).await?;
-        let (_, count, _) = self.search_statements(query, now, None);
+        let (page, count) = self.search_statements(query, now);
         let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
-        let (page, count, facets) = self.search_statements(query, now, facet_sample(total));
+        let facets = self.facet_statement(query, now, facet_sample(total));
         let mut out = Vec::new();
         for (name, statement) in [("page", page), ("count", count), ("facets", facets)] {
             let (prefix, column) = match self.backend {
