@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Tuning and development sets first, then the blind held-out set (tests/routing_eval/README.md).
-const EVALUATION_FILES: [&str; 7] = [
+const EVALUATION_FILES: [&str; 8] = [
     "tuning.tsv",
     "development.tsv",
     "development_2026-12-06.tsv",
@@ -26,6 +26,7 @@ const EVALUATION_FILES: [&str; 7] = [
     "development_2026-12-07b.tsv",
     "development_2026-12-07c.tsv",
     "holdout_2026-12-07d.tsv",
+    "holdout_2026-12-07e.tsv",
 ];
 
 fn main() {
