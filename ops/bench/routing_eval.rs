@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` and
 //! the `development*.tsv` sets (the calls the catalogue is revised against) and of the blind
-//! held-out set `holdout_2026-12-07d.tsv` (written apart, never tuned on) through the shipped
+//! held-out set `holdout_2026-12-07e.tsv` (written apart, never tuned on) through the shipped
 //! catalogue and
 //! prints, per file: expected-lead share, false-emergency
 //! rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0, as low as the
@@ -25,7 +25,7 @@ const EVALUATION_FILES: [&str; 8] = [
     "development_2026-12-07.tsv",
     "development_2026-12-07b.tsv",
     "development_2026-12-07c.tsv",
-    "holdout_2026-12-07d.tsv",
+    "development_2026-12-07d.tsv",
     "holdout_2026-12-07e.tsv",
 ];
 
