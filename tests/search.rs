@@ -308,6 +308,23 @@ async fn a_supervisors_year_wide_facets_are_estimated_and_say_so(backend: Backen
     assert_eq!(narrow["total"], 7_010);
     assert_eq!(narrow["facets_estimated"], false);
     assert_eq!(narrow["facets"]["status"], json!({"dispatched": 7_010}));
+    // A common word under a filter (SQLite reads the filter's tickets first and checks them
+    // against the word's hits): the same hits, counts and order as a rare word would give.
+    let (_, common) = supervisor.get("/api/v1/search?q=小区&status=dispatched").await;
+    assert_eq!(common["total"], 7_010);
+    assert_eq!(common["facets"]["status"], json!({"dispatched": 7_010}));
+    assert_eq!(common["facets"]["kind"], json!({"complaint": 7_010}));
+    let hits = common["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 20);
+    assert!(hits.iter().all(|h| h["status"] == "dispatched" && h["snippet"].as_str().unwrap().contains("烧烤")));
+    let (_, newest) = supervisor.get("/api/v1/search?q=小区&status=dispatched&sort=newest").await;
+    let ids: Vec<i64> = newest["hits"].as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+
+    // Relevance over more hits than are ranked: the best of the newest 20,000, and the
+    // answer says so.
+    assert_eq!(words["ranked_newest"], 20_000);
+    assert!(parking.get("ranked_newest").is_none(), "{parking}");
     server.stop().await;
 }
 

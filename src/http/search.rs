@@ -112,6 +112,11 @@ pub struct SearchResponse {
     /// the exact `total`), rounded; values too rare to be in the sample are left out. `total`
     /// is always exact.
     pub facets_estimated: bool,
+    /// Set when `sort` is `relevance` and there were more hits than this: the page is the best
+    /// of the newest this many (20,000), which every page a search may ask for lies within.
+    /// Meilisearch ranks every hit and never sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranked_newest: Option<i64>,
 }
 
 pub(super) fn hit(t: &Ticket, terms: &[String]) -> SearchHit {
@@ -213,6 +218,7 @@ pub async fn search(
         hits: page.tickets.iter().filter(|t| auth.actor.can_see(t)).map(|t| hit(t, &request.terms)).collect(),
         facets: page.facets,
         facets_estimated: page.facets_estimated,
+        ranked_newest: page.ranked_newest,
     }))
 }
 

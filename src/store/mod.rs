@@ -237,13 +237,17 @@ fn sqlite_pragmas(
 /// PostgreSQL compiles a statement it plans as expensive (a year-wide count, a search over
 /// most tickets) to machine code first; that costs 100–500 ms, more than such a statement
 /// takes on our indexes (measured at 1,000,000 tickets), and gains nothing on statements
-/// that run in well under a second. Off for our connections.
+/// that run in well under a second. Off for our connections. The default 4 MB of memory per
+/// sort or bitmap turned the bitmap of a common word's hits (92,500 of 1,000,000 tickets) lossy,
+/// so every document of every page it touched was read and rechecked (815 ms to count 物业,
+/// 424 ms with 16 MB: ops/bench/RESULTS.md).
 fn postgres_settings(
     conn: &mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
         conn.execute("SET jit = off").await?;
+        conn.execute("SET work_mem = '16MB'").await?;
         Ok(())
     })
 }
