@@ -282,18 +282,26 @@ impl Hub {
             if entries.is_empty() {
                 return Ok(());
             }
-            let mut tickets: HashMap<i64, Option<Ticket>> = HashMap::new();
+            // The batch's tickets in one read: one read per ticket cost a round trip each to
+            // PostgreSQL, and a batch of 500 events then reached clients half a second late
+            // (delivery p50 596 ms at 200 events/s, ops/bench/RESULTS.md).
+            let mut ids: Vec<i64> = entries
+                .iter()
+                .filter_map(|logged| match logged {
+                    Logged::Ticket(event) => Some(event.ticket_id),
+                    _ => None,
+                })
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let tickets: HashMap<i64, Ticket> =
+                store.tickets_by_ids(&ids).await?.into_iter().map(|t| (t.id, t)).collect();
             for logged in entries {
-                if let Logged::Ticket(event) = &logged {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = tickets.entry(event.ticket_id) {
-                        slot.insert(store.ticket(event.ticket_id).await?);
-                    }
-                }
                 let seq = logged.seq();
                 if let Logged::Revoked { revocation, .. } = &logged {
                     self.apply_revocation(revocation);
                 }
-                if let Some(live) = Live::new(logged, |id| tickets.get(&id).cloned().flatten()) {
+                if let Some(live) = Live::new(logged, |id| tickets.get(&id).cloned()) {
                     self.fan_out(Arc::new(live));
                 }
                 self.head.store(seq, Ordering::SeqCst);
