@@ -483,6 +483,11 @@ async fn a_meilisearch_outage_delays_updates_and_loses_none() {
     let (status, body) = operator.get("/api/v1/search?q=井盖").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["message"].as_str().unwrap().contains("search"), "{body}");
+    // Filters alone are the database's own list: they answer during the outage, every ticket in.
+    let (status, listed) = operator.get("/api/v1/search?sort=newest").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["total"], 5, "{listed}");
+    assert_eq!(listed["hits"][0]["number"], logged[4].as_str(), "newest first");
     // While typing a call, the operator is still offered the caller's open tickets.
     let (status, similar) = operator
         .post("/api/v1/tickets/similar", json!({"phone": first["caller_phone"], "content": "井盖又坏了"}))
