@@ -269,12 +269,18 @@ impl Hub {
             // Nobody is watching: move the head without reading what nobody would receive,
             // but the revocations still empty the session cache.
             let last = store.last_event_seq().await?;
-            for (seq, revocation) in store.revocations_between(self.head().max(0), last).await? {
+            for (_, revocation) in store.revocations_between(self.head().max(0), last).await? {
                 self.apply_revocation(&revocation);
-                self.head.store(seq, Ordering::SeqCst);
             }
-            self.head.store(last, Ordering::SeqCst);
-            return Ok(());
+            // Only if still nobody is: a client that registered while the log was read has
+            // been told the head as it was (its `hello`), and would never hear of the events
+            // skipped here (a resumed client missed the ticket that arrived while it was away).
+            // Registering takes the same lock.
+            let clients = self.clients.lock().expect("hub lock poisoned");
+            if clients.is_empty() {
+                self.head.store(last, Ordering::SeqCst);
+                return Ok(());
+            }
         }
         loop {
             let head = self.head().max(0);
