@@ -36,6 +36,12 @@ pub const FACET_SAMPLE_HITS: i64 = 10_000;
 pub const RANKED_NEWEST_UP_TO: i64 = 20_000;
 const _: () = assert!(MAX_OFFSET + MAX_LIMIT <= RANKED_NEWEST_UP_TO);
 
+/// What a search answers about its ranking (`ranked_newest`): `Some(RANKED_NEWEST_UP_TO)` when
+/// it was ordered by relevance over words and had more hits than were ranked.
+pub fn ranked_newest(by_relevance: bool, total: i64) -> Option<i64> {
+    (by_relevance && total > RANKED_NEWEST_UP_TO).then_some(RANKED_NEWEST_UP_TO)
+}
+
 /// Words with more hits than this are checked against the tickets a search's filters select,
 /// rather than each hit looked up and checked against the filters: 物业 (92,500 hits at
 /// 1,000,000 tickets) under "open" (30,000 tickets) is 30,000 index entries checked against a
@@ -214,28 +220,24 @@ pub fn tsquery_terms(terms: &[String], any: bool) -> String {
 /// One term's tokens as a tsquery phrase over the pair index (see [`tsquery_terms`]).
 fn tsquery_phrase(tokens: &[String]) -> String {
     let single = |t: &str| t.chars().count() == 1 && t.chars().all(is_cjk);
-    // (offset, lexeme): a pair where this token and the next are Chinese characters, else the
-    // token; then only those needed to cover every token, the last pair kept so a term of odd
-    // length ends on its last character.
+    // (offset, lexeme): each two Chinese characters in a row as a pair, else the token; the
+    // last character of an odd run as the pair that ends on it, overlapping the one before.
     let mut lexemes: Vec<(usize, String)> = Vec::new();
-    let mut covered = 0;
-    for i in 0..tokens.len() {
-        if i < covered {
-            continue;
-        }
-        match tokens.get(i + 1) {
-            Some(next) if single(&tokens[i]) && single(next) => {
-                lexemes.push((i, format!("{}{next}", tokens[i])));
-                covered = i + 2;
+    let mut i = 0;
+    while i < tokens.len() {
+        let pair_from = match tokens.get(i + 1) {
+            Some(next) if single(&tokens[i]) && single(next) => Some(i),
+            _ if i > 0 && single(&tokens[i]) && single(&tokens[i - 1]) => Some(i - 1),
+            _ => None,
+        };
+        match pair_from {
+            Some(from) => {
+                lexemes.push((from, format!("{}{}", tokens[from], tokens[from + 1])));
+                i = from + 2;
             }
-            _ if i > 0 && single(&tokens[i]) && single(&tokens[i - 1]) => {
-                // The last of an odd run: the pair that ends on it, overlapping the one before.
-                lexemes.push((i - 1, format!("{}{}", tokens[i - 1], tokens[i])));
-                covered = i + 1;
-            }
-            _ => {
+            None => {
                 lexemes.push((i, tokens[i].clone()));
-                covered = i + 1;
+                i += 1;
             }
         }
     }
@@ -298,6 +300,13 @@ mod tests {
         assert_eq!(estimate_count(2_500, 10_000, 1_000_000), 250_000);
         assert_eq!(estimate_count(1, 3, 100), 33);
         assert_eq!(estimate_count(5, 0, 100), 0);
+    }
+
+    #[test]
+    fn a_search_says_when_relevance_ranked_only_the_newest_hits() {
+        assert_eq!(ranked_newest(true, RANKED_NEWEST_UP_TO), None);
+        assert_eq!(ranked_newest(true, RANKED_NEWEST_UP_TO + 1), Some(RANKED_NEWEST_UP_TO));
+        assert_eq!(ranked_newest(false, 1_000_000), None, "newest first orders every hit");
     }
 
     #[test]

@@ -12,8 +12,8 @@
 use super::tickets::{decode_body, insert_rows, push_filters};
 use super::{get_i64, get_opt_string, millis, Backend, Result, Sql, Store, StoreError, TicketFilter};
 use crate::domain::search::{
-    estimate_count, facet_sample, filters_first, fts5_all_terms, fts5_any_term, tsquery_terms, FacetSample, SortOrder,
-    FACETS, RANKED_NEWEST_UP_TO, SAMPLE_HASH_SQL,
+    estimate_count, facet_sample, filters_first, fts5_all_terms, fts5_any_term, ranked_newest, tsquery_terms,
+    FacetSample, SortOrder, FACETS, RANKED_NEWEST_UP_TO, SAMPLE_HASH_SQL,
 };
 use crate::domain::ticket::Ticket;
 use chrono::{DateTime, Utc};
@@ -52,6 +52,13 @@ pub struct SearchRequest {
     pub sort: SortOrder,
     pub limit: i64,
     pub offset: i64,
+}
+
+impl SearchRequest {
+    /// The search matches words (not a phone, not filters alone): the index takes part.
+    pub fn has_words(&self) -> bool {
+        self.phone.is_none() && !self.terms.is_empty()
+    }
 }
 
 /// One page of hits, best first, with the total and the facet counts over all hits.
@@ -306,7 +313,7 @@ impl Store {
 
     /// `FROM … WHERE …` of a text query: the index joined to the ticket rows, the match, and
     /// every filter. `any` accepts any term instead of all. `filters_first` (SQLite, see
-    /// [`Store::filters_first`]): the tickets are read by the filters' index and each is
+    /// [`Store::reads_filters_first`]): the tickets are read by the filters' index and each is
     /// checked against the set of the index's hits, instead of each hit looked up.
     fn push_text_source(
         &self,
@@ -346,10 +353,24 @@ impl Store {
         push_filters(sql, &query.filter, now);
     }
 
+    /// `FROM … WHERE …` of the index alone, matching every term: what words without filters
+    /// need (a count, a ranking), without a ticket row each.
+    fn push_index_match(&self, sql: &mut Sql, query: &SearchRequest) {
+        match self.backend {
+            Backend::Sqlite => {
+                sql.push(" FROM search_fts WHERE search_fts MATCH ").bind(fts5_all_terms(&query.terms));
+            }
+            Backend::Postgres => {
+                sql.push(" FROM search_docs d WHERE d.tsv @@ CAST(")
+                    .bind(tsquery_terms(&query.terms, false))
+                    .push(" AS tsquery)");
+            }
+        }
+    }
+
     /// Best match first: bm25 on SQLite (lower is better), ts_rank on PostgreSQL.
     fn push_rank_order(&self, sql: &mut Sql, query: &SearchRequest, any: bool) {
-        let text = query.phone.is_none() && !query.terms.is_empty();
-        match (query.sort, text, self.backend) {
+        match (query.sort, query.has_words(), self.backend) {
             (SortOrder::Relevance, true, Backend::Sqlite) => {
                 sql.push(" ORDER BY bm25(search_fts), t.id DESC");
             }
@@ -368,7 +389,7 @@ impl Store {
     /// `(…, id)` (and FTS5 by its rowid) reads the newest first and stops at the page, where
     /// ordering by the time would sort every hit.
     fn newest_order(&self, query: &SearchRequest, filters_first: bool) -> &'static str {
-        match (query.phone.is_none() && !query.terms.is_empty() && !filters_first, self.backend) {
+        match (query.has_words() && !filters_first, self.backend) {
             (true, Backend::Sqlite) => " ORDER BY search_fts.rowid DESC",
             _ => " ORDER BY t.id DESC",
         }
@@ -377,7 +398,7 @@ impl Store {
     /// The id column that drives a search: the index's when there are words (a sample
     /// condition on it is checked before the ticket row is read).
     fn driving_id(&self, query: &SearchRequest, filters_first: bool) -> &'static str {
-        match (query.phone.is_none() && !query.terms.is_empty(), self.backend) {
+        match (query.has_words(), self.backend) {
             (true, Backend::Sqlite) if filters_first => "t.id",
             (true, Backend::Sqlite) => "search_fts.rowid",
             (true, Backend::Postgres) => "d.ticket_id",
@@ -389,28 +410,19 @@ impl Store {
     fn search_statements(&self, query: &SearchRequest, filters_first: bool, now: DateTime<Utc>) -> (Sql, Sql) {
         let mut filters = Sql::new("");
         push_filters(&mut filters, &query.filter, now);
-        let text = query.phone.is_none() && !query.terms.is_empty();
-        let words_alone = text && filters.text().is_empty();
+        let words_alone = query.has_words() && filters.text().is_empty();
 
-        let page = if text && query.sort == SortOrder::Relevance {
+        let page = if query.has_words() && query.sort == SortOrder::Relevance {
             self.ranked_page(query, now, words_alone, filters_first)
         } else {
             self.newest_page(query, filters_first, now)
         };
 
         let mut count = Sql::new("SELECT COUNT(*) AS n");
-        match (words_alone, self.backend) {
-            // Words and nothing else: the index alone counts them, without a ticket row each.
-            (true, Backend::Sqlite) => {
-                count.push(" FROM search_fts WHERE search_fts MATCH ").bind(fts5_all_terms(&query.terms));
-            }
-            (true, Backend::Postgres) => {
-                count
-                    .push(" FROM search_docs d WHERE d.tsv @@ CAST(")
-                    .bind(tsquery_terms(&query.terms, false))
-                    .push(" AS tsquery)");
-            }
-            _ => self.push_text_source(&mut count, query, false, filters_first, now),
+        if words_alone {
+            self.push_index_match(&mut count, query);
+        } else {
+            self.push_text_source(&mut count, query, false, filters_first, now);
         }
         (page, count)
     }
@@ -436,14 +448,13 @@ impl Store {
             Backend::Sqlite => {
                 page.push("SELECT search_fts.rowid AS id, bm25(search_fts) AS rank");
                 if words_alone {
-                    page.push(" FROM search_fts WHERE search_fts MATCH ").bind(fts5_all_terms(&query.terms));
+                    self.push_index_match(&mut page, query);
                 } else if filters_first {
                     // bm25 exists only inside the full-text query: the hits that pass the
                     // filters (read filters first) are a set it checks (`+`: not a lookup of
                     // each by rowid, which re-runs the match per id).
-                    page.push(" FROM search_fts WHERE search_fts MATCH ")
-                        .bind(fts5_all_terms(&query.terms))
-                        .push(" AND +search_fts.rowid IN (SELECT t.id");
+                    self.push_index_match(&mut page, query);
+                    page.push(" AND +search_fts.rowid IN (SELECT t.id");
                     self.push_text_source(&mut page, query, false, true, now);
                     page.push(")");
                 } else {
@@ -457,9 +468,7 @@ impl Store {
                     .bind(tsquery_terms(&query.terms, false))
                     .push(" AS tsquery)) AS rank");
                 if words_alone {
-                    page.push(" FROM search_docs d WHERE d.tsv @@ CAST(")
-                        .bind(tsquery_terms(&query.terms, false))
-                        .push(" AS tsquery)");
+                    self.push_index_match(&mut page, query);
                 } else {
                     self.push_text_source(&mut page, query, false, false, now);
                 }
@@ -511,7 +520,7 @@ impl Store {
     /// which the full-text index gives at once (92,500 hits of 物业 in 16 ms at 1,000,000
     /// tickets). SQLite keeps no statistics to choose by itself; PostgreSQL does, and
     /// combines its indexes.
-    async fn filters_first(&self, query: &SearchRequest) -> Result<bool> {
+    async fn reads_filters_first(&self, query: &SearchRequest) -> Result<bool> {
         let f = &query.filter;
         let indexed = !f.statuses.is_empty()
             || f.departments.is_some()
@@ -520,11 +529,11 @@ impl Store {
             || f.caller_phone.is_some()
             || f.from_id.is_some()
             || f.to_id.is_some();
-        if self.backend != Backend::Sqlite || query.phone.is_some() || query.terms.is_empty() || !indexed {
+        if self.backend != Backend::Sqlite || !query.has_words() || !indexed {
             return Ok(false);
         }
-        let mut count = Sql::new("SELECT COUNT(*) AS n FROM search_fts WHERE search_fts MATCH ");
-        count.bind(fts5_all_terms(&query.terms));
+        let mut count = Sql::new("SELECT COUNT(*) AS n");
+        self.push_index_match(&mut count, query);
         let hits = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
         Ok(filters_first(hits))
     }
@@ -553,7 +562,7 @@ impl Store {
             return Ok(SearchPage::default());
         }
         let query = &self.with_id_window(query).await?;
-        let filters_first = self.filters_first(query).await?;
+        let filters_first = self.reads_filters_first(query).await?;
         let (page, count) = self.search_statements(query, filters_first, now);
         let read_page = async {
             let rows = page.query().fetch_all(&self.pool).await?;
@@ -587,11 +596,7 @@ impl Store {
                 values.retain(|_, n| *n > 0);
             }
         }
-        let ranked_newest = (query.phone.is_none()
-            && !query.terms.is_empty()
-            && query.sort == SortOrder::Relevance
-            && total > RANKED_NEWEST_UP_TO)
-            .then_some(RANKED_NEWEST_UP_TO);
+        let ranked_newest = ranked_newest(query.has_words() && query.sort == SortOrder::Relevance, total);
         Ok(SearchPage { total, tickets, facets: counted, facets_estimated: sample.is_some(), ranked_newest })
     }
 
@@ -599,7 +604,7 @@ impl Store {
     /// PostgreSQL's `EXPLAIN`), for the benchmark: which index drives each of them.
     pub async fn explain_search(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Vec<String>> {
         let query = &self.with_id_window(query).await?;
-        let filters_first = self.filters_first(query).await?;
+        let filters_first = self.reads_filters_first(query).await?;
         let (page, count) = self.search_statements(query, filters_first, now);
         let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
         let facets = self.facet_statement(query, filters_first, now, facet_sample(total));
@@ -633,8 +638,7 @@ impl Store {
         self.push_text_source(&mut sql, query, true, false, now);
         // Only the window's tickets are ranked: the full-text match is bounded by the window's
         // first ticket id (both indexes skip to it).
-        let text = query.phone.is_none() && !query.terms.is_empty();
-        if let (true, Some(from)) = (text, query.filter.created_from) {
+        if let (true, Some(from)) = (query.has_words(), query.filter.created_from) {
             let Some(first) = self.first_ticket_since(from).await? else { return Ok(Vec::new()) };
             let column = match self.backend {
                 Backend::Sqlite => "search_fts.rowid",
