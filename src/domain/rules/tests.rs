@@ -852,6 +852,50 @@ fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
 }
 
 #[test]
+fn a_cue_that_the_danger_is_over_stops_what_was_said_before_it() {
+    let set = with_words(FIRE);
+    let d = district();
+    for (content, cue) in
+        [("厨房着火了，我们自己拿盆浇了，后来没事了", "后来没事"), ("楼道里着火了。物业来了，现在都好了", "现在都好了")]
+    {
+        let input = ticket("03.01.03", content);
+        assert_eq!(set.route(&input, &d), Routing::Manual { reason: NO_MATCH.into() }, "{content}");
+        let e = set.explain(&input, &d);
+        assert!(
+            e.guarded.iter().any(|g| g.rule_id == "fire" && g.guard == Guard::Past && g.cue == cue),
+            "{content}: {:?}",
+            e.guarded
+        );
+    }
+    // Said before the mention, it says nothing of it: mended last time, on fire again now.
+    assert_eq!(routed_by(&set, &ticket("03.01.03", "上次修好以后，今天又着火了")), Some("fire".into()));
+    // Hearsay said afterwards makes what came before it a rumour (hypothetical.later).
+    let rumour = ticket("03.01.03", "听楼里的人说，五楼着火了。也不知道真假");
+    assert_eq!(routed_by(&set, &rumour), None);
+    let e = set.explain(&rumour, &d);
+    assert!(e.guarded.iter().any(|g| g.guard == Guard::Hypothetical && g.cue == "不知道真假"), "{:?}", e.guarded);
+}
+
+#[test]
+fn the_operators_category_is_evidence_of_the_thing() {
+    let d = district();
+    let set = shipped(&d);
+    let proposal = |category: &'static str, content: &'static str| {
+        set.route(&ticket(category, content), &d).decision().and_then(|d| d.emergency.clone()).map(|p| p.label)
+    };
+    // Filed under 燃气泄漏, a smell and a dizzy head are a leak, whatever the caller calls the thing.
+    let smell = "厨房里一股怪味儿，越闻越冲，头都晕了";
+    assert_eq!(proposal("03.03.01", smell).as_deref(), Some("燃气泄漏"));
+    // The same words filed elsewhere say nothing of gas.
+    assert_eq!(proposal("02.01.01", smell), None);
+    // Filed under 电梯运行, someone who cannot get out is trapped in it, however it is called.
+    assert_eq!(proposal("02.01.03", "商场那个观光的梯子停在两层中间，我闺女在里头出不来").as_deref(), Some("电梯困人"));
+    // The guards still hold: told of last month, or feared.
+    assert_eq!(proposal("02.01.03", "上个月我闺女在梯子里出不来，物业到现在也没给说法"), None);
+    assert_eq!(proposal("01.03.01", "门口那棵老槐树歪得厉害，怕哪天刮大风倒了砸着人"), None);
+}
+
+#[test]
 fn the_guards_file_is_checked() {
     let bad = "[negated]\nbefore = [\"没有\"]\nwithin = 99\n[hypothetical]\nbefore = [\"万一\"]\n[past]\nbefore = [\"\"]\n[question]\nanywhere = []\n";
     let lines: Vec<String> = GuardCues::parse("guards.toml", bad).unwrap_err().iter().map(|d| d.to_string()).collect();

@@ -27,8 +27,8 @@
 //! | guard | stops a mention when |
 //! | --- | --- |
 //! | `negated` | a `before` cue ends at most `within` characters before it, or an `after` cue starts at most `within` after it (味儿都没有) |
-//! | `hypothetical` | a `before` cue is before it, or an `after` cue after it (火灾隐患) |
-//! | `past` | a `before` cue is before it in its sentence with no `reset` cue between (上个月塌下去的坑, …到现在没修), a `habitual` cue before it in its clause (天天冒烟), or an `after` cue after it in its clause (找到了, 处理完了) |
+//! | `hypothetical` | a `before` cue is before it, or an `after` cue after it (火灾隐患), or a `later` cue anywhere after it (…也不知道真假) |
+//! | `past` | a `before` cue is before it in its sentence with no `reset` cue between (上个月塌下去的坑, …到现在没修), a `habitual` cue before it in its clause (天天冒烟), an `after` cue after it in its clause (找到了, 处理完了), or a `resolved` cue anywhere after it (水管爆了修好以后…, …现在都好了) |
 //! | `question` | an `anywhere` cue is in the clause, or the clause ends with 吗 |
 //!
 //! Cues are words too (matched on boundaries), and never overlap the mention itself. A rule
@@ -116,6 +116,8 @@ const QUESTION: u16 = 32;
 const PAST_RESET: u16 = 64;
 const PAST_HABITUAL: u16 = 128;
 const NEG_AFTER: u16 = 256;
+const PAST_RESOLVED: u16 = 512;
+const HYP_LATER: u16 = 1024;
 
 /// The cue words of every guard (`dispatch_rules/guards.toml`), as read.
 #[derive(Debug, Clone, Default)]
@@ -151,6 +153,10 @@ struct RawBeforeAfter {
     before: Vec<Spanned<String>>,
     #[serde(default)]
     after: Vec<Spanned<String>>,
+    /// Cues that what came before was hearsay or a guess (也不知道真假, 听别人说的), which reach
+    /// back over everything said before them.
+    #[serde(default)]
+    later: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +171,10 @@ struct RawPast {
     /// Cues of a habit (天天, 经常), which reach only over their own clause.
     #[serde(default)]
     habitual: Vec<Spanned<String>>,
+    /// Cues that the danger is over (修好以后, 现在都好了, 一分没转), which reach back over
+    /// everything said before them.
+    #[serde(default)]
+    resolved: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -193,15 +203,17 @@ impl GuardCues {
             ));
         }
         cues.negation_within = within.clamp(0, 20) as u32;
-        let lists: [(&str, &[Spanned<String>], u16); 9] = [
+        let lists: [(&str, &[Spanned<String>], u16); 11] = [
             ("negated.before", &raw.negated.before, NEG_BEFORE),
             ("negated.after", &raw.negated.after, NEG_AFTER),
             ("hypothetical.before", &raw.hypothetical.before, HYP_BEFORE),
             ("hypothetical.after", &raw.hypothetical.after, HYP_AFTER),
+            ("hypothetical.later", &raw.hypothetical.later, HYP_LATER),
             ("past.before", &raw.past.before, PAST_BEFORE),
             ("past.after", &raw.past.after, PAST_AFTER),
             ("past.reset", &raw.past.reset, PAST_RESET),
             ("past.habitual", &raw.past.habitual, PAST_HABITUAL),
+            ("past.resolved", &raw.past.resolved, PAST_RESOLVED),
             ("question.anywhere", &raw.question.anywhere, QUESTION),
         ];
         for (key, list, role) in lists {
@@ -560,7 +572,14 @@ impl<'t> Reading<'t> {
         };
         for cue in &self.raw {
             let roles = cues.roles(cue.id);
-            if roles == 0 || !in_sentence(cue) || !self.on_boundaries(cue) {
+            // A cue that the danger is over (修好以后, 现在都好了) or was hearsay (也不知道真假)
+            // stops whatever was said before it, in any sentence; every other cue stays in the
+            // mention's sentence.
+            let later = cue.start >= m.end;
+            let resolved = later && on(Guard::Past) && roles & PAST_RESOLVED != 0;
+            let hearsay = later && on(Guard::Hypothetical) && roles & HYP_LATER != 0;
+            let same_sentence = in_sentence(cue);
+            if roles == 0 || !(resolved || hearsay || same_sentence) || !self.on_boundaries(cue) {
                 continue;
             }
             let in_clause = self.clause[cue.start as usize] == clause;
@@ -569,7 +588,13 @@ impl<'t> Reading<'t> {
             if !before && !after {
                 continue;
             }
-            let hit = if on(Guard::Negated)
+            let hit = if hearsay {
+                Some(Guard::Hypothetical)
+            } else if resolved {
+                Some(Guard::Past)
+            } else if !same_sentence {
+                None
+            } else if on(Guard::Negated)
                 && in_clause
                 && ((roles & NEG_BEFORE != 0 && before && m.start - cue.end <= cues.negation_within)
                     || (roles & NEG_AFTER != 0 && after && cue.start - m.end <= cues.negation_within))
