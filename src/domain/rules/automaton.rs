@@ -33,6 +33,7 @@ pub(super) fn normalize(text: &str) -> String {
 }
 
 /// A set of word ids, e.g. the keywords found in one content.
+#[derive(Clone)]
 pub(super) struct Hits(Vec<u64>);
 
 impl Hits {

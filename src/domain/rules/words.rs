@@ -532,6 +532,11 @@ impl<'t> Reading<'t> {
         present
     }
 
+    /// The ids of the words that occur anywhere (as characters), some more than once.
+    pub fn words_anywhere(&self) -> impl Iterator<Item = u32> + '_ {
+        self.raw.iter().map(|o| o.id)
+    }
+
     /// The occurrences on word boundaries of the words `wanted` picks, by start.
     pub fn occurrences<'a>(&'a self, wanted: impl Fn(u32) -> bool + 'a) -> impl Iterator<Item = Occurrence> + 'a {
         self.raw.iter().filter(move |o| wanted(o.id) && self.on_boundaries(o)).copied()
