@@ -305,10 +305,12 @@ fn in_jieba_block(c: char) -> bool {
         | '+' | '#' | '&' | '.' | '_' | '%' | '-')
 }
 
-/// The byte offset where the block holding the character at byte `at` starts.
+/// The byte offset where the block holding the character at byte `at` starts, or where a walk
+/// back of `BLOCK_WALK` characters stopped: past that, the block is cut in a window anyway,
+/// and walking a 300-character block for every word asked about was a tenth of the routing time.
 fn block_start(text: &str, at: usize) -> usize {
     let mut start = at;
-    for (i, c) in text[..at].char_indices().rev() {
+    for (i, c) in text[..at].char_indices().rev().take(BLOCK_WALK) {
         if !in_jieba_block(c) {
             break;
         }
@@ -317,14 +319,15 @@ fn block_start(text: &str, at: usize) -> usize {
     start
 }
 
-/// The byte offset just past the block holding the character at byte `at`.
+/// The byte offset just past the block holding the character at byte `at`, or where a walk of
+/// `BLOCK_WALK` characters past it stopped (see [`block_start`]).
 fn block_end(text: &str, at: usize) -> usize {
     let mut chars = text[at..].char_indices();
     let mut end = at + chars.next().map_or(0, |(_, c)| c.len_utf8());
     if !text[at..].starts_with(in_jieba_block) {
         return end;
     }
-    for (i, c) in chars {
+    for (i, c) in chars.take(BLOCK_WALK) {
         if !in_jieba_block(c) {
             break;
         }
@@ -344,6 +347,10 @@ const EDGE: u8 = 2;
 const WHOLE_BLOCK_CHARS: usize = 64;
 /// Characters of context on each side of a word in such a window.
 const WINDOW_CONTEXT: usize = 16;
+/// How far the block's ends are looked for on each side of a word: a side longer than this
+/// makes the block longer than `WHOLE_BLOCK_CHARS` and reaches past `WINDOW_CONTEXT`, so the
+/// window is the same as with the block's true ends.
+const BLOCK_WALK: usize = WHOLE_BLOCK_CHARS + 1;
 
 /// Cuts `text[start..end]` and records which positions in it are word boundaries, counted in
 /// folded characters as `edges` is. The window's own ends are boundaries only where they are
@@ -394,6 +401,10 @@ pub(super) struct Reading<'t> {
     /// Every occurrence as characters, by start; whether one is on word boundaries is found
     /// out when a rule asks (`on_boundaries`), so only the words a candidate rule names are cut.
     raw: Vec<Occurrence>,
+    /// Indices into `raw` by word id, then start: each word's occurrences in one run, so asking
+    /// about a word does not go through the mentions of all the others (a one-character word
+    /// of the phrase lists, 人 or 火, may occur dozens of times).
+    by_word: Vec<u32>,
     /// Word boundaries found so far, and the words known to be present.
     cut: std::cell::RefCell<Cut>,
     /// Clause and sentence number of each normalised character.
@@ -467,6 +478,8 @@ impl<'t> Reading<'t> {
             raw.push(Occurrence { id, start: start as u32, end: (start + len) as u32 })
         });
         raw.sort_unstable_by_key(|m| (m.start, m.end));
+        let mut by_word: Vec<u32> = (0..raw.len() as u32).collect();
+        by_word.sort_unstable_by_key(|&i| (raw[i as usize].id, raw[i as usize].start));
         let n = clause.len();
         let mut edges = vec![UNKNOWN_EDGE; n + 1];
         edges[0] = EDGE;
@@ -477,6 +490,7 @@ impl<'t> Reading<'t> {
             cutter,
             anywhere,
             raw,
+            by_word,
             cut: std::cell::RefCell::new(cut),
             clause,
             sentence,
@@ -523,7 +537,7 @@ impl<'t> Reading<'t> {
                 return cut.present.get(id);
             }
         }
-        let present = self.raw.iter().filter(|o| o.id == id).any(|o| self.on_boundaries(o));
+        let present = self.occurrences_of(id).any(|o| self.on_boundaries(o));
         let mut cut = self.cut.borrow_mut();
         cut.known.set(id);
         if present {
@@ -532,9 +546,16 @@ impl<'t> Reading<'t> {
         present
     }
 
-    /// The ids of the words that occur anywhere (as characters), some more than once.
+    /// Every occurrence of word `id` as characters, by start.
+    fn occurrences_of(&self, id: u32) -> impl Iterator<Item = &Occurrence> {
+        let from = self.by_word.partition_point(|&i| self.raw[i as usize].id < id);
+        self.by_word[from..].iter().map(|&i| &self.raw[i as usize]).take_while(move |o| o.id == id)
+    }
+
+    /// The ids of the words that occur anywhere (as characters), each once.
     pub fn words_anywhere(&self) -> impl Iterator<Item = u32> + '_ {
-        self.raw.iter().map(|o| o.id)
+        let mut last = None;
+        self.by_word.iter().map(|&i| self.raw[i as usize].id).filter(move |&id| last.replace(id) != Some(id))
     }
 
     /// The occurrences on word boundaries of the words `wanted` picks, by start.
