@@ -49,6 +49,14 @@ use super::Diagnostic;
 /// The server's is `search::segment::Segmenter`: jieba with the district's words.
 pub trait WordCutter: Send + Sync {
     fn cut<'t>(&self, text: &'t str) -> Vec<&'t str>;
+
+    /// Calls `word` with each word of `cut(text)` in order; a cutter that can give them
+    /// without collecting them first saves routing an allocation per cut.
+    fn each_word(&self, text: &str, word: &mut dyn FnMut(&str)) {
+        for w in self.cut(text) {
+            word(w);
+        }
+    }
 }
 
 /// Every character its own word: keywords match as plain substrings. For rule sets that are
@@ -373,10 +381,10 @@ fn cut_window(
         *e = NOT_EDGE;
     }
     let mut pos = first;
-    for piece in cutter.cut(&text[start..end]) {
+    cutter.each_word(&text[start..end], &mut |piece| {
         pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
         edges[pos.min(n)] = EDGE;
-    }
+    });
     edges[first] = if exact_start { EDGE } else { UNKNOWN_EDGE };
     edges[last] = if exact_end { EDGE } else { UNKNOWN_EDGE };
 }
