@@ -46,6 +46,18 @@ impl Hits {
         Hits(vec![0; words.div_ceil(64)])
     }
 
+    /// As [`Hits::with_capacity`], in the memory of an earlier set.
+    pub fn reuse(mut bits: Vec<u64>, words: usize) -> Hits {
+        bits.clear();
+        bits.resize(words.div_ceil(64), 0);
+        Hits(bits)
+    }
+
+    /// The memory, to be reused.
+    pub fn into_bits(self) -> Vec<u64> {
+        self.0
+    }
+
     pub fn set(&mut self, id: u32) {
         self.0[(id / 64) as usize] |= 1 << (id % 64);
     }

@@ -424,6 +424,56 @@ pub(super) struct Reading<'t> {
     question_clause: Vec<bool>,
 }
 
+/// The vectors of a reading, kept by each thread for its next reading: allocating ten of them
+/// for every ticket and freeing them again was a tenth of the routing time.
+#[derive(Default)]
+struct Buffers {
+    byte_at: Vec<usize>,
+    clause: Vec<u32>,
+    sentence: Vec<u32>,
+    question_clause: Vec<bool>,
+    raw: Vec<Occurrence>,
+    by_word: Vec<u32>,
+    edges: Vec<u8>,
+    anywhere: Vec<u64>,
+    present: Vec<u64>,
+    known: Vec<u64>,
+}
+
+thread_local! {
+    /// A stack, so that readings alive at once each have their own.
+    static BUFFERS: std::cell::RefCell<Vec<Buffers>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// More buffers than this are not kept (readings are seldom nested).
+const BUFFERS_KEPT: usize = 4;
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        let cut = self.cut.get_mut();
+        let buffers = Buffers {
+            byte_at: std::mem::take(&mut self.byte_at),
+            clause: std::mem::take(&mut self.clause),
+            sentence: std::mem::take(&mut self.sentence),
+            question_clause: std::mem::take(&mut self.question_clause),
+            raw: std::mem::take(&mut self.raw),
+            by_word: std::mem::take(&mut self.by_word),
+            edges: std::mem::take(&mut cut.edges),
+            anywhere: std::mem::replace(&mut self.anywhere, Hits::reuse(Vec::new(), 0)).into_bits(),
+            present: std::mem::replace(&mut cut.present, Hits::reuse(Vec::new(), 0)).into_bits(),
+            known: std::mem::replace(&mut cut.known, Hits::reuse(Vec::new(), 0)).into_bits(),
+        };
+        // Not kept while the thread is being torn down.
+        let _ = BUFFERS.try_with(|kept| {
+            if let Ok(mut kept) = kept.try_borrow_mut() {
+                if kept.len() < BUFFERS_KEPT {
+                    kept.push(buffers);
+                }
+            }
+        });
+    }
+}
+
 impl<'t> Reading<'t> {
     /// Reads `text`: `scan` finds every automaton word with its start, `cutter` the boundaries.
     pub fn new(
@@ -432,11 +482,31 @@ impl<'t> Reading<'t> {
         cutter: &'t dyn WordCutter,
         words: usize,
     ) -> Reading<'t> {
+        let Buffers {
+            mut byte_at,
+            mut clause,
+            mut sentence,
+            mut question_clause,
+            mut raw,
+            mut by_word,
+            mut edges,
+            anywhere,
+            present,
+            known,
+        } = BUFFERS
+            .try_with(|kept| kept.try_borrow_mut().ok().and_then(|mut k| k.pop()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        byte_at.clear();
+        clause.clear();
+        sentence.clear();
+        question_clause.clear();
+        raw.clear();
+        by_word.clear();
+        edges.clear();
         // Normalised characters with their byte offsets, clause and sentence numbers.
-        let mut byte_at = Vec::with_capacity(text.len() / 2);
-        let mut clause = Vec::with_capacity(text.len() / 2);
-        let mut sentence = Vec::with_capacity(text.len() / 2);
-        let mut question_clause = vec![false];
+        question_clause.push(false);
         let (mut c, mut s) = (0u32, 0u32);
         let mut last: Option<char> = None;
         let mut broke = true;
@@ -479,20 +549,19 @@ impl<'t> Reading<'t> {
         }
         byte_at.push(text.len());
 
-        let mut raw: Vec<Occurrence> = Vec::new();
-        let mut anywhere = Hits::with_capacity(words);
+        let mut anywhere = Hits::reuse(anywhere, words);
         automaton.each_match_len(text, |id, start, len| {
             anywhere.set(id);
             raw.push(Occurrence { id, start: start as u32, end: (start + len) as u32 })
         });
         raw.sort_unstable_by_key(|m| (m.start, m.end));
-        let mut by_word: Vec<u32> = (0..raw.len() as u32).collect();
+        by_word.extend(0..raw.len() as u32);
         by_word.sort_unstable_by_key(|&i| (raw[i as usize].id, raw[i as usize].start));
         let n = clause.len();
-        let mut edges = vec![UNKNOWN_EDGE; n + 1];
+        edges.resize(n + 1, UNKNOWN_EDGE);
         edges[0] = EDGE;
         edges[n] = EDGE;
-        let cut = Cut { edges, present: Hits::with_capacity(words), known: Hits::with_capacity(words) };
+        let cut = Cut { edges, present: Hits::reuse(present, words), known: Hits::reuse(known, words) };
         Reading {
             text,
             cutter,
