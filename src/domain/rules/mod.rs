@@ -98,7 +98,9 @@
 //! ticket's top-level category; reads a ten-byte summary of each (kind, channel, urgency, weekday,
 //! time, needs a street) before touching the rule; checks category and place before keywords;
 //! and finds all keywords of the whole set in one pass over the content (an Aho–Corasick automaton
-//! built at load), only once some rule gets that far. Place words are located the same way. A
+//! built at load), only once some rule gets that far. From then on it looks only at the rules one
+//! of whose words occurs (an index from word to rules, also built at load), and cuts the content
+//! into words only around the words those rules ask about. Place words are located the same way. A
 //! [`RuleSet`] is checked against, and built for, one [`District`]: give `route` that district.
 //!
 //! # JSON
