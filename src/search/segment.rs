@@ -132,6 +132,12 @@ impl crate::domain::rules::WordCutter for Segmenter {
     fn cut<'t>(&self, text: &'t str) -> Vec<&'t str> {
         Segmenter::cut(self, text)
     }
+
+    fn each_word(&self, text: &str, word: &mut dyn FnMut(&str)) {
+        for token in self.jieba().cut(text, false) {
+            word(token.word);
+        }
+    }
 }
 
 /// The tokens a document is indexed under (see `domain::search::index_tokens`): every Chinese

@@ -33,6 +33,7 @@ pub(super) fn normalize(text: &str) -> String {
 }
 
 /// A set of word ids, e.g. the keywords found in one content.
+#[derive(Clone)]
 pub(super) struct Hits(Vec<u64>);
 
 impl Hits {
@@ -43,6 +44,18 @@ impl Hits {
     /// No word yet, room for `words` ids.
     pub fn with_capacity(words: usize) -> Hits {
         Hits(vec![0; words.div_ceil(64)])
+    }
+
+    /// As [`Hits::with_capacity`], in the memory of an earlier set.
+    pub fn reuse(mut bits: Vec<u64>, words: usize) -> Hits {
+        bits.clear();
+        bits.resize(words.div_ceil(64), 0);
+        Hits(bits)
+    }
+
+    /// The memory, to be reused.
+    pub fn into_bits(self) -> Vec<u64> {
+        self.0
     }
 
     pub fn set(&mut self, id: u32) {
@@ -109,26 +122,46 @@ impl AutomatonBuilder {
         for list in &mut children {
             list.sort_unstable();
         }
+        // States numbered breadth first: the shallow ones, where the scan is nearly all the
+        // time, lie together in a few cache lines instead of among thousands of deep ones.
+        let mut order: Vec<u32> = vec![0];
+        let mut next = 0;
+        while next < order.len() {
+            order.extend(children[order[next] as usize].iter().map(|&(_, child)| child));
+            next += 1;
+        }
+        let mut renumbered = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumbered[old as usize] = new as u32;
+        }
+        let children: Vec<Vec<(u32, u32)>> = order
+            .iter()
+            .map(|&old| {
+                children[old as usize].iter().map(|&(class, child)| (class, renumbered[child as usize])).collect()
+            })
+            .collect();
+        let word_at: Vec<u32> = order.iter().map(|&old| word_at[old as usize]).collect();
+        let depth: Vec<u32> = order.iter().map(|&old| depth[old as usize]).collect();
         let mut root = vec![0u32; classes as usize + 1];
         for &(class, next) in &children[0] {
             root[class as usize] = next;
         }
-        let mut edges_start = Vec::with_capacity(children.len() + 1);
+        let mut states = Vec::with_capacity(children.len());
         let mut edges = Vec::new();
         for list in &children {
-            edges_start.push(edges.len() as u32);
+            let from = edges.len() as u32;
             edges.extend_from_slice(list);
+            let classes = list.iter().fold(0u64, |bits, &(class, _)| bits | class_bit(class));
+            states.push(State { classes, edges_from: from, edges_to: edges.len() as u32, fail: 0, out: NONE });
         }
-        edges_start.push(edges.len() as u32);
 
         let mut automaton = Automaton {
             words,
             class_bmp,
             class_astral,
             root,
-            edges_start,
+            states,
             edges,
-            fail: vec![0; children.len()],
             dict: vec![NONE; children.len()],
             word_at,
             depth,
@@ -138,18 +171,42 @@ impl AutomatonBuilder {
         let mut queue: std::collections::VecDeque<u32> = children[0].iter().map(|&(_, s)| s).collect();
         while let Some(state) = queue.pop_front() {
             for &(class, child) in &children[state as usize] {
-                let fail = automaton.step(automaton.fail[state as usize], class);
-                automaton.fail[child as usize] = fail;
+                let fail = automaton.step(automaton.states[state as usize].fail, class);
+                automaton.states[child as usize].fail = fail;
                 automaton.dict[child as usize] =
                     if automaton.word_at[fail as usize] != NONE { fail } else { automaton.dict[fail as usize] };
                 queue.push_back(child);
             }
+        }
+        for (i, state) in automaton.states.iter_mut().enumerate() {
+            state.out = if automaton.word_at[i] != NONE { i as u32 } else { automaton.dict[i] };
         }
         automaton
     }
 }
 
 const NONE: u32 = u32::MAX;
+
+/// What the scan reads of a state at every character, in one place: the states of 10,000
+/// keywords do not stay in cache, and the transitions, failure link and output link each in
+/// an array of their own cost a miss each.
+#[derive(Clone, Copy)]
+struct State {
+    /// Bit `class % 64` of each child's class: most characters leave a state through no child,
+    /// and this says so for most of them without searching the edges.
+    classes: u64,
+    /// Its children are `edges[edges_from..edges_to]`, by class.
+    edges_from: u32,
+    edges_to: u32,
+    fail: u32,
+    /// The state itself if it ends a word, else the nearest on its failure chain that does.
+    out: u32,
+}
+
+#[inline]
+fn class_bit(class: u32) -> u64 {
+    1 << (class % 64)
+}
 
 /// A dense transition table at the root (in Chinese text most steps start over), sorted sparse
 /// edges elsewhere, and an alphabet of only the words' characters, so any other character is
@@ -159,9 +216,8 @@ pub(super) struct Automaton {
     class_bmp: Vec<u32>,
     class_astral: HashMap<char, u32>,
     root: Vec<u32>,
-    edges_start: Vec<u32>,
+    states: Vec<State>,
     edges: Vec<(u32, u32)>,
-    fail: Vec<u32>,
     /// The nearest state on the failure chain that ends a word.
     dict: Vec<u32>,
     /// The word ending exactly at a state.
@@ -190,12 +246,14 @@ impl Automaton {
             if state == 0 {
                 return self.root[class as usize];
             }
-            let (from, to) = (self.edges_start[state as usize] as usize, self.edges_start[state as usize + 1] as usize);
-            let edges = &self.edges[from..to];
-            if let Ok(i) = edges.binary_search_by_key(&class, |&(c, _)| c) {
-                return edges[i].1;
+            let s = &self.states[state as usize];
+            if s.classes & class_bit(class) != 0 {
+                let edges = &self.edges[s.edges_from as usize..s.edges_to as usize];
+                if let Ok(i) = edges.binary_search_by_key(&class, |&(c, _)| c) {
+                    return edges[i].1;
+                }
             }
-            state = self.fail[state as usize];
+            state = s.fail;
         }
     }
 
@@ -220,7 +278,7 @@ impl Automaton {
                 continue;
             }
             state = self.step(state, class);
-            let mut at = if self.word_at[state as usize] != NONE { state } else { self.dict[state as usize] };
+            let mut at = self.states[state as usize].out;
             while at != NONE {
                 let len = self.depth[at as usize] as usize;
                 found(self.word_at[at as usize], pos + 1 - len, len);

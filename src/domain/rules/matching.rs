@@ -2,7 +2,7 @@
 
 use chrono::{Datelike, FixedOffset, Timelike};
 
-use super::automaton::AutomatonBuilder;
+use super::automaton::{AutomatonBuilder, Hits};
 use super::place::{place, Locator, Place};
 use super::words::{CueTable, Found, Guard, GuardMask, Lexicon, Phrase, Reading};
 use super::{
@@ -204,6 +204,25 @@ impl Rule {
             .flatten()
         {
             list.phrases = list.words.iter().map(|w| Phrase::of(w, |p| keywords.intern(p))).collect();
+        }
+    }
+
+    /// The words one of which must occur (as characters) for the keyword conditions to hold;
+    /// `None` when they need no word (no `keywords_any`, no `keywords_all`). `keywords_any` is
+    /// asked first and needs a word of the first part of one of its phrases; without it,
+    /// `keywords_all` needs one of its first phrase's first part. When none occurs, asking
+    /// cuts nothing either ([`Reading::present`] cuts only around words that occur), so a rule
+    /// passed over for it leaves the reading as asking would have: the lazy cut depends on
+    /// the order of the questions, and routing stays what it was.
+    pub fn needs_one_of(&self) -> Option<Vec<u32>> {
+        let w = &self.when;
+        fn first_part(p: &Phrase) -> impl Iterator<Item = u32> + '_ {
+            p.parts.first().into_iter().flatten().copied()
+        }
+        match (&w.keywords_any, &w.keywords_all) {
+            (Some(any), _) => Some(any.phrases.iter().flat_map(first_part).collect()),
+            (None, Some(all)) => all.phrases.first().map(|p| first_part(p).collect()),
+            (None, None) => None,
         }
     }
 
@@ -493,9 +512,12 @@ fn read<'t>(set: &'t RuleSet, lexicon: &'t Lexicon, text: &'t str) -> Reading<'t
 pub(super) fn route(set: &RuleSet, input: &RoutingInput, district: &District, emergencies: Emergencies) -> Routing {
     let ticket = Ticket::new(input, district, &set.locator);
     // The content is read (scanned and cut into words) at most once, and only when a rule
-    // gets that far.
-    let mut reading: Option<Reading> = None;
+    // gets that far; from then on, only the rules whose words occur in it are looked at.
+    let mut reading: Option<(Reading, Hits)> = None;
     for &rank in set.candidates(input.category) {
+        if reading.as_ref().is_some_and(|(_, may_match)| !may_match.get(rank)) {
+            continue;
+        }
         if !set.quick[rank as usize].passes(&ticket) {
             continue;
         }
@@ -507,12 +529,16 @@ pub(super) fn route(set: &RuleSet, input: &RoutingInput, district: &District, em
             continue;
         }
         if rule.when.has_keywords() {
-            let reading = reading.get_or_insert_with(|| read(set, &set.lexicon, input.content));
+            let (reading, _) = reading.get_or_insert_with(|| {
+                let reading = read(set, &set.lexicon, input.content);
+                let may_match = set.may_match(&reading);
+                (reading, may_match)
+            });
             if !rule.matches_keywords(reading, &set.lexicon.cues) {
                 continue;
             }
         }
-        return Routing::Routed(rule.decide(&ticket, reading.as_ref(), &set.lexicon.cues));
+        return Routing::Routed(rule.decide(&ticket, reading.as_ref().map(|(r, _)| r), &set.lexicon.cues));
     }
     Routing::Manual { reason: NO_MATCH.to_string() }
 }

@@ -98,7 +98,9 @@
 //! ticket's top-level category; reads a ten-byte summary of each (kind, channel, urgency, weekday,
 //! time, needs a street) before touching the rule; checks category and place before keywords;
 //! and finds all keywords of the whole set in one pass over the content (an Aho–Corasick automaton
-//! built at load), only once some rule gets that far. Place words are located the same way. A
+//! built at load), only once some rule gets that far. From then on it looks only at the rules one
+//! of whose words occurs (an index from word to rules, also built at load), and cuts the content
+//! into words only around the words those rules ask about. Place words are located the same way. A
 //! [`RuleSet`] is checked against, and built for, one [`District`]: give `route` that district.
 //!
 //! # JSON
@@ -299,6 +301,13 @@ pub struct RuleSet {
     by_root: std::collections::HashMap<String, Vec<u32>>,
     /// Ranks of the rules without a category condition (the candidates for other categories).
     uncategorised: Vec<u32>,
+    /// By word id, the ranks of the rules a mention of that word may let through their keyword
+    /// conditions (`matching::Rule::needs_one_of`), as one list: word `id`'s ranks are
+    /// `rules_by_word[rules_by_word_start[id]..rules_by_word_start[id + 1]]`.
+    rules_by_word_start: Vec<u32>,
+    rules_by_word: Vec<u32>,
+    /// Ranks of the rules that need no word to occur (no `keywords_any`, no `keywords_all`).
+    need_no_word: automaton::Hits,
     /// How the content is read.
     lexicon: words::Lexicon,
 }
@@ -471,14 +480,40 @@ impl RuleSet {
                 }
             }
         }
+        let keywords = keywords.build();
+        let mut need_no_word = automaton::Hits::with_capacity(parsed.len());
+        let mut by_word: Vec<Vec<u32>> = vec![Vec::new(); keywords.len()];
+        for (rank, rule) in parsed.iter().enumerate() {
+            match rule.needs_one_of() {
+                None => need_no_word.set(rank as u32),
+                Some(ids) => {
+                    for id in ids {
+                        let ranks = &mut by_word[id as usize];
+                        if ranks.last() != Some(&(rank as u32)) {
+                            ranks.push(rank as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let mut rules_by_word_start = Vec::with_capacity(by_word.len() + 1);
+        let mut rules_by_word = Vec::new();
+        for ranks in &by_word {
+            rules_by_word_start.push(rules_by_word.len() as u32);
+            rules_by_word.extend_from_slice(ranks);
+        }
+        rules_by_word_start.push(rules_by_word.len() as u32);
         RuleSet {
             version,
             quick: parsed.iter().map(matching::Quick::of).collect(),
             rules: parsed,
-            keywords: keywords.build(),
+            keywords,
             locator: place::Locator::new(district),
             by_root,
             uncategorised,
+            rules_by_word_start,
+            rules_by_word,
+            need_no_word,
             lexicon: words::Lexicon { cutter, cues: cue_table },
         }
     }
@@ -486,6 +521,19 @@ impl RuleSet {
     /// Rank-ordered candidate rules for a ticket category.
     fn candidates(&self, category: &str) -> &[u32] {
         self.by_root.get(category_root(category)).unwrap_or(&self.uncategorised)
+    }
+
+    /// The ranks of the rules whose keyword conditions can hold in this reading: those that
+    /// need no word, and those one of whose words occurs in it (as characters).
+    fn may_match(&self, reading: &words::Reading) -> automaton::Hits {
+        let mut ranks = self.need_no_word.clone();
+        for id in reading.words_anywhere() {
+            let (from, to) = (self.rules_by_word_start[id as usize], self.rules_by_word_start[id as usize + 1]);
+            for &rank in &self.rules_by_word[from as usize..to as usize] {
+                ranks.set(rank);
+            }
+        }
+        ranks
     }
 }
 

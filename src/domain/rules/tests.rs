@@ -273,6 +273,29 @@ fn each_condition_filters() {
 }
 
 #[test]
+fn once_the_content_is_read_only_rules_whose_words_occur_are_asked() {
+    // The first rule reads the content; of the rules after it `route` asks only those one of
+    // whose words occurs, or that need none. `routed_by` holds it to `explain`, which asks all.
+    let source = [
+        rule("reads", "keywords_any = [\"打桩\"]", "sthj").replace("id = \"reads\"", "id = \"reads\"\npriority = 9"),
+        rule("all", "keywords_all = [\"噪音\", \"夜间\"]", "cgzf"),
+        rule("later-phrase", "keywords_any = [\"渗水\", \"墙+裂\"]", "fgj"),
+        rule("none-only", "keywords_none = [\"装修\"]\nkind = [\"report\"]", "cgzf"),
+        rule("no-words", "kind = [\"praise\"]", "centre"),
+    ]
+    .concat();
+    let set = one(&source);
+    let route = |input: RoutingInput| routed_by(&set, &input);
+    assert_eq!(route(ticket("14.02.01", "夜间噪音")).as_deref(), Some("all"));
+    assert_eq!(route(ticket("14.02.01", "夜间施工")), None);
+    assert_eq!(route(ticket("14.02.01", "墙上有裂缝")).as_deref(), Some("later-phrase"));
+    let report = RoutingInput { kind: "report", ..ticket("14.02.01", "楼上养鸡") };
+    assert_eq!(route(report.clone()).as_deref(), Some("none-only"));
+    assert_eq!(route(RoutingInput { content: "楼上装修", ..report }), None);
+    assert_eq!(route(RoutingInput { kind: "praise", ..ticket("14.02.01", "打电话") }).as_deref(), Some("no-words"));
+}
+
+#[test]
 fn keywords_fold_case_width_and_space() {
     let set = one(&rule("wifi", "keywords_all = [\"WiFi信号\"]", "kxj"));
     assert_eq!(routed_by(&set, &ticket("03.04.01", "小区ＷＩＦＩ 信号很差")).as_deref(), Some("wifi"));

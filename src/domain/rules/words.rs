@@ -49,6 +49,14 @@ use super::Diagnostic;
 /// The server's is `search::segment::Segmenter`: jieba with the district's words.
 pub trait WordCutter: Send + Sync {
     fn cut<'t>(&self, text: &'t str) -> Vec<&'t str>;
+
+    /// Calls `word` with each word of `cut(text)` in order; a cutter that can give them
+    /// without collecting them first saves routing an allocation per cut.
+    fn each_word(&self, text: &str, word: &mut dyn FnMut(&str)) {
+        for w in self.cut(text) {
+            word(w);
+        }
+    }
 }
 
 /// Every character its own word: keywords match as plain substrings. For rule sets that are
@@ -317,10 +325,12 @@ fn in_jieba_block(c: char) -> bool {
         | '+' | '#' | '&' | '.' | '_' | '%' | '-')
 }
 
-/// The byte offset where the block holding the character at byte `at` starts.
+/// The byte offset where the block holding the character at byte `at` starts, or where a walk
+/// back of `BLOCK_WALK` characters stopped: past that, the block is cut in a window anyway,
+/// and walking a 300-character block for every word asked about was a tenth of the routing time.
 fn block_start(text: &str, at: usize) -> usize {
     let mut start = at;
-    for (i, c) in text[..at].char_indices().rev() {
+    for (i, c) in text[..at].char_indices().rev().take(BLOCK_WALK) {
         if !in_jieba_block(c) {
             break;
         }
@@ -329,14 +339,15 @@ fn block_start(text: &str, at: usize) -> usize {
     start
 }
 
-/// The byte offset just past the block holding the character at byte `at`.
+/// The byte offset just past the block holding the character at byte `at`, or where a walk of
+/// `BLOCK_WALK` characters past it stopped (see [`block_start`]).
 fn block_end(text: &str, at: usize) -> usize {
     let mut chars = text[at..].char_indices();
     let mut end = at + chars.next().map_or(0, |(_, c)| c.len_utf8());
     if !text[at..].starts_with(in_jieba_block) {
         return end;
     }
-    for (i, c) in chars {
+    for (i, c) in chars.take(BLOCK_WALK) {
         if !in_jieba_block(c) {
             break;
         }
@@ -356,6 +367,10 @@ const EDGE: u8 = 2;
 const WHOLE_BLOCK_CHARS: usize = 64;
 /// Characters of context on each side of a word in such a window.
 const WINDOW_CONTEXT: usize = 16;
+/// How far the block's ends are looked for on each side of a word: a side longer than this
+/// makes the block longer than `WHOLE_BLOCK_CHARS` and reaches past `WINDOW_CONTEXT`, so the
+/// window is the same as with the block's true ends.
+const BLOCK_WALK: usize = WHOLE_BLOCK_CHARS + 1;
 
 /// Cuts `text[start..end]` and records which positions in it are word boundaries, counted in
 /// folded characters as `edges` is. The window's own ends are boundaries only where they are
@@ -378,10 +393,10 @@ fn cut_window(
         *e = NOT_EDGE;
     }
     let mut pos = first;
-    for piece in cutter.cut(&text[start..end]) {
+    cutter.each_word(&text[start..end], &mut |piece| {
         pos += piece.chars().filter(|&ch| fold(ch).is_some()).count();
         edges[pos.min(n)] = EDGE;
-    }
+    });
     edges[first] = if exact_start { EDGE } else { UNKNOWN_EDGE };
     edges[last] = if exact_end { EDGE } else { UNKNOWN_EDGE };
 }
@@ -406,6 +421,10 @@ pub(super) struct Reading<'t> {
     /// Every occurrence as characters, by start; whether one is on word boundaries is found
     /// out when a rule asks (`on_boundaries`), so only the words a candidate rule names are cut.
     raw: Vec<Occurrence>,
+    /// Indices into `raw` by word id, then start: each word's occurrences in one run, so asking
+    /// about a word does not go through the mentions of all the others (a one-character word
+    /// of the phrase lists, 人 or 火, may occur dozens of times).
+    by_word: Vec<u32>,
     /// Word boundaries found so far, and the words known to be present.
     cut: std::cell::RefCell<Cut>,
     /// Clause and sentence number of each normalised character.
@@ -417,6 +436,56 @@ pub(super) struct Reading<'t> {
     question_clause: Vec<bool>,
 }
 
+/// The vectors of a reading, kept by each thread for its next reading: allocating ten of them
+/// for every ticket and freeing them again was a tenth of the routing time.
+#[derive(Default)]
+struct Buffers {
+    byte_at: Vec<usize>,
+    clause: Vec<u32>,
+    sentence: Vec<u32>,
+    question_clause: Vec<bool>,
+    raw: Vec<Occurrence>,
+    by_word: Vec<u32>,
+    edges: Vec<u8>,
+    anywhere: Vec<u64>,
+    present: Vec<u64>,
+    known: Vec<u64>,
+}
+
+thread_local! {
+    /// A stack, so that readings alive at once each have their own.
+    static BUFFERS: std::cell::RefCell<Vec<Buffers>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// More buffers than this are not kept (readings are seldom nested).
+const BUFFERS_KEPT: usize = 4;
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        let cut = self.cut.get_mut();
+        let buffers = Buffers {
+            byte_at: std::mem::take(&mut self.byte_at),
+            clause: std::mem::take(&mut self.clause),
+            sentence: std::mem::take(&mut self.sentence),
+            question_clause: std::mem::take(&mut self.question_clause),
+            raw: std::mem::take(&mut self.raw),
+            by_word: std::mem::take(&mut self.by_word),
+            edges: std::mem::take(&mut cut.edges),
+            anywhere: std::mem::replace(&mut self.anywhere, Hits::reuse(Vec::new(), 0)).into_bits(),
+            present: std::mem::replace(&mut cut.present, Hits::reuse(Vec::new(), 0)).into_bits(),
+            known: std::mem::replace(&mut cut.known, Hits::reuse(Vec::new(), 0)).into_bits(),
+        };
+        // Not kept while the thread is being torn down.
+        let _ = BUFFERS.try_with(|kept| {
+            if let Ok(mut kept) = kept.try_borrow_mut() {
+                if kept.len() < BUFFERS_KEPT {
+                    kept.push(buffers);
+                }
+            }
+        });
+    }
+}
+
 impl<'t> Reading<'t> {
     /// Reads `text`: `scan` finds every automaton word with its start, `cutter` the boundaries.
     pub fn new(
@@ -425,11 +494,31 @@ impl<'t> Reading<'t> {
         cutter: &'t dyn WordCutter,
         words: usize,
     ) -> Reading<'t> {
+        let Buffers {
+            mut byte_at,
+            mut clause,
+            mut sentence,
+            mut question_clause,
+            mut raw,
+            mut by_word,
+            mut edges,
+            anywhere,
+            present,
+            known,
+        } = BUFFERS
+            .try_with(|kept| kept.try_borrow_mut().ok().and_then(|mut k| k.pop()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        byte_at.clear();
+        clause.clear();
+        sentence.clear();
+        question_clause.clear();
+        raw.clear();
+        by_word.clear();
+        edges.clear();
         // Normalised characters with their byte offsets, clause and sentence numbers.
-        let mut byte_at = Vec::with_capacity(text.len() / 2);
-        let mut clause = Vec::with_capacity(text.len() / 2);
-        let mut sentence = Vec::with_capacity(text.len() / 2);
-        let mut question_clause = vec![false];
+        question_clause.push(false);
         let (mut c, mut s) = (0u32, 0u32);
         let mut last: Option<char> = None;
         let mut broke = true;
@@ -472,23 +561,25 @@ impl<'t> Reading<'t> {
         }
         byte_at.push(text.len());
 
-        let mut raw: Vec<Occurrence> = Vec::new();
-        let mut anywhere = Hits::with_capacity(words);
+        let mut anywhere = Hits::reuse(anywhere, words);
         automaton.each_match_len(text, |id, start, len| {
             anywhere.set(id);
             raw.push(Occurrence { id, start: start as u32, end: (start + len) as u32 })
         });
         raw.sort_unstable_by_key(|m| (m.start, m.end));
+        by_word.extend(0..raw.len() as u32);
+        by_word.sort_unstable_by_key(|&i| (raw[i as usize].id, raw[i as usize].start));
         let n = clause.len();
-        let mut edges = vec![UNKNOWN_EDGE; n + 1];
+        edges.resize(n + 1, UNKNOWN_EDGE);
         edges[0] = EDGE;
         edges[n] = EDGE;
-        let cut = Cut { edges, present: Hits::with_capacity(words), known: Hits::with_capacity(words) };
+        let cut = Cut { edges, present: Hits::reuse(present, words), known: Hits::reuse(known, words) };
         Reading {
             text,
             cutter,
             anywhere,
             raw,
+            by_word,
             cut: std::cell::RefCell::new(cut),
             clause,
             sentence,
@@ -535,13 +626,25 @@ impl<'t> Reading<'t> {
                 return cut.present.get(id);
             }
         }
-        let present = self.raw.iter().filter(|o| o.id == id).any(|o| self.on_boundaries(o));
+        let present = self.occurrences_of(id).any(|o| self.on_boundaries(o));
         let mut cut = self.cut.borrow_mut();
         cut.known.set(id);
         if present {
             cut.present.set(id);
         }
         present
+    }
+
+    /// Every occurrence of word `id` as characters, by start.
+    fn occurrences_of(&self, id: u32) -> impl Iterator<Item = &Occurrence> {
+        let from = self.by_word.partition_point(|&i| self.raw[i as usize].id < id);
+        self.by_word[from..].iter().map(|&i| &self.raw[i as usize]).take_while(move |o| o.id == id)
+    }
+
+    /// The ids of the words that occur anywhere (as characters), each once.
+    pub fn words_anywhere(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut last = None;
+        self.by_word.iter().map(|&i| self.raw[i as usize].id).filter(move |&id| last.replace(id) != Some(id))
     }
 
     /// The occurrences on word boundaries of the words `wanted` picks, by start.
