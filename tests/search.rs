@@ -706,3 +706,48 @@ async fn both_backends_find_the_same_tickets(backend: Backend) {
 }
 
 both_backends!(both_backends_find_the_same_tickets);
+
+/// A common word on PostgreSQL: its newest hits are looked for in a window of the newest ids
+/// (sized by the planner's statistics, which a rebuild refreshes), not by reading every hit.
+/// The page is the same as ranking the newest 20,000 hits would give: tickets that say the
+/// word twice first, newest first, down to the window's last id and on into the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_common_words_newest_hits_rank_the_same_from_a_window_of_ids() {
+    let server = TestServer::start(Backend::Postgres).await;
+    let operator = server.login("operator").await;
+    operator.log_call(json!({"content": "路灯不亮", "route": false, "kind": "report"})).await;
+    operator.log_call(json!({"content": "路灯坏了，路灯杆也歪了", "route": false, "kind": "report"})).await;
+    // Copies: ticket 1's at the odd ids, ticket 2's (路灯 twice: ranked higher) at the even
+    // ones, 65,536 in all.
+    server.store.bench_copy_tickets(2, 32_767).await.unwrap();
+    let ids: Vec<i64> = (1..=65_536).collect();
+    for chunk in ids.chunks(5_000) {
+        let tickets = server.store.tickets_by_ids(chunk).await.unwrap();
+        let entries: Vec<(i64, String)> =
+            tickets.iter().map(|t| (t.id, hotline::search::segment::ticket_words(t))).collect();
+        server.store.write_search_words(&entries).await.unwrap();
+    }
+    server.store.refresh_search_statistics().await.unwrap();
+    let supervisor = server.login("supervisor").await;
+
+    let page_ids = |page: &Value| -> Vec<i64> {
+        page["hits"].as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect()
+    };
+    let (status, first) = supervisor.get("/api/v1/search?q=路灯&limit=5").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["total"], 65_536);
+    assert_eq!(first["ranked_newest"], 20_000);
+    assert_eq!(page_ids(&first), vec![65_536, 65_534, 65_532, 65_530, 65_528]);
+    // The newest 20,000 are ids 45,537..=65,536: their 10,000 even ids, then their odd ones.
+    let (_, deep) = supervisor.get("/api/v1/search?q=路灯&offset=9997&limit=6").await;
+    assert_eq!(page_ids(&deep), vec![45_542, 45_540, 45_538, 65_535, 65_533, 65_531]);
+    let (_, last) = supervisor.get("/api/v1/search?q=路灯&offset=10000&limit=100").await;
+    assert_eq!(page_ids(&last).last(), Some(&65_337));
+    // A word in half the tickets: a window holding its newest 30,000 hits would be most of the
+    // ids, so there is none, and the newest 20,000 hits are ranked as they were before windows.
+    let (_, half) = supervisor.get("/api/v1/search?q=杆&limit=3").await;
+    assert_eq!(half["total"], 32_768);
+    assert_eq!(half["ranked_newest"], 20_000);
+    assert_eq!(page_ids(&half), vec![65_536, 65_534, 65_532]);
+    server.stop().await;
+}

@@ -171,6 +171,7 @@ pub async fn reindex(store: &Store, index: &Search, mut progress: impl FnMut(u64
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    store.refresh_search_statistics().await?;
     progress(total, total);
     Ok(total)
 }
