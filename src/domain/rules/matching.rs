@@ -244,12 +244,20 @@ impl Rule {
     /// The keywords this rule matched on, as written (for explanations and proposals).
     fn matched_words(&self, reading: &Reading, cues: &CueTable) -> Vec<String> {
         let w = &self.when;
-        [&w.keywords_all, &w.keywords_any]
+        let mut words: Vec<String> = Vec::new();
+        // Two phrases of a list can be said alike (水管+爆 by a class and by a plain phrase): the
+        // operator reads each once.
+        for said in [&w.keywords_all, &w.keywords_any]
             .into_iter()
             .flatten()
             .flat_map(|k| k.found(reading, w.guards, cues).0)
             .map(|(_, said)| said)
-            .collect()
+        {
+            if !words.contains(&said) {
+                words.push(said);
+            }
+        }
+        words
     }
 
     /// The proposal of an emergency rule that matched: the clause that said it.

@@ -957,3 +957,24 @@ fn shipped_catalogue_reads_the_issues_calls_as_a_dispatcher_would() {
         assert_eq!(proposal(category, content).as_deref(), Some(label), "{content}");
     }
 }
+
+#[test]
+fn the_preview_lists_each_word_said_once_when_two_phrases_say_it_alike() {
+    let set = with_words(
+        r#"
+[[rule]]
+id = "water-main-burst"
+[rule.when]
+keywords_any = ["水管+爆", "水管|管子+爆|裂", "水+喷"]
+[rule.then]
+lead = "gongshui"
+policy = "urgent"
+[rule.emergency]
+label = "供水管道爆裂"
+"#,
+    );
+    let d = district();
+    let decision = set.route(&ticket("03.01.01", "槐树街的水管爆了，水喷得很高"), &d).decision().cloned();
+    let emergency = decision.and_then(|d| d.emergency).expect("proposed");
+    assert_eq!(emergency.words, ["水管+爆", "水+喷"]);
+}
