@@ -118,7 +118,12 @@ impl Segmenter {
     /// The text cut into words, in order, every character in exactly one piece (punctuation
     /// and spaces included): the words dispatch rules match on (`domain::rules::words`).
     pub fn cut<'t>(&self, text: &'t str) -> Vec<&'t str> {
-        self.jieba().cut(text, false).into_iter().map(|t| t.word).collect()
+        self.rule_words(text).collect()
+    }
+
+    /// The words of [`Segmenter::cut`], one by one: the one place the rules' cut is defined.
+    fn rule_words<'t>(&self, text: &'t str) -> impl Iterator<Item = &'t str> {
+        self.jieba().cut(text, false).into_iter().map(|t| t.word)
     }
 
     /// The distinct words of a text, for overlap measures (duplicates, knowledge base).
@@ -134,9 +139,7 @@ impl crate::domain::rules::WordCutter for Segmenter {
     }
 
     fn each_word(&self, text: &str, word: &mut dyn FnMut(&str)) {
-        for token in self.jieba().cut(text, false) {
-            word(token.word);
-        }
+        self.rule_words(text).for_each(word);
     }
 }
 

@@ -426,23 +426,27 @@ impl Store {
 
     /// The statements of one search that do not depend on its size: the page and the hit count.
     fn search_statements(&self, query: &SearchRequest, filters_first: bool, now: DateTime<Utc>) -> (Sql, Sql) {
-        let mut filters = Sql::new("");
-        push_filters(&mut filters, &query.filter, now);
-        let words_alone = query.has_words() && filters.text().is_empty();
-
         let page = if query.has_words() && query.sort == SortOrder::Relevance {
-            self.ranked_page(query, now, words_alone, filters_first, None)
+            self.ranked_page(query, now, filters_first, None)
         } else {
             self.newest_page(query, filters_first, now)
         };
-
         let mut count = Sql::new("SELECT COUNT(*) AS n");
-        if words_alone {
-            self.push_index_match(&mut count, query);
-        } else {
-            self.push_text_source(&mut count, query, false, filters_first, now);
-        }
+        self.push_hits(&mut count, query, filters_first, now);
         (page, count)
+    }
+
+    /// `FROM … WHERE …` of a search's hits where no ticket column is read: words without
+    /// filters are the index's match alone (a count, a ranking, without a ticket row each);
+    /// anything else is [`Store::push_text_source`]'s.
+    fn push_hits(&self, sql: &mut Sql, query: &SearchRequest, filters_first: bool, now: DateTime<Utc>) {
+        let mut filters = Sql::new("");
+        push_filters(&mut filters, &query.filter, now);
+        if query.has_words() && filters.text().is_empty() {
+            self.push_index_match(sql, query);
+        } else {
+            self.push_text_source(sql, query, false, filters_first, now);
+        }
     }
 
     /// A page of hits in order of receipt (newest first).
@@ -463,14 +467,7 @@ impl Store {
     ///
     /// `window` (PostgreSQL, see [`Store::read_ranked_in_window`]): only hits from this id on,
     /// and each row says how many hits were ranked (`ranked`).
-    fn ranked_page(
-        &self,
-        query: &SearchRequest,
-        now: DateTime<Utc>,
-        words_alone: bool,
-        filters_first: bool,
-        window: Option<i64>,
-    ) -> Sql {
+    fn ranked_page(&self, query: &SearchRequest, now: DateTime<Utc>, filters_first: bool, window: Option<i64>) -> Sql {
         let mut page = Sql::new(if window.is_some() {
             "SELECT t.body, hit.ranked FROM (SELECT id, rank, COUNT(*) OVER () AS ranked FROM ("
         } else {
@@ -479,9 +476,7 @@ impl Store {
         let (best_first, hits_best_first) = match self.backend {
             Backend::Sqlite => {
                 page.push("SELECT search_fts.rowid AS id, bm25(search_fts) AS rank");
-                if words_alone {
-                    self.push_index_match(&mut page, query);
-                } else if filters_first {
+                if filters_first {
                     // bm25 exists only inside the full-text query: the hits that pass the
                     // filters (read filters first) are a set it checks (`+`: not a lookup of
                     // each by rowid, which re-runs the match per id).
@@ -490,7 +485,7 @@ impl Store {
                     self.push_text_source(&mut page, query, false, true, now);
                     page.push(")");
                 } else {
-                    self.push_text_source(&mut page, query, false, false, now);
+                    self.push_hits(&mut page, query, false, now);
                 }
                 page.push(" ORDER BY search_fts.rowid DESC");
                 ("rank, id DESC", "hit.rank, hit.id DESC")
@@ -499,11 +494,7 @@ impl Store {
                 page.push("SELECT d.ticket_id AS id, ts_rank(d.tsv, CAST(")
                     .bind(tsquery_terms(&query.terms, false))
                     .push(" AS tsquery)) AS rank");
-                if words_alone {
-                    self.push_index_match(&mut page, query);
-                } else {
-                    self.push_text_source(&mut page, query, false, false, now);
-                }
+                self.push_hits(&mut page, query, filters_first, now);
                 if let Some(from) = window {
                     page.push(" AND d.ticket_id >= ").bind(from);
                 }
@@ -674,15 +665,8 @@ impl Store {
     /// The ranked page of a search within a window of the newest ids, if its hits are many
     /// enough by the planner's estimate for a window to pay ([`ranked_window`]).
     async fn windowed_page(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Option<Sql>> {
-        let mut filters = Sql::new("");
-        push_filters(&mut filters, &query.filter, now);
-        let words_alone = filters.text().is_empty();
         let mut hits = Sql::new("SELECT 1");
-        if words_alone {
-            self.push_index_match(&mut hits, query);
-        } else {
-            self.push_text_source(&mut hits, query, false, false, now);
-        }
+        self.push_hits(&mut hits, query, false, now);
         let plan = hits.prefixed("EXPLAIN ").query().fetch_all(&self.pool).await?;
         let first_line = plan.first().map(|row| get_opt_string(row, "QUERY PLAN")).transpose()?.flatten();
         let estimate = first_line.as_deref().and_then(planned_rows);
@@ -693,7 +677,7 @@ impl Store {
             (Some(estimate), Some(first), Some(last)) => ranked_window(estimate, first, last),
             _ => None,
         };
-        Ok(window.map(|from| self.ranked_page(query, now, words_alone, false, Some(from))))
+        Ok(window.map(|from| self.ranked_page(query, now, false, Some(from))))
     }
 
     /// Runs a windowed page with the indexes' bitmaps intersected: left to itself the planner
@@ -717,19 +701,20 @@ impl Store {
         let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
         let facets = self.facet_statement(query, filters_first, now, facet_sample(total));
         let mut out = Vec::new();
-        let mut statements = vec![("page", page), ("count", count), ("facets", facets)];
+        // (name, statement, run with the bitmaps intersected as `read_ranked_in_window` runs it)
+        let mut statements = vec![("page", page, false), ("count", count, false), ("facets", facets, false)];
         if self.ranks_in_window(query) {
             if let Some(windowed) = self.windowed_page(query, now).await? {
-                statements.insert(0, ("page in a window", windowed));
+                statements.insert(0, ("page in a window", windowed, true));
             }
         }
-        for (name, statement) in statements {
+        for (name, statement, by_bitmaps) in statements {
             let (prefix, column) = match self.backend {
                 Backend::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
                 Backend::Postgres => ("EXPLAIN ", "QUERY PLAN"),
             };
             let explained = statement.prefixed(prefix);
-            let rows = if name == "page in a window" {
+            let rows = if by_bitmaps {
                 self.fetch_by_bitmaps(explained).await?
             } else {
                 explained.query().fetch_all(&self.pool).await?

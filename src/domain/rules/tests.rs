@@ -700,22 +700,23 @@ fn with_words(source: &str) -> RuleSet {
     }
 }
 
-const FIRE: &str = r#"
-[[rule]]
-id = "fire"
-[rule.when]
-keywords_any = ["着火", "起火", "塌+大坑"]
-[rule.then]
-lead = "xfzd"
-policy = "urgent"
-[rule.emergency]
-label = "起火"
-handoff = "119"
-"#;
+/// An urgent emergency rule: `keywords_any` as the items of its TOML array, and the emergency's
+/// table last, so a test may add keys to it.
+fn emergency_rule(id: &str, keywords_any: &str, lead: &str, label: &str) -> String {
+    format!(
+        "\n[[rule]]\nid = \"{id}\"\n[rule.when]\nkeywords_any = [{keywords_any}]\n[rule.then]\nlead = \"{lead}\"\n\
+         policy = \"urgent\"\n[rule.emergency]\nlabel = \"{label}\"\n"
+    )
+}
+
+/// A fire rule handed off to 119.
+fn fire() -> String {
+    emergency_rule("fire", r#""着火", "起火", "塌+大坑""#, "xfzd", "起火") + "handoff = \"119\"\n"
+}
 
 #[test]
 fn keywords_match_words_not_substrings_across_word_boundaries() {
-    let set = with_words(FIRE);
+    let set = with_words(&fire());
     let d = district();
     let routed =
         |content: &'static str| set.route(&ticket("03.01.03", content), &d).decision().map(|d| d.rule_id.clone());
@@ -729,7 +730,7 @@ fn keywords_match_words_not_substrings_across_word_boundaries() {
 
 #[test]
 fn guards_stop_negated_feared_past_and_questioned_mentions() {
-    let set = with_words(FIRE);
+    let set = with_words(&fire());
     let d = district();
     for (content, guard) in [
         ("楼道堆满杂物，万一起火后果不堪设想", Guard::Hypothetical),
@@ -752,7 +753,7 @@ fn guards_stop_negated_feared_past_and_questioned_mentions() {
 
 #[test]
 fn an_emergency_rule_proposes_and_never_sets_urgency() {
-    let set = with_words(FIRE);
+    let set = with_words(&fire());
     let d = district();
     let decision = set.route(&ticket("03.01.03", "他说厨房起火了，火很大。"), &d).decision().cloned().expect("routed");
     assert_eq!(decision.urgency, None);
@@ -769,20 +770,20 @@ fn an_emergency_rule_proposes_and_never_sets_urgency() {
 
 #[test]
 fn emergency_rules_are_checked() {
-    let with_urgency = FIRE.replace("policy = \"urgent\"", "policy = \"urgent\"\nurgency = \"urgent\"");
+    let with_urgency = fire().replace("policy = \"urgent\"", "policy = \"urgent\"\nurgency = \"urgent\"");
     assert!(
         diagnostics(&with_urgency).iter().any(|d| d.contains("proposes urgency")),
         "{:?}",
         diagnostics(&with_urgency)
     );
-    let bad_handoff = FIRE.replace("\"119\"", "\"911\"");
+    let bad_handoff = fire().replace("\"119\"", "\"911\"");
     assert!(diagnostics(&bad_handoff).iter().any(|d| d.contains("emergency.handoff")));
     let no_words =
         "[[rule]]\nid = \"e\"\n[rule.then]\nlead = \"xfzd\"\npolicy = \"urgent\"\n[rule.emergency]\nlabel = \"起火\"\n";
     assert!(diagnostics(no_words).iter().any(|d| d.contains("needs keywords_any")));
-    let bad_guard = FIRE.replace("[rule.then]", "guards = [\"later\"]\n[rule.then]");
+    let bad_guard = fire().replace("[rule.then]", "guards = [\"later\"]\n[rule.then]");
     assert!(diagnostics(&bad_guard).iter().any(|d| d.contains("unknown guard `later`")));
-    let unknown_list = FIRE.replace("[rule.then]", "phrases = [\"flood\"]\n[rule.then]");
+    let unknown_list = fire().replace("[rule.then]", "phrases = [\"flood\"]\n[rule.then]");
     assert!(diagnostics(&unknown_list).iter().any(|d| d.contains("no phrase list `flood`")));
 }
 
@@ -829,19 +830,8 @@ fn phrase_lists_name_a_thing_and_its_state_once_as_word_classes() {
 
 #[test]
 fn a_thing_and_its_state_match_in_any_of_their_words_and_the_preview_shows_the_words_said() {
-    let set = with_words(
-        r#"
-[[rule]]
-id = "water-main-burst"
-[rule.when]
-keywords_any = ["水管|总水管|管子+爆|裂|哗哗"]
-[rule.then]
-lead = "gongshui"
-policy = "urgent"
-[rule.emergency]
-label = "供水管道爆裂"
-"#,
-    );
+    let set =
+        with_words(&emergency_rule("water-main-burst", r#""水管|总水管|管子+爆|裂|哗哗""#, "gongshui", "供水管道爆裂"));
     let d = district();
     let proposal = |content: &'static str| set.route(&ticket("03.01.01", content), &d).decision().cloned();
     let burst = proposal("楼下的总水管裂了，水哗哗往外流").expect("a burst said in other words is proposed");
@@ -876,7 +866,7 @@ fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
 
 #[test]
 fn a_cue_that_the_danger_is_over_stops_what_was_said_before_it() {
-    let set = with_words(FIRE);
+    let set = with_words(&fire());
     let d = district();
     for (content, cue) in
         [("厨房着火了，我们自己拿盆浇了，后来没事了", "后来没事"), ("楼道里着火了。物业来了，现在都好了", "现在都好了")]
@@ -960,19 +950,8 @@ fn shipped_catalogue_reads_the_issues_calls_as_a_dispatcher_would() {
 
 #[test]
 fn the_preview_lists_each_word_said_once_when_two_phrases_say_it_alike() {
-    let set = with_words(
-        r#"
-[[rule]]
-id = "water-main-burst"
-[rule.when]
-keywords_any = ["水管+爆", "水管|管子+爆|裂", "水+喷"]
-[rule.then]
-lead = "gongshui"
-policy = "urgent"
-[rule.emergency]
-label = "供水管道爆裂"
-"#,
-    );
+    let keywords = r#""水管+爆", "水管|管子+爆|裂", "水+喷""#;
+    let set = with_words(&emergency_rule("water-main-burst", keywords, "gongshui", "供水管道爆裂"));
     let d = district();
     let decision = set.route(&ticket("03.01.01", "槐树街的水管爆了，水喷得很高"), &d).decision().cloned();
     let emergency = decision.and_then(|d| d.emergency).expect("proposed");
