@@ -105,7 +105,7 @@ pub async fn receive(
                 .await;
             match change {
                 Ok(change) => {
-                    state.publish(&change.events);
+                    state.publish(&change);
                     settle(Some((ticket_id, number)), "rating", None).await
                 }
                 Err(StoreError::Rejected(e)) => {
@@ -124,7 +124,7 @@ pub async fn receive(
                 .store
                 .change_ticket(ticket_id, &actor, |_, _| Ok(vec![EventKind::ResidentTexted { text: words.clone() }]))
                 .await?;
-            state.publish(&change.events);
+            state.publish(&change);
             settle(Some((ticket_id, change.ticket.number)), "attached", None).await
         }
     }

@@ -158,7 +158,7 @@ pub(crate) async fn add_files(
     let limits = state.config.attachment_limits();
     let (change, ids) =
         files::attach(&state.store, state.blobs(), &limits, ticket_id, uploader, actor, request, upload.files).await?;
-    state.publish(&change.events);
+    state.publish(&change);
     Ok(change.ticket.attachments.iter().filter(|a| ids.contains(&a.id)).cloned().collect())
 }
 

@@ -29,7 +29,6 @@ pub mod web;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::domain::event::Event;
 use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -178,8 +177,10 @@ impl AppState {
         self.timer_planned.store(at.timestamp_millis(), std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Tells the live hub and the timer scheduler that events were committed.
-    pub fn publish(&self, events: &[Event]) {
+    /// Tells the live hub and the timer scheduler that a change was committed: the hub fans its
+    /// events out as they are, without reading them back from the log.
+    pub fn publish(&self, change: &crate::store::Change) {
+        let events = &change.events;
         if events.is_empty() {
             return;
         }
@@ -199,7 +200,7 @@ impl AppState {
         if earliest_new.is_some_and(|at| at.timestamp_millis() < planned) {
             self.timer_wake.notify_one();
         }
-        self.live.wake();
+        self.live.committed(&change.ticket, events);
     }
 
     pub fn live(&self) -> &Arc<crate::live::Hub> {

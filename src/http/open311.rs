@@ -307,7 +307,7 @@ pub async fn attach_media(state: AppState, ticket_id: i64, actor: Actor, url: St
     tracing::warn!(ticket_id, url = %url, reason = %reason, "open311: media_url not attached");
     let event = EventKind::MediaFetchFailed { url, reason };
     match state.store.change_ticket(ticket_id, &actor, |_, _| Ok(vec![event.clone()])).await {
-        Ok(change) => state.publish(&change.events),
+        Ok(change) => state.publish(&change),
         Err(e) => tracing::error!(ticket_id, error = %e, "open311: could not note the failed media_url"),
     }
 }

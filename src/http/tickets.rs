@@ -289,7 +289,7 @@ async fn log_with(
         .intake()
         .create(IntakeTicket { actor: actor_ref(actor), received: received(String::new(), draft), then })
         .await?;
-    state.publish(&change.events);
+    state.publish(&change);
     let routing_rule = routing
         .as_ref()
         .and_then(|r| r.decision())
@@ -347,8 +347,8 @@ pub(super) fn merge_result(
     catalog: &crate::catalog::Catalog,
     (a, b): (crate::store::Change, crate::store::Change),
 ) -> Json<MergeResult> {
-    state.publish(&a.events);
-    state.publish(&b.events);
+    state.publish(&a);
+    state.publish(&b);
     let now = state.store.now();
     Json(MergeResult {
         merged: ticket_view(&a.ticket, &auth.actor, catalog, now),
@@ -604,9 +604,9 @@ async fn act(state: &AppState, auth: &Auth, id: &str, command: Command) -> Resul
             },
         )
         .await?;
-    state.publish(&change.events);
+    state.publish(&change);
     for followed in &followers {
-        state.publish(&followed.events);
+        state.publish(followed);
     }
     Ok(Json(ticket_view(&change.ticket, actor, &catalog, state.store.now())))
 }
@@ -904,7 +904,7 @@ pub async fn hand_off(
         .store
         .change_ticket(id, actor, |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)))
         .await?;
-    state.publish(&change.events);
+    state.publish(&change);
     Ok(Json(ticket_view(&change.ticket, actor, &catalog, state.store.now())))
 }
 
@@ -927,7 +927,7 @@ pub async fn reveal_caller(
         .store
         .change_ticket(id, actor, |ticket, now| lifecycle::decide(ticket, &command, &catalog.context(actor, now)))
         .await?;
-    state.publish(&change.events);
+    state.publish(&change);
     Ok(Json(Caller { caller_name: change.ticket.caller_name, caller_phone: change.ticket.caller_phone }))
 }
 

@@ -32,7 +32,11 @@ where
     if state.store.backend() == crate::store::Backend::Postgres {
         // Aborted rather than stopped: it only wakes the hub.
         let listener =
-            tokio::spawn(crate::live::listen_postgres(state.config.database_url.clone(), state.live().clone()));
+            tokio::spawn(crate::live::listen_postgres(
+            state.config.database_url.clone(),
+            state.live().clone(),
+            state.store.instance(),
+        ));
         let stop = shutdown();
         handles.push(tokio::spawn(async move {
             stop.await;

@@ -40,7 +40,7 @@ pub async fn fire_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, Sto
                 .await?;
             for change in changes {
                 fired += change.events.len();
-                state.publish(&change.events);
+                state.publish(&change);
             }
         }
         if (due.len() as i64) < BATCH {
@@ -93,7 +93,7 @@ pub async fn recompute_open_deadlines(state: &AppState) -> Result<usize, StoreEr
                 .await?;
             if !change.events.is_empty() {
                 changed += 1;
-                state.publish(&change.events);
+                state.publish(&change);
             }
         }
     }

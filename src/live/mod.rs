@@ -4,7 +4,10 @@
 //! The hub tails the event log by sequence number — woken by this process's commits, by
 //! PostgreSQL `NOTIFY` from other instances, and at worst once a second — so what a client
 //! receives is exactly the log, in order, whichever instance wrote it; a lost notification
-//! costs at most a second, never an event. Each client has a bounded queue: a client too slow
+//! costs at most a second, never an event. What this process committed itself is handed to
+//! the hub with the ticket as the change left it ([`Hub::committed`]) and fanned out without
+//! reading it back, as long as it is the log's next entry; anything else (another instance's
+//! events, the system events, a gap) is read from the log. Each client has a bounded queue: a client too slow
 //! to keep up is told to resync and gets fresh views, instead of making the server hold an
 //! ever-growing backlog.
 //!
@@ -29,7 +32,7 @@ use crate::sessions::SessionCache;
 use crate::store::hotspots::Logged;
 use crate::store::revocations::Revocation;
 use crate::store::Store;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -160,6 +163,10 @@ pub struct Hub {
     next_id: AtomicU64,
     /// The last sequence number fanned out.
     head: AtomicI64,
+    /// Entries this process committed, by sequence number, not yet fanned out: each goes out
+    /// from here once every entry before it has. At 200 events a second the read-back (the
+    /// entries, then their tickets) was two round trips to PostgreSQL per wake.
+    committed: Mutex<BTreeMap<i64, Arc<Live>>>,
     wake: Notify,
     buffer: usize,
     /// This instance's session cache, emptied of each revocation the log brings.
@@ -174,6 +181,7 @@ impl Hub {
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             head: AtomicI64::new(-1),
+            committed: Mutex::new(BTreeMap::new()),
             wake: Notify::new(),
             buffer: buffer.max(1),
         })
@@ -182,6 +190,41 @@ impl Hub {
     /// Something was committed: look at the log now.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// This process committed `events` of `ticket` (as the change left it): they need not be
+    /// read back from the log.
+    pub fn committed(&self, ticket: &Ticket, events: &[Event]) {
+        if self.client_count() > 0 {
+            let head = self.head();
+            let mut committed = self.committed.lock().expect("hub lock poisoned");
+            for event in events.iter().filter(|e| e.seq > head) {
+                let live = LiveEvent::new(event.clone(), Some(ticket.clone()));
+                committed.insert(event.seq, Arc::new(Live::Ticket(Box::new(live))));
+            }
+        }
+        self.wake();
+    }
+
+    /// The committed entries that follow `head` without a gap, in order; those at or before
+    /// `head` (read from the log meanwhile) are dropped.
+    fn take_committed(&self, head: i64) -> Vec<Arc<Live>> {
+        let mut committed = self.committed.lock().expect("hub lock poisoned");
+        let mut next = head + 1;
+        let mut taken = Vec::new();
+        while let Some(entry) = committed.first_entry() {
+            match entry.key() {
+                &seq if seq <= head => {
+                    entry.remove();
+                }
+                &seq if seq == next => {
+                    taken.push(entry.remove());
+                    next += 1;
+                }
+                _ => break,
+            }
+        }
+        taken
     }
 
     pub fn head(&self) -> i64 {
@@ -279,11 +322,22 @@ impl Hub {
             let clients = self.clients.lock().expect("hub lock poisoned");
             if clients.is_empty() {
                 self.head.store(last, Ordering::SeqCst);
+                drop(clients);
+                self.take_committed(last);
                 return Ok(());
             }
         }
         loop {
             let head = self.head().max(0);
+            let handed = self.take_committed(head);
+            if !handed.is_empty() {
+                for live in handed {
+                    let seq = live.seq();
+                    self.fan_out(live);
+                    self.head.store(seq, Ordering::SeqCst);
+                }
+                continue;
+            }
             let entries = store.live_log_after(head, 500).await?;
             if entries.is_empty() {
                 return Ok(());
@@ -329,9 +383,22 @@ pub fn concerns(actor: &Actor, live: &Live) -> bool {
     }
 }
 
+/// The payload of a commit's `NOTIFY`: the announcing store's mark and the last sequence
+/// number committed.
+pub fn notice(instance: u64, last: i64) -> String {
+    format!("{instance}:{last}")
+}
+
+/// Whether a `NOTIFY` payload announces a commit of the store marked `own`.
+fn announced_by(payload: &str, own: u64) -> bool {
+    payload.split_once(':').and_then(|(mark, _)| mark.parse::<u64>().ok()) == Some(own)
+}
+
 /// Wakes the hub on every `NOTIFY` from another instance; reconnects by itself when the
-/// connection drops (the hub's polling covers the gap).
-pub async fn listen_postgres(url: String, hub: Arc<Hub>) {
+/// connection drops (the hub's polling covers the gap). This instance's own commits (marked
+/// `own`) are left to [`Hub::committed`]: woken by their notice, which can arrive before the
+/// committing task hands the change over, the hub would read them back from the log.
+pub async fn listen_postgres(url: String, hub: Arc<Hub>, own: u64) {
     loop {
         match sqlx::postgres::PgListener::connect(&url).await {
             Ok(mut listener) => {
@@ -340,6 +407,7 @@ pub async fn listen_postgres(url: String, hub: Arc<Hub>) {
                 } else {
                     loop {
                         match listener.recv().await {
+                            Ok(notice) if announced_by(notice.payload(), own) => {}
                             Ok(_) => hub.wake(),
                             Err(e) => {
                                 tracing::warn!("lost the notification connection: {e}; reconnecting");
@@ -401,6 +469,35 @@ mod tests {
             queued += 1;
         }
         assert_eq!(queued, 4, "the queue never grows past its bound");
+    }
+
+    #[test]
+    fn own_commits_go_out_in_log_order_and_wait_behind_a_gap() {
+        let hub = Hub::new(16, Default::default());
+        let _client = hub.subscribe(actor(Role::Supervisor, None));
+        let hand = |seq| {
+            hub.committed.lock().unwrap().insert(seq, live(seq, &["cgw"]));
+        };
+        let seqs = |taken: Vec<Arc<Live>>| taken.iter().map(|l| l.seq()).collect::<Vec<_>>();
+        hand(13);
+        hand(12);
+        // 11 is not this process's (or not handed yet): it must be read from the log first.
+        assert!(hub.take_committed(10).is_empty());
+        hand(11);
+        assert_eq!(seqs(hub.take_committed(10)), [11, 12, 13]);
+        // Read from the log meanwhile: an entry at or before the head is dropped, not sent twice.
+        hand(14);
+        hand(16);
+        assert!(hub.take_committed(14).is_empty());
+        assert_eq!(hub.committed.lock().unwrap().keys().copied().collect::<Vec<_>>(), [16]);
+    }
+
+    #[test]
+    fn an_instance_knows_its_own_notices_from_the_others() {
+        assert!(announced_by(&notice(42, 1_000), 42));
+        assert!(!announced_by(&notice(43, 1_000), 42));
+        // A notice without a mark (an older instance during an upgrade) wakes the hub.
+        assert!(!announced_by("1000", 42));
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub struct Store {
     clock: Clock,
     notifier: Option<Notifier>,
     texter: Option<Texter>,
+    /// This process's mark on the commits it announces (PostgreSQL `NOTIFY`), so that its own
+    /// live hub, told of them directly, can leave them to that.
+    instance: u64,
 }
 
 impl Store {
@@ -156,7 +159,7 @@ impl Store {
                     .after_connect(sqlite_pragmas)
                     .connect(&url)
                     .await?;
-                Store { backend, pool, writer, clock: clock.clone(), notifier: None, texter: None }
+                Store { backend, pool, writer, clock: clock.clone(), notifier: None, texter: None, instance: rand::random() }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -165,7 +168,7 @@ impl Store {
                     .after_connect(postgres_settings)
                     .connect(url)
                     .await?;
-                Store { backend, writer: pool.clone(), pool, clock, notifier: None, texter: None }
+                Store { backend, writer: pool.clone(), pool, clock, notifier: None, texter: None, instance: rand::random() }
             }
         };
         Ok(store)
@@ -184,6 +187,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The mark this store puts on the commits it announces to other instances.
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// The current time, to the millisecond: what is stored is exactly what was decided on,

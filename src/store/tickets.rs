@@ -179,12 +179,12 @@ impl Store {
     }
 
     /// On PostgreSQL, tells the other instances' live hubs at commit that events up to `last`
-    /// exist.
+    /// exist ([`crate::live::notice`]: this store's mark and `last`).
     pub(super) async fn notify_instances(&self, tx: &mut Transaction<'_, Any>, last: i64) -> Result<()> {
         if self.notifies() {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(crate::live::PG_CHANNEL)
-                .bind(last.to_string())
+                .bind(crate::live::notice(self.instance, last))
                 .execute(&mut **tx)
                 .await?;
         }
