@@ -10,7 +10,8 @@
 //! rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0, as low as the
 //! catalogue allows), routing p50/p99, and then every miss with what was expected (`-- --words`:
 //! with the words its content was cut into; `-- --sets tuning.tsv,development.tsv`: only those
-//! files; `-- --no-time`: route each call once, for the accuracy figures only).
+//! files; `-- --no-time`: route each call once, for the accuracy figures only; `-- --all`: every
+//! call's decision on stderr, one tab-separated line each).
 
 use chrono::TimeZone;
 use hotline::catalog::Catalog;
@@ -68,6 +69,30 @@ fn main() {
         let text = std::fs::read_to_string(&path).expect("evaluation file");
         let cases = parse_cases(file, &text).unwrap_or_else(|e| panic!("{e}"));
         let report = evaluate(&catalog.rules, &catalog.district, &cases, received);
+        // `--all`: every call's decision, one tab-separated line each (file:line, category, kind,
+        // rule, lead, expected lead, proposal), to see who owns what across the sets.
+        if args.iter().any(|a| a == "--all") {
+            for c in &cases {
+                let routing = catalog.rules.route(&c.input(received), &catalog.district);
+                let (rule, lead, label) = match routing.decision() {
+                    Some(d) => (
+                        d.rule_id.to_string(),
+                        d.lead.to_string(),
+                        d.emergency.as_ref().map(|p| p.label.to_string()).unwrap_or_else(|| "-".into()),
+                    ),
+                    None => ("manual".into(), "-".into(), "-".into()),
+                };
+                eprintln!(
+                    "{}\t{}\t{}\t{rule}\t{lead}\t{}\t{label}\t{}\t{}",
+                    c.at,
+                    c.category,
+                    c.kind,
+                    c.lead,
+                    c.emergency.as_deref().unwrap_or("-"),
+                    c.content
+                );
+            }
+        }
         // Time: each call routed 200 times after a warm-up (`--no-time`: once, for accuracy only).
         let rounds = if args.iter().any(|a| a == "--no-time") { 1 } else { 200 };
         for c in &cases {
