@@ -3,10 +3,9 @@
 //!
 //! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` and
 //! the `development*.tsv` sets (the calls the catalogue is revised against) and of the blind
-//! held-out set `holdout_2026-12-07f.tsv` (written apart, never tuned on; skipped with a note
-//! until its writer commits it) through the shipped
-//! catalogue and
-//! prints, per file: expected-lead share, false-emergency
+//! held-out sets `holdout_2026-12-07f.tsv` and `holdout_2026-12-07g.tsv` (written apart, never
+//! tuned on; skipped with a note until their writers commit them) through the shipped catalogue
+//! and prints, per file: expected-lead share, false-emergency
 //! rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0, as low as the
 //! catalogue allows), routing p50/p99, and then every miss with what was expected (`-- --words`:
 //! with the words its content was cut into; `-- --sets tuning.tsv,development.tsv`: only those
@@ -20,7 +19,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Tuning and development sets first, then the blind held-out set (tests/routing_eval/README.md).
-const EVALUATION_FILES: [&str; 9] = [
+const EVALUATION_FILES: [&str; 10] = [
     "tuning.tsv",
     "development.tsv",
     "development_2026-12-06.tsv",
@@ -29,10 +28,11 @@ const EVALUATION_FILES: [&str; 9] = [
     "development_2026-12-07c.tsv",
     "development_2026-12-07d.tsv",
     "development_2026-12-07e.tsv",
-    HELD_OUT,
+    HELD_OUT[0],
+    HELD_OUT[1],
 ];
-/// The blind held-out set; it may not be written yet (then it is skipped with a note).
-const HELD_OUT: &str = "holdout_2026-12-07f.tsv";
+/// The blind held-out sets; one may not be written yet (then it is skipped with a note).
+const HELD_OUT: [&str; 2] = ["holdout_2026-12-07f.tsv", "holdout_2026-12-07g.tsv"];
 
 fn main() {
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
@@ -62,7 +62,7 @@ fn main() {
         .map(|list| list.split(',').map(str::to_string).collect());
     for file in EVALUATION_FILES.into_iter().filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|x| x == f))) {
         let path = Path::new("tests/routing_eval").join(file);
-        if file == HELD_OUT && !path.exists() {
+        if HELD_OUT.contains(&file) && !path.exists() {
             eprintln!("note: the blind held-out set {file} is not written yet: skipped");
             continue;
         }
