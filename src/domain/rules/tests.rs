@@ -187,9 +187,10 @@ fn shipped_emergencies_stay_specific() {
         address: "南苑路5号", ..ticket("04.02.01", "楼下饭店排烟口一直冒烟，油烟很大")
     };
     assert_eq!(lead(fumes), Some(("cooking-fumes".into(), "cgzf".into())));
-    // Thanks for a repaired leak is praise, not an emergency.
+    // Thanks for a repaired leak is praise, not an emergency: it goes to the unit praised.
     let praise = RoutingInput { kind: "praise", ..ticket("14.01.02", "感谢燃气公司及时处理燃气泄漏") };
-    assert_eq!(lead(praise), Some(("praise".into(), "centre".into())));
+    assert_eq!(lead(praise.clone()), Some(("praise-gas".into(), "ranqi".into())));
+    assert_eq!(set.route(&praise, &d).decision().and_then(|d| d.emergency.clone()), None);
     // The same words from a resident in danger are one.
     let leak = ticket("02.01.01", "楼道里闻到燃气味，很浓");
     let decision = set.route(&leak, &d).decision().cloned().unwrap();
