@@ -31,8 +31,7 @@ where
     let mut handles = vec![tokio::spawn(state.live().clone().run(state.store.clone(), shutdown()))];
     if state.store.backend() == crate::store::Backend::Postgres {
         // Aborted rather than stopped: it only wakes the hub.
-        let listener =
-            tokio::spawn(crate::live::listen_postgres(
+        let listener = tokio::spawn(crate::live::listen_postgres(
             state.config.database_url.clone(),
             state.live().clone(),
             state.store.instance(),

@@ -213,11 +213,11 @@ impl Hub {
         let mut next = head + 1;
         let mut taken = Vec::new();
         while let Some(entry) = committed.first_entry() {
-            match entry.key() {
-                &seq if seq <= head => {
+            match *entry.key() {
+                seq if seq <= head => {
                     entry.remove();
                 }
-                &seq if seq == next => {
+                seq if seq == next => {
                     taken.push(entry.remove());
                     next += 1;
                 }

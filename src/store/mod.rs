@@ -159,7 +159,15 @@ impl Store {
                     .after_connect(sqlite_pragmas)
                     .connect(&url)
                     .await?;
-                Store { backend, pool, writer, clock: clock.clone(), notifier: None, texter: None, instance: rand::random() }
+                Store {
+                    backend,
+                    pool,
+                    writer,
+                    clock: clock.clone(),
+                    notifier: None,
+                    texter: None,
+                    instance: rand::random(),
+                }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -168,7 +176,15 @@ impl Store {
                     .after_connect(postgres_settings)
                     .connect(url)
                     .await?;
-                Store { backend, writer: pool.clone(), pool, clock, notifier: None, texter: None, instance: rand::random() }
+                Store {
+                    backend,
+                    writer: pool.clone(),
+                    pool,
+                    clock,
+                    notifier: None,
+                    texter: None,
+                    instance: rand::random(),
+                }
             }
         };
         Ok(store)
