@@ -77,25 +77,39 @@ pub fn filters_first(word_hits: i64) -> bool {
     word_hits > LOOKUPS_UP_TO
 }
 
-/// A sample of the hits for estimated facet counts: the tickets whose [`sample_hash`] of the id
-/// is a multiple of `every`, about one in `every`.
+/// How many buckets the ids are hashed into ([`sample_bucket`]); a sample is the buckets below a
+/// bound, so that an index on the bucket (PostgreSQL's `tickets_sample`) reads the sample and
+/// nothing else. A sample taken as "the hash is a multiple of n" was a test of every hit: a
+/// year-wide filter's facets read the million entries of an index for 10,000 of them.
+pub const SAMPLE_BUCKETS: i64 = 4096;
+
+/// A sample of the hits for estimated facet counts: the tickets whose id's [`sample_bucket`] is
+/// below `buckets`, about `buckets` in [`SAMPLE_BUCKETS`] of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FacetSample {
-    pub every: i64,
+    pub buckets: i64,
 }
 
-/// The sample facet counts are taken over for `total` hits; `None`: count them all.
+/// The sample facet counts are taken over for `total` hits (about [`FACET_SAMPLE_HITS`] of
+/// them); `None`: count them all.
 pub fn facet_sample(total: i64) -> Option<FacetSample> {
-    (total > EXACT_FACETS_UP_TO).then(|| FacetSample { every: (total + FACET_SAMPLE_HITS - 1) / FACET_SAMPLE_HITS })
+    (total > EXACT_FACETS_UP_TO)
+        .then(|| FacetSample { buckets: (SAMPLE_BUCKETS * FACET_SAMPLE_HITS + total - 1) / total })
 }
 
-/// The id's place in the sample, as SQL computes it on both databases (`(id * 2654435761) %
-/// 4294967291`): a multiplicative hash, so that tickets numbered in a regular pattern (a batch
-/// of copies, every n-th id of a day) do not all fall in or out of the sample together. Exact
-/// in 64 bits for ids below 3·10⁹.
-pub const SAMPLE_HASH_SQL: &str = "((({id}) * 2654435761) % 4294967291)";
+/// The id's bucket, as SQL computes it on both databases (`(id * 2654435761) % 4294967291 %
+/// 4096`): a multiplicative hash, so that tickets numbered in a regular pattern (a batch of
+/// copies, every n-th id of a day) do not all fall in or out of the sample together. Exact in
+/// 64 bits for ids below 3·10⁹. PostgreSQL's index `tickets_sample` is on this very
+/// expression (migration 0050), which it must match to be used.
+pub const SAMPLE_BUCKET_SQL: &str = "((({id}) * 2654435761) % 4294967291 % 4096)";
 
-/// The same hash in Rust, for tests.
+/// The bucket in Rust, for tests.
+pub fn sample_bucket(id: i64) -> i64 {
+    sample_hash(id) % SAMPLE_BUCKETS
+}
+
+/// The hash of an id, in Rust: [`SAMPLE_BUCKET_SQL`] before its last step.
 pub fn sample_hash(id: i64) -> i64 {
     (id * 2_654_435_761) % 4_294_967_291
 }
@@ -317,8 +331,9 @@ mod tests {
     fn facets_are_counted_exactly_up_to_the_threshold_and_estimated_above() {
         assert_eq!(facet_sample(0), None);
         assert_eq!(facet_sample(EXACT_FACETS_UP_TO), None);
-        assert_eq!(facet_sample(EXACT_FACETS_UP_TO + 1), Some(FacetSample { every: 3 }));
-        assert_eq!(facet_sample(1_000_000), Some(FacetSample { every: 100 }));
+        // Half the buckets just above the threshold, one in a hundred for a year.
+        assert_eq!(facet_sample(EXACT_FACETS_UP_TO + 1), Some(FacetSample { buckets: 2_048 }));
+        assert_eq!(facet_sample(1_000_000), Some(FacetSample { buckets: 41 }));
         // A share of the sample becomes the same share of the exact total.
         assert_eq!(estimate_count(2_500, 10_000, 1_000_000), 250_000);
         assert_eq!(estimate_count(1, 3, 100), 33);
@@ -357,13 +372,22 @@ mod tests {
     fn the_sample_is_not_fooled_by_ids_in_a_regular_pattern() {
         // Copies of 2,000 tickets numbered id + 2,000·k: a plain `id % 50` would take 40 of the
         // 2,000 originals and every copy of them. The hash takes about one in fifty of each.
-        let every = 50;
-        let originals_sampled =
-            (1..=2_000i64).filter(|i| (0..500).any(|k| sample_hash(i + 2_000 * k) % every == 0)).count();
+        let in_sample = |id: i64| sample_bucket(id) < SAMPLE_BUCKETS / 50;
+        let originals_sampled = (1..=2_000i64).filter(|i| (0..500).any(|k| in_sample(i + 2_000 * k))).count();
         assert!(originals_sampled > 1_900, "{originals_sampled} of 2000 originals appear in the sample");
-        let sampled = (1..=1_000_000i64).filter(|id| sample_hash(*id) % every == 0).count();
-        assert!((19_000..21_000).contains(&sampled), "{sampled} of 1,000,000 sampled at one in {every}");
-        assert_eq!(SAMPLE_HASH_SQL.replace("{id}", "t.id"), "(((t.id) * 2654435761) % 4294967291)");
+        let sampled = (1..=1_000_000i64).filter(|id| in_sample(*id)).count();
+        assert!((19_000..21_000).contains(&sampled), "{sampled} of 1,000,000 sampled at one in fifty");
+    }
+
+    #[test]
+    fn a_sample_of_a_year_is_about_ten_thousand_hits_and_the_index_matches_its_expression() {
+        let sample = facet_sample(1_000_000).unwrap();
+        let sampled = (1..=1_000_000i64).filter(|id| sample_bucket(*id) < sample.buckets).count();
+        assert!((9_500..10_500).contains(&sampled), "{sampled} hits in the sample of a year");
+        assert_eq!(SAMPLE_BUCKETS.to_string(), SAMPLE_BUCKET_SQL.rsplit("% ").next().unwrap().trim_end_matches(')'));
+        // PostgreSQL uses the index only for the expression it was built on.
+        let migration = include_str!("../../migrations/postgres/0050_facet_sample_index.sql");
+        assert!(migration.contains(&format!("({})", SAMPLE_BUCKET_SQL.replace("{id}", "id"))), "{migration}");
     }
 
     fn actor(role: Role) -> Actor {

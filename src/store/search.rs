@@ -13,7 +13,7 @@ use super::tickets::{decode_body, insert_rows, push_filters};
 use super::{get_i64, get_opt_i64, get_opt_string, millis, Backend, Result, Sql, Store, StoreError, TicketFilter};
 use crate::domain::search::{
     estimate_count, facet_sample, filters_first, fts5_all_terms, fts5_any_term, ranked_newest, ranked_window,
-    tsquery_terms, FacetSample, SortOrder, FACETS, RANKED_NEWEST_UP_TO, SAMPLE_HASH_SQL,
+    tsquery_terms, FacetSample, SortOrder, FACETS, RANKED_NEWEST_UP_TO, SAMPLE_BUCKET_SQL,
 };
 use crate::domain::ticket::Ticket;
 use chrono::{DateTime, Utc};
@@ -532,10 +532,10 @@ impl Store {
         }
         self.push_text_source(&mut facets, query, false, filters_first, now);
         if let Some(sample) = sample {
-            facets
-                .push(&format!(" AND {} % ", SAMPLE_HASH_SQL.replace("{id}", self.driving_id(query, filters_first))))
-                .bind(sample.every)
-                .push(" = 0");
+            // The bound is written out, not bound: planned for a parameter, PostgreSQL would
+            // guess a third of the rows and pass the sample's index by.
+            let bucket = SAMPLE_BUCKET_SQL.replace("{id}", self.driving_id(query, filters_first));
+            facets.push(&format!(" AND {bucket} < {}", sample.buckets));
         }
         facets.push(&format!(" GROUP BY {}", columns.join(", ")));
         facets
