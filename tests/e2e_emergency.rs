@@ -75,10 +75,10 @@ async fn operator_confirms_dismisses_and_hands_off_proposed_emergencies_by_keybo
     assert!(chosen.contains("已排除"), "{chosen}");
     let elsewhere = b.text("#emergency").await;
     assert!(elsewhere.contains("排除后派往"), "the operator sees where a dismissal leads: {elsewhere}");
-    // The preview below the proposal follows the dismissal: the street office on the ordinary
+    // The preview below the proposal follows the dismissal: the property centre (区物业中心) on the ordinary
     // clock, no longer the fire brigade on the urgent one.
     b.until(
-        "document.querySelector('#preview-lead').title === 'jd-changqing'",
+        "document.querySelector('#preview-lead').title === 'fgj-wyzx'",
         "the preview names where the dismissed call goes",
     )
     .await;
@@ -89,7 +89,7 @@ async fn operator_confirms_dismisses_and_hands_off_proposed_emergencies_by_keybo
     let number = b.text("#saved-number").await;
     let (_, t) = operator.get(&format!("/api/v1/tickets/{number}")).await;
     assert_eq!(t["emergency"]["decision"], "dismissed", "{t}");
-    assert_eq!((t["lead"].as_str(), t["urgency"].as_str()), (Some("jd-changqing"), Some("normal")), "{t}");
+    assert_eq!((t["lead"].as_str(), t["urgency"].as_str()), (Some("fgj-wyzx"), Some("normal")), "{t}");
 
     // 3. A kitchen on fire: not 12345 work. Alt+T hands it off to 119; the ticket is closed
     //    as 转办 with the hand-off recorded.

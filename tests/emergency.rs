@@ -149,7 +149,8 @@ async fn dismissed_proposal_routes_as_if_no_emergency_rule_existed(backend: Back
         .await;
     assert_eq!(t["emergency"]["decision"], "dismissed", "{t}");
     assert_eq!(t["urgency"], "normal");
-    assert_eq!(t["lead"], "jd-changqing", "routed by the property rule: {t}");
+    // 物业服务 goes to 区物业中心 (the centre's decision of 2026-12-07, round 8b).
+    assert_eq!(t["lead"], "fgj-wyzx", "routed by the property rule: {t}");
     assert_ne!(t["rule_id"], "fire-now");
     server.stop().await;
 }
