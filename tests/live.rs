@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 both_backends!(
     departments_side_by_side_see_only_their_own_tickets,
     dropped_client_resumes_from_its_last_sequence_number,
+    a_resuming_clients_replay_comes_before_what_happened_after_hello,
     pushed_supervisor_view_matches_a_fresh_snapshot,
     operator_and_department_boards_follow_the_work,
     a_wall_holding_a_busy_board_is_sent_only_what_changed,
@@ -67,6 +68,28 @@ async fn departments_side_by_side_see_only_their_own_tickets(backend: Backend) {
     assert!(!all_a.contains(for_b["number"].as_str().unwrap()), "not even in A's board");
     assert!(!all_b.contains(for_a["number"].as_str().unwrap()));
     assert!(!all_a.contains("13912345678") && !all_a.contains("赵建国"), "the caller stays masked everywhere");
+    server.stop().await;
+}
+
+/// A ticket arrives between the `hello` of a reconnecting client and its `subscribe` with
+/// `after`: the replay of what it missed still comes first, in order, and the new ticket after.
+async fn a_resuming_clients_replay_comes_before_what_happened_after_hello(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (a, _) = two_bureaus();
+    let operator = server.login("operator").await;
+    let dept = server.login(&a).await;
+    let after = server.store.last_event_seq().await.unwrap();
+    let missed = operator.log_call(json!({"dispatch": {"lead": a}})).await;
+    let mut socket = live_socket(&server, &dept.token).await;
+    next_message(&mut socket, WAIT).await.unwrap();
+    let newer = operator.log_call(json!({"dispatch": {"lead": a}})).await;
+    // The client is slow to say where it left off; the newer ticket's events are committed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    send_json(&mut socket, json!({"type": "subscribe", "after": after})).await;
+    let (_, before) = wait_for(&mut socket, WAIT, |m| is_event_for(m, &newer)).await;
+    assert!(before.iter().any(|m| is_event_for(m, &missed)), "the missed ticket is replayed first: {before:?}");
+    let seqs: Vec<i64> = before.iter().filter(|m| m["type"] == "event").map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
     server.stop().await;
 }
 

@@ -40,6 +40,9 @@
 //!   or given a new password (on any instance): the server closes the socket right after,
 //!   with code 1008.
 //!
+//! Events wait after `hello` for the client's first `subscribe` (at most [`SUBSCRIBE_GRACE`]),
+//! so a resuming client's replay comes before anything newer.
+//!
 //! Pings go every [`PING_EVERY`]; a client silent for [`DEAD_AFTER`] is disconnected.
 
 use super::boards::{self, Board};
@@ -62,6 +65,11 @@ use std::time::{Duration, Instant};
 pub const PING_EVERY: Duration = Duration::from_secs(15);
 pub const DEAD_AFTER: Duration = Duration::from_secs(45);
 pub const VIEW_DEBOUNCE: Duration = Duration::from_millis(250);
+/// How long events wait after `hello` for the client's first `subscribe`. A client resuming
+/// with `after` sends it at once, and its replay must come before anything newer: an event sent
+/// live first would arrive ahead of the older ones replayed after it. A client that never
+/// subscribes (a screen-pop listener) gets its events once this has passed.
+pub const SUBSCRIBE_GRACE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -301,6 +309,10 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
     let mut unflushed = false;
     let mut next_view_push = Instant::now();
     let mut last_heard = Instant::now();
+    // Events are held (queued, not lost) until the first `subscribe` or the grace has passed.
+    let mut streaming = false;
+    let grace = tokio::time::sleep(SUBSCRIBE_GRACE);
+    tokio::pin!(grace);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut debounce = tokio::time::interval(VIEW_DEBOUNCE);
@@ -329,7 +341,8 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
         // Events already queued go out before anything else, board refreshes included:
         // otherwise a busy client sends one event per refresh and falls behind. They go out in
         // one write: the one `recv` below took, and every one queued behind it.
-        while let Ok(live) = subscription.rx.try_recv() {
+        while streaming {
+            let Ok(live) = subscription.rx.try_recv() else { break };
             let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent, with_ticket).await else {
                 return;
             };
@@ -346,6 +359,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                 let Message::Text(text) = message else { continue };
                 match serde_json::from_str::<ClientMessage>(text.as_str()) {
                     Ok(ClientMessage::Subscribe { views: asked, after, patches: wants_patches, tickets }) => {
+                        streaming = true;
                         let asked = asked.unwrap_or_else(|| View::default_for(actor.role));
                         if let Some(refused) = asked.iter().find(|v| !v.allowed(actor.role)) {
                             let message = format!("the {} view is not for the {} role", refused.name(), actor.role.as_str());
@@ -382,7 +396,8 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
                     }
                 }
             }
-            live = subscription.rx.recv() => {
+            _ = &mut grace, if !streaming => streaming = true,
+            live = subscription.rx.recv(), if streaming => {
                 let Some(live) = live else { return };
                 let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent, with_ticket).await else {
                     return;
