@@ -103,6 +103,11 @@ fn routed_by(set: &RuleSet, input: &RoutingInput) -> Option<String> {
     routing.decision().map(|d| d.rule_id.clone())
 }
 
+/// The emergency `set` proposes for a call filed under `category` (its label), if any.
+fn proposed_label(set: &RuleSet, d: &District, category: &'static str, content: &'static str) -> Option<String> {
+    set.route(&ticket(category, content), d).decision().and_then(|d| d.emergency.clone()).map(|p| p.label)
+}
+
 fn rule(id: &str, when: &str, lead: &str) -> String {
     format!("[[rule]]\nid = \"{id}\"\n[rule.when]\n{when}\n[rule.then]\nlead = \"{lead}\"\npolicy = \"general\"\n\n")
 }
@@ -849,9 +854,7 @@ fn a_thing_and_its_state_match_in_any_of_their_words_and_the_preview_shows_the_w
 fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
     let d = district();
     let set = shipped(&d);
-    let proposal = |category: &'static str, content: &'static str| {
-        set.route(&ticket(category, content), &d).decision().and_then(|d| d.emergency.clone()).map(|p| p.label)
-    };
+    let proposal = |category, content| proposed_label(&set, &d, category, content);
     // Told of last month, in a later clause: not happening now.
     assert_eq!(proposal("08.01.01", "我爱人上个月在医院生孩子，产后大出血，后来抢救过来了，想要个说法"), None);
     assert_eq!(proposal("01.02.01", "青石路上上个月塌下去的那个坑，到现在还围着没动工"), None);
@@ -894,9 +897,7 @@ fn a_cue_that_the_danger_is_over_stops_what_was_said_before_it() {
 fn the_operators_category_is_evidence_of_the_thing() {
     let d = district();
     let set = shipped(&d);
-    let proposal = |category: &'static str, content: &'static str| {
-        set.route(&ticket(category, content), &d).decision().and_then(|d| d.emergency.clone()).map(|p| p.label)
-    };
+    let proposal = |category, content| proposed_label(&set, &d, category, content);
     // Filed under 燃气泄漏, a smell and a dizzy head are a leak, whatever the caller calls the thing.
     let smell = "厨房里一股怪味儿，越闻越冲，头都晕了";
     assert_eq!(proposal("03.03.01", smell).as_deref(), Some("燃气泄漏"));
@@ -921,9 +922,7 @@ fn the_guards_file_is_checked() {
 fn shipped_catalogue_reads_the_issues_calls_as_a_dispatcher_would() {
     let d = district();
     let set = shipped(&d);
-    let proposal = |category: &'static str, content: &'static str| {
-        set.route(&ticket(category, content), &d).decision().and_then(|d| d.emergency.clone()).map(|p| p.label)
-    };
+    let proposal = |category, content| proposed_label(&set, &d, category, content);
     for (category, content) in [
         ("03.01.03", "楼里水压太低，热水器都打不着火"),
         ("03.03.02", "灶台打不着火"),
