@@ -341,8 +341,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, actor: Actor, display
         // Events already queued go out before anything else, board refreshes included:
         // otherwise a busy client sends one event per refresh and falls behind. They go out in
         // one write: the one `recv` below took, and every one queued behind it.
-        while streaming {
-            let Ok(live) = subscription.rx.try_recv() else { break };
+        while let Some(live) = streaming.then(|| subscription.rx.try_recv().ok()).flatten() {
             let Some(changed) = forward(&mut socket, &state, &actor, &live, &mut last_sent, with_ticket).await else {
                 return;
             };
