@@ -860,6 +860,12 @@ fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
     assert_eq!(proposal("01.02.01", "青石路上上个月塌下去的那个坑，到现在还围着没动工"), None);
     // Back to now (现在, 又): proposed.
     assert_eq!(proposal("01.02.01", "这段路上个月修过，现在又塌下去一个大坑").as_deref(), Some("路面塌陷"));
+    // A past time that describes a thing (前两天的雪) says when that thing was, in its own clause only.
+    assert_eq!(
+        proposal("01.02.04", "前两天的雪化了，下水口冻住了，地下通道里水齐腰深了，有辆车熄火在里面").as_deref(),
+        Some("内涝")
+    );
+    assert_eq!(proposal("01.02.04", "前两天的暴雨淹了地下通道"), None);
     // A habit reaches over its own clause only, and 老 before a noun is an adjective.
     assert_eq!(proposal("01.03.01", "公园门口那棵老杨树，刚才让风刮倒了，横在路上").as_deref(), Some("树木倒伏"));
     assert_eq!(proposal("04.02.01", "那家店天天冒烟"), None);
