@@ -875,6 +875,24 @@ fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
 }
 
 #[test]
+fn a_figure_of_speech_a_wrong_guess_or_last_week_is_not_the_thing_now() {
+    let d = district();
+    let set = shipped(&d);
+    let proposal = |category, content| proposed_label(&set, &d, category, content);
+    // A figure of speech (简直, 等于) is not the thing.
+    assert_eq!(proposal("05.04.01", "停车场停三小时收六十，简直是抢劫啊"), None);
+    assert_eq!(proposal("02.01.03", "电梯三天两头停运，我们住十二楼，现在等于困在家里下不了楼"), None);
+    // 原来是: what was said before it was a wrong guess; the real thing said after it counts.
+    assert_eq!(proposal("02.01.01", "楼下邻居家冒烟了，原来是烧糊了锅，物业也不管"), None);
+    assert_eq!(proposal("02.01.01", "楼道里全是烟，原来是三楼着火了").as_deref(), Some("起火"));
+    // Every day of last week is a past time (上礼拜四 was cut 上 / 礼拜四).
+    assert_eq!(proposal("02.01.03", "上礼拜四我们单元电梯困人，人早弄出来了，物业到现在也不说原因"), None);
+    // Yesterday morning is past; this morning, after last night, is now.
+    assert_eq!(proposal("11.02.03", "昨天早上楼道着火了，物业到现在不给说法"), None);
+    assert_eq!(proposal("03.03.01", "工地宿舍昨晚烧炭盆取暖，早上好几个工友起不来").as_deref(), Some("一氧化碳中毒"));
+}
+
+#[test]
 fn a_cue_that_the_danger_is_over_stops_what_was_said_before_it() {
     let set = with_words(&fire());
     let d = district();
