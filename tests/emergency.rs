@@ -138,14 +138,11 @@ async fn confirmed_utility_emergency_stays_with_the_utility_and_is_urgent(backen
 async fn dismissed_proposal_routes_as_if_no_emergency_rule_existed(backend: Backend) {
     let server = TestServer::start(backend).await;
     let operator = server.login("operator").await;
-    // A kitchen fire that was a burnt pot: the operator dismisses, the call goes on as a
-    // property complaint.
+    // A kitchen fire that was a burnt pot (the operator asked): the operator dismisses, the call
+    // goes on as a property complaint. (Said by the caller, 原来是烧糊了锅 is a guard since round 10,
+    // so nothing would be proposed to dismiss.)
     let t = operator
-        .log_call(with(
-            call("02.01.01", "楼下邻居家冒烟了，原来是烧糊了锅，物业也不管", "长青小区"),
-            "emergency",
-            json!("dismiss"),
-        ))
+        .log_call(with(call("02.01.01", "楼下邻居家冒烟了，物业也不管", "长青小区"), "emergency", json!("dismiss")))
         .await;
     assert_eq!(t["emergency"]["decision"], "dismissed", "{t}");
     assert_eq!(t["urgency"], "normal");

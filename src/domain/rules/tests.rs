@@ -860,12 +860,36 @@ fn a_past_time_reaches_over_its_sentence_until_the_caller_says_now() {
     assert_eq!(proposal("01.02.01", "青石路上上个月塌下去的那个坑，到现在还围着没动工"), None);
     // Back to now (现在, 又): proposed.
     assert_eq!(proposal("01.02.01", "这段路上个月修过，现在又塌下去一个大坑").as_deref(), Some("路面塌陷"));
+    // A past time that describes a thing (前两天的雪) says when that thing was, in its own clause only.
+    assert_eq!(
+        proposal("01.02.04", "前两天的雪化了，下水口冻住了，地下通道里水齐腰深了，有辆车熄火在里面").as_deref(),
+        Some("内涝")
+    );
+    assert_eq!(proposal("01.02.04", "前两天的暴雨淹了地下通道"), None);
     // A habit reaches over its own clause only, and 老 before a noun is an adjective.
     assert_eq!(proposal("01.03.01", "公园门口那棵老杨树，刚才让风刮倒了，横在路上").as_deref(), Some("树木倒伏"));
     assert_eq!(proposal("04.02.01", "那家店天天冒烟"), None);
     // A denial after the mention (一点味儿都没有) stops it as one before does.
     assert_eq!(proposal("03.03.02", "燃气灶打不着火，我凑上去闻了一点味儿都没有"), None);
     assert_eq!(proposal("03.03.02", "燃气灶那儿一股味儿，嘶嘶地响").as_deref(), Some("燃气泄漏"));
+}
+
+#[test]
+fn a_figure_of_speech_a_wrong_guess_or_last_week_is_not_the_thing_now() {
+    let d = district();
+    let set = shipped(&d);
+    let proposal = |category, content| proposed_label(&set, &d, category, content);
+    // A figure of speech (简直, 等于) is not the thing.
+    assert_eq!(proposal("05.04.01", "停车场停三小时收六十，简直是抢劫啊"), None);
+    assert_eq!(proposal("02.01.03", "电梯三天两头停运，我们住十二楼，现在等于困在家里下不了楼"), None);
+    // 原来是: what was said before it was a wrong guess; the real thing said after it counts.
+    assert_eq!(proposal("02.01.01", "楼下邻居家冒烟了，原来是烧糊了锅，物业也不管"), None);
+    assert_eq!(proposal("02.01.01", "楼道里全是烟，原来是三楼着火了").as_deref(), Some("起火"));
+    // Every day of last week is a past time (上礼拜四 was cut 上 / 礼拜四).
+    assert_eq!(proposal("02.01.03", "上礼拜四我们单元电梯困人，人早弄出来了，物业到现在也不说原因"), None);
+    // Yesterday morning is past; this morning, after last night, is now.
+    assert_eq!(proposal("11.02.03", "昨天早上楼道着火了，物业到现在不给说法"), None);
+    assert_eq!(proposal("03.03.01", "工地宿舍昨晚烧炭盆取暖，早上好几个工友起不来").as_deref(), Some("一氧化碳中毒"));
 }
 
 #[test]

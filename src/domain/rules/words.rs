@@ -28,7 +28,7 @@
 //! | --- | --- |
 //! | `negated` | a `before` cue ends at most `within` characters before it, or an `after` cue starts at most `within` after it (味儿都没有) |
 //! | `hypothetical` | a `before` cue is before it, or an `after` cue after it (火灾隐患), or a `later` cue anywhere after it (…也不知道真假) |
-//! | `past` | a `before` cue is before it in its sentence with no `reset` cue between (上个月塌下去的坑, …到现在没修), a `habitual` cue before it in its clause (天天冒烟), an `after` cue after it in its clause (找到了, 处理完了), or a `resolved` cue anywhere after it (水管爆了修好以后…, …现在都好了) |
+//! | `past` | a `before` cue is before it in its sentence with no `reset` cue between (上个月塌下去的坑, …到现在没修; one followed by 的 describes a thing, 前两天的雪, and reaches over its own clause only), a `habitual` cue before it in its clause (天天冒烟), an `after` cue after it in its clause (找到了, 处理完了), or a `resolved` cue anywhere after it (水管爆了修好以后…, …现在都好了) |
 //! | `question` | an `anywhere` cue is in the clause, or the clause ends with 吗 |
 //!
 //! Cues are words too (matched on boundaries), and never overlap the mention itself. A rule
@@ -673,6 +673,10 @@ impl<'t> Reading<'t> {
         } else {
             0
         };
+        // A past-time word that describes a thing (前两天的雪, 去年的坑) says when that thing was,
+        // not when what is told after it happens: it stops mentions in its own clause only.
+        let describes_a_thing =
+            |c: &Occurrence| (c.end as usize) < self.byte_at.len() - 1 && self.slice(c.end, c.end + 1) == "的";
         for cue in &self.raw {
             let roles = cues.roles(cue.id);
             // A cue that the danger is over (修好以后, 现在都好了) or was hearsay (也不知道真假)
@@ -709,7 +713,10 @@ impl<'t> Reading<'t> {
             {
                 Some(Guard::Hypothetical)
             } else if on(Guard::Past)
-                && ((roles & PAST_BEFORE != 0 && before && cue.start >= past_from)
+                && ((roles & PAST_BEFORE != 0
+                    && before
+                    && cue.start >= past_from
+                    && (in_clause || !describes_a_thing(cue)))
                     || (in_clause && roles & PAST_HABITUAL != 0 && before)
                     || (in_clause && roles & PAST_AFTER != 0 && after))
             {
