@@ -600,20 +600,18 @@ impl Store {
     /// itself; PostgreSQL does, and combines its indexes.
     async fn reads_filters_first(&self, query: &SearchRequest) -> Result<bool> {
         let f = &query.filter;
-        let indexed = !f.statuses.is_empty()
-            || f.departments.is_some()
-            || f.street.is_some()
+        let beyond_keys = f.street.is_some()
             || f.category.is_some()
             || f.caller_phone.is_some()
             || f.from_id.is_some()
             || f.to_id.is_some();
-        if self.backend != Backend::Sqlite || !query.has_words() || !indexed {
+        if self.backend != Backend::Sqlite || !query.has_words() || !beyond_keys {
             return Ok(false);
         }
         let mut count = Sql::new("SELECT COUNT(*) AS n");
         self.push_index_match(&mut count, query);
         let hits = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
-        Ok(filters_first(hits))
+        Ok(filters_first(hits, beyond_keys))
     }
 
     /// The search as the statements run it: a window of creation time becomes a window of ids
