@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 every_index!(
     operator_finds_the_same_problem_in_other_words,
     department_search_is_scoped_inside_the_query,
+    a_redispatched_ticket_moves_scope_and_status_in_word_searches,
     caller_phone_is_searchable_by_the_centre_only,
     filters_facets_and_pages_agree,
     a_reindex_rebuilds_the_same_index,
@@ -102,6 +103,52 @@ async fn department_search_is_scoped_inside_the_query(index: Index) {
     // The centre sees all eight.
     let (_, all) = operator.get("/api/v1/search?q=噪音扰民").await;
     assert_eq!(all["total"], 8);
+    server.stop().await;
+}
+
+/// A department's scope and a status narrow a search with words in the index itself (the index
+/// holds each ticket's units and status beside its words). A ticket returned and redispatched
+/// leaves the first bureau's word searches at once (the ticket rows decide) and enters the
+/// second's, and its new status, once the change is indexed.
+async fn a_redispatched_ticket_moves_scope_and_status_in_word_searches(index: Index) {
+    let server = start(index).await;
+    let (first, second) = two_bureaus();
+    let operator = server.login("operator").await;
+    let dispatcher = server.login("dispatcher").await;
+    let wrong = server.login(&first).await;
+    let right = server.login(&second).await;
+    let t = operator.log_call(json!({"content": "小区门口路灯不亮好几天了", "dispatch": {"lead": first}})).await;
+    let id = t["id"].to_string();
+    let number = t["number"].as_str().unwrap().to_string();
+    operator.log_call(json!({"content": "路灯杆被车撞歪了", "dispatch": {"lead": first}})).await;
+    server.index_search().await;
+    let search = |q: &str| format!("/api/v1/search?q={q}&sort=newest");
+    let (_, page) = wrong.get(&search("路灯不亮")).await;
+    assert_eq!(numbers(&page), vec![number.clone()], "{page}");
+    let (_, page) = operator.get(&(search("路灯不亮") + "&status=dispatched")).await;
+    assert_eq!(numbers(&page), vec![number.clone()], "{page}");
+
+    wrong.act(&id, "return", json!({"reason": "不属于本单位职责"})).await;
+    dispatcher.act(&id, "redispatch", json!({"lead": second, "note": "改派"})).await;
+    // Not yet indexed: the first bureau no longer finds it (its rows say so), and nobody finds
+    // it by a status it has left.
+    let (_, page) = wrong.get(&search("路灯")).await;
+    assert_eq!(page["total"], 1, "the other ticket only: {page}");
+    assert!(!numbers(&page).contains(&number), "{page}");
+    server.index_search().await;
+    let (_, page) = right.get(&search("路灯不亮")).await;
+    assert_eq!(numbers(&page), vec![number.clone()], "{page}");
+    assert_eq!(page["facets"]["department"], json!({ second.as_str(): 1 }));
+    let (_, page) = operator.get(&(search("路灯") + "&status=dispatched")).await;
+    assert_eq!(page["total"], 2, "{page}");
+    right.act(&id, "accept", json!(null)).await;
+    server.index_search().await;
+    let (_, page) = operator.get(&(search("路灯") + "&status=accepted")).await;
+    assert_eq!(numbers(&page), vec![number.clone()], "{page}");
+    let (_, page) = operator.get(&(search("路灯") + &format!("&status=dispatched&department={second}"))).await;
+    assert_eq!(page["total"], 0, "{page}");
+    let (_, page) = right.get(&(search("路灯") + "&status=accepted,dispatched")).await;
+    assert_eq!(numbers(&page), vec![number], "{page}");
     server.stop().await;
 }
 
@@ -258,7 +305,11 @@ async fn a_rebuild_requeues_what_a_running_drain_holds(backend: Backend) {
     store.close().await;
 }
 
-both_backends!(a_rebuild_requeues_what_a_running_drain_holds, a_supervisors_year_wide_facets_are_estimated_and_say_so);
+both_backends!(
+    a_rebuild_requeues_what_a_running_drain_holds,
+    a_supervisors_year_wide_facets_are_estimated_and_say_so,
+    the_upgrade_writes_the_keys_the_drain_writes,
+);
 
 /// A supervisor's search over more hits than are counted one by one (20,000): the total is
 /// exact, the facet counts are estimated from a sample, within a few per cent, and the answer
@@ -707,6 +758,59 @@ async fn both_backends_find_the_same_tickets(backend: Backend) {
 
 both_backends!(both_backends_find_the_same_tickets);
 
+/// Migration 0051 gives the tickets indexed before it their keys from the ticket rows, in SQL;
+/// the drain writes them in Rust for every later change. Both must write the same, or a scoped
+/// search would miss the tickets of before the upgrade: the keys the drain wrote are wiped and
+/// written again by the migration's own statement, and compared.
+async fn the_upgrade_writes_the_keys_the_drain_writes(backend: Backend) {
+    use sqlx::{Connection, Row};
+    let server = TestServer::start(backend).await;
+    let (first, second) = two_bureaus();
+    let operator = server.login("operator").await;
+    let mut ids = Vec::new();
+    for (content, lead) in [("路灯不亮", &first), ("垃圾没人清运", &first), ("路面塌陷", &second)] {
+        ids.push(operator.log_call(json!({"content": content, "dispatch": {"lead": lead}})).await["id"].to_string());
+    }
+    let t = operator.log_call(json!({"content": "井盖丢了", "route": false})).await;
+    server.login(&first).await.act(&ids[0], "accept", json!(null)).await;
+    server.index_search().await;
+
+    let (table, id, migration) = match backend {
+        Backend::Sqlite => {
+            ("search_fts", "rowid", include_str!("../migrations/sqlite/0051_search_keys.sql").to_string())
+        }
+        Backend::Postgres => {
+            let file = include_str!("../migrations/postgres/0051_search_keys.sql");
+            let update = &file[file.find("UPDATE search_docs").unwrap()..];
+            ("search_docs", "ticket_id", update[..update.find(';').unwrap() + 1].to_string())
+        }
+    };
+    let mut db = sqlx::AnyConnection::connect(&server.state.config.database_url).await.unwrap();
+    let read_keys = format!("SELECT {id} AS id, keys FROM {table} ORDER BY {id}");
+    let keys_of = |rows: Vec<sqlx::any::AnyRow>| -> Vec<(i64, Vec<String>)> {
+        rows.iter()
+            .map(|r| {
+                let mut keys: Vec<String> = r.get::<String, _>("keys").split(' ').map(String::from).collect();
+                keys.sort();
+                (r.get::<i64, _>("id"), keys)
+            })
+            .collect()
+    };
+    let by_drain = keys_of(sqlx::query(&read_keys).fetch_all(&mut db).await.unwrap());
+    assert_eq!(by_drain.len(), 4);
+    assert!(by_drain.iter().all(|(_, keys)| keys.iter().any(|k| k.starts_with('s'))), "{by_drain:?}");
+    assert_eq!(by_drain.iter().find(|(i, _)| *i == t["id"].as_i64().unwrap()).unwrap().1.len(), 1, "no unit yet");
+    sqlx::query(&format!("UPDATE {table} SET keys = ''")).execute(&mut db).await.unwrap();
+    sqlx::raw_sql(&migration).execute(&mut db).await.unwrap();
+    let by_migration = keys_of(sqlx::query(&read_keys).fetch_all(&mut db).await.unwrap());
+    assert_eq!(by_migration, by_drain);
+    db.close().await.unwrap();
+    // And the searches read them: the first bureau's scope, by its status.
+    let (_, page) = server.login(&first).await.get("/api/v1/search?q=路灯&status=accepted").await;
+    assert_eq!(page["total"], 1, "{page}");
+    server.stop().await;
+}
+
 /// A common word on PostgreSQL: its newest hits are looked for in a window of the newest ids
 /// (sized by the planner's statistics, which a rebuild refreshes), not by reading every hit.
 /// The page is the same as ranking the newest 20,000 hits would give: tickets that say the
@@ -723,8 +827,7 @@ async fn a_common_words_newest_hits_rank_the_same_from_a_window_of_ids() {
     let ids: Vec<i64> = (1..=65_536).collect();
     for chunk in ids.chunks(5_000) {
         let tickets = server.store.tickets_by_ids(chunk).await.unwrap();
-        let entries: Vec<(i64, String)> =
-            tickets.iter().map(|t| (t.id, hotline::search::segment::ticket_words(t))).collect();
+        let entries: Vec<_> = tickets.iter().map(hotline::search::embedded::index_entry).collect();
         server.store.write_search_words(&entries).await.unwrap();
     }
     server.store.refresh_search_statistics().await.unwrap();

@@ -5,6 +5,7 @@
 //! already-segmented terms.
 
 use super::lifecycle::Actor;
+use super::types::Status;
 
 /// Longest query accepted, in characters: an operator types words, not documents.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -69,12 +70,19 @@ pub fn ranked_window(hits: i64, first_id: i64, last_id: i64) -> Option<i64> {
 /// rather than each hit looked up and checked against the filters: 物业 (92,500 hits at
 /// 1,000,000 tickets) under "open" (30,000 tickets) is 30,000 index entries checked against a
 /// set, not 92,500 lookups (29 ms against 180 ms per statement on SQLite, ops/bench/RESULTS.md).
+/// Since the index holds each ticket's status and units as keys, that example is matched in the
+/// index instead (4,074 hits); reading filters first is left to the filters the keys do not
+/// hold ([`filters_first`]).
 pub const LOOKUPS_UP_TO: i64 = 20_000;
 
 /// Whether a search with words and an indexed filter reads the filter's tickets first (see
-/// [`LOOKUPS_UP_TO`]); `word_hits`: how many tickets hold the words.
-pub fn filters_first(word_hits: i64) -> bool {
-    word_hits > LOOKUPS_UP_TO
+/// [`LOOKUPS_UP_TO`]); `hits`: how many tickets the index finds for the words and the filters'
+/// keys ([`index_keys`]). Only a filter the keys do not hold (a street, a category, a caller, a
+/// window of time: `beyond_keys`) can be narrower than that: a scope or a status is already
+/// intersected with the words in the index, and reading its tickets instead reads more (物业
+/// among the closed: 970,000 tickets of a year read for 88,000 hits, 482 ms on SQLite).
+pub fn filters_first(hits: i64, beyond_keys: bool) -> bool {
+    beyond_keys && hits > LOOKUPS_UP_TO
 }
 
 /// How many buckets the ids are hashed into ([`sample_bucket`]); a sample is the buckets below a
@@ -213,6 +221,70 @@ pub fn fts5_all_terms(terms: &[String]) -> String {
     terms.iter().map(|t| fts5_phrase(t)).collect::<Vec<_>>().join(" ")
 }
 
+/// The index's key of a unit a ticket is assigned to (its lead, co-handlers and helpers): `u`
+/// and the code's UTF-8 bytes in lower-case hex, one token of letters and digits for FTS5's
+/// tokenizer (which would cut `fgj-wyzx` in two). The index holds a ticket's unit and status keys
+/// beside its words (migration 0051), so a department's scope or a status narrows a search with
+/// words in the index itself: the word's hits and the scope's tickets are intersected there
+/// instead of one set being read and each member checked against the other (垃圾 in 城管委's
+/// scope: 44,500 hits and 68,000 tickets for 11,000 results, ops/bench/RESULTS.md). The ticket
+/// rows still decide every filter; the keys only narrow, and lag behind a change as the words do.
+pub fn unit_key(unit: &str) -> String {
+    format!("u{}", hex::encode(unit))
+}
+
+/// The index's key of a ticket's status (see [`unit_key`]): `s` and the status word in hex.
+pub fn status_key(status: &str) -> String {
+    format!("s{}", hex::encode(status))
+}
+
+/// A ticket's keys as the index stores them, separated by spaces: its units, then its status.
+/// Migration 0051 writes the same for the tickets indexed before it (`UNIT_KEY_SQL`,
+/// `STATUS_KEY_SQL`).
+pub fn index_keys<'a>(units: impl IntoIterator<Item = &'a str>, status: &str) -> String {
+    let mut units: Vec<&str> = units.into_iter().collect();
+    units.sort_unstable();
+    units.dedup();
+    let mut keys: Vec<String> = units.into_iter().map(unit_key).collect();
+    keys.push(status_key(status));
+    keys.join(" ")
+}
+
+/// [`unit_key`] in each database's SQL, over a column `{unit}` (the migration's, checked by a test).
+pub const UNIT_KEY_SQL: [&str; 2] = ["'u' || lower(hex({unit}))", "'u' || encode(convert_to({unit}, 'UTF8'), 'hex')"];
+
+/// [`status_key`] in each database's SQL, over a column `{status}`.
+pub const STATUS_KEY_SQL: [&str; 2] =
+    ["'s' || lower(hex({status}))", "'s' || encode(convert_to({status}, 'UTF8'), 'hex')"];
+
+/// The groups of keys a search requires, one of each group: the scope's units, the statuses.
+/// Empty: the filters narrow nothing the index holds.
+///
+/// Statuses that take in the closed tickets are left to the ticket rows: closed is where a
+/// year's tickets end up (97 % of them), so as a key it narrows nothing, while matching it reads
+/// its whole list in the index (物业 among the closed at 1,000,000 tickets: 820 → 980 ms p50 on
+/// PostgreSQL with the key, ops/bench/RESULTS.md).
+pub fn required_keys(units: Option<&[String]>, statuses: &[&str]) -> Vec<Vec<String>> {
+    let mut groups = Vec::new();
+    if let Some(units) = units.filter(|u| !u.is_empty()) {
+        groups.push(units.iter().map(|u| unit_key(u)).collect());
+    }
+    if !statuses.is_empty() && !statuses.contains(&Status::Closed.as_str()) {
+        groups.push(statuses.iter().map(|s| status_key(s)).collect());
+    }
+    groups
+}
+
+/// An FTS5 query of the words (`words_query`: [`fts5_all_terms`] or [`fts5_any_term`]) in the
+/// words column, and one key of each group in the keys column.
+pub fn fts5_with_keys(words_query: &str, keys: &[Vec<String>]) -> String {
+    let mut query = format!("words : ({words_query})");
+    for group in keys {
+        query.push_str(&format!(" AND keys : ({})", group.join(" OR ")));
+    }
+    query
+}
+
 /// The words a query is matched on: at most [`MAX_QUERY_TERMS`], in the order typed.
 pub fn matched_terms(mut terms: Vec<String>) -> Vec<String> {
     terms.truncate(MAX_QUERY_TERMS);
@@ -328,6 +400,47 @@ mod tests {
     use crate::domain::types::Role;
 
     #[test]
+    fn a_tickets_units_and_status_are_single_tokens_in_its_index_keys() {
+        assert_eq!(unit_key("fgj-wyzx"), "u66676a2d77797a78");
+        assert_eq!(status_key("open"), "s6f70656e");
+        // Sorted, once each, the status last: the index's tokenizer keeps every key whole.
+        assert_eq!(
+            index_keys(["scjg", "cgw", "scjg"], "open"),
+            format!("{} {} {}", unit_key("cgw"), unit_key("scjg"), status_key("open"))
+        );
+        for key in index_keys(["fgj-wyzx", "区物业"], "accepted").split(' ') {
+            assert!(key.chars().all(|c| c.is_ascii_alphanumeric()), "{key}");
+        }
+        assert!(required_keys(None, &[]).is_empty());
+        assert!(required_keys(Some(&[]), &[]).is_empty());
+        let groups = required_keys(Some(&["cgw".to_string(), "cgw-hwzx".to_string()]), &["open"]);
+        assert_eq!(groups, vec![vec![unit_key("cgw"), unit_key("cgw-hwzx")], vec![status_key("open")]]);
+        // Closed narrows nothing: most tickets are closed.
+        assert!(required_keys(None, &["closed"]).is_empty());
+        assert_eq!(required_keys(None, &["replied", "closed"]), Vec::<Vec<String>>::new());
+        assert_eq!(required_keys(Some(&["cgw".to_string()]), &["closed"]), vec![vec![unit_key("cgw")]]);
+        assert_eq!(
+            fts5_with_keys("\"物 业\"", &groups),
+            format!(
+                "words : (\"物 业\") AND keys : ({} OR {}) AND keys : ({})",
+                unit_key("cgw"),
+                unit_key("cgw-hwzx"),
+                status_key("open")
+            )
+        );
+    }
+
+    #[test]
+    fn the_migration_writes_the_keys_the_drain_writes() {
+        let sqlite = include_str!("../../migrations/sqlite/0051_search_keys.sql");
+        let postgres = include_str!("../../migrations/postgres/0051_search_keys.sql");
+        for (migration, i) in [(sqlite, 0), (postgres, 1)] {
+            assert!(migration.contains(&UNIT_KEY_SQL[i].replace("{unit}", "u.department")), "{migration}");
+            assert!(migration.contains(&STATUS_KEY_SQL[i].replace("{status}", "t.status")), "{migration}");
+        }
+    }
+
+    #[test]
     fn facets_are_counted_exactly_up_to_the_threshold_and_estimated_above() {
         assert_eq!(facet_sample(0), None);
         assert_eq!(facet_sample(EXACT_FACETS_UP_TO), None);
@@ -363,9 +476,12 @@ mod tests {
 
     #[test]
     fn common_words_are_checked_against_the_filters_tickets() {
-        assert!(!filters_first(500));
-        assert!(!filters_first(LOOKUPS_UP_TO));
-        assert!(filters_first(92_500));
+        assert!(!filters_first(500, true));
+        assert!(!filters_first(LOOKUPS_UP_TO, true));
+        assert!(filters_first(92_500, true));
+        // A scope or a status alone is matched in the index with the words: the hits are never
+        // more than its tickets.
+        assert!(!filters_first(92_500, false));
     }
 
     #[test]

@@ -1,12 +1,28 @@
 //! The embedded index: segmented words in the ticket database (FTS5 on SQLite, tsvector on
 //! PostgreSQL; the SQL is `store::search`'s). Filters, department scope and facets are
-//! conditions on the live ticket rows, so only the text match can lag behind a change.
+//! conditions on the live ticket rows. The index also holds each ticket's units and status as
+//! keys, which narrow a search with words under a scope or a status in the index itself; like
+//! the words, they lag behind a change until the drain has indexed it (a ticket just dispatched
+//! to a unit is found by words in its scope once indexed, as a ticket just logged is), and a
+//! ticket that left a scope is never shown in it: the live rows decide.
 
 use super::{segment, SearchError, SearchIndex, SearchPage, SearchRequest};
+use crate::domain::search::index_keys;
 use crate::domain::ticket::Ticket;
+use crate::store::search::IndexEntry;
 use crate::store::Store;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+
+/// A ticket's entry in the embedded index: its segmented words, and its units and status as
+/// keys (a search under a department's scope or a status is narrowed by them in the index).
+pub fn index_entry(t: &Ticket) -> IndexEntry {
+    IndexEntry {
+        ticket_id: t.id,
+        words: segment::ticket_words(t),
+        keys: index_keys(t.assigned_units(), t.status.as_str()),
+    }
+}
 
 pub struct Embedded {
     store: Store,
@@ -35,7 +51,7 @@ impl SearchIndex for Embedded {
 
     fn upsert<'a>(&'a self, tickets: &'a [Ticket]) -> BoxFuture<'a, Result<(), SearchError>> {
         async move {
-            let entries: Vec<(i64, String)> = tickets.iter().map(|t| (t.id, segment::ticket_words(t))).collect();
+            let entries: Vec<IndexEntry> = tickets.iter().map(index_entry).collect();
             self.store.write_search_words(&entries).await?;
             Ok(())
         }

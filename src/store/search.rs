@@ -8,12 +8,17 @@
 //! Queries are built once; the dialects differ only in the text-match clause and the rank.
 //! Department scope and every filter are conditions of the same statement (the shared
 //! [`super::tickets::push_filters`]), so a page never loses hits to a filter applied later.
+//! The index also holds each ticket's units and status as keys (migration 0051): with words,
+//! a scope or a status is matched in the index as well, so the index intersects the two lists
+//! (`words : (…) AND keys : (…)` in FTS5, a second GIN index on PostgreSQL); the ticket rows
+//! still decide.
 
 use super::tickets::{decode_body, insert_rows, push_filters};
 use super::{get_i64, get_opt_i64, get_opt_string, millis, Backend, Result, Sql, Store, StoreError, TicketFilter};
 use crate::domain::search::{
-    estimate_count, facet_sample, filters_first, fts5_all_terms, fts5_any_term, ranked_newest, ranked_window,
-    tsquery_terms, FacetSample, SortOrder, FACETS, RANKED_NEWEST_UP_TO, SAMPLE_BUCKET_SQL,
+    estimate_count, facet_sample, filters_first, fts5_all_terms, fts5_any_term, fts5_with_keys, ranked_newest,
+    ranked_window, required_keys, tsquery_terms, FacetSample, SortOrder, FACETS, RANKED_NEWEST_UP_TO,
+    SAMPLE_BUCKET_SQL,
 };
 use crate::domain::ticket::Ticket;
 use chrono::{DateTime, Utc};
@@ -65,6 +70,31 @@ impl SearchRequest {
     /// The search matches words (not a phone, not filters alone): the index takes part.
     pub fn has_words(&self) -> bool {
         self.phone.is_none() && !self.terms.is_empty()
+    }
+}
+
+/// A ticket as the embedded index holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub ticket_id: i64,
+    /// The segmented words, separated by spaces.
+    pub words: String,
+    /// Its units and status ([`crate::domain::search::index_keys`]), separated by spaces.
+    pub keys: String,
+}
+
+impl SearchRequest {
+    /// The keys a hit must hold, one of each group ([`required_keys`]): the scope's units and
+    /// the statuses filtered on.
+    fn required_keys(&self) -> Vec<Vec<String>> {
+        let statuses: Vec<&str> = self.filter.statuses.iter().map(|s| s.as_str()).collect();
+        required_keys(self.filter.departments.as_deref(), &statuses)
+    }
+
+    /// The FTS5 query of the words (all, or `any`), and of the keys the filters require.
+    fn fts5_query(&self, any: bool) -> String {
+        let words = if any { fts5_any_term(&self.terms) } else { fts5_all_terms(&self.terms) };
+        fts5_with_keys(&words, &self.required_keys())
     }
 }
 
@@ -121,6 +151,26 @@ async fn finish_entry(tx: &mut Transaction<'_, Any>, ticket_id: i64, version: i6
             .await?;
     }
     Ok(())
+}
+
+/// SQLite's rank of a hit by its words alone: the keys column weighs nothing (every hit of a
+/// scoped search holds a scope key; it says nothing of relevance).
+const BM25: &str = "bm25(search_fts, 1.0, 0.0)";
+
+/// PostgreSQL: the keys a hit must hold ([`SearchRequest::required_keys`]), one of each group,
+/// as conditions on the keys' GIN index (migration 0051), which the planner intersects with the
+/// words' bitmap.
+fn push_key_conditions(sql: &mut Sql, query: &SearchRequest) {
+    for group in query.required_keys() {
+        sql.push(" AND string_to_array(d.keys, ' ') && ARRAY[");
+        for (i, key) in group.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(key);
+        }
+        sql.push("]::text[]");
+    }
 }
 
 /// The facet's column on the ticket row.
@@ -264,28 +314,28 @@ impl Store {
         rows.iter().map(decode_body).collect()
     }
 
-    /// Writes the embedded index entries: (ticket id, segmented words separated by spaces).
-    pub async fn write_search_words(&self, entries: &[(i64, String)]) -> Result<()> {
+    /// Writes the embedded index entries.
+    pub async fn write_search_words(&self, entries: &[IndexEntry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
+        let rows =
+            entries.iter().map(|e| vec![e.ticket_id.into(), e.words.as_str().into(), e.keys.as_str().into()]).collect();
         let mut tx = self.writer.begin().await?;
         match self.backend {
             Backend::Sqlite => {
                 // FTS5 has no upsert: replace by rowid.
                 let mut delete = Sql::new("DELETE FROM search_fts WHERE rowid IN ");
-                delete.bind_list(&entries.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+                delete.bind_list(&entries.iter().map(|e| e.ticket_id).collect::<Vec<_>>());
                 delete.query().execute(&mut *tx).await?;
-                let rows = entries.iter().map(|(id, words)| vec![(*id).into(), words.into()]).collect();
-                insert_rows(&mut tx, "INSERT INTO search_fts (rowid, words) VALUES ", rows, "").await?;
+                insert_rows(&mut tx, "INSERT INTO search_fts (rowid, words, keys) VALUES ", rows, "").await?;
             }
             Backend::Postgres => {
-                let rows = entries.iter().map(|(id, words)| vec![(*id).into(), words.into()]).collect();
                 insert_rows(
                     &mut tx,
-                    "INSERT INTO search_docs (ticket_id, words) VALUES ",
+                    "INSERT INTO search_docs (ticket_id, words, keys) VALUES ",
                     rows,
-                    " ON CONFLICT (ticket_id) DO UPDATE SET words = excluded.words",
+                    " ON CONFLICT (ticket_id) DO UPDATE SET words = excluded.words, keys = excluded.keys",
                 )
                 .await?;
             }
@@ -352,11 +402,11 @@ impl Store {
                 // `+` keeps SQLite from looking each hit up by id (that is the other plan): the
                 // filter's index is read and the hits are a set to check against.
                 sql.push(" FROM tickets t WHERE +t.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ")
-                    .bind(if any { fts5_any_term(&query.terms) } else { fts5_all_terms(&query.terms) })
+                    .bind(query.fts5_query(any))
                     .push(")");
             }
             (None, false, Backend::Sqlite) => {
-                let expr = if any { fts5_any_term(&query.terms) } else { fts5_all_terms(&query.terms) };
+                let expr = query.fts5_query(any);
                 // CROSS JOIN makes SQLite run the full-text match once and look the tickets up
                 // by id; left to itself it may scan tickets and re-run the match per row.
                 sql.push(" FROM search_fts CROSS JOIN tickets t WHERE t.id = search_fts.rowid AND search_fts MATCH ")
@@ -366,6 +416,7 @@ impl Store {
                 sql.push(" FROM search_docs d JOIN tickets t ON t.id = d.ticket_id WHERE d.tsv @@ CAST(")
                     .bind(tsquery_terms(&query.terms, any))
                     .push(" AS tsquery)");
+                push_key_conditions(sql, query);
             }
         }
         push_filters(sql, &query.filter, now);
@@ -376,12 +427,13 @@ impl Store {
     fn push_index_match(&self, sql: &mut Sql, query: &SearchRequest) {
         match self.backend {
             Backend::Sqlite => {
-                sql.push(" FROM search_fts WHERE search_fts MATCH ").bind(fts5_all_terms(&query.terms));
+                sql.push(" FROM search_fts WHERE search_fts MATCH ").bind(query.fts5_query(false));
             }
             Backend::Postgres => {
                 sql.push(" FROM search_docs d WHERE d.tsv @@ CAST(")
                     .bind(tsquery_terms(&query.terms, false))
                     .push(" AS tsquery)");
+                push_key_conditions(sql, query);
             }
         }
     }
@@ -390,7 +442,7 @@ impl Store {
     fn push_rank_order(&self, sql: &mut Sql, query: &SearchRequest, any: bool) {
         match (query.sort, query.has_words(), self.backend) {
             (SortOrder::Relevance, true, Backend::Sqlite) => {
-                sql.push(" ORDER BY bm25(search_fts), t.id DESC");
+                sql.push(&format!(" ORDER BY {BM25}, t.id DESC"));
             }
             (SortOrder::Relevance, true, Backend::Postgres) => {
                 sql.push(" ORDER BY ts_rank(d.tsv, CAST(")
@@ -475,7 +527,7 @@ impl Store {
         });
         let (best_first, hits_best_first) = match self.backend {
             Backend::Sqlite => {
-                page.push("SELECT search_fts.rowid AS id, bm25(search_fts) AS rank");
+                page.push(&format!("SELECT search_fts.rowid AS id, {BM25} AS rank"));
                 if filters_first {
                     // bm25 exists only inside the full-text query: the hits that pass the
                     // filters (read filters first) are a set it checks (`+`: not a lookup of
@@ -542,26 +594,24 @@ impl Store {
     }
 
     /// Whether SQLite reads a search with words and filters by the filters' index first
-    /// ([`crate::domain::search::filters_first`]): decided on the count of the words' hits,
-    /// which the full-text index gives at once (92,500 hits of 物业 in 16 ms at 1,000,000
-    /// tickets). SQLite keeps no statistics to choose by itself; PostgreSQL does, and
-    /// combines its indexes.
+    /// ([`crate::domain::search::filters_first`]): decided on the count of the index's hits
+    /// for the words and the filters' keys, which the full-text index gives at once (92,500
+    /// hits of 物业 in 16 ms at 1,000,000 tickets). SQLite keeps no statistics to choose by
+    /// itself; PostgreSQL does, and combines its indexes.
     async fn reads_filters_first(&self, query: &SearchRequest) -> Result<bool> {
         let f = &query.filter;
-        let indexed = !f.statuses.is_empty()
-            || f.departments.is_some()
-            || f.street.is_some()
+        let beyond_keys = f.street.is_some()
             || f.category.is_some()
             || f.caller_phone.is_some()
             || f.from_id.is_some()
             || f.to_id.is_some();
-        if self.backend != Backend::Sqlite || !query.has_words() || !indexed {
+        if self.backend != Backend::Sqlite || !query.has_words() || !beyond_keys {
             return Ok(false);
         }
         let mut count = Sql::new("SELECT COUNT(*) AS n");
         self.push_index_match(&mut count, query);
         let hits = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
-        Ok(filters_first(hits))
+        Ok(filters_first(hits, beyond_keys))
     }
 
     /// The search as the statements run it: a window of creation time becomes a window of ids
