@@ -3,8 +3,8 @@
 //!
 //! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` and
 //! the `development*.tsv` sets (the calls the catalogue is revised against) and of the blind
-//! held-out set `holdout_2026-12-07g.tsv` (written apart, never tuned on; skipped with a note
-//! until its writer commits it) through the shipped catalogue
+//! held-out sets `holdout_2026-12-07g.tsv` and `holdout_2026-12-07k.tsv` (written apart, never
+//! tuned on; skipped with a note until its writer commits it) through the shipped catalogue
 //! and prints, per file: expected-lead share, false-emergency
 //! rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0, as low as the
 //! catalogue allows), routing p50/p99, and then every miss with what was expected (`-- --words`:
@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Tuning and development sets first, then the blind held-out set (tests/routing_eval/README.md).
-const EVALUATION_FILES: [&str; 13] = [
+const EVALUATION_FILES: [&str; 14] = [
     "tuning.tsv",
     "development.tsv",
     "development_2026-12-06.tsv",
@@ -33,9 +33,10 @@ const EVALUATION_FILES: [&str; 13] = [
     "development_2026-12-07i.tsv",
     "development_2026-12-07j.tsv",
     HELD_OUT[0],
+    HELD_OUT[1],
 ];
 /// The blind held-out set; it may not be written yet (then it is skipped with a note).
-const HELD_OUT: [&str; 1] = ["holdout_2026-12-07g.tsv"];
+const HELD_OUT: [&str; 2] = ["holdout_2026-12-07g.tsv", "holdout_2026-12-07k.tsv"];
 
 fn main() {
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
