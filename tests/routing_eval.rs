@@ -24,9 +24,9 @@ fn morning() -> chrono::DateTime<chrono::Utc> {
 /// The held-out sets measured blind (README.md): a fresh one replaces each once its misses are
 /// read. Only their form and labels are checked here (never how they route), so these tests tune
 /// nothing on them. A set its writer has not committed yet is skipped with a note.
-const HELD_OUT: [&str; 2] = ["holdout_2026-12-07g.tsv", "holdout_2026-12-07k.tsv"];
+const HELD_OUT: [&str; 2] = ["holdout_2026-12-07g.tsv", "holdout_2026-12-07l.tsv"];
 /// The sets the catalogue is revised against (earlier held-out sets, once looked at).
-const DEVELOPMENT: [&str; 11] = [
+const DEVELOPMENT: [&str; 12] = [
     "development.tsv",
     "development_2026-12-06.tsv",
     "development_2026-12-07.tsv",
@@ -42,6 +42,8 @@ const DEVELOPMENT: [&str; 11] = [
     "development_2026-12-07i.tsv",
     // j: blind with rounds 10 and 11's catalogues, a development set since round 12 (2026-12-07)
     "development_2026-12-07j.tsv",
+    // k: blind with rounds 11 and 12's catalogues, a development set since round 13 (2026-12-07)
+    "development_2026-12-07k.tsv",
 ];
 
 #[test]

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Tuning and development sets first, then the blind held-out set (tests/routing_eval/README.md).
-const EVALUATION_FILES: [&str; 14] = [
+const EVALUATION_FILES: [&str; 15] = [
     "tuning.tsv",
     "development.tsv",
     "development_2026-12-06.tsv",
@@ -32,11 +32,12 @@ const EVALUATION_FILES: [&str; 14] = [
     "development_2026-12-07h.tsv",
     "development_2026-12-07i.tsv",
     "development_2026-12-07j.tsv",
+    "development_2026-12-07k.tsv",
     HELD_OUT[0],
     HELD_OUT[1],
 ];
 /// The blind held-out set; it may not be written yet (then it is skipped with a note).
-const HELD_OUT: [&str; 2] = ["holdout_2026-12-07g.tsv", "holdout_2026-12-07k.tsv"];
+const HELD_OUT: [&str; 2] = ["holdout_2026-12-07g.tsv", "holdout_2026-12-07l.tsv"];
 
 fn main() {
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
