@@ -108,3 +108,26 @@ fn tuning_calls_route_as_a_dispatcher_would() {
         .collect();
     assert!(misses.is_empty(), "{}", misses.join("\n"));
 }
+
+/// What the benchmark prints of a held-out set: its misses counted by label, adding up to the
+/// figures, with no call's words in it.
+#[test]
+fn a_blind_sets_misses_are_counted_by_label_without_its_calls() {
+    let catalog = catalog();
+    for file in DEVELOPMENT {
+        let cases = cases(file);
+        let report = evaluate(&catalog.rules, &catalog.district, &cases, morning());
+        assert_eq!(report.missed_by_label.values().sum::<usize>(), report.missed_emergencies, "{file}");
+        assert_eq!(report.false_by_label.values().sum::<usize>(), report.false_emergencies, "{file}");
+        assert_eq!(
+            report.lead_missed_normal + report.lead_missed_urgent,
+            report.cases - report.expected_lead,
+            "{file}"
+        );
+        let counts = report.counts_by_label();
+        assert!(counts.starts_with(&format!("missed {} (", report.missed_emergencies)), "{file}: {counts}");
+        for case in &cases {
+            assert!(!counts.contains(&case.content), "{file}: {} shows in {counts}", case.at);
+        }
+    }
+}

@@ -13,6 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 use super::{District, Routing, RoutingInput, RuleSet};
 
@@ -102,6 +103,13 @@ pub struct Report {
     pub wrong_label: usize,
     pub manual: usize,
     pub misses: Vec<Miss>,
+    /// Missed emergencies by their label.
+    pub missed_by_label: BTreeMap<String, usize>,
+    /// False emergencies by the label proposed.
+    pub false_by_label: BTreeMap<String, usize>,
+    /// Calls not sent to the expected lead: labelled urgent, and the rest (ordinary calls and traps).
+    pub lead_missed_urgent: usize,
+    pub lead_missed_normal: usize,
 }
 
 impl Report {
@@ -123,6 +131,28 @@ impl Report {
     }
     pub fn manual_rate(&self) -> f64 {
         Report::share(self.manual, self.cases)
+    }
+
+    /// The misses as counts by label, with no call's words: what may be said of a blind set
+    /// without making it a development set (`tests/routing_eval/README.md`).
+    pub fn counts_by_label(&self) -> String {
+        let list = |counts: &BTreeMap<String, usize>| {
+            let mut counts: Vec<(&String, &usize)> = counts.iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            counts.iter().map(|(label, n)| format!("{label} {n}")).collect::<Vec<_>>().join(", ")
+        };
+        format!(
+            "missed {} ({}); false {} ({}); wrong label {}; lead misses {} ({} ordinary calls or traps, {} emergencies); manual {}",
+            self.missed_emergencies,
+            list(&self.missed_by_label),
+            self.false_emergencies,
+            list(&self.false_by_label),
+            self.wrong_label,
+            self.lead_missed_normal + self.lead_missed_urgent,
+            self.lead_missed_normal,
+            self.lead_missed_urgent,
+            self.manual,
+        )
     }
 }
 
@@ -147,14 +177,23 @@ pub fn evaluate(set: &RuleSet, district: &District, cases: &[Case], received_at:
                 }
             }
         }
+        if routing.decision().is_none_or(|d| d.lead != case.lead) {
+            if case.urgent {
+                report.lead_missed_urgent += 1;
+            } else {
+                report.lead_missed_normal += 1;
+            }
+        }
         let proposal = routing.decision().and_then(|d| d.emergency.as_ref());
         match (case.urgent, proposal) {
             (false, Some(p)) => {
                 report.false_emergencies += 1;
+                *report.false_by_label.entry(p.label.to_string()).or_default() += 1;
                 wrong.push(format!("false emergency 可能紧急: {} (matched {})", p.label, p.matched));
             }
             (true, None) => {
                 report.missed_emergencies += 1;
+                *report.missed_by_label.entry(case.emergency.clone().unwrap_or_default()).or_default() += 1;
                 wrong.push("missed emergency".to_string());
             }
             (true, Some(p)) if Some(&p.label) != case.emergency.as_ref() => {
