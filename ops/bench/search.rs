@@ -244,7 +244,8 @@ async fn measure(store: &Store, index: &Search, catalog: &Catalog, backend: &str
         let described = describe(q, filter, *sort, *offset);
         eprintln!("{what}: {described}: p50 {:.1} ms, {} hits", percentile(&latencies, 0.5), page.total);
         rows.push(format!(
-            "| {what} | {described} | {} | {} | {:.1} | {:.1} |",
+            "| {what} | {described} | {}{} | {} | {:.1} | {:.1} |",
+            if page.total_estimated { "≈" } else { "" },
             page.total,
             if page.facets_estimated { "estimated" } else { "exact" },
             percentile(&latencies, 0.5),
@@ -263,7 +264,7 @@ async fn measure(store: &Store, index: &Search, catalog: &Catalog, backend: &str
             summary(all)
         );
         println!();
-        println!("| kind | query | hits | facets | p50 ms | p99 ms |");
+        println!("| kind | query | hits (≈ estimated) | facets | p50 ms | p99 ms |");
         println!("|---|---|---:|---|---:|---:|");
         for row in rows {
             println!("{row}");

@@ -25,7 +25,8 @@ pub const FACETS: [&str; 5] = ["status", "department", "street", "category", "ki
 
 /// Facet counts are exact up to this many hits. Above, counting every hit costs what reading
 /// every hit costs (a supervisor's filter over a year is hundreds of thousands of tickets), so
-/// they are estimated from a sample and the answer says so; the total stays exact.
+/// they are estimated from a sample and the answer says so; the total stays exact, but where
+/// counting itself reads every hit ([`estimates_total`]).
 pub const EXACT_FACETS_UP_TO: i64 = 20_000;
 /// About how many hits an estimate counts.
 pub const FACET_SAMPLE_HITS: i64 = 10_000;
@@ -123,7 +124,26 @@ pub fn sample_hash(id: i64) -> i64 {
     (id * 2_654_435_761) % 4_294_967_291
 }
 
-/// A count in the sample scaled to all hits: its share of the sample times the exact total.
+/// The hits of a sample scaled to all hits: `in_sample` hits in `sample`'s buckets of
+/// [`SAMPLE_BUCKETS`] (see [`estimates_total`]).
+pub fn estimate_total(in_sample: i64, sample: FacetSample) -> i64 {
+    if sample.buckets <= 0 {
+        return 0;
+    }
+    (in_sample as f64 * SAMPLE_BUCKETS as f64 / sample.buckets as f64).round() as i64
+}
+
+/// Whether a search's total is estimated from a sample of its hits, as its facets are, rather
+/// than counted: where counting reads every hit (PostgreSQL's word index holds no ids, so
+/// counting 物业's 92,500 hits at 1,000,000 tickets read their documents, 400–800 ms; FTS5 counts
+/// from its index, `counts_from_index`) and the database's statistics expect more hits than are
+/// counted one by one ([`EXACT_FACETS_UP_TO`]). The sample has the last word: one that finds that
+/// few has its hits counted exactly after all.
+pub fn estimates_total(counts_from_index: bool, planned_hits: Option<i64>) -> bool {
+    !counts_from_index && planned_hits.is_some_and(|hits| hits > EXACT_FACETS_UP_TO)
+}
+
+/// A count in the sample scaled to all hits: its share of the sample times the total.
 pub fn estimate_count(in_sample: i64, sample_size: i64, total: i64) -> i64 {
     if sample_size <= 0 {
         return 0;
@@ -505,6 +525,26 @@ mod tests {
         // PostgreSQL uses the index only for the expression it was built on.
         let migration = include_str!("../../migrations/postgres/0050_facet_sample_index.sql");
         assert!(migration.contains(&format!("({})", SAMPLE_BUCKET_SQL.replace("{id}", "id"))), "{migration}");
+    }
+
+    #[test]
+    fn a_common_words_total_is_estimated_from_its_sample_where_counting_reads_every_hit() {
+        // PostgreSQL indexes the index entries' bucket by this very expression (0052).
+        let migration = include_str!("../../migrations/postgres/0052_search_sample_index.sql");
+        assert!(migration.contains(&format!("({})", SAMPLE_BUCKET_SQL.replace("{id}", "ticket_id"))), "{migration}");
+        // A year's common word: its hits in the sample of its size, scaled, are its total within a
+        // per cent.
+        let hits: Vec<i64> = (1..=1_000_000i64).filter(|id| id % 11 == 3).collect();
+        let sample = facet_sample(hits.len() as i64).unwrap();
+        let in_sample = hits.iter().filter(|id| sample_bucket(**id) < sample.buckets).count() as i64;
+        let estimate = estimate_total(in_sample, sample);
+        assert!((estimate - hits.len() as i64).abs() * 100 <= hits.len() as i64, "{estimate} for {}", hits.len());
+        assert_eq!(estimate_total(5, FacetSample { buckets: 0 }), 0);
+        // Only an index that reads each hit to count it estimates, and only past the threshold.
+        assert!(estimates_total(false, Some(EXACT_FACETS_UP_TO + 1)));
+        assert!(!estimates_total(false, Some(EXACT_FACETS_UP_TO)));
+        assert!(!estimates_total(false, None));
+        assert!(!estimates_total(true, Some(1_000_000)));
     }
 
     fn actor(role: Role) -> Actor {

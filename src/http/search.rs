@@ -109,9 +109,13 @@ pub struct SearchResponse {
     pub facets: BTreeMap<String, BTreeMap<String, i64>>,
     /// `false`: the facet counts are exact. `true`: there were more than 20,000 hits and the
     /// counts are estimated from a sample of about 10,000 of them (a share of the sample times
-    /// the exact `total`), rounded; values too rare to be in the sample are left out. `total`
-    /// is always exact.
+    /// `total`), rounded; values too rare to be in the sample are left out.
     pub facets_estimated: bool,
+    /// `false`: `total` is exact. `true`: it is estimated from the same sample (the hits in the
+    /// sample scaled to all ids, within about a per cent for 10,000 sampled; the pages show
+    /// "约 n 件"). Only words with more than 20,000 hits on PostgreSQL's embedded index, whose
+    /// count would read every hit; SQLite's index and Meilisearch count exactly.
+    pub total_estimated: bool,
     /// Set when `sort` is `relevance` and there were more hits than this: the page is the best
     /// of the newest this many (20,000), which every page a search may ask for lies within.
     /// Meilisearch ranks every hit and never sets it.
@@ -218,6 +222,7 @@ pub async fn search(
         hits: page.tickets.iter().filter(|t| auth.actor.can_see(t)).map(|t| hit(t, &request.terms)).collect(),
         facets: page.facets,
         facets_estimated: page.facets_estimated,
+        total_estimated: page.total_estimated,
         ranked_newest: page.ranked_newest,
     }))
 }

@@ -16,9 +16,9 @@
 use super::tickets::{decode_body, insert_rows, push_filters};
 use super::{get_i64, get_opt_i64, get_opt_string, millis, Backend, Result, Sql, Store, StoreError, TicketFilter};
 use crate::domain::search::{
-    estimate_count, facet_sample, filters_first, fts5_all_terms, fts5_any_term, fts5_with_keys, ranked_newest,
-    ranked_window, required_keys, tsquery_terms, FacetSample, SortOrder, FACETS, RANKED_NEWEST_UP_TO,
-    SAMPLE_BUCKET_SQL,
+    estimate_count, estimate_total, estimates_total, facet_sample, filters_first, fts5_all_terms, fts5_any_term,
+    fts5_with_keys, ranked_newest, ranked_window, required_keys, tsquery_terms, FacetSample, SortOrder,
+    EXACT_FACETS_UP_TO, FACETS, RANKED_NEWEST_UP_TO, SAMPLE_BUCKET_SQL,
 };
 use crate::domain::ticket::Ticket;
 use chrono::{DateTime, Utc};
@@ -106,8 +106,11 @@ pub struct SearchPage {
     /// facet (`status`, `department`, `street`, `category`, `kind`) → value → count.
     pub facets: BTreeMap<String, BTreeMap<String, i64>>,
     /// The facet counts are estimated from a sample of the hits (there were more than
-    /// [`crate::domain::search::EXACT_FACETS_UP_TO`]); `total` is exact either way.
+    /// [`crate::domain::search::EXACT_FACETS_UP_TO`]).
     pub facets_estimated: bool,
+    /// `total` is estimated from the same sample ([`crate::domain::search::estimates_total`]:
+    /// words with that many hits on PostgreSQL); else it is exact.
+    pub total_estimated: bool,
     /// Relevance ordered only the newest this many hits (there were more:
     /// [`crate::domain::search::RANKED_NEWEST_UP_TO`]). `None`: every hit was ranked, or the
     /// order is not relevance.
@@ -171,6 +174,11 @@ fn push_key_conditions(sql: &mut Sql, query: &SearchRequest) {
         }
         sql.push("]::text[]");
     }
+}
+
+/// The hits the facet rows counted (each row: a count `n` and a value of each facet).
+fn sample_size(rows: &[sqlx::any::AnyRow]) -> Result<i64> {
+    rows.iter().map(|row| get_i64(row, "n")).sum()
 }
 
 /// The facet's column on the ticket row.
@@ -630,9 +638,11 @@ impl Store {
         Ok(query)
     }
 
-    /// The embedded search: one page of tickets, the exact total, and the facet counts —
-    /// exact up to [`crate::domain::search::EXACT_FACETS_UP_TO`] hits, estimated from a
-    /// sample above. The page and the counts are read at once, on two connections.
+    /// The embedded search: one page of tickets, the total, and the facet counts — exact up to
+    /// [`crate::domain::search::EXACT_FACETS_UP_TO`] hits, estimated from a sample above; the
+    /// total too, for words on PostgreSQL ([`estimates_total`]: the sample drawn by the
+    /// planner's estimate of the hits, through the index on the entries' bucket, migration
+    /// 0052). The page and the counts are read at once, on two connections.
     pub async fn search_text(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<SearchPage> {
         if query.filter.departments.as_ref().is_some_and(Vec::is_empty) {
             return Ok(SearchPage::default());
@@ -640,27 +650,40 @@ impl Store {
         let query = &self.with_id_window(query).await?;
         let filters_first = self.reads_filters_first(query).await?;
         let (page, count) = self.search_statements(query, filters_first, now);
+        // PostgreSQL's statistics of the words: what sizes the ranking's window, and tells whether
+        // the hits are too many to count one by one.
+        let planned = match self.backend {
+            Backend::Postgres if query.has_words() => self.planned_hits(query, now).await?,
+            _ => None,
+        };
         let count_all = async {
+            if let Some(sample) = planned.filter(|_| estimates_total(false, planned)).and_then(facet_sample) {
+                let facets = self.facet_statement(query, filters_first, now, Some(sample));
+                let rows = facets.query().fetch_all(&self.pool).await?;
+                let total = estimate_total(sample_size(&rows)?, sample);
+                if total > EXACT_FACETS_UP_TO {
+                    return Ok::<_, StoreError>((total, true, Some(sample), rows));
+                }
+            }
             let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
             let sample = facet_sample(total);
             let facets = self.facet_statement(query, filters_first, now, sample);
             let rows = facets.query().fetch_all(&self.pool).await?;
-            Ok::<_, StoreError>((total, sample, rows))
+            Ok((total, false, sample, rows))
         };
         let read_page = async {
             if self.ranks_in_window(query) {
-                return self.read_ranked_in_window(query, now, page).await;
+                return self.read_ranked_in_window(query, now, planned, page).await;
             }
             let rows = page.query().fetch_all(&self.pool).await?;
             rows.iter().map(decode_body).collect::<Result<Vec<_>>>()
         };
-        let (tickets, (total, sample, rows)) = tokio::try_join!(read_page, count_all)?;
+        let (tickets, (total, total_estimated, sample, rows)) = tokio::try_join!(read_page, count_all)?;
         let mut counted: BTreeMap<String, BTreeMap<String, i64>> =
             FACETS.iter().map(|f| (f.to_string(), BTreeMap::new())).collect();
-        let mut sample_size = 0;
+        let sample_size = sample_size(&rows)?;
         for row in &rows {
             let n = get_i64(row, "n")?;
-            sample_size += n;
             for (i, facet) in FACETS.iter().enumerate() {
                 if let Some(value) = get_opt_string(row, &format!("f{i}"))? {
                     *counted.entry(facet.to_string()).or_default().entry(value).or_default() += n;
@@ -676,7 +699,14 @@ impl Store {
             }
         }
         let ranked_newest = ranked_newest(query.has_words() && query.sort == SortOrder::Relevance, total);
-        Ok(SearchPage { total, tickets, facets: counted, facets_estimated: sample.is_some(), ranked_newest })
+        Ok(SearchPage {
+            total,
+            tickets,
+            facets: counted,
+            facets_estimated: sample.is_some(),
+            total_estimated,
+            ranked_newest,
+        })
     }
 
     /// Whether a search's ranking first looks for the newest hits in a window of the newest ids
@@ -699,9 +729,10 @@ impl Store {
         &self,
         query: &SearchRequest,
         now: DateTime<Utc>,
+        planned: Option<i64>,
         everywhere: Sql,
     ) -> Result<Vec<Ticket>> {
-        if let Some(page) = self.windowed_page(query, now).await? {
+        if let Some(page) = self.windowed_page(query, now, planned).await? {
             let rows = self.fetch_by_bitmaps(page).await?;
             let ranked = rows.first().map(|row| get_i64(row, "ranked")).transpose()?;
             if ranked == Some(RANKED_NEWEST_UP_TO) {
@@ -712,18 +743,28 @@ impl Store {
         rows.iter().map(decode_body).collect()
     }
 
-    /// The ranked page of a search within a window of the newest ids, if its hits are many
-    /// enough by the planner's estimate for a window to pay ([`ranked_window`]).
-    async fn windowed_page(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Option<Sql>> {
+    /// How many hits PostgreSQL's planner expects of a search (its statistics of the index's
+    /// words; a millisecond, where counting them reads every hit).
+    async fn planned_hits(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Option<i64>> {
         let mut hits = Sql::new("SELECT 1");
         self.push_hits(&mut hits, query, false, now);
         let plan = hits.prefixed("EXPLAIN ").query().fetch_all(&self.pool).await?;
         let first_line = plan.first().map(|row| get_opt_string(row, "QUERY PLAN")).transpose()?.flatten();
-        let estimate = first_line.as_deref().and_then(planned_rows);
+        Ok(first_line.as_deref().and_then(planned_rows))
+    }
+
+    /// The ranked page of a search within a window of the newest ids, if its hits are many
+    /// enough by the planner's estimate (`planned`) for a window to pay ([`ranked_window`]).
+    async fn windowed_page(
+        &self,
+        query: &SearchRequest,
+        now: DateTime<Utc>,
+        planned: Option<i64>,
+    ) -> Result<Option<Sql>> {
         let ids = sqlx::query("SELECT MIN(ticket_id) AS first, MAX(ticket_id) AS last FROM search_docs")
             .fetch_one(&self.pool)
             .await?;
-        let window = match (estimate, get_opt_i64(&ids, "first")?, get_opt_i64(&ids, "last")?) {
+        let window = match (planned, get_opt_i64(&ids, "first")?, get_opt_i64(&ids, "last")?) {
             (Some(estimate), Some(first), Some(last)) => ranked_window(estimate, first, last),
             _ => None,
         };
@@ -748,13 +789,22 @@ impl Store {
         let query = &self.with_id_window(query).await?;
         let filters_first = self.reads_filters_first(query).await?;
         let (page, count) = self.search_statements(query, filters_first, now);
-        let total = get_i64(&count.query().fetch_one(&self.pool).await?, "n")?;
-        let facets = self.facet_statement(query, filters_first, now, facet_sample(total));
+        let planned = match self.backend {
+            Backend::Postgres if query.has_words() => self.planned_hits(query, now).await?,
+            _ => None,
+        };
+        // The sample as `search_text` draws it: sized by the planner's estimate where the total is
+        // estimated, else by the count (whose plan is shown either way: it is the fallback).
+        let sample = match planned.filter(|_| estimates_total(false, planned)) {
+            Some(hits) => facet_sample(hits),
+            None => facet_sample(get_i64(&count.query().fetch_one(&self.pool).await?, "n")?),
+        };
+        let facets = self.facet_statement(query, filters_first, now, sample);
         let mut out = Vec::new();
         // (name, statement, run with the bitmaps intersected as `read_ranked_in_window` runs it)
         let mut statements = vec![("page", page, false), ("count", count, false), ("facets", facets, false)];
         if self.ranks_in_window(query) {
-            if let Some(windowed) = self.windowed_page(query, now).await? {
+            if let Some(windowed) = self.windowed_page(query, now, planned).await? {
                 statements.insert(0, ("page in a window", windowed, true));
             }
         }

@@ -427,7 +427,7 @@ export async function mount(main) {
       const r = await optional('GET', `/api/v1/search?q=${encodeURIComponent(q)}&limit=50`);
       if (r === null) { searchBox.replaceChildren(h('p.muted.unavailable', t('common.unavailable.long'))); return; }
       const hits = r.hits || [];
-      searchBox.replaceChildren(h('p.muted', t('console.search.total', { n: r.total ?? hits.length })),
+      searchBox.replaceChildren(h('p.muted', t(r.total_estimated ? 'console.search.about' : 'console.search.total', { n: r.total ?? hits.length })),
         h('div.list', hits.map((hit) => h('div.ticket-row', { dataset: { id: hit.id, number: hit.number } },
           h('div.row-head', h('span.number', hit.number), h('span.badge.status-' + hit.status, t('status.' + hit.status, {}, hit.status_label)),
             clip(deptName(hit.lead_department), 'dept'), h('span.muted', fmtInstant(hit.created_at))),
