@@ -151,6 +151,14 @@ async fn a_redispatched_ticket_moves_scope_and_status_in_word_searches(index: In
     let (_, page) = operator.get(&(search("路灯") + &format!("&status=dispatched&department={second}"))).await;
     assert_eq!(page["total"], 0, "{page}");
     let (_, page) = right.get(&(search("路灯") + "&status=accepted,dispatched")).await;
+    assert_eq!(numbers(&page), vec![number.clone()], "{page}");
+    // A department's whole list, no words (counted on its units alone): the total is what the
+    // page holds, and the redispatched ticket is the second bureau's.
+    for bureau in [&wrong, &right] {
+        let (_, page) = bureau.get("/api/v1/search?sort=newest").await;
+        assert_eq!(page["total"].as_u64(), Some(page["hits"].as_array().unwrap().len() as u64), "{page}");
+    }
+    let (_, page) = right.get("/api/v1/search?sort=newest").await;
     assert_eq!(numbers(&page), vec![number], "{page}");
     server.stop().await;
 }

@@ -91,6 +91,17 @@ impl SearchRequest {
         required_keys(self.filter.departments.as_deref(), &statuses)
     }
 
+    /// The scope's units, when a department's scope is all this search asks (no words, no phone,
+    /// no other filter): its hits are the tickets its units hold, each once.
+    fn scope_alone(&self, now: DateTime<Utc>) -> Option<&[String]> {
+        let units = self.filter.departments.as_deref().filter(|u| !u.is_empty())?;
+        let mut rest = self.filter.clone();
+        rest.departments = None;
+        let mut beyond = Sql::new("");
+        push_filters(&mut beyond, &rest, now);
+        (self.terms.is_empty() && self.phone.is_none() && beyond.text().is_empty()).then_some(units)
+    }
+
     /// The FTS5 query of the words (all, or `any`), and of the keys the filters require.
     fn fts5_query(&self, any: bool) -> String {
         let words = if any { fts5_any_term(&self.terms) } else { fts5_all_terms(&self.terms) };
@@ -491,8 +502,22 @@ impl Store {
         } else {
             self.newest_page(query, filters_first, now)
         };
-        let mut count = Sql::new("SELECT COUNT(*) AS n");
-        self.push_hits(&mut count, query, filters_first, now);
+        let count = match query.scope_alone(now) {
+            // A department's whole scope: counted on its units' index alone. Through the tickets,
+            // PostgreSQL hashed the million entries of their key index against the scope's 64,500
+            // (290–900 ms at 1,000,000 tickets, ops/bench/RESULTS.md).
+            Some(units) => {
+                let mut count =
+                    Sql::new("SELECT COUNT(DISTINCT u.ticket_id) AS n FROM ticket_units u WHERE u.department IN ");
+                count.bind_list(units);
+                count
+            }
+            None => {
+                let mut count = Sql::new("SELECT COUNT(*) AS n");
+                self.push_hits(&mut count, query, filters_first, now);
+                count
+            }
+        };
         (page, count)
     }
 
