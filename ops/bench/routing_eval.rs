@@ -11,6 +11,7 @@
 //! its calls are never printed, so that measuring it cannot make it a development set.
 //! `-- --help` lists the options; an unknown one is refused.
 use chrono::TimeZone;
+use clap::Parser;
 use hotline::catalog::Catalog;
 use hotline::domain::rules::evaluation::{evaluate, parse_cases};
 use std::path::Path;
@@ -37,44 +38,38 @@ const EVALUATION_FILES: [&str; 15] = [
 /// The blind held-out set; it may not be written yet (then it is skipped with a note).
 const HELD_OUT: [&str; 2] = ["holdout_2026-12-07g.tsv", "holdout_2026-12-07l.tsv"];
 
-const USAGE: &str = "bench_routing_eval [--sets a.tsv,b.tsv] [--no-time] [--words] [--all] | --cut TEXT… | --help
-  (run from the project folder: reads ./dispatch_rules and ./tests/routing_eval)
-  --sets LIST  only these files (while revising: the tuning and development sets, so no held-out set is routed)
-  --no-time    route each call once, for the accuracy figures only
-  --words      with each miss, the words its content was cut into
-  --all        every call's decision on stderr, one tab-separated line each (tuning and development sets only)
-  --cut TEXT…  only show how each text is cut into words, as the rules read it
-A held-out set's misses are printed as counts by label, never as calls.";
+/// Run from the project folder: reads ./dispatch_rules and ./tests/routing_eval. A held-out
+/// set's misses are printed as counts by label, never as calls.
+#[derive(Parser, Debug)]
+#[command(name = "bench_routing_eval")]
+struct Args {
+    /// Only these files, comma-separated (while revising: the tuning and development sets, so no
+    /// held-out set is routed before its blind measurement).
+    #[arg(long, value_delimiter = ',')]
+    sets: Option<Vec<String>>,
+    /// Route each call once, for the accuracy figures only.
+    #[arg(long)]
+    no_time: bool,
+    /// With each miss, the words its content was cut into, to see why a phrase did (not) match.
+    #[arg(long)]
+    words: bool,
+    /// Every call's decision on stderr, one tab-separated line each (file:line, category, kind,
+    /// rule, lead, expected lead, proposal), to see who owns what across the sets; tuning and
+    /// development sets only.
+    #[arg(long)]
+    all: bool,
+    /// Only show how each text is cut into words, as the rules read it.
+    #[arg(long, num_args = 1.., value_name = "TEXT")]
+    cut: Option<Vec<String>>,
+}
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return;
-    }
-    // An option misspelt would otherwise be ignored, and a mistyped `--sets` would route the
-    // held-out sets (what `--help` did before it existed).
-    let mut rest = args.iter().skip(1);
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--cut" => break,
-            "--sets" => {
-                if rest.next().is_none() {
-                    eprintln!("--sets needs a comma-separated list of files\n{USAGE}");
-                    std::process::exit(2);
-                }
-            }
-            "--no-time" | "--words" | "--all" => {}
-            other => {
-                eprintln!("unknown option {other:?}\n{USAGE}");
-                std::process::exit(2);
-            }
-        }
-    }
+    // clap refuses an unknown or misspelt option (exit 2): ignored, a mistyped `--sets` would
+    // route the held-out sets, as `--help` did before there was one.
+    let args = Args::parse();
     let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
-    // `--cut TEXT…`: only show how each text is cut into words, as the rules read it.
-    if let Some(i) = args.iter().position(|a| a == "--cut") {
-        for text in &args[i + 1..] {
+    if let Some(texts) = &args.cut {
+        for text in texts {
             println!("{text}: {}", catalog.segmenter.cut(text).join(" / "));
         }
         return;
@@ -89,14 +84,7 @@ fn main() {
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut all_misses = Vec::new();
     let mut held_out_counts = Vec::new();
-    // `--sets a.tsv,b.tsv`: only those files (e.g. the development sets while revising, so the
-    // held-out set's misses are not seen before its blind measurement).
-    let only: Option<Vec<String>> = args
-        .iter()
-        .position(|a| a == "--sets")
-        .and_then(|i| args.get(i + 1))
-        .map(|list| list.split(',').map(str::to_string).collect());
-    for file in EVALUATION_FILES.into_iter().filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|x| x == f))) {
+    for file in EVALUATION_FILES.into_iter().filter(|f| args.sets.as_ref().is_none_or(|o| o.iter().any(|x| x == f))) {
         let path = Path::new("tests/routing_eval").join(file);
         if HELD_OUT.contains(&file) && !path.exists() {
             eprintln!("note: the blind held-out set {file} is not written yet: skipped");
@@ -105,10 +93,8 @@ fn main() {
         let text = std::fs::read_to_string(&path).expect("evaluation file");
         let cases = parse_cases(file, &text).unwrap_or_else(|e| panic!("{e}"));
         let report = evaluate(&catalog.rules, &catalog.district, &cases, received);
-        // `--all`: every call's decision, one tab-separated line each (file:line, category, kind,
-        // rule, lead, expected lead, proposal), to see who owns what across the sets.
         let held_out = HELD_OUT.contains(&file);
-        if args.iter().any(|a| a == "--all") && !held_out {
+        if args.all && !held_out {
             for c in &cases {
                 let routing = catalog.rules.route(&c.input(received), &catalog.district);
                 let (rule, lead, label) = match routing.decision() {
@@ -131,7 +117,7 @@ fn main() {
             }
         }
         // Time: each call routed 200 times after a warm-up (`--no-time`: once, for accuracy only).
-        let rounds = if args.iter().any(|a| a == "--no-time") { 1 } else { 200 };
+        let rounds = if args.no_time { 1 } else { 200 };
         for c in &cases {
             std::hint::black_box(catalog.rules.route(&c.input(received), &catalog.district));
         }
@@ -174,12 +160,9 @@ fn main() {
     }
     println!();
     println!("misses ({}):", all_misses.len());
-    // `--words`: how the content of each miss was cut into words, to see why a phrase did
-    // (not) match.
-    let words = std::env::args().any(|a| a == "--words");
     for m in &all_misses {
         println!("- {} {} — expected {}; got {}", m.at, m.content, m.expected, m.got);
-        if words {
+        if args.words {
             println!("    words: {}", catalog.segmenter.cut(&m.content).join(" / "));
         }
     }

@@ -95,11 +95,8 @@ impl SearchRequest {
     /// no other filter): its hits are the tickets its units hold, each once.
     fn scope_alone(&self, now: DateTime<Utc>) -> Option<&[String]> {
         let units = self.filter.departments.as_deref().filter(|u| !u.is_empty())?;
-        let mut rest = self.filter.clone();
-        rest.departments = None;
-        let mut beyond = Sql::new("");
-        push_filters(&mut beyond, &rest, now);
-        (self.terms.is_empty() && self.phone.is_none() && beyond.text().is_empty()).then_some(units)
+        let rest = TicketFilter { departments: None, ..self.filter.clone() };
+        (self.terms.is_empty() && self.phone.is_none() && filters_nothing(&rest, now)).then_some(units)
     }
 
     /// The FTS5 query of the words (all, or `any`), and of the keys the filters require.
@@ -185,6 +182,13 @@ fn push_key_conditions(sql: &mut Sql, query: &SearchRequest) {
         }
         sql.push("]::text[]");
     }
+}
+
+/// Whether a filter adds no condition to a statement (as [`push_filters`] writes it).
+fn filters_nothing(filter: &TicketFilter, now: DateTime<Utc>) -> bool {
+    let mut conditions = Sql::new("");
+    push_filters(&mut conditions, filter, now);
+    conditions.text().is_empty()
 }
 
 /// The hits the facet rows counted (each row: a count `n` and a value of each facet).
@@ -525,9 +529,7 @@ impl Store {
     /// filters are the index's match alone (a count, a ranking, without a ticket row each);
     /// anything else is [`Store::push_text_source`]'s.
     fn push_hits(&self, sql: &mut Sql, query: &SearchRequest, filters_first: bool, now: DateTime<Utc>) {
-        let mut filters = Sql::new("");
-        push_filters(&mut filters, &query.filter, now);
-        if query.has_words() && filters.text().is_empty() {
+        if query.has_words() && filters_nothing(&query.filter, now) {
             self.push_index_match(sql, query);
         } else {
             self.push_text_source(sql, query, false, filters_first, now);
@@ -677,12 +679,9 @@ impl Store {
         let (page, count) = self.search_statements(query, filters_first, now);
         // PostgreSQL's statistics of the words: what sizes the ranking's window, and tells whether
         // the hits are too many to count one by one.
-        let planned = match self.backend {
-            Backend::Postgres if query.has_words() => self.planned_hits(query, now).await?,
-            _ => None,
-        };
+        let planned = self.planned_hits(query, now).await?;
         let count_all = async {
-            if let Some(sample) = planned.filter(|_| estimates_total(false, planned)).and_then(facet_sample) {
+            if let Some(sample) = self.total_sample(planned) {
                 let facets = self.facet_statement(query, filters_first, now, Some(sample));
                 let rows = facets.query().fetch_all(&self.pool).await?;
                 let total = estimate_total(sample_size(&rows)?, sample);
@@ -768,14 +767,29 @@ impl Store {
         rows.iter().map(decode_body).collect()
     }
 
-    /// How many hits PostgreSQL's planner expects of a search (its statistics of the index's
-    /// words; a millisecond, where counting them reads every hit).
+    /// How many hits PostgreSQL's planner expects of a search with words (its statistics of the
+    /// index's words; a millisecond, where counting them reads every hit). `None` on SQLite, and
+    /// without words.
     async fn planned_hits(&self, query: &SearchRequest, now: DateTime<Utc>) -> Result<Option<i64>> {
+        if self.backend != Backend::Postgres || !query.has_words() {
+            return Ok(None);
+        }
         let mut hits = Sql::new("SELECT 1");
         self.push_hits(&mut hits, query, false, now);
         let plan = hits.prefixed("EXPLAIN ").query().fetch_all(&self.pool).await?;
         let first_line = plan.first().map(|row| get_opt_string(row, "QUERY PLAN")).transpose()?.flatten();
         Ok(first_line.as_deref().and_then(planned_rows))
+    }
+
+    /// The sample a search's total is estimated from ([`estimates_total`]), sized by the
+    /// planner's expected hits; `None`: the total is counted.
+    fn total_sample(&self, planned: Option<i64>) -> Option<FacetSample> {
+        let counts_from_index = self.backend == Backend::Sqlite;
+        if estimates_total(counts_from_index, planned) {
+            planned.and_then(facet_sample)
+        } else {
+            None
+        }
     }
 
     /// The ranked page of a search within a window of the newest ids, if its hits are many
@@ -814,14 +828,11 @@ impl Store {
         let query = &self.with_id_window(query).await?;
         let filters_first = self.reads_filters_first(query).await?;
         let (page, count) = self.search_statements(query, filters_first, now);
-        let planned = match self.backend {
-            Backend::Postgres if query.has_words() => self.planned_hits(query, now).await?,
-            _ => None,
-        };
+        let planned = self.planned_hits(query, now).await?;
         // The sample as `search_text` draws it: sized by the planner's estimate where the total is
         // estimated, else by the count (whose plan is shown either way: it is the fallback).
-        let sample = match planned.filter(|_| estimates_total(false, planned)) {
-            Some(hits) => facet_sample(hits),
+        let sample = match self.total_sample(planned) {
+            Some(sample) => Some(sample),
             None => facet_sample(get_i64(&count.query().fetch_one(&self.pool).await?, "n")?),
         };
         let facets = self.facet_statement(query, filters_first, now, sample);

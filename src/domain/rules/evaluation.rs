@@ -169,20 +169,13 @@ pub fn evaluate(set: &RuleSet, district: &District, cases: &[Case], received_at:
                 report.manual += 1;
                 wrong.push("manual queue".to_string());
             }
-            Routing::Routed(d) => {
-                if d.lead == case.lead {
-                    report.expected_lead += 1;
-                } else {
-                    wrong.push(format!("lead {} by {}", d.lead, d.rule_id));
-                }
-            }
+            Routing::Routed(d) if d.lead == case.lead => report.expected_lead += 1,
+            Routing::Routed(d) => wrong.push(format!("lead {} by {}", d.lead, d.rule_id)),
         }
-        if routing.decision().is_none_or(|d| d.lead != case.lead) {
-            if case.urgent {
-                report.lead_missed_urgent += 1;
-            } else {
-                report.lead_missed_normal += 1;
-            }
+        if !wrong.is_empty() {
+            // Only the lead has been judged so far: a manual queue or another unit.
+            let lead_missed = if case.urgent { &mut report.lead_missed_urgent } else { &mut report.lead_missed_normal };
+            *lead_missed += 1;
         }
         let proposal = routing.decision().and_then(|d| d.emergency.as_ref());
         match (case.urgent, proposal) {
