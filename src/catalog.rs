@@ -74,7 +74,7 @@ impl Catalog {
         }
         years.sort();
         let rule_files = read_rule_files(dir, &mut diagnostics);
-        let (guards, phrase_lists) = read_rule_vocabulary(dir, &mut diagnostics);
+        let (guards, phrase_lists, examples) = read_rule_vocabulary(dir, &mut diagnostics);
         let search_words = match std::fs::read_to_string(dir.join(SEARCH_WORDS)) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -101,7 +101,7 @@ impl Catalog {
             (Ok(district), Ok(calendar), Ok(policies), Ok(callbacks), Ok(words), Ok(sms_templates)) => {
                 let names = policies.names();
                 let segmenter = Arc::new(Segmenter::new(words));
-                let vocabulary = Vocabulary { cutter: segmenter.clone(), guards, phrase_lists };
+                let vocabulary = Vocabulary { cutter: segmenter.clone(), guards, phrase_lists, examples };
                 let (rules, rule_warnings) = RuleSet::load(&rule_files, &vocabulary, &district, &names)?;
                 Ok(Catalog { district, calendar, policies, callbacks, rules, rule_warnings, segmenter, sms_templates })
             }
@@ -186,33 +186,45 @@ pub fn read_rule_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<(St
 /// A file of the rules directory: (name as diagnostics give it, contents).
 pub type NamedFile = (String, String);
 
-/// `guards.toml` (the guards' cue words; optional) and `phrases/*.txt` (the curated phrase
-/// lists of the emergency rules), as the rules read them.
-pub fn read_rule_vocabulary(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> (Option<NamedFile>, Vec<NamedFile>) {
+/// `guards.toml` (the guards' cue words; optional), `phrases/*.txt` (the curated phrase lists
+/// of the emergency rules) and `examples/*.tsv` (calls labelled by the centre's dispatchers, from
+/// which the second opinion on urgency learns; optional), as the rules read them.
+pub fn read_rule_vocabulary(
+    dir: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Option<NamedFile>, Vec<NamedFile>, Vec<NamedFile>) {
     let guards = match std::fs::read_to_string(dir.join(GUARDS_FILE)) {
         Ok(text) => Some((GUARDS_FILE.to_string(), text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(_) => Some((GUARDS_FILE.to_string(), read(dir, GUARDS_FILE, diagnostics))),
     };
-    let mut lists = Vec::new();
-    let phrases = dir.join("phrases");
-    if let Ok(entries) = std::fs::read_dir(&phrases) {
+    let phrase_lists = files_ending(dir, "phrases", ".txt", diagnostics);
+    let examples = files_ending(dir, crate::domain::rules::learned::EXAMPLES_DIR, ".tsv", diagnostics);
+    (guards, phrase_lists, examples)
+}
+
+/// The files of `dir/sub` whose names end with `suffix`, named `sub/NAME`, in name order; a
+/// missing folder is none.
+fn files_ending(dir: &Path, sub: &str, suffix: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<NamedFile> {
+    let folder = dir.join(sub);
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&folder) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            if name.ends_with(".txt") {
-                lists.push((format!("phrases/{name}"), read(&phrases, &name, diagnostics)));
+            if name.ends_with(suffix) {
+                files.push((format!("{sub}/{name}"), read(&folder, &name, diagnostics)));
             }
         }
     }
-    lists.sort();
-    (guards, lists)
+    files.sort();
+    files
 }
 
 /// The vocabulary of a rules directory with the district's words, for tools that load the
 /// rule files on their own (benchmarks).
 pub fn vocabulary(dir: &Path, segmenter: Arc<Segmenter>) -> Vocabulary {
-    let (guards, phrase_lists) = read_rule_vocabulary(dir, &mut Vec::new());
-    Vocabulary { cutter: segmenter, guards, phrase_lists }
+    let (guards, phrase_lists, examples) = read_rule_vocabulary(dir, &mut Vec::new());
+    Vocabulary { cutter: segmenter, guards, phrase_lists, examples }
 }
 
 impl Directory for District {

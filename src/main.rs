@@ -483,6 +483,7 @@ async fn serve(config: Config, catalog: Catalog, demo: bool) -> Result<(), Box<d
     let search = state.search();
     search.prepare().await.map_err(|e| format!("search index ({}): {e}", search.backend()))?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    hotline::memory::give_back_freed();
     tracing::info!(%addr, backend = ?store.backend(), search = search.backend(), "hotline listening");
     println!("hotline listening on http://{}", listener.local_addr()?);
     // Edits to dispatch_rules/ take effect without a restart; without a watcher the

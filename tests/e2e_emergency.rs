@@ -2,7 +2,8 @@
 //! types what the caller says, the routing preview proposes an emergency with the clause that
 //! said it, and the operator answers by keyboard — Alt+E confirms (the ticket is urgent with
 //! the utility), Alt+X dismisses (routed as an ordinary call), Alt+T hands a fire off to 119
-//! (the ticket is closed as 转办). SQLite only: the API underneath is tested on both backends in
+//! (the ticket is closed as 转办); a proposal no rule made, learned from the labelled calls, says
+//! so and is confirmed the same way. SQLite only: the API underneath is tested on both backends in
 //! tests/emergency.rs.
 
 mod common;
@@ -121,12 +122,39 @@ async fn operator_confirms_dismisses_and_hands_off_proposed_emergencies_by_keybo
     let types: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["received", "emergency_proposed", "handed_off"]);
 
+    // 4. A child outside a fifth-floor window: no emergency rule reads it, the second opinion
+    //    learned from the labelled calls does. The panel says so (learned, how sure, on which
+    //    words, "please check"); the operator confirms with Alt+E and the call goes out urgent.
+    alt(&b, "n").await;
+    type_call(
+        &b,
+        "13911110004",
+        "治安秩序",
+        "11.01.01",
+        "长青小区",
+        "我们家楼下那个小孩自己爬到窗台外面去了，五楼，大人不在家",
+    )
+    .await;
+    let notice = b.text("#emergency-notice").await;
+    assert!(notice.starts_with("可能紧急: ") && notice.contains("按历史来电判断，把握 "), "{notice}");
+    let learned = b.text("#emergency-learned").await;
+    assert!(learned.contains("没有规则命中") && learned.contains("请核实"), "{learned}");
+    b.screenshot("console-emergency-learned-1366").await;
+    alt(&b, "e").await;
+    b.until("document.querySelector('#emergency-confirm').classList.contains('chosen')", "confirmed").await;
+    b.keys(&format!("{}{}{}", keys::CONTROL, keys::ENTER, keys::RELEASE)).await;
+    let number = b.text("#saved-number").await;
+    let (_, t) = operator.get(&format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(t["urgency"], "urgent", "{t}");
+    assert_eq!(t["emergency"]["rule_id"], "learned-urgency", "{t}");
+
     // The supervisor's dispatch stats count what the operators decided, per rule.
     let supervisor = server.login("supervisor").await;
     let (_, stats) = supervisor.get("/api/v1/dispatch/stats").await;
     let rule = |id: &str| stats.as_array().unwrap().iter().find(|r| r["rule_id"] == id).cloned().unwrap_or_default();
     assert_eq!(rule("water-main-burst")["emergency_confirmed"], 1, "{stats}");
     assert_eq!(rule("fire-now")["emergency_dismissed"], 1, "{stats}");
+    assert_eq!(rule("learned-urgency")["emergency_confirmed"], 1, "{stats}");
 
     b.stop().await;
     server.stop().await;

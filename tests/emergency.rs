@@ -16,6 +16,7 @@ both_backends!(
     undecided_proposal_waits_for_the_dispatchers_and_never_turns_urgent,
     emergency_choices_that_do_not_fit_are_refused_and_store_nothing,
     stats_count_proposals_confirmed_and_dismissed_per_rule,
+    a_call_no_rule_reads_as_urgent_is_proposed_from_the_labelled_calls_and_counted_apart,
 );
 
 fn call(category: &str, content: &str, address: &str) -> Value {
@@ -203,5 +204,45 @@ async fn stats_count_proposals_confirmed_and_dismissed_per_rule(backend: Backend
     assert_eq!(fire["emergency"]["handed_off"], 1);
     let water = rule("water-main-burst");
     assert_eq!((water["emergency_confirmed"].as_i64(), water["emergency_dismissed"].as_i64()), (Some(1), Some(0)));
+    server.stop().await;
+}
+
+/// The second opinion learned from the labelled calls (`dispatch_rules/examples/`): no emergency
+/// rule reads a child outside a fifth-floor window as one, the labelled calls do. The preview says
+/// it was learned, with how sure and on which words; the operator confirms or dismisses it as any
+/// proposal, and the statistics count its proposals under their own id.
+async fn a_call_no_rule_reads_as_urgent_is_proposed_from_the_labelled_calls_and_counted_apart(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let operator = server.login("operator").await;
+    let supervisor = server.login("supervisor").await;
+    let child = call("11.01.01", "我们家楼下那个小孩自己爬到窗台外面去了，五楼，大人不在家", "长青小区");
+    let (status, p) = operator.post("/api/v1/dispatch/preview", with(child.clone(), "kind", json!("help"))).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let proposal = &p["decision"]["emergency"];
+    assert_eq!(p["decision"]["rule_id"], "learned-urgency", "{p}");
+    assert!(proposal["learned"]["percent"].as_u64().unwrap() >= 99, "{p}");
+    assert!(proposal["learned"]["examples"].as_u64().unwrap() > 2_000, "{p}");
+    let notice = p["emergency_notice"].as_str().unwrap();
+    assert!(
+        notice.starts_with(&format!("可能紧急: {} (按历史来电判断, 把握 ", proposal["label"].as_str().unwrap())),
+        "{notice}"
+    );
+    assert_eq!(p["decision"]["urgency"], Value::Null, "proposed, not applied");
+    assert_ne!(p["if_dismissed"]["rule_id"], "learned-urgency", "dismissed, the rules alone route it: {p}");
+
+    let confirmed = operator.log_call(with(child.clone(), "emergency", json!("confirm"))).await;
+    assert_eq!(confirmed["urgency"], "urgent", "{confirmed}");
+    assert_eq!(confirmed["status"], "dispatched");
+    assert_eq!(confirmed["emergency"]["decision"], "confirmed");
+    assert_eq!(confirmed["emergency"]["rule_id"], "learned-urgency");
+    assert_eq!(confirmed["lead"], p["decision"]["lead"], "the lead of the catalogue's rule for the label");
+    let dismissed = operator.log_call(with(child, "emergency", json!("dismiss"))).await;
+    assert_eq!(dismissed["urgency"], "normal", "{dismissed}");
+    assert_ne!(dismissed["rule_id"], "learned-urgency");
+
+    let (_, stats) = supervisor.get("/api/v1/dispatch/stats").await;
+    let learned = stats.as_array().unwrap().iter().find(|r| r["rule_id"] == "learned-urgency").cloned();
+    let learned = learned.unwrap_or_else(|| panic!("no row for the learned proposals: {stats}"));
+    assert_eq!((learned["emergency_confirmed"].as_i64(), learned["emergency_dismissed"].as_i64()), (Some(1), Some(1)));
     server.stop().await;
 }

@@ -2,9 +2,10 @@
 //! on those calls.
 //!
 //! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` and
-//! the `development*.tsv` sets (the calls the catalogue is revised against) and of the blind
-//! held-out sets (`HELD_OUT`: written apart, never tuned on; skipped with a note until its
-//! writer commits it) through the shipped catalogue and prints, per file: expected-lead share,
+//! the `development*.tsv` sets (`dispatch_rules/examples/`: the calls the catalogue is revised
+//! against and the learned lead learns from; each measured with the lead learned from the others
+//! only) and of the blind held-out sets (`tests/routing_eval/` `HELD_OUT`: written apart, never tuned
+//! on or learned from; skipped with a note until its writer commits it) through the shipped catalogue and prints, per file: expected-lead share,
 //! false-emergency rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0,
 //! as low as the catalogue allows), routing p50/p99, and then every miss of the tuning and
 //! development sets with what was expected. A held-out set's misses are only counted by label:
@@ -13,12 +14,12 @@
 use chrono::TimeZone;
 use clap::Parser;
 use hotline::catalog::Catalog;
-use hotline::domain::rules::evaluation::{evaluate, parse_cases};
+use hotline::domain::rules::evaluation::{evaluate, parse_cases, Case};
 use std::path::Path;
 use std::time::Instant;
 
 /// Tuning and development sets first, then the blind held-out set (tests/routing_eval/README.md).
-const EVALUATION_FILES: [&str; 15] = [
+const EVALUATION_FILES: [&str; 17] = [
     "tuning.tsv",
     "development.tsv",
     "development_2026-12-06.tsv",
@@ -34,9 +35,12 @@ const EVALUATION_FILES: [&str; 15] = [
     "development_2026-12-07k.tsv",
     HELD_OUT[0],
     HELD_OUT[1],
+    HELD_OUT[2],
+    HELD_OUT[3],
 ];
 /// The blind held-out set; it may not be written yet (then it is skipped with a note).
-const HELD_OUT: [&str; 2] = ["holdout_2026-12-07g.tsv", "holdout_2026-12-07l.tsv"];
+const HELD_OUT: [&str; 4] =
+    ["holdout_2026-12-07g.tsv", "holdout_2026-12-07l.tsv", "holdout_2026-12-08m.tsv", "holdout_2026-12-08n.tsv"];
 
 /// Run from the project folder: reads ./dispatch_rules and ./tests/routing_eval. A held-out
 /// set's misses are printed as counts by label, never as calls.
@@ -61,13 +65,21 @@ struct Args {
     /// Only show how each text is cut into words, as the rules read it.
     #[arg(long, num_args = 1.., value_name = "TEXT")]
     cut: Option<Vec<String>>,
+    /// Rules alone: route without the second opinion on urgency learned from `dispatch_rules/examples/`.
+    #[arg(long)]
+    rules_only: bool,
+    /// Route with the rules of another catalogue folder (an earlier one, from `git archive`),
+    /// still learning from ./dispatch_rules/examples: how the second opinion does beside rules
+    /// that had not seen the measured set.
+    #[arg(long, value_name = "DIR", default_value = "dispatch_rules")]
+    rules: std::path::PathBuf,
 }
 
 fn main() {
     // clap refuses an unknown or misspelt option (exit 2): ignored, a mistyped `--sets` would
     // route the held-out sets, as `--help` did before there was one.
     let args = Args::parse();
-    let catalog = Catalog::load(Path::new("dispatch_rules")).expect("run from the project folder");
+    let mut catalog = Catalog::load(&args.rules).expect("run from the project folder");
     if let Some(texts) = &args.cut {
         for text in texts {
             println!("{text}: {}", catalog.segmenter.cut(text).join(" / "));
@@ -80,20 +92,37 @@ fn main() {
         .with_ymd_and_hms(2026, 3, 4, 10, 0, 0)
         .unwrap()
         .with_timezone(&chrono::Utc);
+    let examples: Vec<(String, Vec<Case>)> = EVALUATION_FILES
+        .iter()
+        .filter(|f| !HELD_OUT.contains(f))
+        .map(|f| {
+            let text = std::fs::read_to_string(Path::new("dispatch_rules/examples").join(f)).expect("labelled calls");
+            (f.to_string(), parse_cases(f, &text).unwrap_or_else(|e| panic!("{e}")))
+        })
+        .collect();
     println!("| set | calls | urgent | expected lead | false emergency | missed emergency | wrong label | manual queue | route p50 | route p99 |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut all_misses = Vec::new();
     let mut held_out_counts = Vec::new();
     for file in EVALUATION_FILES.into_iter().filter(|f| args.sets.as_ref().is_none_or(|o| o.iter().any(|x| x == f))) {
-        let path = Path::new("tests/routing_eval").join(file);
-        if HELD_OUT.contains(&file) && !path.exists() {
+        let held_out = HELD_OUT.contains(&file);
+        let path =
+            if held_out { Path::new("tests/routing_eval") } else { Path::new("dispatch_rules/examples") }.join(file);
+        if held_out && !path.exists() {
             eprintln!("note: the blind held-out set {file} is not written yet: skipped");
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("evaluation file");
         let cases = parse_cases(file, &text).unwrap_or_else(|e| panic!("{e}"));
+        // A labelled set is measured with the urgency learned from the others only: what it learned
+        // from is no measure of it. A held-out set was never learned from.
+        let lessons: Vec<Case> = if args.rules_only {
+            Vec::new()
+        } else {
+            examples.iter().filter(|(name, _)| held_out || name != file).flat_map(|(_, cases)| cases.clone()).collect()
+        };
+        catalog.rules.learn(&lessons);
         let report = evaluate(&catalog.rules, &catalog.district, &cases, received);
-        let held_out = HELD_OUT.contains(&file);
         if args.all && !held_out {
             for c in &cases {
                 let routing = catalog.rules.route(&c.input(received), &catalog.district);

@@ -132,6 +132,7 @@ mod tests {
             handoff: Some("119".into()),
             matched: "厨房起火了".into(),
             words: vec!["起火".into()],
+            learned: None,
         }
     }
 

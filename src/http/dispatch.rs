@@ -169,7 +169,10 @@ pub async fn preview(
     let proposal = explanation.decision.decision().and_then(|d| d.emergency.as_ref());
     let emergency_notice = proposal.map(|p| {
         let handoff = p.handoff.as_deref().map(|n| format!("，可转接 {n}")).unwrap_or_default();
-        format!("可能紧急: {} (matched {}){handoff}", p.label, p.matched)
+        match &p.learned {
+            Some(l) => format!("可能紧急: {} (按历史来电判断, 把握 {}%: {}){handoff}", p.label, l.percent, p.matched),
+            None => format!("可能紧急: {} (matched {}){handoff}", p.label, p.matched),
+        }
     });
     let if_dismissed = proposal.map(|_| {
         let routing = catalog.rules.route_dismissed(&input, &catalog.district);

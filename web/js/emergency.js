@@ -4,19 +4,21 @@
 // to 119/110/120 (Alt+T; fire, crime in progress, medical) or dismisses it (Alt+X). The
 // choice goes with the saved ticket as `emergency`; intake records it. Also lists the words
 // the rule matched and the mentions a guard (negation, past, hypothetical, question) stopped.
+// A proposal no rule made (the second opinion learned from labelled calls, `learned`) says so,
+// with its probability and the words that weighed most, so the operator knows to check it.
 import { lang } from './i18n.js';
 import { h } from './dom.js';
 
 const WORDS = {
   zh: {
-    title: '可能紧急', matched: '匹配', words: '命中词', confirm: '确认紧急', handoff: '转接', dismiss: '排除',
+    title: '可能紧急', matched: '匹配', words: '命中词', learned: '按历史来电判断，把握 {p}%', learnedFrom: '没有规则命中；依据 {n} 条已标注来电学得，请核实', confirm: '确认紧急', handoff: '转接', dismiss: '排除',
     chosen: { confirm: '已确认紧急：保存后按紧急派单', hand_off: '将转接 {n}：保存后记录转接并以转办归档', dismiss: '已排除：按普通诉求派单' },
     pending: '请确认或排除（不确认则转人工派单）', guarded: '守卫拦下',
     guards: { negated: '否定', hypothetical: '假设/担心', past: '过去/已处理', question: '询问' },
     dismissed: '排除后派往',
   },
   en: {
-    title: 'Possible emergency', matched: 'matched', words: 'words', confirm: 'Confirm', handoff: 'Hand off to', dismiss: 'Dismiss',
+    title: 'Possible emergency', matched: 'matched', words: 'words', learned: 'learned from past calls, {p}% sure', learnedFrom: 'No rule matched; learned from {n} labelled calls: please check', confirm: 'Confirm', handoff: 'Hand off to', dismiss: 'Dismiss',
     chosen: { confirm: 'Confirmed: dispatched as urgent on save', hand_off: 'Hand off to {n}: recorded and closed as transferred on save', dismiss: 'Dismissed: routed as an ordinary call' },
     pending: 'Confirm or dismiss (otherwise it waits for manual dispatch)', guarded: 'Stopped by guards',
     guards: { negated: 'negated', hypothetical: 'hypothetical', past: 'past / handled', question: 'question' },
@@ -57,8 +59,12 @@ export function emergencyPanel(preview, rerender, deptName) {
     ? h('p.ok#emergency-choice', w().chosen[emergency.choice].replace('{n}', p.handoff || ''))
     : h('p.warn', w().pending);
   return h('div.emergency#emergency',
-    h('p.emergency-title#emergency-notice', `${w().title}: ${p.label} (${w().matched} ${p.matched})`),
-    p.words && p.words.length ? h('p.muted', w().words, '：', p.words.join('、')) : null,
+    p.learned
+      ? h('p.emergency-title#emergency-notice', `${w().title}: ${p.label} (${w().learned.replace('{p}', p.learned.percent)}: ${p.matched})`)
+      : h('p.emergency-title#emergency-notice', `${w().title}: ${p.label} (${w().matched} ${p.matched})`),
+    p.learned
+      ? h('p.muted#emergency-learned', w().learnedFrom.replace('{n}', p.learned.examples))
+      : (p.words && p.words.length ? h('p.muted', w().words, '：', p.words.join('、')) : null),
     h('div.row-actions',
       button('confirm', w().confirm, 'Alt+E'),
       p.handoff ? button('hand_off', `${w().handoff} ${p.handoff}`, 'Alt+T') : null,

@@ -16,12 +16,15 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::{District, Routing, RoutingInput, RuleSet};
+use crate::domain::diagnostic::Diagnostic;
 
 /// One labelled call.
 #[derive(Debug, Clone)]
 pub struct Case {
     /// `file:line`, for reports.
     pub at: String,
+    /// The line in its file (1-based).
+    pub line: usize,
     pub category: String,
     pub kind: String,
     pub address: String,
@@ -33,29 +36,43 @@ pub struct Case {
 }
 
 /// Reads a tab-separated evaluation file (columns in `tests/routing_eval/README.md`); `#`
-/// lines and blank lines are skipped. An address of `-` is empty.
-pub fn parse_cases(file: &str, source: &str) -> Result<Vec<Case>, String> {
+/// lines and blank lines are skipped. An address of `-` is empty. The first malformed line is
+/// the error, with its line and column.
+pub fn parse_cases(file: &str, source: &str) -> Result<Vec<Case>, Diagnostic> {
     let mut cases = Vec::new();
     for (index, line) in source.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
         let at = format!("{file}:{}", index + 1);
+        let error = |column: usize, message: String| Diagnostic::error(file, index + 1, column, message);
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() != 7 {
-            return Err(format!("{at}: expected 7 tab-separated columns, found {}", cols.len()));
+            return Err(error(
+                0,
+                format!(
+                    "expected 7 tab-separated columns (category kind address content lead urgency emergency), found {}",
+                    cols.len()
+                ),
+            ));
         }
+        // 1-based character column of a field, for the message.
+        let column = |field: usize| cols[..field].iter().map(|c| c.chars().count() + 1).sum::<usize>() + 1;
         let urgent = match cols[5] {
             "urgent" => true,
             "normal" => false,
-            other => return Err(format!("{at}: urgency `{other}` is neither urgent nor normal")),
+            other => return Err(error(column(5), format!("urgency `{other}` is neither urgent nor normal"))),
         };
         let emergency = (cols[6] != "-").then(|| cols[6].to_string());
         if urgent != emergency.is_some() {
-            return Err(format!("{at}: an urgent call names its emergency, a normal one has `-`"));
+            return Err(error(column(6), "emergency: an urgent call names its emergency, a normal one has `-`".into()));
+        }
+        if cols[3].trim().is_empty() {
+            return Err(error(column(3), "content is empty".into()));
         }
         cases.push(Case {
             at,
+            line: index + 1,
             category: cols[0].to_string(),
             kind: cols[1].to_string(),
             address: if cols[2] == "-" { String::new() } else { cols[2].to_string() },

@@ -279,6 +279,7 @@ impl Rule {
             handoff: emergency.handoff.clone(),
             matched: clause.unwrap_or_default(),
             words: self.matched_words(reading, cues),
+            learned: None,
         })
     }
 
@@ -375,6 +376,13 @@ impl Rule {
         (failed, w.count() + usize::from(self.requires_street()))
     }
 
+    /// The rule's lead, assistants and policy for a ticket it did not match on its words (a
+    /// learned proposal of its emergency), without a proposal of its own; `None` when its lead
+    /// is the street office and the ticket's street is unknown.
+    pub(super) fn decide_learned(&self, t: &Ticket, cues: &CueTable) -> Option<RoutingDecision> {
+        (!self.requires_street() || t.street_office.is_some()).then(|| self.decide(t, None, cues))
+    }
+
     fn decide(&self, t: &Ticket, reading: Option<&Reading>, cues: &CueTable) -> RoutingDecision {
         let resolve = |target: &Target| match target {
             Target::Department(code) => Some(code.clone()),
@@ -468,7 +476,7 @@ fn place_failure(failed: &mut Vec<String>, key: &str, label: &str, list: &Option
 
 /// A ticket as the conditions see it: vocabulary words as mask bits (`UNKNOWN` for a word
 /// outside the vocabulary, which only a missing condition accepts), local time, place.
-struct Ticket<'a> {
+pub(super) struct Ticket<'a> {
     input: &'a RoutingInput<'a>,
     kind: u8,
     channel: u8,
@@ -483,7 +491,7 @@ struct Ticket<'a> {
 const SHANGHAI_OFFSET_SECS: i32 = 8 * 3600;
 
 impl<'a> Ticket<'a> {
-    fn new(input: &'a RoutingInput<'a>, district: &'a District, locator: &Locator) -> Ticket<'a> {
+    pub(super) fn new(input: &'a RoutingInput<'a>, district: &'a District, locator: &Locator) -> Ticket<'a> {
         let bit =
             |vocabulary: &[&str], word: &str| vocabulary.iter().position(|w| *w == word).map_or(UNKNOWN, |i| 1u8 << i);
         let local =

@@ -109,6 +109,7 @@
 
 mod automaton;
 pub mod evaluation;
+pub mod learned;
 mod lint;
 mod matching;
 mod parse;
@@ -207,8 +208,11 @@ pub struct EmergencyProposal {
     pub handoff: Option<String>,
     /// The clause of the content that said it, as written (厨房起火了).
     pub matched: String,
-    /// The keywords (or phrases) found there.
+    /// The keywords (or phrases) found there; for a learned proposal, the words that weighed most.
     pub words: Vec<String>,
+    /// Set when no rule proposed it: the labelled calls did (`learned.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<learned::Learned>,
 }
 
 /// A keyword mention a guard stopped, in some rule.
@@ -228,13 +232,16 @@ pub struct Vocabulary {
     pub guards: Option<(String, String)>,
     /// `phrases/NAME.txt` as (file name, contents); a rule names a list by `NAME`.
     pub phrase_lists: Vec<(String, String)>,
+    /// `examples/NAME.tsv` as (file name, contents): calls labelled by the centre's dispatchers,
+    /// from which the learned lead learns (`learned.rs`); none, and rules alone decide.
+    pub examples: Vec<(String, String)>,
 }
 
 impl Vocabulary {
     /// Every character a word, no guards, no phrase lists: for rule sets about structure only
     /// (synthetic load tests), never a district's routing.
     pub fn plain() -> Vocabulary {
-        Vocabulary { cutter: Arc::new(EveryCharacter), guards: None, phrase_lists: Vec::new() }
+        Vocabulary { cutter: Arc::new(EveryCharacter), guards: None, phrase_lists: Vec::new(), examples: Vec::new() }
     }
 }
 
@@ -310,6 +317,9 @@ pub struct RuleSet {
     need_no_word: automaton::Hits,
     /// How the content is read.
     lexicon: words::Lexicon,
+    /// The second opinion on urgency learned from the centre's labelled calls (none learned:
+    /// the emergency rules alone propose).
+    learned: learned::LearnedUrgency,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -356,6 +366,7 @@ impl RuleSet {
         }
         lists.unused(&mut diags);
         parse::check_duplicate_ids(&parsed, &mut diags);
+        let examples = learned::parse_examples(&vocabulary.examples, district, &mut diags);
         if diags.iter().any(|d| d.severity == Severity::Error) {
             sort_diagnostics(&mut diags);
             return Err(diags);
@@ -364,7 +375,9 @@ impl RuleSet {
         let mut versioned = files.clone();
         versioned.extend(vocabulary.guards.iter());
         versioned.extend(vocabulary.phrase_lists.iter());
-        let set = RuleSet::build(version_of(&versioned), parsed, district, &cues, vocabulary.cutter.clone());
+        versioned.extend(vocabulary.examples.iter());
+        let mut set = RuleSet::build(version_of(&versioned), parsed, district, &cues, vocabulary.cutter.clone());
+        set.learn(&examples);
         if cues.is_empty() && set.rules.iter().any(|r| r.when.guards != 0) {
             diags.push(Diagnostic::warning(
                 GUARDS_FILE,
@@ -399,14 +412,26 @@ impl RuleSet {
         self.rules.iter().map(|r| &r.info)
     }
 
+    /// A rule by id; also the learned second opinion's id (`learned::LEARNED_RULE_ID`), which
+    /// tickets and statistics carry as a rule's, so that it is described wherever a rule is.
     pub fn rule(&self, id: &str) -> Option<&RuleInfo> {
-        self.rules.iter().map(|r| &r.info).find(|r| r.id == id)
+        self.rules.iter().map(|r| &r.info).find(|r| r.id == id).or_else(|| {
+            static LEARNED: std::sync::LazyLock<RuleInfo> = std::sync::LazyLock::new(|| RuleInfo {
+                id: learned::LEARNED_RULE_ID.to_string(),
+                description: "按历史来电判断的可能紧急: 没有紧急规则命中, 由已标注来电学得".to_string(),
+                priority: 0,
+                specificity: 0,
+                file: learned::EXAMPLES_DIR.to_string(),
+                line: 0,
+            });
+            (id == learned::LEARNED_RULE_ID).then(|| &*LEARNED)
+        })
     }
 
     /// The routing decision for one ticket (the intake hot path). An emergency rule that wins
     /// proposes; see [`RoutingDecision::emergency`].
     pub fn route(&self, input: &RoutingInput, district: &District) -> Routing {
-        matching::route(self, input, district, Emergencies::Propose)
+        self.with_learned_urgency(matching::route(self, input, district, Emergencies::Propose), input, district)
     }
 
     /// The decision once the operator dismissed an emergency proposal: emergency rules left out.
@@ -416,7 +441,9 @@ impl RuleSet {
 
     /// The decision plus every matching rule and the near misses, with reasons.
     pub fn explain(&self, input: &RoutingInput, district: &District) -> Explanation {
-        matching::explain(self, input, district, Emergencies::Propose)
+        let mut explanation = matching::explain(self, input, district, Emergencies::Propose);
+        explanation.decision = self.with_learned_urgency(explanation.decision, input, district);
+        explanation
     }
 
     /// As [`RuleSet::explain`], with emergency rules left out (after a dismissal).
@@ -515,7 +542,51 @@ impl RuleSet {
             rules_by_word,
             need_no_word,
             lexicon: words::Lexicon { cutter, cues: cue_table },
+            learned: learned::LearnedUrgency::default(),
         }
+    }
+
+    /// Learns the second opinion on urgency from labelled calls, replacing what was learned
+    /// before (the benchmark learns without the set it measures; no calls, no second opinion).
+    pub fn learn(&mut self, examples: &[evaluation::Case]) {
+        let words: Vec<Vec<&str>> = examples.iter().map(|c| self.lexicon.cutter.cut(&c.content)).collect();
+        self.learned = learned::LearnedUrgency::learn(examples, &words);
+    }
+
+    /// How many labelled calls the second opinion on urgency learned from.
+    pub fn learned_from(&self) -> usize {
+        self.learned.examples()
+    }
+
+    /// A decision with no emergency proposal, given one where the labelled calls are sure the
+    /// call is urgent (`learned.rs`): the proposal of the catalogue's first emergency rule of
+    /// the learned label, marked as learned. An operator who said 紧急 is asked nothing more.
+    fn with_learned_urgency(&self, routing: Routing, input: &RoutingInput, district: &District) -> Routing {
+        let proposed = routing.decision().is_some_and(|d| d.emergency.is_some() || d.urgency.is_some());
+        if proposed || input.urgency == "urgent" || self.learned.examples() == 0 {
+            return routing;
+        }
+        let words = self.lexicon.cutter.cut(input.content);
+        let Some(guess) = self.learned.guess(input.category, input.kind, &words) else { return routing };
+        let Some(rule) = self.rules.iter().find(|r| r.emergency.as_ref().is_some_and(|e| e.label == guess.label))
+        else {
+            return routing;
+        };
+        let ticket = matching::Ticket::new(input, district, &self.locator);
+        let Some(mut decision) = rule.decide_learned(&ticket, &self.lexicon.cues) else { return routing };
+        let emergency = rule.emergency.as_ref().expect("found by its emergency");
+        decision.rule_id = learned::LEARNED_RULE_ID.to_string();
+        decision.emergency = Some(Box::new(EmergencyProposal {
+            label: emergency.label.clone(),
+            handoff: emergency.handoff.clone(),
+            matched: guess.evidence.join("、"),
+            words: guess.evidence,
+            learned: Some(learned::Learned {
+                percent: (guess.probability * 100.0).floor() as u8,
+                examples: self.learned.examples(),
+            }),
+        }));
+        Routing::Routed(decision)
     }
 
     /// Rank-ordered candidate rules for a ticket category.

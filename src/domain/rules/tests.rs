@@ -43,7 +43,15 @@ pub(super) fn shipped_vocabulary() -> Vocabulary {
     crate::catalog::vocabulary(&root, segmenter)
 }
 
+/// The shipped rules alone: these tests are of the rules. The second opinion learned from the
+/// labelled calls is tested in `learned.rs`, `tests/routing_eval.rs` and `tests/emergency.rs`.
 fn shipped(district: &District) -> RuleSet {
+    let mut set = shipped_with_learning(district);
+    set.learn(&[]);
+    set
+}
+
+fn shipped_with_learning(district: &District) -> RuleSet {
     let (set, warnings) =
         RuleSet::load(&shipped_files(), &shipped_vocabulary(), district, &POLICIES).unwrap_or_else(|diags| {
             let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
@@ -932,6 +940,14 @@ fn the_operators_category_is_evidence_of_the_thing() {
     // The guards still hold: told of last month, or feared.
     assert_eq!(proposal("02.01.03", "上个月我闺女在梯子里出不来，物业到现在也没给说法"), None);
     assert_eq!(proposal("01.03.01", "门口那棵老槐树歪得厉害，怕哪天刮大风倒了砸着人"), None);
+    // With the second opinion learned from the labelled calls, the smell and the dizzy head are
+    // proposed as a leak under any category (it learned that they are), and the past and the
+    // feared stay unproposed.
+    let learning = shipped_with_learning(&d);
+    let learned = |category, content| proposed_label(&learning, &d, category, content);
+    assert_eq!(learned("02.01.01", smell).as_deref(), Some("燃气泄漏"));
+    assert_eq!(learned("02.01.03", "上个月我闺女在梯子里出不来，物业到现在也没给说法"), None);
+    assert_eq!(learned("01.03.01", "门口那棵老槐树歪得厉害，怕哪天刮大风倒了砸着人"), None);
 }
 
 #[test]
@@ -980,4 +996,38 @@ fn the_preview_lists_each_word_said_once_when_two_phrases_say_it_alike() {
     let decision = set.route(&ticket("03.01.01", "槐树街的水管爆了，水喷得很高"), &d).decision().cloned();
     let emergency = decision.and_then(|d| d.emergency).expect("proposed");
     assert_eq!(emergency.words, ["水管+爆", "水+喷"]);
+}
+
+/// `hotline rules check` on the labelled calls: a malformed line, or a category, kind or lead the
+/// district does not have, is an error at its file and line, and that file is not learned from.
+#[test]
+fn malformed_labelled_calls_are_errors_at_their_line_and_are_not_learned() {
+    let d = district();
+    let header = "# category\tkind\taddress\tcontent\tlead\turgency\temergency\n";
+    let good = format!("{header}03.01.01\thelp\t-\t水管爆了，水喷得很高\tgongshui\turgent\t供水管道爆裂\n");
+    let bad_lead = format!("{header}03.01.01\thelp\t-\t水管爆了\tnobody\turgent\t供水管道爆裂\n");
+    let short = format!("{header}03.01.01\thelp\t水管爆了\n");
+    let bad_urgency = format!("{header}03.01.01\thelp\t-\t水管爆了\tgongshui\tsoon\t-\n");
+    let mut diags = Vec::new();
+    let files = [
+        ("examples/good.tsv".to_string(), good),
+        ("examples/lead.tsv".to_string(), bad_lead),
+        ("examples/short.tsv".to_string(), short),
+        ("examples/urgency.tsv".to_string(), bad_urgency),
+    ];
+    let cases = learned::parse_examples(&files, &d, &mut diags);
+    assert_eq!(cases.len(), 1, "only the good file is learned from");
+    let said: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    assert_eq!(said.len(), 3, "{said:?}");
+    assert!(said[0].starts_with("examples/lead.tsv:2:0: error: lead `nobody`"), "{said:?}");
+    assert!(said[1].starts_with("examples/short.tsv:2:0: error: expected 7 tab-separated columns"), "{said:?}");
+    assert!(said[2].starts_with("examples/urgency.tsv:2:") && said[2].contains("urgency `soon`"), "{said:?}");
+    // Through the whole check, as `hotline rules check` runs it: errors, not a silent skip.
+    let mut vocabulary = shipped_vocabulary();
+    vocabulary.examples = files.to_vec();
+    let all = check(&shipped_files(), &vocabulary, &d, &POLICIES);
+    assert!(
+        all.iter().any(|x| x.file == "examples/lead.tsv" && x.line == 2 && x.severity == Severity::Error),
+        "{all:?}"
+    );
 }
