@@ -337,6 +337,7 @@ pub async fn reload_catalog(
     actor: &ActorRef,
     trigger: &str,
 ) -> Result<std::sync::Arc<Catalog>, ReloadError> {
+    let _turn = state.reload_turn().await;
     let dir = state.config.rules_dir.clone();
     let started = std::time::Instant::now();
     let loaded = tokio::task::spawn_blocking(move || Catalog::load(&dir))

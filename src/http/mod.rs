@@ -57,6 +57,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     catalog: Arc<RwLock<Arc<Catalog>>>,
     reload_error: Arc<RwLock<Option<Vec<String>>>>,
+    /// One catalogue reload at a time: the file watcher's and the API's, in the order they
+    /// began, so a slow load of an earlier state never lands after a later one's verdict.
+    reloading: Arc<tokio::sync::Mutex<()>>,
     live: Arc<crate::live::Hub>,
     timer_wake: Arc<tokio::sync::Notify>,
     /// When the timer scheduler next wakes by itself (Unix ms): a change with a timer later
@@ -97,6 +100,7 @@ impl AppState {
             config,
             catalog,
             reload_error: Arc::new(RwLock::new(None)),
+            reloading: Arc::new(tokio::sync::Mutex::new(())),
             timer_wake: Arc::new(tokio::sync::Notify::new()),
             timer_planned: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             sessions,
@@ -161,6 +165,11 @@ impl AppState {
 
     pub fn last_reload_error(&self) -> Option<Vec<String>> {
         self.reload_error.read().expect("reload lock poisoned").clone()
+    }
+
+    /// Held for the whole of a reload (read, check, swap, record).
+    pub async fn reload_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.reloading.lock().await
     }
 
     pub fn set_reload_error(&self, error: Option<Vec<String>>) {

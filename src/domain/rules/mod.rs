@@ -61,6 +61,16 @@
 //! off to 119/110/120) or dismisses it, and then the call is routed with the emergency rules
 //! left out ([`RuleSet::route_dismissed`]). An emergency rule may not set `urgency`.
 //!
+//! # The second opinion on urgency
+//! The catalogue may hold labelled calls (`examples/*.tsv`, the format of
+//! `tests/routing_eval/README.md`; `load` checks every line). From them [`RuleSet::learn`] learns
+//! whether a call is urgent and which emergency it is (`learned.rs`). Where no emergency rule
+//! proposed anything (and the operator did not mark the call 紧急), a call the learned model is
+//! sure of gets the proposal of the catalogue's first emergency rule of that label — its lead,
+//! policy and hand-off — under the rule id `learned-urgency`, marked learned with its probability
+//! and the words that weighed most. It is only ever added: a rule's proposal and lead stand, and
+//! after a dismissal ([`RuleSet::route_dismissed`]) nothing learned is proposed.
+//!
 //! # Precedence
 //! The rules of all files form one list, ordered by
 //! 1. `priority`, higher first (default 0);
