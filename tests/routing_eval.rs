@@ -184,6 +184,7 @@ fn a_call_the_rules_miss_is_proposed_from_the_labelled_calls() {
     let learned = proposal.learned.as_ref().expect("marked as learned");
     assert!(learned.percent >= 99 && learned.examples > 2_000, "{learned:?}");
     assert!(!proposal.words.is_empty() && proposal.matched == proposal.words.join("、"), "{proposal:?}");
+    assert!(decision.assist.is_empty(), "the lead alone: {decision:?}");
     let rule = catalog
         .rules
         .rules()

@@ -570,7 +570,8 @@ impl RuleSet {
 
     /// A decision with no emergency proposal, given one where the labelled calls are sure the
     /// call is urgent (`learned.rs`): the proposal of the catalogue's first emergency rule of
-    /// the learned label, marked as learned. An operator who said 紧急 is asked nothing more.
+    /// the learned label (its lead, policy and hand-off, not its assistants), marked as learned.
+    /// An operator who said 紧急 is asked nothing more.
     fn with_learned_urgency(&self, routing: Routing, input: &RoutingInput, district: &District) -> Routing {
         let proposed = routing.decision().is_some_and(|d| d.emergency.is_some() || d.urgency.is_some());
         if proposed || input.urgency == "urgent" || self.learned.examples() == 0 {
@@ -586,6 +587,9 @@ impl RuleSet {
         let Some(mut decision) = rule.decide_learned(&ticket, &self.lexicon.cues) else { return routing };
         let emergency = rule.emergency.as_ref().expect("found by its emergency");
         decision.rule_id = learned::LEARNED_RULE_ID.to_string();
+        // A rule's assistants answer what its words said (劳动监察 beside 扬言极端 for unpaid wages);
+        // the learning saw none of that, so its proposal names the lead alone.
+        decision.assist.clear();
         decision.emergency = Some(Box::new(EmergencyProposal {
             label: emergency.label.clone(),
             handoff: emergency.handoff.clone(),
