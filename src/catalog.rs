@@ -163,24 +163,13 @@ impl Catalog {
 
 /// `rules/*.toml` under the rules directory, named `rules/NAME.toml` in diagnostics.
 pub fn read_rule_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, String)> {
+    // Unlike the optional folders, a catalogue without its rules folder is an error.
     let rules_dir = dir.join("rules");
-    let mut files = Vec::new();
-    match std::fs::read_dir(&rules_dir) {
-        Ok(entries) => {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if name.ends_with(".toml") {
-                    let text = read(&rules_dir, &name, diagnostics);
-                    files.push((format!("rules/{name}"), text));
-                }
-            }
-        }
-        Err(e) => {
-            diagnostics.push(Diagnostic::error(&rules_dir.display().to_string(), 0, 0, format!("cannot read: {e}")))
-        }
+    if let Err(e) = std::fs::read_dir(&rules_dir) {
+        diagnostics.push(Diagnostic::error(&rules_dir.display().to_string(), 0, 0, format!("cannot read: {e}")));
+        return Vec::new();
     }
-    files.sort();
-    files
+    files_ending(dir, "rules", ".toml", diagnostics)
 }
 
 /// A file of the rules directory: (name as diagnostics give it, contents).
@@ -204,7 +193,7 @@ pub fn read_rule_vocabulary(
 }
 
 /// The files of `dir/sub` whose names end with `suffix`, named `sub/NAME`, in name order; a
-/// missing folder is none.
+/// missing folder is none (the rules folder is checked first by [`read_rule_files`]).
 fn files_ending(dir: &Path, sub: &str, suffix: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<NamedFile> {
     let folder = dir.join(sub);
     let mut files = Vec::new();

@@ -3,9 +3,10 @@
 //!
 //! `cargo run --release --example bench_routing_eval` — routes every call of `tuning.tsv` and
 //! the `development*.tsv` sets (`dispatch_rules/examples/`: the calls the catalogue is revised
-//! against and the learned lead learns from; each measured with the lead learned from the others
-//! only) and of the blind held-out sets (`tests/routing_eval/` `HELD_OUT`: written apart, never tuned
-//! on or learned from; skipped with a note until its writer commits it) through the shipped catalogue and prints, per file: expected-lead share,
+//! against and the second opinion on urgency learns from; each measured with it learned from the
+//! others only) and of the blind held-out sets (`tests/routing_eval/`, `HELD_OUT`: written apart,
+//! never tuned on or learned from; skipped with a note until its writer commits it) through the
+//! shipped catalogue and prints, per file: expected-lead share,
 //! false-emergency rate, missed-emergency rate, manual-queue rate (targets: ≥ 95 %, < 2 %, 0,
 //! as low as the catalogue allows), routing p50/p99, and then every miss of the tuning and
 //! development sets with what was expected. A held-out set's misses are only counted by label:

@@ -49,13 +49,12 @@ const EVIDENCE_WORDS: usize = 3;
 const SMOOTHING: f64 = 0.1;
 
 /// One labelled call as a model reads it.
-#[derive(Debug, Clone)]
-pub struct Example<'a> {
-    pub category: &'a str,
-    pub kind: &'a str,
+struct Example<'a> {
+    category: &'a str,
+    kind: &'a str,
     /// The content cut into words (punctuation included; it is skipped).
-    pub words: Vec<&'a str>,
-    pub class: &'a str,
+    words: &'a [&'a str],
+    class: &'a str,
 }
 
 /// What a learned proposal says of itself (shown as 按历史来电判断, 把握 97%).
@@ -91,8 +90,8 @@ impl LearnedUrgency {
     /// Learns from labelled calls (`words` is each call's content cut into words); no calls,
     /// or no urgent ones, give models that never propose.
     pub fn learn(cases: &[Case], words: &[Vec<&str>]) -> LearnedUrgency {
-        fn example<'a>(case: &'a Case, words: &[&'a str], class: &'a str) -> Example<'a> {
-            Example { category: &case.category, kind: &case.kind, words: words.to_vec(), class }
+        fn example<'a>(case: &'a Case, words: &'a [&'a str], class: &'a str) -> Example<'a> {
+            Example { category: &case.category, kind: &case.kind, words, class }
         }
         let all: Vec<Example> =
             cases.iter().zip(words).map(|(c, w)| example(c, w, if c.urgent { URGENT } else { NORMAL })).collect();
@@ -244,7 +243,7 @@ impl Classifier {
         for example in examples {
             let class = class_of(example.class);
             calls[class as usize] += 1;
-            for (feature, _) in features(example.category, example.kind, &example.words) {
+            for (feature, _) in features(example.category, example.kind, example.words) {
                 mass[class as usize] += 1;
                 seen.push((feature.0, class));
             }

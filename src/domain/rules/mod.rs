@@ -243,7 +243,8 @@ pub struct Vocabulary {
     /// `phrases/NAME.txt` as (file name, contents); a rule names a list by `NAME`.
     pub phrase_lists: Vec<(String, String)>,
     /// `examples/NAME.tsv` as (file name, contents): calls labelled by the centre's dispatchers,
-    /// from which the learned lead learns (`learned.rs`); none, and rules alone decide.
+    /// from which the second opinion on urgency learns (`learned.rs`); none, and the emergency
+    /// rules alone propose.
     pub examples: Vec<(String, String)>,
 }
 
